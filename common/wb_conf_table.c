@@ -1,0 +1,392 @@
+/*
+ * wb_conf_table: the one table of configuration properties (name, type, default, bounds,
+ * flags, programs, description) and the format checks its rows use. Adding a key is one row
+ * here; parsing, validation, dumps and the generated docs follow from it.
+ */
+#include "wb_conf.h"
+#include "wb_mem.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <ldap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define P WB_CONF_PRODUCER
+#define W WB_CONF_WORKER
+#define C WB_CONF_CTL
+
+static int is_guid(const char *s)
+{
+    static const int dash[] = {8, 13, 18, 23};
+    size_t i;
+
+    if (strlen(s) != 36)
+        return 0;
+    for (i = 0; i < 36; i++) {
+        int want_dash = i == (size_t)dash[0] || i == (size_t)dash[1] || i == (size_t)dash[2] ||
+                        i == (size_t)dash[3];
+
+        if (want_dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return 0;
+    }
+    return 1;
+}
+
+static char *lower_dup(const char *s)
+{
+    char *c = wb_strdup(s);
+    char *p;
+
+    for (p = c; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return c;
+}
+
+/* Entra object ids: canonical lower-case GUID, as Graph returns them. */
+static int check_guid(const char *v, char **canon, char *err, size_t errsz)
+{
+    if (!is_guid(v)) {
+        snprintf(err, errsz, "\"%s\" is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", v);
+        return -1;
+    }
+    *canon = lower_dup(v);
+    return 0;
+}
+
+/* The tenant becomes part of the token URL: a GUID or a DNS name, nothing else. */
+static int check_tenant_id(const char *v, char **canon, char *err, size_t errsz)
+{
+    size_t n = strlen(v), i;
+
+    if (is_guid(v)) {
+        *canon = lower_dup(v);
+        return 0;
+    }
+    for (i = 0; i < n; i++)
+        if (!isalnum((unsigned char)v[i]) && v[i] != '.' && v[i] != '-')
+            break;
+    if (i < n || n > 253 || !strchr(v, '.')) {
+        snprintf(err, errsz, "\"%s\" is neither a GUID nor a domain name", v);
+        return -1;
+    }
+    return 0;
+}
+
+/* The tenant name prefixes state keys ("<tenant>/<name>"), so no '/' and no spaces. */
+static int check_name(const char *v, char **canon, char *err, size_t errsz)
+{
+    size_t n = strlen(v), i;
+
+    (void)canon;
+    for (i = 0; i < n; i++)
+        if (!isalnum((unsigned char)v[i]) && v[i] != '.' && v[i] != '-' && v[i] != '_')
+            break;
+    if (i < n || n > 64) {
+        snprintf(err, errsz, "must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
+        return -1;
+    }
+    return 0;
+}
+
+/* Identifiers that travel in Kafka headers and logs: printable ASCII without spaces. */
+static int check_ident(const char *v, char **canon, char *err, size_t errsz)
+{
+    size_t n = strlen(v), i;
+
+    (void)canon;
+    for (i = 0; i < n; i++)
+        if (!isgraph((unsigned char)v[i]))
+            break;
+    if (i < n || n > 200) {
+        snprintf(err, errsz, "must be at most 200 printable ASCII characters without spaces");
+        return -1;
+    }
+    return 0;
+}
+
+static int check_topic(const char *v, char **canon, char *err, size_t errsz)
+{
+    size_t n = strlen(v), i;
+
+    (void)canon;
+    for (i = 0; i < n; i++)
+        if (!isalnum((unsigned char)v[i]) && v[i] != '.' && v[i] != '-' && v[i] != '_')
+            break;
+    if (i < n || n > 249 || strcmp(v, ".") == 0 || strcmp(v, "..") == 0) {
+        snprintf(err, errsz,
+                 "\"%s\" is not a valid Kafka topic name (1 to 249 of A-Z a-z 0-9 . _ -)", v);
+        return -1;
+    }
+    return 0;
+}
+
+static int is_loopback(const char *host)
+{
+    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+           strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
+}
+
+/* Graph and token URLs: https, or http to loopback only (the simulator); the trailing '/'
+ * is dropped because request paths are appended to it. */
+static int check_url(const char *v, char **canon, char *err, size_t errsz)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *query = NULL, *frag = NULL;
+    size_t n;
+    int rc = -1;
+
+    if (curl_url_set(u, CURLUPART_URL, v, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+        snprintf(err, errsz, "\"%s\" is not a URL", v);
+        goto out;
+    }
+    if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && is_loopback(host))) {
+        snprintf(err, errsz, "\"%s\" must use https:// (http:// only to localhost)", v);
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+        curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK) {
+        snprintf(err, errsz, "\"%s\" must not have a query or fragment", v);
+        goto out;
+    }
+    n = strlen(v);
+    while (n > 0 && v[n - 1] == '/')
+        n--;
+    *canon = wb_strndup(v, n);
+    rc = 0;
+out:
+    curl_free(frag);
+    curl_free(query);
+    curl_free(host);
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+/* One or more LDAP URIs separated by spaces or commas, as ldap_initialize() takes them. */
+static int check_ldap_uri(const char *v, char **canon, char *err, size_t errsz)
+{
+    const char *p = v;
+
+    (void)canon;
+    while (*p) {
+        size_t n = strcspn(p, " \t,");
+        LDAPURLDesc *lud = NULL;
+        char *one;
+        int ok;
+
+        if (n == 0) {
+            p++;
+            continue;
+        }
+        one = wb_strndup(p, n);
+        ok = ldap_url_parse(one, &lud) == LDAP_URL_SUCCESS &&
+             (strcasecmp(lud->lud_scheme, "ldap") == 0 ||
+              strcasecmp(lud->lud_scheme, "ldaps") == 0 ||
+              strcasecmp(lud->lud_scheme, "ldapi") == 0);
+        if (!ok)
+            snprintf(err, errsz, "\"%s\" is not an ldap://, ldaps:// or ldapi:// URI", one);
+        if (lud)
+            ldap_free_urldesc(lud);
+        free(one);
+        if (!ok)
+            return -1;
+        p += n;
+    }
+    return 0;
+}
+
+static int check_dn(const char *v, char **canon, char *err, size_t errsz)
+{
+    LDAPDN dn = NULL;
+    int rc;
+
+    (void)canon;
+    rc = ldap_str2dn(v, &dn, LDAP_DN_FORMAT_LDAPV3);
+    if (rc != LDAP_SUCCESS || !dn) {
+        snprintf(err, errsz, "\"%s\" is not a distinguished name (RFC 4514)", v);
+        if (dn)
+            ldap_dnfree(dn);
+        return -1;
+    }
+    ldap_dnfree(dn);
+    return 0;
+}
+
+/* host:port or [v6]:port for the metrics endpoint. */
+static int check_listen(const char *v, char **canon, char *err, size_t errsz)
+{
+    const char *colon = strrchr(v, ':');
+    char *end = NULL;
+    long port;
+
+    (void)canon;
+    if (!colon || colon == v || (v[0] == '[' && colon[-1] != ']'))
+        goto bad;
+    port = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || port < 1 || port > 65535)
+        goto bad;
+    return 0;
+bad:
+    snprintf(err, errsz, "\"%s\" is not host:port (port 1-65535; [addr]:port for IPv6)", v);
+    return -1;
+}
+
+const struct wb_conf_prop wb_conf_props[] = {
+    /* general */
+    {"tenant", WB_CONF_T_STR, "default", 0, 0, NULL, 0, P | W | C, 0, check_name,
+     "Short name of this tenant configuration. It prefixes checkpoint keys in topic.state "
+     "(<tenant>/<name>) and is stamped on every event, so several tenants can share topics."},
+
+    /* graph */
+    {"graph.tenant_id", WB_CONF_T_STR, NULL, 0, 0, NULL, 0, P | C, P, check_tenant_id,
+     "Directory (tenant) ID of the Entra tenant: a GUID or a verified domain such as "
+     "contoso.onmicrosoft.com."},
+    {"graph.client_id", WB_CONF_T_STR, NULL, 0, 0, NULL, 0, P | C, P, check_guid,
+     "Application (client) ID of the app registration used for the client credentials flow; "
+     "it needs the Group.Read.All and User.Read.All application permissions."},
+    {"graph.client_secret_file", WB_CONF_T_STR, NULL, 0, 0, NULL, WB_CONF_F_SECRET, P | C, P, NULL,
+     "File holding the client secret (a trailing newline is ignored). Read once at start; the "
+     "secret is never logged."},
+    {"graph.authority", WB_CONF_T_STR, "https://login.microsoftonline.com", 0, 0, NULL, 0, P | C, 0,
+     check_url,
+     "OAuth2 authority; tokens come from <authority>/<tenant_id>/oauth2/v2.0/token. Change it "
+     "for national clouds or the Graph simulator (http:// is accepted for localhost only)."},
+    {"graph.endpoint", WB_CONF_T_STR, "https://graph.microsoft.com", 0, 0, NULL, 0, P | C, 0,
+     check_url,
+     "Base URL of Microsoft Graph, without /v1.0. Change it for national clouds, proxies or the "
+     "Graph simulator."},
+    {"graph.ca_file", WB_CONF_T_STR, NULL, 0, 0, NULL, WB_CONF_F_PATH, P | C, 0, NULL,
+     "PEM file of CA certificates that verify graph.authority and graph.endpoint; unset uses "
+     "the system trust store."},
+    {"graph.poll_interval_ms", WB_CONF_T_INT, "120000", 1000, 86400000, NULL, 0, P, 0, NULL,
+     "Time from the end of one delta round to the start of the next, in milliseconds."},
+    {"graph.delete_threshold", WB_CONF_T_INT, "500", 0, 100000000, NULL, 0, P, 0, NULL,
+     "More group deletions than this in one round are staged in the checkpoint instead of "
+     "emitted, until an operator runs `writebackctl deletes allow`; 0 turns the guard off."},
+    {"graph.page_timeout_ms", WB_CONF_T_INT, "60000", 1000, 600000, NULL, 0, P | C, 0, NULL,
+     "Timeout of one Graph or token request, including reading the whole response, in "
+     "milliseconds."},
+    {"graph.max_retries", WB_CONF_T_INT, "8", 0, 100, NULL, 0, P | C, 0, NULL,
+     "Retries of one Graph request after throttling (429/503, honouring Retry-After), network "
+     "errors or 5xx answers; then the round is abandoned and retried at the next poll."},
+
+    /* scope */
+    {"scope.mode", WB_CONF_T_ENUM, "all", 0, 0, "all,selected,filter", 0, P | C, 0, NULL,
+     "Which cloud security groups are provisioned, on top of the fixed clause (security-enabled, "
+     "not mail-enabled, not synced from AD, not Microsoft 365): all of them, the ids in "
+     "scope.group_ids, or those matching scope.filter."},
+    {"scope.group_ids", WB_CONF_T_LIST, "", 0, 0, NULL, 0, P | C, 0, check_guid,
+     "Comma-separated object IDs of the groups to provision when scope.mode=selected."},
+    {"scope.filter", WB_CONF_T_STR, NULL, 0, 0, NULL, 0, P | C, 0, NULL,
+     "Attribute filter for scope.mode=filter: clauses over group attributes, including "
+     "directory extensions, in the syntax of the producer's scope evaluator."},
+
+    /* kafka, topic */
+    {"kafka.bootstrap.servers", WB_CONF_T_STR, NULL, 0, 0, NULL, 0, P | W | C, P | W | C, NULL,
+     "Comma-separated host:port list of Kafka brokers. Like every kafka.* key it goes to "
+     "librdkafka with the kafka. prefix removed."},
+    {"topic.events", WB_CONF_T_STR, "writeback.groups", 0, 0, NULL, 0, P | W | C, 0, check_topic,
+     "Topic of group events, keyed by Entra group objectId."},
+    {"topic.dlq", WB_CONF_T_STR, "writeback.groups.dlq", 0, 0, NULL, 0, P | W | C, 0, check_topic,
+     "Dead-letter topic: events that could not be applied, unchanged, with the failure in "
+     "headers."},
+    {"topic.state", WB_CONF_T_STR, "writeback.state", 0, 0, NULL, 0, P | C, 0, check_topic,
+     "Compacted topic of producer checkpoints (deltaLinks, in-scope id set, staged deletes)."},
+    {"topic.partitions", WB_CONF_T_INT, "12", 1, 10000, NULL, 0, P | C, 0, NULL,
+     "Partition count used when writeback creates topic.events and topic.dlq; existing topics "
+     "are left as they are."},
+
+    /* ldap */
+    {"ldap.uri", WB_CONF_T_STR, NULL, 0, 0, NULL, 0, W | C, W, check_ldap_uri,
+     "Domain controller URI(s), space- or comma-separated, e.g. ldaps://dc1.example.com. Plain "
+     "ldap:// needs ldap.starttls=true (or ldap.allow_insecure=true)."},
+    {"ldap.starttls", WB_CONF_T_BOOL, "false", 0, 0, NULL, 0, W | C, 0, NULL,
+     "Upgrade ldap:// connections with StartTLS and fail if the server refuses."},
+    {"ldap.allow_insecure", WB_CONF_T_BOOL, "false", 0, 0, NULL, 0, W | C, 0, NULL,
+     "Allow a simple bind over plain ldap:// without StartTLS. For tests only: the password "
+     "crosses the network in clear."},
+    {"ldap.bind_dn", WB_CONF_T_STR, NULL, 0, 0, NULL, 0, W | C, W, check_dn,
+     "DN of the service account to bind as; it needs rights to create, modify and delete groups "
+     "under ldap.target_ou."},
+    {"ldap.password_file", WB_CONF_T_STR, NULL, 0, 0, NULL, WB_CONF_F_SECRET, W | C, W, NULL,
+     "File holding the bind password (a trailing newline is ignored). Read once at start; the "
+     "password is never logged."},
+    {"ldap.ca_file", WB_CONF_T_STR, NULL, 0, 0, NULL, WB_CONF_F_PATH, W | C, 0, NULL,
+     "PEM file of CA certificates that verify the domain controllers; unset uses the system "
+     "trust store. Certificates are always verified."},
+    {"ldap.base_dn", WB_CONF_T_STR, NULL, 0, 0, NULL, 0, W | C, W, check_dn,
+     "Subtree searched for anchors and member references, normally the domain "
+     "(DC=example,DC=com)."},
+    {"ldap.target_ou", WB_CONF_T_STR, NULL, 0, 0, NULL, 0, W | C, W, check_dn,
+     "Container where new groups are created (the parentDistinguishedName mapping); it must lie "
+     "under ldap.base_dn."},
+    {"ldap.timeout_ms", WB_CONF_T_INT, "30000", 100, 600000, NULL, 0, W | C, 0, NULL,
+     "Timeout of connecting and of each LDAP operation, in milliseconds."},
+    {"ldap.member_chunk", WB_CONF_T_INT, "1000", 1, 5000, NULL, 0, W | C, 0, NULL,
+     "Most member values added or removed by one modify request."},
+    {"ldap.range_window", WB_CONF_T_INT, "1000", 1, 5000, NULL, 0, W | C, 0, NULL,
+     "Values asked for per request when reading large member attributes with ranged retrieval "
+     "(member;range=)."},
+
+    /* mapping */
+    {"mapping.soa", WB_CONF_T_BOOL, "false", 0, 0, NULL, 0, W, 0, NULL,
+     "Also write msDS-ObjectSoa=Cloud on the groups the worker creates and updates."},
+
+    /* worker */
+    {"worker.group_id", WB_CONF_T_STR, "writeback-workers", 0, 0, NULL, 0, W | C, 0, check_ident,
+     "Kafka consumer group of the workers; writebackctl lag and replay act on it."},
+    {"worker.id", WB_CONF_T_STR, "", 0, 0, NULL, 0, W, 0, check_ident,
+     "Name of this worker in logs and dead-letter headers; empty uses <hostname>-<pid>."},
+    {"worker.dry_run", WB_CONF_T_BOOL, "false", 0, 0, NULL, 0, W, 0, NULL,
+     "Log the LDAP operations the worker would make and write nothing to AD."},
+    {"worker.adopt_writeback_v2", WB_CONF_T_BOOL, "false", 0, 0, NULL, 0, W, 0, NULL,
+     "Adopt groups written by Connect Sync group writeback v2 (anchored only by "
+     "adminDescription=Group_<objectId>) instead of treating them as conflicts."},
+    {"worker.out_of_scope", WB_CONF_T_ENUM, "delete", 0, 0, "delete,keep", 0, W, 0, NULL,
+     "What happens to the AD group of an Entra group that left scope (group.unscoped): delete "
+     "it, or keep it in AD and stop managing it."},
+    {"worker.max_retries", WB_CONF_T_INT, "5", 0, 1000, NULL, 0, W, 0, NULL,
+     "Retries of dependency errors (nested group not yet created, unknown SID) before the member "
+     "is skipped or the event dead-lettered. Transient errors are retried without limit."},
+    {"worker.retry_backoff_ms", WB_CONF_T_INT, "500", 1, 3600000, NULL, 0, W, 0, NULL,
+     "First retry delay in milliseconds; it doubles with each attempt, with jitter."},
+    {"worker.retry_backoff_max_ms", WB_CONF_T_INT, "60000", 1, 3600000, NULL, 0, W, 0, NULL,
+     "Largest retry delay in milliseconds."},
+    {"worker.metrics_listen", WB_CONF_T_STR, "127.0.0.1:9464", 0, 0, NULL, 0, W, 0, check_listen,
+     "host:port of the worker's Prometheus /metrics, /healthz and /readyz endpoint; empty turns "
+     "it off."},
+
+    /* producer */
+    {"producer.transactional_id", WB_CONF_T_STR, "", 0, 0, NULL, 0, P, 0, check_ident,
+     "Kafka transactional.id of the producer; a second producer with the same id fences the "
+     "first. Empty uses writeback-producer-<tenant>."},
+    {"producer.member_chunk", WB_CONF_T_INT, "1000", 1, 5000, NULL, 0, P, 0, NULL,
+     "Most members in one group.members or group.snapshot event; larger deltas are split into "
+     "chunks."},
+    {"producer.metrics_listen", WB_CONF_T_STR, "127.0.0.1:9465", 0, 0, NULL, 0, P, 0, check_listen,
+     "host:port of the producer's Prometheus /metrics, /healthz and /readyz endpoint; empty "
+     "turns it off."},
+
+    /* log */
+    {"log.level", WB_CONF_T_ENUM, "info", 0, 0, "emerg,alert,crit,err,warning,notice,info,debug", 0,
+     P | W | C, 0, NULL, "Least severe level logged (syslog levels)."},
+    {"log.debug", WB_CONF_T_LIST, "", 0, 0,
+     "conf,kafka,ldap,graph,event,http,worker,producer,ctl,all", 0, P | W | C, 0, NULL,
+     "Debug topics to log, comma-separated; any topic raises log.level to debug."},
+
+    {NULL, WB_CONF_T_STR, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL},
+};
+
+const struct wb_conf_prop *wb_conf_prop_find(const char *name)
+{
+    const struct wb_conf_prop *p;
+
+    for (p = wb_conf_props; p->name; p++)
+        if (strcmp(p->name, name) == 0)
+            return p;
+    return NULL;
+}
