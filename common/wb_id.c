@@ -1,0 +1,245 @@
+/*
+ * wb_id: SID and GUID conversions and the DN/filter escapers. Parsing is strict because its
+ * input comes from events: anything that is not exactly a SID or GUID is refused, so a bad
+ * value dead-letters instead of turning into a surprising LDAP request.
+ */
+#include "wb_id.h"
+
+#include "wb_mem.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Reads 1+ decimal digits up to max; returns the position after them or NULL. */
+static const char *parse_dec(const char *p, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    const char *start = p;
+
+    while (*p >= '0' && *p <= '9') {
+        v = v * 10 + (uint64_t)(*p - '0');
+        if (v > max)
+            return NULL;
+        p++;
+    }
+    if (p == start)
+        return NULL;
+    *out = v;
+    return p;
+}
+
+size_t wb_id_sid_from_str(const char *str, unsigned char out[WB_ID_SID_BIN_MAX])
+{
+    const char *p;
+    uint64_t auth = 0, sub;
+    unsigned count = 0;
+    int i;
+
+    if (!str || strncmp(str, "S-1-", 4) != 0)
+        return 0;
+    p = str + 4;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        /* MS-DTYP: authorities of 2^32 and above are written as 0x + 12 hex digits. */
+        int n = 0;
+
+        p += 2;
+        while (hexval(*p) >= 0) {
+            if (++n > 12)
+                return 0;
+            auth = auth * 16 + (uint64_t)hexval(*p);
+            p++;
+        }
+        if (n == 0)
+            return 0;
+    } else {
+        p = parse_dec(p, UINT32_MAX, &auth);
+        if (!p)
+            return 0;
+    }
+    out[0] = 1;
+    for (i = 0; i < 6; i++)
+        out[2 + i] = (unsigned char)(auth >> (8 * (5 - i)));
+    while (*p == '-') {
+        if (count == WB_ID_SID_MAX_SUBAUTH)
+            return 0;
+        p = parse_dec(p + 1, UINT32_MAX, &sub);
+        if (!p)
+            return 0;
+        for (i = 0; i < 4; i++)
+            out[8 + 4 * count + (unsigned)i] = (unsigned char)(sub >> (8 * i));
+        count++;
+    }
+    if (*p != '\0')
+        return 0;
+    out[1] = (unsigned char)count;
+    return 8 + 4 * (size_t)count;
+}
+
+bool wb_id_sid_valid(const char *str)
+{
+    unsigned char bin[WB_ID_SID_BIN_MAX];
+
+    return wb_id_sid_from_str(str, bin) != 0;
+}
+
+bool wb_id_sid_to_str(const unsigned char *bin, size_t len, char out[WB_ID_SID_STR_SIZE])
+{
+    uint64_t auth = 0;
+    size_t off, i;
+    int n;
+
+    out[0] = '\0';
+    if (!bin || len < 8 || bin[0] != 1 || bin[1] > WB_ID_SID_MAX_SUBAUTH ||
+        len != 8 + 4 * (size_t)bin[1])
+        return false;
+    for (i = 0; i < 6; i++)
+        auth = (auth << 8) | bin[2 + i];
+    if (auth >> 32)
+        n = snprintf(out, WB_ID_SID_STR_SIZE, "S-1-0x%012llX", (unsigned long long)auth);
+    else
+        n = snprintf(out, WB_ID_SID_STR_SIZE, "S-1-%llu", (unsigned long long)auth);
+    off = (size_t)n;
+    for (i = 0; i < bin[1]; i++) {
+        const unsigned char *s = bin + 8 + 4 * i;
+        uint32_t v =
+            (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 | (uint32_t)s[3] << 24;
+
+        n = snprintf(out + off, WB_ID_SID_STR_SIZE - off, "-%u", (unsigned)v);
+        off += (size_t)n;
+    }
+    return true;
+}
+
+bool wb_id_guid_valid(const char *str)
+{
+    int i;
+
+    if (!str)
+        return false;
+    for (i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (str[i] != '-')
+                return false;
+        } else if (hexval(str[i]) < 0) {
+            /* Also stops at the terminator of a short string. */
+            return false;
+        }
+    }
+    return str[36] == '\0';
+}
+
+/* Byte i of the AD form comes from hex pair order[i] of the 32 digits in string order. */
+static const int guid_order[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
+
+bool wb_id_guid_from_str(const char *str, unsigned char out[WB_ID_GUID_BIN_SIZE])
+{
+    unsigned char seq[16];
+    int i, n = 0;
+
+    if (!wb_id_guid_valid(str))
+        return false;
+    for (i = 0; i < 36; i += 2) {
+        if (str[i] == '-')
+            i++;
+        seq[n++] = (unsigned char)(hexval(str[i]) << 4 | hexval(str[i + 1]));
+    }
+    for (i = 0; i < 16; i++)
+        out[i] = seq[guid_order[i]];
+    return true;
+}
+
+void wb_id_guid_to_str(const unsigned char bin[WB_ID_GUID_BIN_SIZE], char out[WB_ID_GUID_STR_SIZE])
+{
+    unsigned char seq[16];
+    int i;
+
+    for (i = 0; i < 16; i++)
+        seq[guid_order[i]] = bin[i];
+    snprintf(out, WB_ID_GUID_STR_SIZE,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", seq[0], seq[1],
+             seq[2], seq[3], seq[4], seq[5], seq[6], seq[7], seq[8], seq[9], seq[10], seq[11],
+             seq[12], seq[13], seq[14], seq[15]);
+}
+
+char *wb_id_guid_dn(const char *str)
+{
+    unsigned char bin[WB_ID_GUID_BIN_SIZE];
+    char canon[WB_ID_GUID_STR_SIZE];
+
+    if (!wb_id_guid_from_str(str, bin))
+        return NULL;
+    wb_id_guid_to_str(bin, canon);
+    return wb_asprintf("<GUID=%s>", canon);
+}
+
+char *wb_id_sid_dn(const char *str)
+{
+    unsigned char bin[WB_ID_SID_BIN_MAX];
+    char canon[WB_ID_SID_STR_SIZE];
+    size_t len = wb_id_sid_from_str(str, bin);
+
+    if (len == 0 || !wb_id_sid_to_str(bin, len, canon))
+        return NULL;
+    return wb_asprintf("<SID=%s>", canon);
+}
+
+static char *put_hex(char *o, unsigned char c)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    *o++ = '\\';
+    *o++ = digits[c >> 4];
+    *o++ = digits[c & 15];
+    return o;
+}
+
+char *wb_id_dn_escape(const char *val, size_t len)
+{
+    /* Worst case every byte becomes a three-byte hex pair. */
+    char *res = wb_malloc(3 * len + 1), *o = res;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)val[i];
+
+        if (c < 0x20 || c == 0x7f) {
+            o = put_hex(o, c);
+            continue;
+        }
+        if (strchr(",+\"\\<>;=", c) || (i == 0 && (c == '#' || c == ' ')) ||
+            (i == len - 1 && c == ' '))
+            *o++ = '\\';
+        *o++ = (char)c;
+    }
+    *o = '\0';
+    return res;
+}
+
+char *wb_id_filter_escape(const char *val, size_t len)
+{
+    char *res = wb_malloc(3 * len + 1), *o = res;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)val[i];
+
+        if (c == '*' || c == '(' || c == ')' || c == '\\' || c == '\0')
+            o = put_hex(o, c);
+        else
+            *o++ = (char)c;
+    }
+    *o = '\0';
+    return res;
+}
