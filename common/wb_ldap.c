@@ -1,0 +1,847 @@
+/*
+ * wb_ldap: connection, bind and the handful of operations the worker and writebackctl make,
+ * on libldap's synchronous calls with timeouts. Every result is freed with ldap_msgfree whatever
+ * the return code; every function has one exit. The outcome of the last call (rc, server
+ * diagnostic, matchedDN) stays on the handle for logs and dead-letter headers.
+ */
+#include "wb_ldap.h"
+
+#include <ldap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "wb_id.h"
+#include "wb_log.h"
+#include "wb_mem.h"
+
+enum uri_kind { URI_BAD, URI_LDAP, URI_LDAPS, URI_LDAPI, URI_MIXED };
+
+struct wb_ldap_s {
+    LDAP *l; /* NULL while disconnected (after a failed reconnect) */
+    char *uri;
+    char *bind_dn;
+    char *password;
+    char *ca_file;
+    int starttls;
+    int allow_insecure;
+    int timeout_ms;
+    int last_rc;
+    char *last_error;
+    char *last_matched;
+};
+
+/* The scheme every URI of a space/comma-separated list shares. */
+static enum uri_kind uri_kind_of(const char *uri)
+{
+    enum uri_kind kind = URI_BAD;
+    const char *p = uri;
+
+    while (*p) {
+        enum uri_kind k;
+        size_t n;
+
+        p += strspn(p, " \t,");
+        n = strcspn(p, " \t,");
+        if (n == 0)
+            break;
+        if (n > 8 && strncasecmp(p, "ldaps://", 8) == 0)
+            k = URI_LDAPS;
+        else if (n > 7 && strncasecmp(p, "ldap://", 7) == 0)
+            k = URI_LDAP;
+        else if (n >= 8 && strncasecmp(p, "ldapi://", 8) == 0)
+            k = URI_LDAPI;
+        else
+            return URI_BAD;
+        if (kind != URI_BAD && kind != k)
+            return URI_MIXED;
+        kind = k;
+        p += n;
+    }
+    return kind;
+}
+
+/* Records the outcome of the last call: the server's diagnostic (or libldap's text) and the
+ * matchedDN, read from the handle where the synchronous calls leave them. */
+static void set_result(wb_ldap_t *ld, int rc)
+{
+    char *diag = NULL;
+    char *matched = NULL;
+
+    free(ld->last_error);
+    free(ld->last_matched);
+    ld->last_rc = rc;
+    if (ld->l && rc != LDAP_SUCCESS) {
+        ldap_get_option(ld->l, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+        ldap_get_option(ld->l, LDAP_OPT_MATCHED_DN, &matched);
+    }
+    if (rc == LDAP_SUCCESS)
+        ld->last_error = wb_strdup("");
+    else if (diag && *diag)
+        ld->last_error = wb_strdup(diag);
+    else
+        ld->last_error = wb_strdup(ldap_err2string(rc));
+    ld->last_matched = wb_strdup(matched ? matched : "");
+    ldap_memfree(diag);
+    ldap_memfree(matched);
+}
+
+/* A request we refuse before sending it: recorded like a server answer. */
+static wb_err_t set_local_error(wb_ldap_t *ld, int rc, const char *msg)
+{
+    free(ld->last_error);
+    free(ld->last_matched);
+    ld->last_rc = rc;
+    ld->last_error = wb_strdup(msg);
+    ld->last_matched = wb_strdup("");
+    return wb_err_from_ldap(rc);
+}
+
+static struct timeval ms_to_tv(int ms)
+{
+    struct timeval tv;
+
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    return tv;
+}
+
+/* Connects, sets TLS and timeouts, binds. Returns an LDAP result code (LDAP_SUCCESS, a
+ * server's answer, or a negative client code) and fills errstr on failure. The handle's
+ * previous connection must already be gone. */
+static int do_connect(wb_ldap_t *ld, char *errstr, size_t errsz)
+{
+    LDAP *l = NULL;
+    char *diag = NULL;
+    const char *step = "initialize";
+    struct timeval tv = ms_to_tv(ld->timeout_ms);
+    struct berval cred;
+    int version = LDAP_VERSION3;
+    int demand = LDAP_OPT_X_TLS_DEMAND;
+    int tls_min = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2;
+    int zero = 0;
+    int timelimit = (ld->timeout_ms + 999) / 1000;
+    enum uri_kind kind = uri_kind_of(ld->uri);
+    int have_msg = 0;
+    int rc;
+
+    if (kind == URI_LDAP && !ld->starttls && !ld->allow_insecure) {
+        snprintf(errstr, errsz,
+                 "%s: refusing a simple bind over plain ldap:// without TLS: use ldaps://, "
+                 "StartTLS (ldap.starttls=true), or ldap.allow_insecure=true for tests",
+                 ld->uri);
+        have_msg = 1;
+        rc = LDAP_CONFIDENTIALITY_REQUIRED;
+        goto out;
+    }
+    if (ld->starttls && kind != URI_LDAP) {
+        snprintf(errstr, errsz, "%s: StartTLS needs ldap:// URIs", ld->uri);
+        have_msg = 1;
+        rc = LDAP_PARAM_ERROR;
+        goto out;
+    }
+    rc = ldap_initialize(&l, ld->uri);
+    if (rc != LDAP_SUCCESS)
+        goto out;
+    step = "set options";
+    if (ldap_set_option(l, LDAP_OPT_PROTOCOL_VERSION, &version) != LDAP_OPT_SUCCESS ||
+        ldap_set_option(l, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS ||
+        ldap_set_option(l, LDAP_OPT_NETWORK_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
+        ldap_set_option(l, LDAP_OPT_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
+        ldap_set_option(l, LDAP_OPT_TIMELIMIT, &timelimit) != LDAP_OPT_SUCCESS) {
+        rc = LDAP_LOCAL_ERROR;
+        goto out;
+    }
+    if (kind == URI_LDAPS || ld->starttls) {
+        /* Options on this handle only, then a fresh TLS context built from them: the
+         * process-wide defaults (ldap.conf, other handles) never weaken verification. */
+        step = "TLS options";
+        if ((ld->ca_file &&
+             ldap_set_option(l, LDAP_OPT_X_TLS_CACERTFILE, ld->ca_file) != LDAP_OPT_SUCCESS) ||
+            ldap_set_option(l, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) != LDAP_OPT_SUCCESS ||
+            ldap_set_option(l, LDAP_OPT_X_TLS_PROTOCOL_MIN, &tls_min) != LDAP_OPT_SUCCESS) {
+            rc = LDAP_LOCAL_ERROR;
+            goto out;
+        }
+        step = "TLS context (CA file)";
+        if (ldap_set_option(l, LDAP_OPT_X_TLS_NEWCTX, &zero) != LDAP_OPT_SUCCESS) {
+            rc = LDAP_LOCAL_ERROR;
+            goto out;
+        }
+    }
+    if (ld->starttls) {
+        step = "StartTLS";
+        rc = ldap_start_tls_s(l, NULL, NULL);
+        if (rc != LDAP_SUCCESS)
+            goto out;
+    }
+    step = "bind";
+    cred.bv_val = ld->password;
+    cred.bv_len = strlen(ld->password);
+    rc = ldap_sasl_bind_s(l, ld->bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
+    if (rc != LDAP_SUCCESS)
+        goto out;
+    ld->l = l;
+    l = NULL;
+
+out:
+    if (rc != LDAP_SUCCESS && have_msg) {
+        /* errstr already says why */
+    } else if (rc != LDAP_SUCCESS && l) {
+        ldap_get_option(l, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+        /* GnuTLS-built libldap reports a failed verification as "Can't contact LDAP server"
+         * with an unhelpful diagnostic: say what to check. */
+        int tls_hint = (kind == URI_LDAPS || ld->starttls) &&
+                       (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR) && diag && *diag;
+
+        snprintf(errstr, errsz, "%s: %s as %s failed: %s (%d)%s%s%s%s%s", ld->uri, step,
+                 ld->bind_dn, ldap_err2string(rc), rc, diag && *diag ? ": " : "", diag ? diag : "",
+                 tls_hint ? "; TLS handshake failed: is the server certificate issued by a CA in "
+                          : "",
+                 tls_hint ? (ld->ca_file ? ld->ca_file : "the system trust store") : "",
+                 tls_hint ? " and for the host named in the URI?" : "");
+    } else if (rc != LDAP_SUCCESS) {
+        snprintf(errstr, errsz, "%s: %s failed: %s (%d)", ld->uri, step, ldap_err2string(rc), rc);
+    }
+    ldap_memfree(diag);
+    if (l)
+        ldap_unbind_ext_s(l, NULL, NULL);
+    return rc;
+}
+
+wb_ldap_t *wb_ldap_new(const struct wb_ldap_opts *o, char *errstr, size_t errsz)
+{
+    wb_ldap_t *ld = NULL;
+    enum uri_kind kind;
+    char dummy[1];
+
+    if (!errstr || errsz == 0) {
+        errstr = dummy;
+        errsz = sizeof(dummy);
+    }
+    errstr[0] = '\0';
+    if (!o || !o->uri || !*o->uri) {
+        snprintf(errstr, errsz, "ldap: no URI given");
+        goto out;
+    }
+    kind = uri_kind_of(o->uri);
+    if (kind == URI_BAD || kind == URI_MIXED) {
+        snprintf(errstr, errsz, "%s: %s", o->uri,
+                 kind == URI_BAD ? "not a list of ldap://, ldaps:// or ldapi:// URIs"
+                                 : "mixes URI schemes; use one of ldap://, ldaps://, ldapi://");
+        goto out;
+    }
+    if (!o->bind_dn || !*o->bind_dn || !o->password || !*o->password) {
+        /* An empty password is an unauthenticated bind (RFC 4513 5.1.2) that servers accept
+         * without checking anything: never send one. */
+        snprintf(errstr, errsz, "%s: a bind DN and a non-empty password are required", o->uri);
+        goto out;
+    }
+    if (o->timeout_ms < 0) {
+        snprintf(errstr, errsz, "%s: timeout_ms must not be negative", o->uri);
+        goto out;
+    }
+    ld = wb_calloc(1, sizeof(*ld));
+    ld->uri = wb_strdup(o->uri);
+    ld->bind_dn = wb_strdup(o->bind_dn);
+    ld->password = wb_strdup(o->password);
+    ld->ca_file = o->ca_file && *o->ca_file ? wb_strdup(o->ca_file) : NULL;
+    ld->starttls = o->starttls;
+    ld->allow_insecure = o->allow_insecure;
+    ld->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : WB_LDAP_DEFAULT_TIMEOUT_MS;
+    ld->last_error = wb_strdup("");
+    ld->last_matched = wb_strdup("");
+    if (do_connect(ld, errstr, errsz) != LDAP_SUCCESS) {
+        wb_ldap_destroy(ld);
+        ld = NULL;
+        goto out;
+    }
+    wb_dbg("ldap", "LDAP", "connected to %s as %s%s", o->uri, o->bind_dn,
+           kind == URI_LDAP && !o->starttls ? " WITHOUT TLS (allow_insecure)" : "");
+
+out:
+    return ld;
+}
+
+void wb_ldap_destroy(wb_ldap_t *ld)
+{
+    if (!ld)
+        return;
+    if (ld->l)
+        ldap_unbind_ext_s(ld->l, NULL, NULL);
+    if (ld->password) {
+        explicit_bzero(ld->password, strlen(ld->password));
+        free(ld->password);
+    }
+    free(ld->uri);
+    free(ld->bind_dn);
+    free(ld->ca_file);
+    free(ld->last_error);
+    free(ld->last_matched);
+    free(ld);
+}
+
+wb_err_t wb_ldap_reconnect(wb_ldap_t *ld)
+{
+    char errstr[512];
+    int rc;
+
+    if (ld->l) {
+        ldap_unbind_ext_s(ld->l, NULL, NULL);
+        ld->l = NULL;
+    }
+    errstr[0] = '\0';
+    rc = do_connect(ld, errstr, sizeof(errstr));
+    if (rc != LDAP_SUCCESS) {
+        wb_log(LOG_WARNING, "LDAP", "reconnect: %s", errstr);
+        return set_local_error(ld, rc, errstr);
+    }
+    wb_dbg("ldap", "LDAP", "reconnected to %s", ld->uri);
+    return set_local_error(ld, LDAP_SUCCESS, "");
+}
+
+int wb_ldap_last_rc(const wb_ldap_t *ld)
+{
+    return ld->last_rc;
+}
+
+const char *wb_ldap_last_error(const wb_ldap_t *ld)
+{
+    return ld->last_error ? ld->last_error : "";
+}
+
+const char *wb_ldap_last_matched(const wb_ldap_t *ld)
+{
+    return ld->last_matched ? ld->last_matched : "";
+}
+
+/* Operations on a handle whose reconnect failed. */
+static int disconnected(wb_ldap_t *ld)
+{
+    if (ld->l)
+        return 0;
+    set_local_error(ld, LDAP_SERVER_DOWN, "not connected (reconnect failed)");
+    return 1;
+}
+
+void wb_ldap_entry_free(struct wb_ldap_entry *e)
+{
+    size_t i, j;
+
+    if (!e)
+        return;
+    for (i = 0; i < e->nattrs; i++) {
+        for (j = 0; j < e->attrs[i].nvals; j++)
+            free(e->attrs[i].vals[j].data);
+        free(e->attrs[i].vals);
+        free(e->attrs[i].name);
+    }
+    free(e->attrs);
+    free(e->dn);
+    free(e);
+}
+
+const struct wb_ldap_val *wb_ldap_entry_get(const struct wb_ldap_entry *e, const char *name)
+{
+    size_t i;
+
+    if (!e || !name)
+        return NULL;
+    for (i = 0; i < e->nattrs; i++) {
+        if (strcasecmp(e->attrs[i].name, name) == 0 && e->attrs[i].nvals > 0)
+            return &e->attrs[i].vals[0];
+    }
+    return NULL;
+}
+
+static char *dup_bytes(const char *p, size_t n)
+{
+    char *s = wb_malloc(n + 1);
+
+    if (n)
+        memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* Copies one search entry into a caller-owned wb_ldap_entry. LDAP_SIZELIMIT_EXCEEDED when an
+ * attribute has more values than we hold in memory. */
+static int copy_entry(LDAP *l, LDAPMessage *msg, struct wb_ldap_entry **out)
+{
+    struct wb_ldap_entry *e = wb_calloc(1, sizeof(*e));
+    BerElement *ber = NULL;
+    struct berval **bv = NULL;
+    char *dn = NULL;
+    char *a = NULL;
+    size_t cap = 0;
+    int rc = LDAP_SUCCESS;
+
+    dn = ldap_get_dn(l, msg);
+    if (!dn) {
+        rc = LDAP_DECODING_ERROR;
+        goto out;
+    }
+    e->dn = wb_strdup(dn);
+    for (a = ldap_first_attribute(l, msg, &ber); a; a = ldap_next_attribute(l, msg, ber)) {
+        struct wb_ldap_entry_attr *at;
+        size_t n, i;
+
+        bv = ldap_get_values_len(l, msg, a);
+        n = bv ? (size_t)ldap_count_values_len(bv) : 0;
+        if (n > WB_LDAP_ENTRY_MAX_VALUES) {
+            rc = LDAP_SIZELIMIT_EXCEEDED;
+            goto out;
+        }
+        if (e->nattrs == cap) {
+            cap = cap ? 2 * cap : 8;
+            e->attrs = wb_realloc(e->attrs, cap * sizeof(*e->attrs));
+        }
+        at = &e->attrs[e->nattrs++];
+        at->name = wb_strdup(a);
+        at->nvals = n;
+        at->vals = wb_calloc(n ? n : 1, sizeof(*at->vals));
+        for (i = 0; i < n; i++) {
+            at->vals[i].data = dup_bytes(bv[i]->bv_val, bv[i]->bv_len);
+            at->vals[i].len = bv[i]->bv_len;
+        }
+        ldap_value_free_len(bv);
+        bv = NULL;
+        ldap_memfree(a);
+    }
+    *out = e;
+    e = NULL;
+
+out:
+    ldap_value_free_len(bv);
+    ldap_memfree(a);
+    ber_free(ber, 0);
+    ldap_memfree(dn);
+    wb_ldap_entry_free(e);
+    return rc;
+}
+
+static const int scope_map[] = {LDAP_SCOPE_BASE, LDAP_SCOPE_ONELEVEL, LDAP_SCOPE_SUBTREE};
+
+wb_err_t wb_ldap_search_unique(wb_ldap_t *ld, const char *base, enum wb_ldap_scope scope,
+                               const char *filter, const char *const *attrs,
+                               struct wb_ldap_entry **out)
+{
+    static char *no_attrs[] = {LDAP_NO_ATTRS, NULL};
+    LDAPMessage *res = NULL;
+    LDAPMessage *msg;
+    struct timeval tv = ms_to_tv(ld->timeout_ms);
+    int nentries = 0;
+    int rc;
+    wb_err_t err;
+
+    *out = NULL;
+    if (!base || !filter || (unsigned)scope > WB_LDAP_SCOPE_SUB) {
+        err = set_local_error(ld, LDAP_PARAM_ERROR, "search: no base, no filter or bad scope");
+        goto out;
+    }
+    if (disconnected(ld)) {
+        err = WB_ERR_TRANSIENT;
+        goto out;
+    }
+    /* Size limit 2: enough to tell "one" from "more than one". */
+    rc = ldap_search_ext_s(ld->l, base, scope_map[scope], filter, attrs ? (char **)attrs : no_attrs,
+                           0, NULL, NULL, &tv, 2, &res);
+    for (msg = res ? ldap_first_entry(ld->l, res) : NULL; msg; msg = ldap_next_entry(ld->l, msg))
+        nentries++;
+    wb_dbg("ldap", "LDAP", "search %s (%s): rc=%d, %d entries", base, filter, rc, nentries);
+    if (nentries > 1) {
+        set_local_error(ld, LDAP_SIZELIMIT_EXCEEDED, "more than one entry matches");
+        err = WB_ERR_CONFLICT;
+        goto out;
+    }
+    if (rc == LDAP_NO_SUCH_OBJECT && scope == WB_LDAP_SCOPE_BASE) {
+        set_result(ld, LDAP_SUCCESS);
+        err = WB_OK;
+        goto out;
+    }
+    if (rc != LDAP_SUCCESS) {
+        set_result(ld, rc);
+        err = wb_err_from_ldap(rc);
+        goto out;
+    }
+    if (nentries == 1) {
+        rc = copy_entry(ld->l, ldap_first_entry(ld->l, res), out);
+        if (rc == LDAP_SIZELIMIT_EXCEEDED) {
+            set_local_error(ld, rc, "an attribute has more values than a search may hold");
+            err = WB_ERR_INVALID;
+            goto out;
+        }
+        if (rc != LDAP_SUCCESS) {
+            err = set_local_error(ld, rc, "cannot decode the entry");
+            goto out;
+        }
+    }
+    set_result(ld, LDAP_SUCCESS);
+    err = WB_OK;
+
+out:
+    ldap_msgfree(res);
+    return err;
+}
+
+wb_err_t wb_ldap_find_anchor(wb_ldap_t *ld, const char *base, const char *object_id,
+                             const char *const *attrs, struct wb_ldap_entry **out)
+{
+    char *esc = NULL;
+    char *filter = NULL;
+    wb_err_t err;
+
+    *out = NULL;
+    if (!object_id || !*object_id) {
+        err = set_local_error(ld, LDAP_PARAM_ERROR, "find anchor: no object id");
+        goto out;
+    }
+    esc = wb_id_filter_escape(object_id, strlen(object_id));
+    filter = wb_asprintf("(%s=%s%s)", WB_LDAP_ANCHOR_ATTR, WB_LDAP_ANCHOR_PREFIX, esc);
+    err = wb_ldap_search_unique(ld, base, WB_LDAP_SCOPE_SUB, filter, attrs, out);
+    if (err == WB_ERR_CONFLICT)
+        wb_log(LOG_WARNING, "LDAP", "%s%s is carried by more than one object under %s",
+               WB_LDAP_ANCHOR_PREFIX, object_id, base);
+
+out:
+    free(filter);
+    free(esc);
+    return err;
+}
+
+/* LDAPMod arrays built from wb_ldap_mod, all in one place so one call frees them. */
+struct mod_buf {
+    LDAPMod *mods;
+    LDAPMod **pmods;
+    struct berval *bvs;
+    struct berval **pbvs;
+};
+
+static void mod_buf_free(struct mod_buf *b)
+{
+    free(b->mods);
+    free(b->pmods);
+    free(b->bvs);
+    free(b->pbvs);
+}
+
+/* Returns 0, or -1 with msg set when the caller's list is malformed. */
+static int mod_buf_build(struct mod_buf *b, const struct wb_ldap_mod *in, size_t n, int for_add,
+                         const char **msg)
+{
+    size_t i, j, total = 0, nb = 0, np = 0;
+
+    memset(b, 0, sizeof(*b));
+    if (n == 0 || !in) {
+        *msg = "no attributes or modifications given";
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        if (!in[i].attr || !*in[i].attr || (in[i].nvalues && !in[i].values)) {
+            *msg = "attribute without name, or values missing";
+            return -1;
+        }
+        if ((for_add || in[i].op == WB_LDAP_MOD_ADD) && in[i].nvalues == 0) {
+            *msg = "an added attribute needs at least one value";
+            return -1;
+        }
+        if (!for_add && (unsigned)in[i].op > WB_LDAP_MOD_REPLACE) {
+            *msg = "unknown modify operation";
+            return -1;
+        }
+        for (j = 0; j < in[i].nvalues; j++) {
+            if (!in[i].values[j]) {
+                *msg = "NULL value";
+                return -1;
+            }
+        }
+        total += in[i].nvalues;
+    }
+    b->mods = wb_calloc(n, sizeof(*b->mods));
+    b->pmods = wb_calloc(n + 1, sizeof(*b->pmods));
+    b->bvs = wb_calloc(total ? total : 1, sizeof(*b->bvs));
+    b->pbvs = wb_calloc(total + n, sizeof(*b->pbvs));
+    for (i = 0; i < n; i++) {
+        LDAPMod *m = &b->mods[i];
+
+        if (for_add || in[i].op == WB_LDAP_MOD_ADD)
+            m->mod_op = LDAP_MOD_ADD;
+        else if (in[i].op == WB_LDAP_MOD_DELETE)
+            m->mod_op = LDAP_MOD_DELETE;
+        else
+            m->mod_op = LDAP_MOD_REPLACE;
+        m->mod_op |= LDAP_MOD_BVALUES;
+        m->mod_type = (char *)in[i].attr;
+        m->mod_bvalues = &b->pbvs[np];
+        for (j = 0; j < in[i].nvalues; j++) {
+            b->bvs[nb].bv_val = (char *)in[i].values[j];
+            b->bvs[nb].bv_len = strlen(in[i].values[j]);
+            b->pbvs[np++] = &b->bvs[nb++];
+        }
+        b->pbvs[np++] = NULL;
+        b->pmods[i] = m;
+    }
+    return 0;
+}
+
+wb_err_t wb_ldap_add(wb_ldap_t *ld, const char *dn, const struct wb_ldap_mod *attrs, size_t nattrs)
+{
+    struct mod_buf b;
+    const char *msg = NULL;
+    int rc;
+    wb_err_t err;
+
+    memset(&b, 0, sizeof(b));
+    if (!dn || mod_buf_build(&b, attrs, nattrs, 1, &msg) != 0) {
+        err = set_local_error(ld, LDAP_PARAM_ERROR, msg ? msg : "add: no DN");
+        goto out;
+    }
+    if (disconnected(ld)) {
+        err = WB_ERR_TRANSIENT;
+        goto out;
+    }
+    rc = ldap_add_ext_s(ld->l, dn, b.pmods, NULL, NULL);
+    set_result(ld, rc);
+    wb_dbg("ldap", "LDAP", "add %s: rc=%d %s", dn, rc, ld->last_error);
+    err = wb_err_from_ldap(rc);
+
+out:
+    mod_buf_free(&b);
+    return err;
+}
+
+wb_err_t wb_ldap_modify(wb_ldap_t *ld, const char *dn, const struct wb_ldap_mod *mods, size_t nmods,
+                        int permissive)
+{
+    struct mod_buf b;
+    LDAPControl pm;
+    LDAPControl *ctrls[] = {&pm, NULL};
+    const char *msg = NULL;
+    int rc;
+    wb_err_t err;
+
+    memset(&b, 0, sizeof(b));
+    memset(&pm, 0, sizeof(pm));
+    pm.ldctl_oid = WB_LDAP_PERMISSIVE_MODIFY_OID;
+    pm.ldctl_iscritical = 0;
+    if (!dn || mod_buf_build(&b, mods, nmods, 0, &msg) != 0) {
+        err = set_local_error(ld, LDAP_PARAM_ERROR, msg ? msg : "modify: no DN");
+        goto out;
+    }
+    if (disconnected(ld)) {
+        err = WB_ERR_TRANSIENT;
+        goto out;
+    }
+    rc = ldap_modify_ext_s(ld->l, dn, b.pmods, permissive ? ctrls : NULL, NULL);
+    set_result(ld, rc);
+    wb_dbg("ldap", "LDAP", "modify %s (%zu changes%s): rc=%d %s", dn, nmods,
+           permissive ? ", permissive" : "", rc, ld->last_error);
+    err = wb_err_from_ldap(rc);
+
+out:
+    mod_buf_free(&b);
+    return err;
+}
+
+wb_err_t wb_ldap_rename(wb_ldap_t *ld, const char *dn, const char *new_rdn,
+                        const char *new_superior)
+{
+    int rc;
+    wb_err_t err;
+
+    if (!dn || !new_rdn || !*new_rdn) {
+        err = set_local_error(ld, LDAP_PARAM_ERROR, "rename: no DN or new RDN");
+        goto out;
+    }
+    if (disconnected(ld)) {
+        err = WB_ERR_TRANSIENT;
+        goto out;
+    }
+    rc = ldap_rename_s(ld->l, dn, new_rdn, new_superior, 1, NULL, NULL);
+    set_result(ld, rc);
+    wb_dbg("ldap", "LDAP", "rename %s to %s%s%s: rc=%d %s", dn, new_rdn, new_superior ? "," : "",
+           new_superior ? new_superior : "", rc, ld->last_error);
+    err = wb_err_from_ldap(rc);
+
+out:
+    return err;
+}
+
+wb_err_t wb_ldap_delete(wb_ldap_t *ld, const char *dn)
+{
+    int rc;
+    wb_err_t err;
+
+    if (!dn || !*dn) {
+        err = set_local_error(ld, LDAP_PARAM_ERROR, "delete: no DN");
+        goto out;
+    }
+    if (disconnected(ld)) {
+        err = WB_ERR_TRANSIENT;
+        goto out;
+    }
+    rc = ldap_delete_ext_s(ld->l, dn, NULL, NULL);
+    set_result(ld, rc);
+    wb_dbg("ldap", "LDAP", "delete %s: rc=%d %s", dn, rc, ld->last_error);
+    err = wb_err_from_ldap(rc);
+
+out:
+    return err;
+}
+
+/*
+ * Parses the attribute description the server returned for a ranged read. Returns 1 for
+ * "<attr>;range=<lo>-<hi>" (*hi = SIZE_MAX for '*'), 2 for the bare "<attr>" (the server sent
+ * every value at once), 0 for another attribute, -1 for a malformed range.
+ */
+static int parse_range(const char *desc, const char *attr, size_t *lo, size_t *hi)
+{
+    size_t alen = strlen(attr);
+    const char *p;
+    char *end;
+    unsigned long long v;
+
+    if (strncasecmp(desc, attr, alen) != 0)
+        return 0;
+    if (desc[alen] == '\0')
+        return 2;
+    if (desc[alen] != ';')
+        return 0;
+    /* Options may come in any order (";binary;range=..."): find the range option. */
+    for (p = desc + alen; p && *p; p = strchr(p + 1, ';')) {
+        if (strncasecmp(p, ";range=", 7) == 0)
+            break;
+    }
+    if (!p || !*p)
+        return 0;
+    p += 7;
+    if (*p < '0' || *p > '9')
+        return -1;
+    v = strtoull(p, &end, 10);
+    if (*end != '-')
+        return -1;
+    *lo = (size_t)v;
+    p = end + 1;
+    if (*p == '*') {
+        *hi = SIZE_MAX;
+        end = (char *)p + 1;
+    } else {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = strtoull(p, &end, 10);
+        *hi = (size_t)v;
+    }
+    if (*end != '\0' && *end != ';')
+        return -1;
+    return 1;
+}
+
+wb_err_t wb_ldap_read_values(wb_ldap_t *ld, const char *dn, const char *attr, size_t window,
+                             wb_ldap_value_cb cb, void *opaque, size_t *count)
+{
+    LDAPMessage *res = NULL;
+    BerElement *ber = NULL;
+    struct berval **bv = NULL;
+    char *a = NULL;
+    char *desc = NULL;
+    struct timeval tv = ms_to_tv(ld->timeout_ms);
+    size_t lo = 0, delivered = 0, requests = 0;
+    int done = 0;
+    int rc;
+    wb_err_t err = WB_OK;
+
+    if (!dn || !attr || !*attr || !cb || strchr(attr, ';')) {
+        err = set_local_error(ld, LDAP_PARAM_ERROR, "read values: bad DN, attribute or callback");
+        goto out;
+    }
+    if (window == 0)
+        window = 1000;
+    while (!done) {
+        char *attrs[2];
+        LDAPMessage *e;
+        int found = 0;
+
+        if (disconnected(ld)) {
+            err = WB_ERR_TRANSIENT;
+            goto out;
+        }
+        free(desc);
+        desc = wb_asprintf("%s;range=%zu-%zu", attr, lo, lo + window - 1);
+        attrs[0] = desc;
+        attrs[1] = NULL;
+        rc = ldap_search_ext_s(ld->l, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
+                               &tv, 0, &res);
+        requests++;
+        if (rc != LDAP_SUCCESS) {
+            set_result(ld, rc);
+            err = wb_err_from_ldap(rc);
+            goto out;
+        }
+        e = ldap_first_entry(ld->l, res);
+        if (!e) {
+            done = 1;
+            goto next;
+        }
+        for (a = ldap_first_attribute(ld->l, e, &ber); a && !found;
+             a = ldap_next_attribute(ld->l, e, ber)) {
+            size_t rlo = 0, rhi = 0, i, n;
+            int kind = parse_range(a, attr, &rlo, &rhi);
+
+            if (kind == 0) {
+                ldap_memfree(a);
+                continue;
+            }
+            if (kind < 0 || (kind == 1 && (rlo != lo || rhi < rlo))) {
+                err = set_local_error(ld, LDAP_DECODING_ERROR,
+                                      "server answered an unexpected value range");
+                wb_log(LOG_WARNING, "LDAP", "read %s of %s: asked for %zu-, got \"%s\"", attr, dn,
+                       lo, a);
+                goto out;
+            }
+            found = 1;
+            bv = ldap_get_values_len(ld->l, e, a);
+            n = bv ? (size_t)ldap_count_values_len(bv) : 0;
+            for (i = 0; i < n && err == WB_OK; i++) {
+                err = cb(bv[i]->bv_val, bv[i]->bv_len, opaque);
+                if (err == WB_OK)
+                    delivered++;
+            }
+            ldap_value_free_len(bv);
+            bv = NULL;
+            wb_dbg("ldap", "LDAP", "read %s of %s: %s, %zu values", desc, dn, a, n);
+            if (err != WB_OK) {
+                set_local_error(ld, LDAP_SUCCESS, "stopped by the value callback");
+                goto out;
+            }
+            if (kind == 2 || rhi == SIZE_MAX)
+                done = 1;
+            else
+                lo = rhi + 1;
+            ldap_memfree(a);
+        }
+        /* No (more) values: the attribute is absent or empty. */
+        if (!found)
+            done = 1;
+    next:
+        ber_free(ber, 0);
+        ber = NULL;
+        ldap_memfree(a);
+        a = NULL;
+        ldap_msgfree(res);
+        res = NULL;
+    }
+    set_result(ld, LDAP_SUCCESS);
+    wb_dbg("ldap", "LDAP", "read %s of %s: %zu values in %zu requests", attr, dn, delivered,
+           requests);
+
+out:
+    if (count)
+        *count = delivered;
+    ldap_value_free_len(bv);
+    ldap_memfree(a);
+    ber_free(ber, 0);
+    ldap_msgfree(res);
+    free(desc);
+    return err;
+}
