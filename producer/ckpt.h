@@ -1,0 +1,116 @@
+/*
+ * wb_ckpt: the producer checkpoint and its JSON records in topic.state, plus the reader of that
+ * compacted topic (checkpoint and operator commands).
+ *
+ * Records (keys are "<tenant>/<name>", values JSON, written in the round's transaction):
+ *   <tenant>/checkpoint    {"v":1, "round":N, "deltaLink":"..."|null, "resync":false,
+ *                           "scope":"<fingerprint>", "commandOffset":-1, "parts":P,
+ *                           "inScopeCount":n, "inScope":[ids], "stagedDeletes":[ids],
+ *                           "stagedUnscoped":[ids], "nested":["parent/child",...]}
+ *   <tenant>/checkpoint/K  (1 <= K < P, only for large tenants) {"v":1, "round":N, "part":K,
+ *                           "inScope":[...], "stagedDeletes":[...], "stagedUnscoped":[...],
+ *                           "nested":[...]}:
+ *                           the id lists continue here, at most WB_CKPT_IDS_PER_RECORD ids a
+ *                           record, so that no record nears Kafka's 1 MB message limit.
+ *   <tenant>/command       written by writebackctl, read by the producer, applied once each
+ *                           (the checkpoint remembers the offset of the last one applied):
+ *                           {"v":1, "resync":true} forces a full resync next round;
+ *                           {"v":1, "allowDeletes":["id",...]} or {"v":1, "allowDeletes":"all"}
+ *                           releases staged deletes (and staged unscoped groups).
+ * A null value (tombstone) for <tenant>/checkpoint resets the producer to a first full sync.
+ */
+#ifndef WB_CKPT_H
+#define WB_CKPT_H
+
+#include "idmap.h"
+#include "wb_err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WB_CKPT_IDS_PER_RECORD 10000
+
+/* Values of the staged map. */
+#define WB_CKPT_STAGED_DELETE   ((void *)1)
+#define WB_CKPT_STAGED_UNSCOPED ((void *)2)
+
+struct wb_ckpt {
+    uint64_t round;         /* rounds committed so far */
+    char *delta_link;       /* NULL: the next round is a full sync */
+    bool resync;            /* a full resync is due */
+    char *scope;            /* scope fingerprint the in-scope set was computed with */
+    int64_t command_offset; /* offset of the last applied command record, -1: none */
+    wb_idmap_t *in_scope;   /* set of in-scope group ids */
+    wb_idmap_t *staged;     /* id -> WB_CKPT_STAGED_* */
+    wb_idmap_t *nested;     /* in-scope parent id -> struct wb_kids *: its nested groups (in
+                             * scope or not), so a child entering scope reaches its parents */
+};
+
+/* The group members of one parent group. */
+struct wb_kids {
+    size_t n, cap;
+    struct wb_idkey *ids;
+};
+
+/* Nested-group edges. */
+void wb_ckpt_nested_add(struct wb_ckpt *c, const struct wb_idkey *parent,
+                        const struct wb_idkey *child);
+void wb_ckpt_nested_del(struct wb_ckpt *c, const struct wb_idkey *parent,
+                        const struct wb_idkey *child);
+void wb_ckpt_nested_clear(struct wb_ckpt *c, const struct wb_idkey *parent);
+/* A deep copy of src's edges into dst's (dst's are dropped first). */
+void wb_ckpt_nested_copy(struct wb_ckpt *dst, const struct wb_ckpt *src);
+
+/* Empty checkpoint (first run). */
+void wb_ckpt_init(struct wb_ckpt *c);
+void wb_ckpt_free(struct wb_ckpt *c);
+
+/* Encodes c as n records (header first); keys and values are caller-owned arrays of
+ * caller-owned strings (free each, then the arrays). ids_per_record 0 means the default. */
+size_t wb_ckpt_encode(const struct wb_ckpt *c, const char *tenant, size_t ids_per_record,
+                      char ***keys, char ***values);
+
+/* Decodes a header record into *c (which is reinitialised); *parts receives P. WB_ERR_INVALID
+ * with reason on anything malformed (c is then empty). */
+wb_err_t wb_ckpt_decode(struct wb_ckpt *c, const char *json, size_t len, unsigned *parts,
+                        char *reason, size_t reasonsz);
+
+/* Adds part K (1 <= K < P) to *c; the part must carry the header's round. */
+wb_err_t wb_ckpt_decode_part(struct wb_ckpt *c, unsigned k, const char *json, size_t len,
+                             char *reason, size_t reasonsz);
+
+/* An operator command. */
+struct wb_command {
+    int64_t offset;
+    bool resync;
+    bool allow_all;
+    wb_idmap_t *allow; /* NULL or ids whose staged deletes are released */
+};
+
+/* Parses a command value; WB_ERR_INVALID with reason when malformed. */
+wb_err_t wb_command_decode(struct wb_command *cmd, const char *json, size_t len, char *reason,
+                           size_t reasonsz);
+void wb_command_free(struct wb_command *cmd);
+
+typedef struct wb_state_s wb_state_t;
+
+/* A read_committed reader of topic (every partition from the start) for tenant's records.
+ * kv: librdkafka settings (kafka.* keys, prefix stripped). NULL and errstr on failure. */
+wb_state_t *wb_state_new(const char *const *kv, const char *topic, const char *tenant, char *errstr,
+                         size_t errsz);
+void wb_state_destroy(wb_state_t *st);
+
+/* Reads what is new, up to the end of every partition or timeout_ms. WB_ERR_TRANSIENT when
+ * the end was not reached in time. */
+wb_err_t wb_state_poll(wb_state_t *st, int timeout_ms);
+
+/* The latest checkpoint read so far into *c (empty when none). WB_ERR_INVALID when the stored
+ * checkpoint is malformed or its parts are missing (logged). */
+wb_err_t wb_state_checkpoint(wb_state_t *st, struct wb_ckpt *c);
+
+/* Commands read so far with offset > after, oldest first: *n entries, caller-owned (free each
+ * with wb_command_free, then the array). Malformed commands are logged and skipped. */
+struct wb_command *wb_state_commands(wb_state_t *st, int64_t after, size_t *n);
+
+#endif

@@ -1,0 +1,543 @@
+/*
+ * wb_graph: libcurl requests to Graph and the token endpoint. Errors are classified here,
+ * where the HTTP status and Graph's error code are known, so callers only decide between
+ * "retry the round later", "resync" and "exit". Waits between retries poll the signal pipe,
+ * so SIGTERM never waits out a long Retry-After.
+ */
+#include "graph.h"
+
+#include "wb_backoff.h"
+#include "wb_event.h"
+#include "wb_log.h"
+#include "wb_mem.h"
+#include "wb_signal.h"
+
+#include <curl/curl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define TOKEN_SCOPE "https://graph.microsoft.com/.default"
+/* A Retry-After longer than this is cut to it: an operator would rather see a retry. */
+#define MAX_RETRY_AFTER_MS 300000
+
+struct buf {
+    char *data;
+    size_t len, cap;
+    int toobig;
+};
+
+struct wb_graph_s {
+    CURL *curl;
+    char *authority, *endpoint, *tenant_id, *client_id, *client_secret, *ca_file;
+    long timeout_ms;
+    int max_retries;
+    struct wb_backoff backoff;
+    char *token;
+    time_t token_renew_at;
+    unsigned long requests;
+    wb_metrics_t *metrics;
+    wb_metric_t *m_requests, *m_throttle, *m_throttle_s;
+    /* headers of the last response */
+    char retry_after[64];
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct buf *b = userdata;
+    size_t n = size * nmemb;
+
+    if (b->len + n + 1 > WB_GRAPH_MAX_BODY) {
+        b->toobig = 1;
+        return 0;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        b->data = wb_realloc(b->data, cap);
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, ptr, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    wb_graph_t *g = userdata;
+    size_t n = size * nmemb;
+
+    if (n > 12 && strncasecmp(ptr, "Retry-After:", 12) == 0) {
+        size_t len = n - 12;
+        const char *v = ptr + 12;
+
+        while (len && (*v == ' ' || *v == '\t'))
+            v++, len--;
+        while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+            len--;
+        if (len >= sizeof(g->retry_after))
+            len = sizeof(g->retry_after) - 1;
+        memcpy(g->retry_after, v, len);
+        g->retry_after[len] = '\0';
+    }
+    return n;
+}
+
+wb_graph_t *wb_graph_new(const struct wb_graph_opts *o, char *errstr, size_t errsz)
+{
+    static const char *const lbl[] = {"status"};
+    wb_graph_t *g;
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    g = wb_calloc(1, sizeof(*g));
+    g->curl = curl_easy_init();
+    if (!g->curl) {
+        snprintf(errstr, errsz, "curl_easy_init failed");
+        free(g);
+        return NULL;
+    }
+    g->authority = wb_strdup(o->authority);
+    g->endpoint = wb_strdup(o->endpoint);
+    g->tenant_id = wb_strdup(o->tenant_id);
+    g->client_id = wb_strdup(o->client_id);
+    g->client_secret = wb_strdup(o->client_secret ? o->client_secret : "");
+    g->ca_file = o->ca_file ? wb_strdup(o->ca_file) : NULL;
+    g->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 60000;
+    g->max_retries = o->max_retries;
+    wb_backoff_init(&g->backoff, o->backoff_base_ms ? o->backoff_base_ms : 500, 60000,
+                    WB_BACKOFF_FULL);
+    g->metrics = o->metrics;
+    if (g->metrics) {
+        g->m_requests = wb_metrics_counter(g->metrics, "writeback_producer_graph_requests_total",
+                                           "Graph and token requests by HTTP status (0: network "
+                                           "error)",
+                                           1, lbl);
+        g->m_throttle = wb_metrics_counter(g->metrics, "writeback_producer_throttle_waits_total",
+                                           "Waits after 429/503 answers", 0, NULL);
+        g->m_throttle_s =
+            wb_metrics_counter(g->metrics, "writeback_producer_throttle_wait_seconds_total",
+                               "Seconds spent waiting after 429/503 answers", 0, NULL);
+    }
+    return g;
+}
+
+void wb_graph_destroy(wb_graph_t *g)
+{
+    if (!g)
+        return;
+    curl_easy_cleanup(g->curl);
+    free(g->authority);
+    free(g->endpoint);
+    free(g->tenant_id);
+    free(g->client_id);
+    if (g->client_secret) {
+        memset(g->client_secret, 0, strlen(g->client_secret));
+        free(g->client_secret);
+    }
+    free(g->ca_file);
+    free(g->token);
+    free(g);
+}
+
+void wb_graph_forget_token(wb_graph_t *g)
+{
+    free(g->token);
+    g->token = NULL;
+}
+
+unsigned long wb_graph_requests(const wb_graph_t *g)
+{
+    return g->requests;
+}
+
+/* Sleeps ms unless a stop is requested; returns false when stopped. */
+static bool wait_ms(long long ms)
+{
+    struct pollfd pfd = {wb_signal_fd(), POLLIN, 0};
+    long long end = now_ms() + ms;
+
+    while (!wb_signal_stop_requested()) {
+        long long left = end - now_ms();
+
+        if (left <= 0)
+            return true;
+        if (pfd.fd >= 0)
+            poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
+        else
+            poll(NULL, 0, (int)(left > 1000 ? 1000 : left));
+    }
+    return false;
+}
+
+/* Retry-After as milliseconds (seconds or an HTTP date), or -1. */
+static long long retry_after_ms(const char *v)
+{
+    char *end = NULL;
+    long long s;
+    time_t t;
+
+    if (!*v)
+        return -1;
+    s = strtoll(v, &end, 10);
+    if (end != v && *end == '\0' && s >= 0)
+        return s * 1000 > MAX_RETRY_AFTER_MS ? MAX_RETRY_AFTER_MS : s * 1000;
+    t = curl_getdate(v, NULL);
+    if (t < 0)
+        return -1;
+    s = ((long long)t - (long long)time(NULL)) * 1000;
+    if (s < 0)
+        s = 0;
+    return s > MAX_RETRY_AFTER_MS ? MAX_RETRY_AFTER_MS : s;
+}
+
+/* One HTTP exchange. Returns the curl code; *status and body filled. */
+static CURLcode perform(wb_graph_t *g, const char *method, const char *url, struct curl_slist *hdrs,
+                        const char *body, struct buf *b, long *status)
+{
+    CURL *c = g->curl;
+    CURLcode cc;
+
+    curl_easy_reset(c);
+    g->retry_after[0] = '\0';
+    b->len = 0;
+    b->toobig = 0;
+    if (b->data)
+        b->data[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, g);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, g->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, g->timeout_ms < 10000 ? g->timeout_ms : 10000);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "writeback-producer/" WB_VERSION);
+    if (g->ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, g->ca_file);
+    if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+    }
+    g->requests++;
+    cc = curl_easy_perform(c);
+    *status = 0;
+    if (cc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    if (g->m_requests) {
+        char s[16];
+        const char *v[] = {s};
+
+        snprintf(s, sizeof(s), "%ld", *status);
+        wb_metric_inc(g->m_requests, v, 1);
+    }
+    return cc;
+}
+
+/* Graph's {"error": {"code", "message"}} or the token endpoint's {"error", "error_description"}
+ * in short, for logs. */
+static void error_text(const struct buf *b, char *code, size_t codesz, char *msg, size_t msgsz)
+{
+    cJSON *j = b->len ? cJSON_ParseWithLength(b->data, b->len) : NULL;
+    const cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
+    const cJSON *c = NULL, *m = NULL;
+
+    snprintf(code, codesz, "%s", "");
+    snprintf(msg, msgsz, "%s", "");
+    if (cJSON_IsObject(e)) {
+        c = cJSON_GetObjectItemCaseSensitive(e, "code");
+        m = cJSON_GetObjectItemCaseSensitive(e, "message");
+    } else if (cJSON_IsString(e)) {
+        c = e;
+        m = cJSON_GetObjectItemCaseSensitive(j, "error_description");
+    }
+    if (cJSON_IsString(c))
+        snprintf(code, codesz, "%s", c->valuestring);
+    if (cJSON_IsString(m)) {
+        size_t i;
+
+        snprintf(msg, msgsz, "%s", m->valuestring);
+        /* token endpoint descriptions carry "\r\nTrace ID: ..." lines */
+        for (i = 0; msg[i]; i++)
+            if (msg[i] == '\r' || msg[i] == '\n') {
+                msg[i] = '\0';
+                break;
+            }
+    }
+    cJSON_Delete(j);
+}
+
+/* Counts a throttling wait and sleeps; false when stopped. */
+static bool throttle_wait(wb_graph_t *g, long long ms)
+{
+    if (g->m_throttle) {
+        wb_metric_inc(g->m_throttle, NULL, 1);
+        wb_metric_inc(g->m_throttle_s, NULL, (double)ms / 1000.0);
+    }
+    return wait_ms(ms);
+}
+
+static wb_err_t fetch_token(wb_graph_t *g)
+{
+    struct buf b = {NULL, 0, 0, 0};
+    struct curl_slist *hdrs = NULL;
+    char *url = NULL, *form = NULL, *e_id = NULL, *e_sec = NULL, *e_scope = NULL;
+    cJSON *j = NULL;
+    wb_err_t err = WB_ERR_TRANSIENT;
+    int attempt;
+
+    url = wb_asprintf("%s/%s/oauth2/v2.0/token", g->authority, g->tenant_id);
+    e_id = curl_easy_escape(g->curl, g->client_id, 0);
+    e_sec = curl_easy_escape(g->curl, g->client_secret, 0);
+    e_scope = curl_easy_escape(g->curl, TOKEN_SCOPE, 0);
+    form = wb_asprintf("client_id=%s&scope=%s&client_secret=%s&grant_type=client_credentials", e_id,
+                       e_scope, e_sec);
+    hdrs = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded");
+    hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    wb_backoff_reset(&g->backoff);
+    for (attempt = 0; attempt <= g->max_retries; attempt++) {
+        long status = 0;
+        CURLcode cc = perform(g, "POST", url, hdrs, form, &b, &status);
+        char code[128], msg[512];
+        const cJSON *tok, *exp;
+
+        if (cc != CURLE_OK) {
+            wb_log(LOG_WARNING, "GRAPH", "token request to %s failed: %s", g->authority,
+                   curl_easy_strerror(cc));
+        } else if (status == 200) {
+            cJSON_Delete(j);
+            j = cJSON_ParseWithLength(b.data, b.len);
+            tok = j ? cJSON_GetObjectItemCaseSensitive(j, "access_token") : NULL;
+            exp = j ? cJSON_GetObjectItemCaseSensitive(j, "expires_in") : NULL;
+            if (cJSON_IsString(tok) && *tok->valuestring) {
+                long long life = cJSON_IsNumber(exp)   ? (long long)exp->valuedouble
+                                 : cJSON_IsString(exp) ? atoll(exp->valuestring)
+                                                       : 3599;
+                long long margin = life / 2 < 300 ? life / 2 : 300;
+
+                free(g->token);
+                g->token = wb_strdup(tok->valuestring);
+                g->token_renew_at = time(NULL) + (time_t)(life - margin);
+                wb_dbg("graph", "GRAPH", "token acquired, valid %lld s", life);
+                err = WB_OK;
+                goto out;
+            }
+            wb_log(LOG_WARNING, "GRAPH", "token endpoint answered 200 without access_token");
+        } else {
+            error_text(&b, code, sizeof(code), msg, sizeof(msg));
+            if (status == 400 || status == 401 || status == 403) {
+                wb_log(LOG_ERR, "GRAPH",
+                       "token endpoint refused the client credentials: HTTP %ld %s: %s", status,
+                       code, msg);
+                err = WB_ERR_FATAL;
+                goto out;
+            }
+            wb_log(LOG_WARNING, "GRAPH", "token endpoint answered HTTP %ld %s: %s", status, code,
+                   msg);
+            if (status == 429 || status == 503) {
+                long long ra = retry_after_ms(g->retry_after);
+
+                if (attempt < g->max_retries &&
+                    !throttle_wait(g, ra >= 0 ? ra : (long long)wb_backoff_next(&g->backoff)))
+                    goto out;
+                continue;
+            }
+        }
+        if (attempt < g->max_retries && !wait_ms((long long)wb_backoff_next(&g->backoff)))
+            goto out;
+    }
+    wb_log(LOG_ERR, "GRAPH", "no token after %d attempts", g->max_retries + 1);
+out:
+    cJSON_Delete(j);
+    curl_slist_free_all(hdrs);
+    curl_free(e_id);
+    if (e_sec) {
+        memset(e_sec, 0, strlen(e_sec));
+        curl_free(e_sec);
+    }
+    curl_free(e_scope);
+    if (form) {
+        memset(form, 0, strlen(form));
+        free(form);
+    }
+    free(url);
+    free(b.data);
+    return err;
+}
+
+static bool page_ok(const cJSON *j, unsigned check, const char **why)
+{
+    const cJSON *v, *next, *delta;
+
+    if (!cJSON_IsObject(j)) {
+        *why = "not a JSON object";
+        return false;
+    }
+    if (check == WB_GRAPH_OBJECT)
+        return true;
+    v = cJSON_GetObjectItemCaseSensitive(j, "value");
+    if (!cJSON_IsArray(v)) {
+        *why = "no value array";
+        return false;
+    }
+    next = cJSON_GetObjectItemCaseSensitive(j, "@odata.nextLink");
+    delta = cJSON_GetObjectItemCaseSensitive(j, "@odata.deltaLink");
+    if ((next && !cJSON_IsString(next)) || (delta && !cJSON_IsString(delta))) {
+        *why = "link is not a string";
+        return false;
+    }
+    if (check == WB_GRAPH_DELTA && !next == !delta) {
+        *why = next ? "both nextLink and deltaLink" : "neither nextLink nor deltaLink";
+        return false;
+    }
+    return true;
+}
+
+/* Only the path and query of a link are logged: tokens are opaque but long. */
+static const char *short_url(const char *url)
+{
+    const char *p = strstr(url, "/v1.0/");
+
+    return p ? p : url;
+}
+
+wb_err_t wb_graph_request(wb_graph_t *g, const char *method, const char *url, const char *body,
+                          unsigned check, cJSON **out, bool *resync, long *status_out)
+{
+    struct buf b = {NULL, 0, 0, 0};
+    struct curl_slist *hdrs = NULL;
+    char *full = NULL, *auth = NULL;
+    wb_err_t err = WB_ERR_TRANSIENT;
+    int attempt, auth_retry = 0;
+    long status = 0;
+
+    *out = NULL;
+    *resync = false;
+    if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) {
+        size_t n = strlen(g->endpoint);
+
+        if (strncmp(url, g->endpoint, n) != 0 || url[n] != '/') {
+            wb_log(LOG_ERR, "GRAPH", "refusing a link outside graph.endpoint: %.200s", url);
+            err = WB_ERR_FATAL;
+            goto out;
+        }
+        full = wb_strdup(url);
+    } else {
+        full = wb_asprintf("%s%s", g->endpoint, url);
+    }
+    wb_backoff_reset(&g->backoff);
+    for (attempt = 0; attempt <= g->max_retries; attempt++) {
+        CURLcode cc;
+        char code[128], msg[512];
+        const char *why = NULL;
+        long long wait = -1;
+
+        if (!g->token || time(NULL) >= g->token_renew_at) {
+            err = fetch_token(g);
+            if (err != WB_OK)
+                goto out;
+        }
+        curl_slist_free_all(hdrs);
+        hdrs = NULL;
+        free(auth);
+        auth = wb_asprintf("Authorization: Bearer %s", g->token);
+        hdrs = curl_slist_append(hdrs, auth);
+        hdrs = curl_slist_append(hdrs, "Accept: application/json");
+        if (body)
+            hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        cc = perform(g, method, full, hdrs, body, &b, &status);
+        if (cc != CURLE_OK) {
+            wb_log(LOG_WARNING, "GRAPH", "%s %.300s: %s%s (attempt %d)", method, short_url(full),
+                   curl_easy_strerror(cc), b.toobig ? " (response too large)" : "", attempt + 1);
+        } else if (status >= 200 && status < 300) {
+            cJSON *j;
+
+            /* cJSON cuts strings at \u0000; Graph text never needs NUL */
+            if (b.data)
+                b.len = wb_event_strip_nul_escapes(b.data, b.len);
+            j = cJSON_ParseWithLength(b.data ? b.data : "", b.len);
+
+            if (j && page_ok(j, check, &why)) {
+                *out = j;
+                err = WB_OK;
+                goto out;
+            }
+            cJSON_Delete(j);
+            wb_log(LOG_WARNING, "GRAPH", "%s %.300s: malformed response (%s, %zu bytes), retrying",
+                   method, short_url(full), j ? why : "not JSON", b.len);
+        } else {
+            error_text(&b, code, sizeof(code), msg, sizeof(msg));
+            if (status == 410 || strcmp(code, "syncStateNotFound") == 0) {
+                wb_log(LOG_WARNING, "GRAPH",
+                       "%s %.300s: HTTP %ld %s: delta state lost, full resync", method,
+                       short_url(full), status, code);
+                *resync = true;
+                err = WB_ERR_DEPENDENCY;
+                goto out;
+            }
+            if (status == 401 && auth_retry++ < 1) {
+                /* expired or revoked token: fetch a new one once, without counting a retry */
+                wb_log(LOG_NOTICE, "GRAPH", "HTTP 401 %s: renewing the token", code);
+                wb_graph_forget_token(g);
+                attempt--;
+                continue;
+            }
+            if (status == 401 || status == 403) {
+                wb_log(LOG_ERR, "GRAPH", "%s %.300s: HTTP %ld %s: %s", method, short_url(full),
+                       status, code, msg);
+                err = WB_ERR_FATAL;
+                goto out;
+            }
+            if (status == 429 || status == 503 || status == 504 || status >= 500) {
+                wb_log(LOG_WARNING, "GRAPH", "%s %.300s: HTTP %ld %s (attempt %d)", method,
+                       short_url(full), status, code, attempt + 1);
+                if (status == 429 || status == 503)
+                    wait = retry_after_ms(g->retry_after);
+                if (wait < 0)
+                    wait = (long long)wb_backoff_next(&g->backoff);
+                if (attempt < g->max_retries && !throttle_wait(g, wait)) {
+                    err = WB_ERR_TRANSIENT;
+                    goto out;
+                }
+                continue;
+            }
+            wb_log(LOG_ERR, "GRAPH", "%s %.300s: HTTP %ld %s: %s", method, short_url(full), status,
+                   code, msg);
+            err = WB_ERR_INVALID;
+            goto out;
+        }
+        if (attempt < g->max_retries && !wait_ms((long long)wb_backoff_next(&g->backoff))) {
+            err = WB_ERR_TRANSIENT;
+            goto out;
+        }
+    }
+    wb_log(LOG_ERR, "GRAPH", "%s %.300s: giving up after %d attempts", method, short_url(full),
+           g->max_retries + 1);
+    err = WB_ERR_TRANSIENT;
+out:
+    if (status_out)
+        *status_out = status;
+    curl_slist_free_all(hdrs);
+    if (auth) {
+        memset(auth, 0, strlen(auth));
+        free(auth);
+    }
+    free(full);
+    free(b.data);
+    return err;
+}

@@ -1,0 +1,70 @@
+/*
+ * wb_graph: the producer's Microsoft Graph client on libcurl. One easy handle (connections
+ * reused), an OAuth2 client-credentials token cached and renewed before it expires, timeouts
+ * on every request, retries of throttling (429/503 with Retry-After), 5xx, network errors and
+ * malformed pages with exponential backoff and jitter, and a hard cap on response size.
+ * Application thread only.
+ */
+#ifndef WB_GRAPH_H
+#define WB_GRAPH_H
+
+#include "wb_err.h"
+#include "wb_metrics.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct wb_graph_s wb_graph_t;
+
+/* Largest response body accepted (a Graph page is a few MB at most). */
+#define WB_GRAPH_MAX_BODY (256u * 1024 * 1024)
+
+struct wb_graph_opts {
+    const char *authority;     /* "https://login.microsoftonline.com" (no trailing '/') */
+    const char *endpoint;      /* "https://graph.microsoft.com" (no trailing '/') */
+    const char *tenant_id;     /* GUID or domain */
+    const char *client_id;     /* GUID */
+    const char *client_secret; /* never logged */
+    const char *ca_file;       /* NULL: system trust store */
+    long timeout_ms;           /* whole request, connect included */
+    int max_retries;           /* retries of one request before giving up */
+    unsigned backoff_base_ms;  /* first backoff delay when no Retry-After (0: 500) */
+    wb_metrics_t *metrics;     /* NULL: no metrics; borrowed, must outlive the client */
+};
+
+/* What a page must look like (checked before WB_OK; a page that fails is "malformed"). */
+#define WB_GRAPH_OBJECT 0u /* any JSON object */
+#define WB_GRAPH_LIST   1u /* object with a "value" array */
+#define WB_GRAPH_DELTA  2u /* LIST and exactly one of @odata.nextLink / @odata.deltaLink */
+
+/* Copies every string of *o. Returns NULL and fills errstr when libcurl cannot start. */
+wb_graph_t *wb_graph_new(const struct wb_graph_opts *o, char *errstr, size_t errsz);
+
+void wb_graph_destroy(wb_graph_t *g);
+
+/*
+ * One Graph request: method "GET" or "POST" (body: JSON text, may be NULL), url either a path
+ * ("/v1.0/groups/delta?...") appended to the endpoint, or an absolute link Graph returned,
+ * which must lie under the endpoint (the bearer token goes nowhere else). On WB_OK *out is
+ * the caller-owned parsed body. Otherwise *out is NULL and:
+ * - *resync true (410 Gone, or an error code syncStateNotFound): the delta token is dead,
+ *   restart with a full sync; the return is WB_ERR_DEPENDENCY;
+ * - WB_ERR_TRANSIENT: retries exhausted (throttling, 5xx, network, malformed pages) or a stop
+ *   was requested while waiting;
+ * - WB_ERR_INVALID: another 4xx answer (*status says which; e.g. 404 for a group deleted
+ *   meanwhile);
+ * - WB_ERR_FATAL: the token endpoint refused our credentials, or 401/403 persisted.
+ * status (may be NULL) receives the last HTTP status (0 for a network error). Every failure
+ * is logged once, here.
+ */
+wb_err_t wb_graph_request(wb_graph_t *g, const char *method, const char *url, const char *body,
+                          unsigned check, cJSON **out, bool *resync, long *status);
+
+/* Drops the cached token so the next request fetches a new one (tests, 401 handling). */
+void wb_graph_forget_token(wb_graph_t *g);
+
+/* Requests made (including retries and token requests) since wb_graph_new. */
+unsigned long wb_graph_requests(const wb_graph_t *g);
+
+#endif

@@ -1,0 +1,188 @@
+/*
+ * writeback-producer: command line, configuration, metrics endpoint and the poll loop around
+ * wb_producer rounds. Exit codes: 0 success (or a clean stop), 1 runtime failure, 2 usage or
+ * configuration error.
+ */
+#include "producer.h"
+
+#include "wb_conf.h"
+#include "wb_http.h"
+#include "wb_log.h"
+#include "wb_mem.h"
+#include "wb_metrics.h"
+#include "wb_signal.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ERRSZ 8192
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: writeback-producer -c producer.conf [-X key=value ...] [--once] [--dry-run]\n"
+            "\n"
+            "Reads Microsoft Graph group deltas and publishes writeback events to Kafka, one\n"
+            "transaction per round with its checkpoint.\n"
+            "\n"
+            "  -c FILE        configuration file (key = value; see deploy/CONFIG.md)\n"
+            "  -X KEY=VALUE   override one configuration key (repeatable)\n"
+            "  --once         run one round, then exit (exit 1 if it failed)\n"
+            "  --dry-run      print the events as JSON lines on stdout; touch no Kafka\n"
+            "  --help         this text\n"
+            "  --version      print the version\n");
+}
+
+/* Sleeps up to ms, waking at once on a stop request; keeps /healthz alive meanwhile. */
+static void sleep_ms(long long ms, wb_http_t *http)
+{
+    struct timespec t0, t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!wb_signal_stop_requested()) {
+        struct pollfd pfd = {wb_signal_fd(), POLLIN, 0};
+        long long el;
+
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        el = (t1.tv_sec - t0.tv_sec) * 1000LL + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        if (el >= ms)
+            return;
+        if (http)
+            wb_http_set_alive(http);
+        poll(&pfd, 1, (int)(ms - el > 1000 ? 1000 : ms - el));
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *cfile = NULL;
+    const char **xargs = wb_calloc((size_t)argc + 1, sizeof(char *));
+    size_t nx = 0;
+    bool once = false, dry = false;
+    wb_conf_t *conf = NULL;
+    wb_metrics_t *metrics = NULL;
+    wb_http_t *http = NULL;
+    wb_producer_t *p = NULL;
+    char *errstr = wb_calloc(1, ERRSZ);
+    const char *listen, *const *dbg;
+    int rc = 1, i;
+    wb_err_t err;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            rc = 0;
+            goto out;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("writeback-producer %s\n", WB_VERSION);
+            rc = 0;
+            goto out;
+        } else if (strcmp(argv[i], "--once") == 0) {
+            once = true;
+        } else if (strcmp(argv[i], "--dry-run") == 0) {
+            dry = true;
+        } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+            cfile = argv[++i];
+        } else if (strcmp(argv[i], "-X") == 0 && i + 1 < argc) {
+            xargs[nx++] = argv[++i];
+        } else if (strncmp(argv[i], "-X", 2) == 0 && argv[i][2]) {
+            xargs[nx++] = argv[i] + 2;
+        } else {
+            fprintf(stderr, "writeback-producer: unknown or incomplete argument \"%s\"\n", argv[i]);
+            usage(stderr);
+            rc = 2;
+            goto out;
+        }
+    }
+    conf = wb_conf_new();
+    if (cfile && wb_conf_load_file(conf, cfile, errstr, ERRSZ) != WB_OK) {
+        fprintf(stderr, "writeback-producer: %s\n", errstr);
+        rc = 2;
+        goto out;
+    }
+    if (!cfile && nx == 0) {
+        fprintf(stderr, "writeback-producer: -c producer.conf is required\n");
+        usage(stderr);
+        rc = 2;
+        goto out;
+    }
+    if (wb_conf_apply_args(conf, xargs, nx, errstr, ERRSZ) != WB_OK ||
+        wb_conf_validate(conf, WB_CONF_PRODUCER, errstr, ERRSZ) != WB_OK) {
+        fprintf(stderr, "writeback-producer: %s\n", errstr);
+        rc = 2;
+        goto out;
+    }
+    wb_log_set_level(wb_log_level_parse(wb_conf_get_str(conf, "log.level")));
+    dbg = wb_conf_get_list(conf, "log.debug");
+    if (dbg[0]) {
+        char buf[512] = "";
+
+        for (i = 0; dbg[i]; i++) {
+            if (i)
+                strncat(buf, ",", sizeof(buf) - strlen(buf) - 1);
+            strncat(buf, dbg[i], sizeof(buf) - strlen(buf) - 1);
+        }
+        wb_log_set_debug(buf);
+    }
+    if (wb_signal_init() != 0) {
+        wb_log(LOG_ERR, "PRODUCER", "cannot install signal handlers");
+        goto out;
+    }
+    metrics = wb_metrics_new();
+    p = wb_producer_new(conf, dry, stdout, metrics, errstr, ERRSZ);
+    if (!p) {
+        fprintf(stderr, "writeback-producer: %s\n", errstr);
+        rc = 2;
+        goto out;
+    }
+    listen = wb_conf_get_str(conf, "producer.metrics_listen");
+    if (listen && *listen && !dry) {
+        http = wb_http_new(listen, metrics, errstr, ERRSZ);
+        if (!http) {
+            wb_log(LOG_ERR, "PRODUCER", "metrics endpoint %s: %s", listen, errstr);
+            goto out;
+        }
+    }
+    for (;;) {
+        err = wb_producer_start(p);
+        if (err == WB_OK)
+            break;
+        if (err == WB_ERR_FATAL || once || wb_signal_stop_requested())
+            goto out;
+        wb_log(LOG_WARNING, "PRODUCER", "start failed (%s); retrying in 5 s", wb_err_name(err));
+        sleep_ms(5000, http);
+    }
+    if (http)
+        wb_http_set_ready(http, 1, NULL);
+    for (;;) {
+        if (http)
+            wb_http_set_alive(http);
+        err = wb_producer_round(p);
+        if (err == WB_ERR_FATAL)
+            goto out;
+        if (once) {
+            rc = err == WB_OK ? 0 : 1;
+            goto out;
+        }
+        if (wb_signal_stop_requested())
+            break;
+        if (http)
+            wb_http_set_ready(http, err == WB_OK, err == WB_OK ? NULL : "last round failed");
+        sleep_ms(wb_conf_get_int(conf, "graph.poll_interval_ms"), http);
+        if (wb_signal_stop_requested())
+            break;
+    }
+    wb_log(LOG_INFO, "PRODUCER", "stopped by signal %d", wb_signal_received());
+    rc = 0;
+out:
+    wb_producer_destroy(p);
+    wb_http_destroy(http);
+    wb_metrics_destroy(metrics);
+    wb_conf_destroy(conf);
+    free(errstr);
+    free(xargs);
+    return rc;
+}

@@ -1,0 +1,790 @@
+/*
+ * wb_producer: a round is fetched completely (groups delta, member lists of groups entering
+ * scope, unknown users) before its transaction begins, so a Graph failure never leaves a
+ * transaction open and a crash at any point either commits the whole round with its
+ * checkpoint or nothing. Events are generated while they are produced: a 100,000-group
+ * initial sync never holds its encoded events in memory.
+ */
+#include "producer.h"
+
+#include "ckpt.h"
+#include "emit.h"
+#include "graph.h"
+#include "idmap.h"
+#include "round.h"
+#include "scope.h"
+#include "users.h"
+#include "wb_event.h"
+#include "wb_kafka.h"
+#include "wb_log.h"
+#include "wb_mem.h"
+#include "wb_signal.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#define TXN_TIMEOUT_MS 120000
+
+struct wb_producer_s {
+    const wb_conf_t *conf;
+    bool dry_run;
+    FILE *out;
+    const char *tenant, *topic_events, *topic_state, *topic_dlq;
+    char *txn_id;
+    int64_t threshold, chunk;
+    int max_retries;
+    wb_graph_t *g;
+    wb_users_t *users;
+    wb_scope_t *scope;
+    char *initial_url;
+    rd_kafka_t *rk;
+    wb_state_t *st;
+    struct wb_ckpt ck;
+    wb_idmap_t *hashes; /* group id -> (void *)props hash of the last upsert */
+    bool users_loaded;
+    struct wb_emitter em; /* the round being emitted */
+    /* metrics */
+    wb_metric_t *m_rounds, *m_pages, *m_last_ok, *m_in_scope, *m_staged, *m_round_s, *m_users;
+};
+
+static long long now_ms(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+wb_producer_t *wb_producer_new(const wb_conf_t *conf, bool dry_run, FILE *out,
+                               wb_metrics_t *metrics, char *errstr, size_t errsz)
+{
+    static const char *const l_result[] = {"result"}, *const l_type[] = {"type"},
+                             *const l_reason[] = {"reason"};
+    wb_producer_t *p = wb_calloc(1, sizeof(*p));
+    struct wb_graph_opts go;
+    const char *txn, *kill;
+
+    p->conf = conf;
+    p->dry_run = dry_run;
+    p->out = out ? out : stdout;
+    p->tenant = wb_conf_get_str(conf, "tenant");
+    p->topic_events = wb_conf_get_str(conf, "topic.events");
+    p->topic_state = wb_conf_get_str(conf, "topic.state");
+    p->topic_dlq = wb_conf_get_str(conf, "topic.dlq");
+    p->threshold = wb_conf_get_int(conf, "graph.delete_threshold");
+    p->chunk = wb_conf_get_int(conf, "producer.member_chunk");
+    p->max_retries = (int)wb_conf_get_int(conf, "graph.max_retries");
+    txn = wb_conf_get_str(conf, "producer.transactional_id");
+    p->txn_id = txn && *txn ? wb_strdup(txn) : wb_asprintf("writeback-producer-%s", p->tenant);
+    kill = getenv("WB_PRODUCER_TEST_KILL_AFTER");
+    p->em.kill_after = kill ? atoll(kill) : 0;
+    wb_ckpt_init(&p->ck);
+    p->hashes = wb_idmap_new();
+    p->scope =
+        wb_scope_new(wb_conf_get_str(conf, "scope.mode"), wb_conf_get_list(conf, "scope.group_ids"),
+                     wb_conf_get_str(conf, "scope.filter"), errstr, errsz);
+    if (!p->scope)
+        goto fail;
+    p->initial_url = wb_round_initial_url(wb_scope_attrs(p->scope));
+    memset(&go, 0, sizeof(go));
+    go.authority = wb_conf_get_str(conf, "graph.authority");
+    go.endpoint = wb_conf_get_str(conf, "graph.endpoint");
+    go.tenant_id = wb_conf_get_str(conf, "graph.tenant_id");
+    go.client_id = wb_conf_get_str(conf, "graph.client_id");
+    go.client_secret = wb_conf_secret(conf, "graph.client_secret_file");
+    go.ca_file = wb_conf_get_str(conf, "graph.ca_file");
+    go.timeout_ms = (long)wb_conf_get_int(conf, "graph.page_timeout_ms");
+    go.max_retries = p->max_retries;
+    go.metrics = metrics;
+    if (!go.tenant_id || !go.client_id) {
+        snprintf(errstr, errsz, "graph.tenant_id and graph.client_id are required");
+        goto fail;
+    }
+    p->g = wb_graph_new(&go, errstr, errsz);
+    if (!p->g)
+        goto fail;
+    p->users = wb_users_new(p->g);
+    p->em.dry_run = dry_run;
+    p->em.out = p->out;
+    p->em.topic = p->topic_events;
+    p->em.tenant = p->tenant;
+    p->em.users = p->users;
+    p->em.chunk = p->chunk;
+    if (metrics) {
+        p->m_rounds = wb_metrics_counter(metrics, "writeback_producer_rounds_total",
+                                         "Delta rounds by result", 1, l_result);
+        p->m_pages = wb_metrics_counter(metrics, "writeback_producer_pages_total",
+                                        "Groups delta pages fetched", 0, NULL);
+        p->em.m_events =
+            wb_metrics_counter(metrics, "writeback_producer_events_total",
+                               "Events published (committed or printed) by type", 1, l_type);
+        p->em.m_dropped =
+            wb_metrics_counter(metrics, "writeback_producer_dropped_members_total",
+                               "Member references not passed on, by reason", 1, l_reason);
+        p->m_last_ok =
+            wb_metrics_gauge(metrics, "writeback_producer_last_success_timestamp_seconds",
+                             "Unix time of the last committed round", 0, NULL);
+        p->m_in_scope = wb_metrics_gauge(metrics, "writeback_producer_groups_in_scope",
+                                         "Groups in scope after the last round", 0, NULL);
+        p->m_staged = wb_metrics_gauge(metrics, "writeback_producer_staged_deletes",
+                                       "Deletions staged by the delete threshold", 0, NULL);
+        p->m_round_s = wb_metrics_gauge(metrics, "writeback_producer_round_duration_seconds",
+                                        "Duration of the last committed round", 0, NULL);
+        p->m_users = wb_metrics_gauge(metrics, "writeback_producer_users_known",
+                                      "Users in the identity map", 0, NULL);
+    }
+    return p;
+fail:
+    wb_producer_destroy(p);
+    return NULL;
+}
+
+void wb_producer_destroy(wb_producer_t *p)
+{
+    if (!p)
+        return;
+    wb_state_destroy(p->st);
+    if (p->rk)
+        wb_kafka_destroy(p->rk);
+    wb_users_destroy(p->users);
+    wb_graph_destroy(p->g);
+    wb_scope_destroy(p->scope);
+    wb_ckpt_free(&p->ck);
+    wb_idmap_destroy(p->hashes, NULL);
+    free(p->initial_url);
+    free(p->txn_id);
+    free(p);
+}
+
+/* ---------------------------------------------------------------- Kafka */
+
+/* Logs a transactional error; returns its class. */
+static wb_err_t txn_error(wb_producer_t *p, const char *what, rd_kafka_error_t *e)
+{
+    wb_err_t err = WB_ERR_TRANSIENT;
+    rd_kafka_resp_err_t code = rd_kafka_error_code(e);
+
+    if (rd_kafka_error_is_fatal(e) || code == RD_KAFKA_RESP_ERR__FENCED ||
+        code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+        code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH) {
+        err = WB_ERR_FATAL;
+        if (code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+            code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH)
+            wb_log(LOG_ERR, "KAFKA",
+                   "%s: fenced: another producer took over transactional.id %s; exiting", what,
+                   p->txn_id);
+        else
+            wb_log(LOG_ERR, "KAFKA", "%s: fatal: %s", what, rd_kafka_error_string(e));
+    } else {
+        wb_log(LOG_WARNING, "KAFKA", "%s: %s", what, rd_kafka_error_string(e));
+    }
+    rd_kafka_error_destroy(e);
+    return err;
+}
+
+wb_err_t wb_producer_start(wb_producer_t *p)
+{
+    const char *const events_cfg[] = {"retention.ms", "604800000", NULL};
+    const char *const dlq_cfg[] = {"retention.ms", "2592000000", NULL};
+    const char *const state_cfg[] = {"cleanup.policy", "compact", NULL};
+    const char *const *kv = wb_conf_kafka_kv(p->conf);
+    int parts = (int)wb_conf_get_int(p->conf, "topic.partitions");
+    rd_kafka_conf_t *kc = NULL;
+    rd_kafka_error_t *e;
+    char errstr[512];
+    wb_err_t err;
+    int attempt;
+
+    if (p->dry_run)
+        return WB_OK;
+    kc = wb_kafka_producer_conf_new(kv, errstr, sizeof(errstr));
+    if (!kc) {
+        wb_log(LOG_ERR, "KAFKA", "%s", errstr);
+        return WB_ERR_FATAL;
+    }
+    if (rd_kafka_conf_set(kc, "transactional.id", p->txn_id, errstr, sizeof(errstr)) ||
+        (!wb_conf_get_str(p->conf, "kafka.transaction.timeout.ms") &&
+         rd_kafka_conf_set(kc, "transaction.timeout.ms", "300000", errstr, sizeof(errstr)))) {
+        wb_log(LOG_ERR, "KAFKA", "%s", errstr);
+        rd_kafka_conf_destroy(kc);
+        return WB_ERR_FATAL;
+    }
+    p->rk = p->em.rk = wb_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr));
+    if (!p->rk) {
+        wb_log(LOG_ERR, "KAFKA", "%s", errstr);
+        return WB_ERR_FATAL;
+    }
+    err = wb_kafka_create_topic(p->rk, p->topic_events, parts, events_cfg, 30000);
+    if (err == WB_OK)
+        err = wb_kafka_create_topic(p->rk, p->topic_dlq, parts, dlq_cfg, 30000);
+    if (err == WB_OK)
+        err = wb_kafka_create_topic(p->rk, p->topic_state, 1, state_cfg, 30000);
+    if (err != WB_OK)
+        return err;
+    for (attempt = 0;; attempt++) {
+        e = rd_kafka_init_transactions(p->rk, 60000);
+        if (!e)
+            break;
+        if (!rd_kafka_error_is_retriable(e) || attempt >= 5 || wb_signal_stop_requested())
+            return txn_error(p, "init_transactions", e) == WB_ERR_FATAL ? WB_ERR_FATAL
+                                                                        : WB_ERR_TRANSIENT;
+        rd_kafka_error_destroy(e);
+    }
+    p->st = wb_state_new(kv, p->topic_state, p->tenant, errstr, sizeof(errstr));
+    if (!p->st) {
+        wb_log(LOG_ERR, "STATE", "%s", errstr);
+        return WB_ERR_TRANSIENT;
+    }
+    err = wb_state_poll(p->st, 60000);
+    if (err != WB_OK)
+        return err;
+    if (wb_state_checkpoint(p->st, &p->ck) != WB_OK)
+        return WB_ERR_FATAL;
+    wb_log(LOG_INFO, "PRODUCER",
+           "transactional.id %s ready; checkpoint: round %" PRIu64 ", %zu groups in scope, "
+           "%zu staged deletions, %s",
+           p->txn_id, p->ck.round, wb_idmap_count(p->ck.in_scope), wb_idmap_count(p->ck.staged),
+           p->ck.delta_link ? "incremental next" : "full sync next");
+    return WB_OK;
+}
+
+/* ---------------------------------------------------------------- one round */
+
+struct plan {
+    struct wb_round r;
+    wb_idmap_t *s1;      /* in scope after the round */
+    wb_idmap_t *both;    /* S0 | S1, for member removals of nested groups */
+    wb_idmap_t *snap;    /* groups that get upsert + snapshot */
+    wb_idmap_t *upsert;  /* groups (already in scope) whose properties changed */
+    wb_idmap_t *gone;    /* deletion candidates: id -> WB_CKPT_STAGED_* */
+    wb_idmap_t *staged;  /* staged after the round */
+    wb_idmap_t *release; /* staged deletions released now: id -> kind */
+    bool resync_cmd, allow_all;
+    wb_idmap_t *allow;
+    int64_t cmd_offset;
+};
+
+static void plan_free(struct plan *pl)
+{
+    wb_round_free(&pl->r);
+    wb_idmap_destroy(pl->s1, NULL);
+    wb_idmap_destroy(pl->both, NULL);
+    wb_idmap_destroy(pl->snap, NULL);
+    wb_idmap_destroy(pl->upsert, NULL);
+    wb_idmap_destroy(pl->gone, NULL);
+    wb_idmap_destroy(pl->staged, NULL);
+    wb_idmap_destroy(pl->release, NULL);
+    wb_idmap_destroy(pl->allow, NULL);
+}
+
+static wb_idmap_t *idmap_copy(const wb_idmap_t *src)
+{
+    wb_idmap_t *m = wb_idmap_new();
+    struct wb_idkey k;
+    void *v;
+    size_t pos = 0;
+
+    while (wb_idmap_next(src, &pos, &k, &v))
+        *wb_idmap_put(m, &k, NULL) = v;
+    return m;
+}
+
+static void read_commands(wb_producer_t *p, struct plan *pl)
+{
+    struct wb_command *cmds;
+    size_t n, i;
+
+    pl->cmd_offset = p->ck.command_offset;
+    if (p->dry_run)
+        return;
+    wb_state_poll(p->st, 10000);
+    cmds = wb_state_commands(p->st, p->ck.command_offset, &n);
+    for (i = 0; i < n; i++) {
+        struct wb_idkey k;
+        size_t pos = 0;
+
+        if (cmds[i].resync) {
+            pl->resync_cmd = true;
+            wb_log(LOG_NOTICE, "PRODUCER", "command at offset %" PRId64 ": full resync",
+                   cmds[i].offset);
+        }
+        if (cmds[i].allow_all) {
+            pl->allow_all = true;
+            wb_log(LOG_NOTICE, "PRODUCER",
+                   "command at offset %" PRId64 ": allow all staged "
+                   "deletions",
+                   cmds[i].offset);
+        }
+        if (cmds[i].allow) {
+            if (!pl->allow)
+                pl->allow = wb_idmap_new();
+            while (wb_idmap_next(cmds[i].allow, &pos, &k, NULL))
+                wb_idmap_add(pl->allow, &k);
+            wb_log(LOG_NOTICE, "PRODUCER",
+                   "command at offset %" PRId64 ": allow %zu staged "
+                   "deletion(s)",
+                   cmds[i].offset, wb_idmap_count(cmds[i].allow));
+        }
+        if (cmds[i].offset > pl->cmd_offset)
+            pl->cmd_offset = cmds[i].offset;
+        wb_command_free(&cmds[i]);
+    }
+    free(cmds);
+}
+
+/* Groups delta (restarting as a full round when Graph lost our state). */
+static wb_err_t fetch(wb_producer_t *p, struct plan *pl, bool full)
+{
+    bool resync = false;
+    wb_err_t err;
+
+    wb_round_init(&pl->r);
+    err = wb_round_fetch(p->g, full ? p->initial_url : p->ck.delta_link, p->max_retries, &pl->r,
+                         &resync, p->m_pages);
+    if (err != WB_OK && resync && !full) {
+        wb_log(LOG_WARNING, "PRODUCER", "delta token no longer valid: full resync");
+        wb_round_free(&pl->r);
+        wb_round_init(&pl->r);
+        err = wb_round_fetch(p->g, p->initial_url, p->max_retries, &pl->r, &resync, p->m_pages);
+    }
+    return err;
+}
+
+/* Scope and the differences to the last checkpoint. */
+static wb_err_t plan_round(wb_producer_t *p, struct plan *pl)
+{
+    const wb_idmap_t *s0 = p->ck.in_scope;
+    struct wb_idkey k;
+    void *v;
+    size_t pos = 0;
+    char id[37];
+
+    pl->snap = wb_idmap_new();
+    pl->upsert = wb_idmap_new();
+    pl->gone = wb_idmap_new();
+    pl->release = wb_idmap_new();
+    pl->s1 = pl->r.full ? wb_idmap_new() : idmap_copy(s0);
+    while (wb_idmap_next(pl->r.groups, &pos, &k, &v)) {
+        struct wb_rgroup *rg = v;
+
+        wb_idkey_format(&k, id);
+        if (rg->removed) {
+            wb_idmap_del(pl->s1, &k);
+        } else if (rg->have_props) {
+            if (wb_scope_match(p->scope, id, &rg->props))
+                wb_idmap_add(pl->s1, &k);
+            else
+                wb_idmap_del(pl->s1, &k);
+        }
+    }
+    /* groups entering scope and property changes */
+    pos = 0;
+    while (wb_idmap_next(pl->r.groups, &pos, &k, &v)) {
+        struct wb_rgroup *rg = v;
+        void **h;
+
+        if (!wb_idmap_has(pl->s1, &k))
+            continue;
+        if (pl->r.full || !wb_idmap_has(s0, &k)) {
+            wb_idmap_add(pl->snap, &k);
+            continue;
+        }
+        h = wb_idmap_get(p->hashes, &k);
+        if (rg->have_props && (!h || (uintptr_t)*h != (uintptr_t)wb_gprops_hash(&rg->props)))
+            wb_idmap_add(pl->upsert, &k);
+    }
+    /* groups leaving: deleted in Graph, or out of scope */
+    pos = 0;
+    while (wb_idmap_next(s0, &pos, &k, NULL)) {
+        void **rv;
+
+        if (wb_idmap_has(pl->s1, &k))
+            continue;
+        rv = wb_idmap_get(pl->r.groups, &k);
+        if (rv && *rv && !((struct wb_rgroup *)*rv)->removed)
+            *wb_idmap_put(pl->gone, &k, NULL) = WB_CKPT_STAGED_UNSCOPED;
+        else if (pl->r.full || (rv && *rv))
+            *wb_idmap_put(pl->gone, &k, NULL) = WB_CKPT_STAGED_DELETE;
+    }
+    /* staged deletions: released by a command, cancelled by a return to scope, kept */
+    pl->staged = idmap_copy(p->ck.staged);
+    pos = 0;
+    while (wb_idmap_next(p->ck.staged, &pos, &k, &v)) {
+        if (wb_idmap_has(pl->s1, &k)) {
+            wb_idmap_del(pl->staged, &k);
+        } else if (pl->allow_all || (pl->allow && wb_idmap_has(pl->allow, &k))) {
+            *wb_idmap_put(pl->release, &k, NULL) = v;
+            wb_idmap_del(pl->staged, &k);
+        }
+    }
+    if (p->threshold > 0 && wb_idmap_count(pl->gone) > (size_t)p->threshold) {
+        wb_log(LOG_WARNING, "PRODUCER",
+               "%zu group deletions in one round exceed graph.delete_threshold=%" PRId64
+               ": staged in the checkpoint, not emitted; release them with "
+               "`writebackctl deletes allow`",
+               wb_idmap_count(pl->gone), p->threshold);
+        pos = 0;
+        while (wb_idmap_next(pl->gone, &pos, &k, &v))
+            *wb_idmap_put(pl->staged, &k, NULL) = v;
+        wb_idmap_destroy(pl->gone, NULL);
+        pl->gone = wb_idmap_new();
+    }
+    pl->both = idmap_copy(pl->s1);
+    pos = 0;
+    while (wb_idmap_next(s0, &pos, &k, NULL))
+        wb_idmap_add(pl->both, &k);
+    return WB_OK;
+}
+
+/* Member lists of groups entering scope incrementally; unknown users. */
+static wb_err_t complete(wb_producer_t *p, struct plan *pl)
+{
+    struct wb_idkey k, *ids = NULL;
+    size_t pos = 0, n = 0, cap = 0, i;
+    void *v;
+    wb_err_t err = WB_OK;
+    char id[37];
+
+    if (!pl->r.full) {
+        struct wb_idkey *snaps;
+        size_t ns;
+
+        snaps = wb_idmap_keys_sorted(pl->snap, &ns);
+        for (i = 0; i < ns && err == WB_OK; i++) {
+            struct wb_rgroup *rg = *wb_idmap_get(pl->r.groups, &snaps[i]);
+            bool gone = false;
+
+            wb_idkey_format(&snaps[i], id);
+            rg->nm = 0;
+            err = wb_round_members(p->g, id, rg, &gone);
+            if (err != WB_OK && gone) {
+                /* deleted meanwhile: the next round reports it */
+                wb_idmap_del(pl->snap, &snaps[i]);
+                wb_idmap_del(pl->s1, &snaps[i]);
+                err = WB_OK;
+            }
+        }
+        free(snaps);
+        if (err != WB_OK)
+            return err;
+    }
+    while (wb_idmap_next(pl->r.groups, &pos, &k, &v)) {
+        struct wb_rgroup *rg = v;
+
+        if (!wb_idmap_has(pl->s1, &k) && !wb_idmap_has(pl->both, &k))
+            continue;
+        wb_rgroup_net(rg);
+        for (i = 0; i < rg->nm; i++) {
+            if (rg->m[i].kind != WB_MK_USER)
+                continue;
+            if (wb_users_get(p->users, &rg->m[i].id))
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 256;
+                ids = wb_realloc(ids, cap * sizeof(*ids));
+            }
+            ids[n++] = rg->m[i].id;
+        }
+    }
+    if (n) {
+        wb_dbg("producer", "PRODUCER", "resolving %zu unknown member ids with getByIds", n);
+        err = wb_users_resolve(p->users, ids, n);
+    }
+    free(ids);
+    return err;
+}
+
+/* The round's group in pl->r for id, created without properties when the round did not carry
+ * it. */
+static struct wb_rgroup *round_group(struct plan *pl, const struct wb_idkey *id)
+{
+    void **slot = wb_idmap_put(pl->r.groups, id, NULL);
+
+    if (!*slot) {
+        struct wb_rgroup *rg = wb_calloc(1, sizeof(*rg));
+
+        wb_gprops_init(&rg->props);
+        *slot = rg;
+    }
+    return *slot;
+}
+
+/*
+ * Nested-group edges of in-scope parents, carried in the checkpoint: a group entering scope
+ * is added to the AD groups of its in-scope parents, and one leaving scope is removed from
+ * them, although Graph reports no membership change of those parents.
+ */
+static void nested_update(wb_producer_t *p, struct plan *pl, struct wb_ckpt *nc)
+{
+    struct wb_idkey k, *keys;
+    size_t pos = 0, n, i, j;
+    void *v;
+
+    if (!pl->r.full)
+        wb_ckpt_nested_copy(nc, &p->ck);
+    keys = wb_idmap_keys_sorted(nc->nested, &n);
+    for (i = 0; i < n; i++)
+        if (!wb_idmap_has(pl->s1, &keys[i]))
+            wb_ckpt_nested_clear(nc, &keys[i]);
+    free(keys);
+    while (wb_idmap_next(pl->r.groups, &pos, &k, &v)) {
+        struct wb_rgroup *rg = v;
+        bool snap = wb_idmap_has(pl->snap, &k);
+
+        if (!wb_idmap_has(pl->s1, &k))
+            continue;
+        if (snap)
+            wb_ckpt_nested_clear(nc, &k);
+        for (i = 0; i < rg->nm; i++) {
+            if (rg->m[i].kind != WB_MK_GROUP)
+                continue;
+            if (rg->m[i].added)
+                wb_ckpt_nested_add(nc, &k, &rg->m[i].id);
+            else if (!snap)
+                wb_ckpt_nested_del(nc, &k, &rg->m[i].id);
+        }
+    }
+    if (pl->r.full)
+        return;
+    keys = wb_idmap_keys_sorted(nc->nested, &n);
+    for (i = 0; i < n; i++) {
+        const struct wb_kids *kids = *wb_idmap_get(nc->nested, &keys[i]);
+        struct wb_rgroup *rg = NULL;
+
+        if (wb_idmap_has(pl->snap, &keys[i]))
+            continue;
+        for (j = 0; j < kids->n; j++) {
+            const struct wb_idkey *c = &kids->ids[j];
+            int added = -1;
+
+            if (wb_idmap_has(pl->snap, c))
+                added = 1; /* entered scope */
+            else if (wb_idmap_has(p->ck.in_scope, c) && !wb_idmap_has(pl->s1, c))
+                added = 0; /* left scope */
+            if (added < 0)
+                continue;
+            if (!rg)
+                rg = round_group(pl, &keys[i]);
+            wb_rgroup_push(rg, c, WB_MK_GROUP, added, pl->r.seq++);
+        }
+        if (rg)
+            wb_rgroup_net(rg);
+    }
+    free(keys);
+}
+
+static wb_err_t emit_round(wb_producer_t *p, struct plan *pl)
+{
+    struct wb_idkey *keys;
+    size_t n, i;
+    wb_err_t err = WB_OK;
+    char id[37];
+
+    /* pass 1: attributes and deletions, so that nested groups exist before their parents'
+     * member lists arrive wherever possible */
+    keys = wb_idmap_keys_sorted(pl->r.groups, &n);
+    for (i = 0; i < n && err == WB_OK; i++) {
+        if (!wb_idmap_has(pl->snap, &keys[i]) && !wb_idmap_has(pl->upsert, &keys[i]))
+            continue;
+        wb_idkey_format(&keys[i], id);
+        err = wb_emit_upsert(&p->em, id,
+                             &((struct wb_rgroup *)*wb_idmap_get(pl->r.groups, &keys[i]))->props);
+        if (err == WB_OK)
+            wb_emit_count(&p->em, WB_EVENT_GROUP_UPSERT, 1);
+    }
+    for (int pass = 0; pass < 2 && err == WB_OK; pass++) {
+        wb_idmap_t *m = pass == 0 ? pl->gone : pl->release;
+        struct wb_idkey *gk;
+        size_t ng, j;
+
+        gk = wb_idmap_keys_sorted(m, &ng);
+        for (j = 0; j < ng && err == WB_OK; j++) {
+            enum wb_event_type t = *wb_idmap_get(m, &gk[j]) == WB_CKPT_STAGED_UNSCOPED
+                                       ? WB_EVENT_GROUP_UNSCOPED
+                                       : WB_EVENT_GROUP_DELETE;
+
+            wb_idkey_format(&gk[j], id);
+            err = wb_emit_simple(&p->em, id, t);
+            if (err == WB_OK)
+                wb_emit_count(&p->em, t, 1);
+        }
+        free(gk);
+    }
+    /* pass 2: member lists */
+    for (i = 0; i < n && err == WB_OK; i++) {
+        struct wb_rgroup *rg = *wb_idmap_get(pl->r.groups, &keys[i]);
+
+        wb_idkey_format(&keys[i], id);
+        if (wb_idmap_has(pl->snap, &keys[i]))
+            err = wb_emit_snapshot(&p->em, id, rg, pl->s1);
+        else if (wb_idmap_has(pl->s1, &keys[i]) && rg->nm > 0)
+            err = wb_emit_members(&p->em, id, rg, pl->s1, pl->both);
+    }
+    free(keys);
+    return err;
+}
+
+static wb_err_t write_checkpoint(wb_producer_t *p, const struct wb_ckpt *nc)
+{
+    char **keys = NULL, **values = NULL;
+    size_t n, i;
+    wb_err_t err = WB_OK;
+
+    n = wb_ckpt_encode(nc, p->tenant, 0, &keys, &values);
+    for (i = 0; i < n; i++) {
+        if (err == WB_OK && !p->dry_run) {
+            err = wb_kafka_produce(p->rk, p->topic_state, keys[i], strlen(keys[i]), values[i],
+                                   strlen(values[i]), NULL, 0, NULL);
+            if (err != WB_OK)
+                err = wb_emit_kafka_failed(p->rk, err);
+        }
+        free(keys[i]);
+        free(values[i]);
+    }
+    free(keys);
+    free(values);
+    return err;
+}
+
+wb_err_t wb_producer_round(wb_producer_t *p)
+{
+    struct plan pl;
+    struct wb_ckpt nc;
+    bool full, txn_open = false;
+    long long t0 = now_ms();
+    wb_err_t err;
+    rd_kafka_error_t *e;
+    const char *result = "failed";
+
+    memset(&pl, 0, sizeof(pl));
+    wb_ckpt_init(&nc);
+    read_commands(p, &pl);
+    full = !p->ck.delta_link || p->ck.resync || pl.resync_cmd;
+    if (!full && (!p->ck.scope || strcmp(p->ck.scope, wb_scope_fingerprint(p->scope)) != 0)) {
+        wb_log(LOG_NOTICE, "PRODUCER", "scope configuration changed: full resync");
+        full = true;
+    }
+    if (!p->users_loaded || full) {
+        /* a full round also rebuilds the identity map from scratch */
+        if (p->users_loaded) {
+            wb_users_destroy(p->users);
+            p->users = wb_users_new(p->g);
+            p->em.users = p->users;
+        }
+        p->users_loaded = false;
+    }
+    err = wb_users_refresh(p->users);
+    if (err != WB_OK)
+        goto out;
+    p->users_loaded = true;
+    if (p->m_users)
+        wb_metric_set(p->m_users, NULL, (double)wb_users_count(p->users));
+    err = fetch(p, &pl, full);
+    if (err != WB_OK)
+        goto out;
+    plan_round(p, &pl);
+    err = complete(p, &pl);
+    if (err != WB_OK)
+        goto out;
+    nested_update(p, &pl, &nc);
+    if (wb_signal_stop_requested()) {
+        err = WB_ERR_TRANSIENT;
+        goto out;
+    }
+
+    /* the new checkpoint */
+    nc.round = p->ck.round + 1;
+    nc.delta_link = wb_strdup(pl.r.delta_link);
+    nc.scope = wb_strdup(wb_scope_fingerprint(p->scope));
+    nc.command_offset = pl.cmd_offset;
+    wb_idmap_destroy(nc.in_scope, NULL);
+    nc.in_scope = pl.s1;
+    pl.s1 = NULL;
+    wb_idmap_destroy(nc.staged, NULL);
+    nc.staged = pl.staged;
+    pl.staged = NULL;
+
+    snprintf(p->em.round_id, sizeof(p->em.round_id), "%lld-%" PRIu64, now_ms(), nc.round);
+    wb_event_ts_format(now_ms(), p->em.ts);
+    p->em.events = 0;
+    if (!p->dry_run) {
+        e = rd_kafka_begin_transaction(p->rk);
+        if (e) {
+            err = txn_error(p, "begin_transaction", e);
+            goto out;
+        }
+        txn_open = true;
+    }
+    /* pl.s1 moved into nc: emission reads the new set from there */
+    pl.s1 = nc.in_scope;
+    err = emit_round(p, &pl);
+    pl.s1 = NULL;
+    if (err == WB_OK)
+        err = write_checkpoint(p, &nc);
+    if (err != WB_OK)
+        goto out;
+    if (!p->dry_run) {
+        e = rd_kafka_commit_transaction(p->rk, TXN_TIMEOUT_MS);
+        if (e) {
+            err = txn_error(p, "commit_transaction", e);
+            goto out;
+        }
+        txn_open = false;
+    } else {
+        fflush(p->out);
+    }
+
+    /* committed: the new checkpoint is ours */
+    {
+        struct wb_idkey k;
+        void *v;
+        size_t pos = 0;
+
+        while (wb_idmap_next(pl.r.groups, &pos, &k, &v)) {
+            struct wb_rgroup *rg = v;
+
+            if (wb_idmap_has(nc.in_scope, &k) && rg->have_props)
+                *wb_idmap_put(p->hashes, &k, NULL) = (void *)(uintptr_t)wb_gprops_hash(&rg->props);
+            else if (!wb_idmap_has(nc.in_scope, &k))
+                wb_idmap_del(p->hashes, &k);
+        }
+    }
+    wb_ckpt_free(&p->ck);
+    p->ck = nc;
+    wb_ckpt_init(&nc);
+    result = full ? "full" : "incremental";
+    wb_log(LOG_NOTICE, "PRODUCER",
+           "round %s committed: %s, %zu pages, %zu groups changed, %zu events, %zu in scope, "
+           "%zu staged, %lld ms",
+           p->em.round_id, result, pl.r.pages, wb_idmap_count(pl.r.groups), p->em.events,
+           wb_idmap_count(p->ck.in_scope), wb_idmap_count(p->ck.staged), now_ms() - t0);
+    if (p->m_last_ok) {
+        wb_metric_set(p->m_last_ok, NULL, (double)now_ms() / 1000.0);
+        wb_metric_set(p->m_in_scope, NULL, (double)wb_idmap_count(p->ck.in_scope));
+        wb_metric_set(p->m_staged, NULL, (double)wb_idmap_count(p->ck.staged));
+        wb_metric_set(p->m_round_s, NULL, (double)(now_ms() - t0) / 1000.0);
+    }
+out:
+    if (txn_open) {
+        e = rd_kafka_abort_transaction(p->rk, TXN_TIMEOUT_MS);
+        if (e) {
+            if (txn_error(p, "abort_transaction", e) == WB_ERR_FATAL)
+                err = WB_ERR_FATAL;
+        } else {
+            wb_log(LOG_WARNING, "PRODUCER", "round %s aborted; nothing of it was published",
+                   p->em.round_id);
+        }
+    }
+    if (p->m_rounds) {
+        const char *v[] = {result};
+
+        wb_metric_inc(p->m_rounds, v, 1);
+    }
+    wb_ckpt_free(&nc);
+    plan_free(&pl);
+    return err;
+}

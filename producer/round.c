@@ -1,0 +1,308 @@
+/*
+ * wb_round: delta paging and merging. A page is checked completely before anything in it is
+ * applied, so a page that is fetched again after a malformed answer is never half-applied.
+ */
+#include "round.h"
+
+#include "wb_log.h"
+#include "wb_mem.h"
+#include "wb_signal.h"
+
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GROUP_SELECT                                                                               \
+    "id,displayName,description,securityEnabled,mailEnabled,groupTypes,onPremisesSyncEnabled,"     \
+    "members"
+
+static void rgroup_free(void *p)
+{
+    struct wb_rgroup *rg = p;
+
+    wb_gprops_free(&rg->props);
+    free(rg->m);
+    free(rg);
+}
+
+void wb_round_init(struct wb_round *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->groups = wb_idmap_new();
+}
+
+void wb_round_free(struct wb_round *r)
+{
+    if (!r)
+        return;
+    wb_idmap_destroy(r->groups, rgroup_free);
+    free(r->delta_link);
+    memset(r, 0, sizeof(*r));
+}
+
+char *wb_round_initial_url(const char *const *extra)
+{
+    size_t i, len = strlen(GROUP_SELECT) + 64;
+    char *url;
+
+    for (i = 0; extra && extra[i]; i++)
+        len += strlen(extra[i]) + 1;
+    url = wb_malloc(len);
+    snprintf(url, len, "/v1.0/groups/delta?$select=%s", GROUP_SELECT);
+    for (i = 0; extra && extra[i]; i++) {
+        char *needle = wb_asprintf(",%s,", extra[i]);
+        bool have = strstr("," GROUP_SELECT ",", needle) != NULL;
+
+        free(needle);
+        if (have) /* the base list already has it */
+            continue;
+        strcat(url, ",");
+        strcat(url, extra[i]);
+    }
+    return url;
+}
+
+static int member_kind(const cJSON *e)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "@odata.type");
+
+    if (!cJSON_IsString(t))
+        return WB_MK_OTHER;
+    if (strcmp(t->valuestring, "#microsoft.graph.user") == 0)
+        return WB_MK_USER;
+    if (strcmp(t->valuestring, "#microsoft.graph.group") == 0)
+        return WB_MK_GROUP;
+    return WB_MK_OTHER;
+}
+
+void wb_rgroup_push(struct wb_rgroup *rg, const struct wb_idkey *id, int kind, int added,
+                    uint32_t seq)
+{
+    if (rg->nm == rg->cap) {
+        rg->cap = rg->cap ? rg->cap * 2 : 8;
+        rg->m = wb_realloc(rg->m, rg->cap * sizeof(*rg->m));
+    }
+    rg->m[rg->nm].id = *id;
+    rg->m[rg->nm].kind = (uint8_t)kind;
+    rg->m[rg->nm].added = (uint8_t)added;
+    rg->m[rg->nm].seq = seq;
+    rg->nm++;
+}
+
+/* Checks a page's objects; returns NULL or why it is malformed. */
+static const char *check_page(const cJSON *value)
+{
+    const cJSON *o;
+
+    cJSON_ArrayForEach(o, value)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id"), *md, *e;
+        struct wb_idkey k;
+        struct wb_gprops tmp;
+        char reason[128];
+        wb_err_t err;
+
+        if (!cJSON_IsObject(o) || !cJSON_IsString(id) || !wb_idkey_parse(id->valuestring, &k))
+            return "object without a GUID id";
+        if (cJSON_GetObjectItemCaseSensitive(o, "@removed"))
+            continue;
+        wb_gprops_init(&tmp);
+        err = wb_gprops_merge(&tmp, o, reason, sizeof(reason));
+        wb_gprops_free(&tmp);
+        if (err != WB_OK)
+            return "group property of the wrong type";
+        md = cJSON_GetObjectItemCaseSensitive(o, "members@delta");
+        if (md && !cJSON_IsArray(md))
+            return "members@delta is not an array";
+        cJSON_ArrayForEach(e, md)
+        {
+            const cJSON *mid = cJSON_GetObjectItemCaseSensitive(e, "id");
+
+            if (!cJSON_IsString(mid) || !wb_idkey_parse(mid->valuestring, &k))
+                return "member without a GUID id";
+        }
+    }
+    return NULL;
+}
+
+static void apply_page(struct wb_round *r, const cJSON *value)
+{
+    const cJSON *o;
+
+    cJSON_ArrayForEach(o, value)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id"), *md, *e;
+        struct wb_rgroup *rg;
+        struct wb_idkey k;
+        void **slot;
+        bool has_props = false;
+
+        wb_idkey_parse(id->valuestring, &k);
+        slot = wb_idmap_put(r->groups, &k, NULL);
+        if (!*slot) {
+            rg = wb_calloc(1, sizeof(*rg));
+            wb_gprops_init(&rg->props);
+            *slot = rg;
+        }
+        rg = *slot;
+        r->objects++;
+        if (cJSON_GetObjectItemCaseSensitive(o, "@removed")) {
+            rg->removed = true;
+            continue;
+        }
+        rg->removed = false;
+        cJSON_ArrayForEach(e, o)
+        {
+            if (e->string && strcmp(e->string, "id") != 0 &&
+                strcmp(e->string, "members@delta") != 0 && e->string[0] != '@')
+                has_props = true;
+        }
+        if (has_props) {
+            wb_gprops_merge(&rg->props, o, NULL, 0);
+            rg->have_props = true;
+        }
+        md = cJSON_GetObjectItemCaseSensitive(o, "members@delta");
+        cJSON_ArrayForEach(e, md)
+        {
+            struct wb_idkey mk;
+
+            wb_idkey_parse(cJSON_GetObjectItemCaseSensitive(e, "id")->valuestring, &mk);
+            wb_rgroup_push(rg, &mk, member_kind(e),
+                           !cJSON_GetObjectItemCaseSensitive(e, "@removed"), r->seq++);
+        }
+    }
+}
+
+static bool pause_ms(int ms)
+{
+    struct pollfd pfd = {wb_signal_fd(), POLLIN, 0};
+
+    if (wb_signal_stop_requested())
+        return false;
+    poll(pfd.fd >= 0 ? &pfd : NULL, pfd.fd >= 0 ? 1 : 0, ms);
+    return !wb_signal_stop_requested();
+}
+
+wb_err_t wb_round_fetch(wb_graph_t *g, const char *url, int max_retries, struct wb_round *r,
+                        bool *resync, wb_metric_t *pages)
+{
+    char *cur = wb_strdup(url);
+    wb_err_t err = WB_OK;
+    int bad = 0;
+
+    r->full = strstr(url, "$deltatoken=") == NULL;
+    *resync = false;
+    for (;;) {
+        cJSON *page = NULL;
+        const cJSON *value, *next, *delta;
+        const char *why;
+
+        if (wb_signal_stop_requested()) {
+            err = WB_ERR_TRANSIENT;
+            break;
+        }
+        err = wb_graph_request(g, "GET", cur, NULL, WB_GRAPH_DELTA, &page, resync, NULL);
+        if (err != WB_OK)
+            break;
+        value = cJSON_GetObjectItemCaseSensitive(page, "value");
+        why = check_page(value);
+        if (why) {
+            cJSON_Delete(page);
+            wb_log(LOG_WARNING, "GRAPH", "groups delta page %zu malformed (%s), fetching it again",
+                   r->pages + 1, why);
+            if (++bad > max_retries) {
+                wb_log(LOG_ERR, "GRAPH",
+                       "groups delta page %zu still malformed after %d "
+                       "attempts; round abandoned",
+                       r->pages + 1, bad);
+                err = WB_ERR_TRANSIENT;
+                break;
+            }
+            if (!pause_ms(500)) {
+                err = WB_ERR_TRANSIENT;
+                break;
+            }
+            continue;
+        }
+        bad = 0;
+        apply_page(r, value);
+        r->pages++;
+        if (pages)
+            wb_metric_inc(pages, NULL, 1);
+        next = cJSON_GetObjectItemCaseSensitive(page, "@odata.nextLink");
+        delta = cJSON_GetObjectItemCaseSensitive(page, "@odata.deltaLink");
+        free(cur);
+        cur = NULL;
+        if (cJSON_IsString(next)) {
+            cur = wb_strdup(next->valuestring);
+            cJSON_Delete(page);
+            continue;
+        }
+        r->delta_link = wb_strdup(delta->valuestring);
+        cJSON_Delete(page);
+        break;
+    }
+    free(cur);
+    return err;
+}
+
+static int mref_cmp(const void *a, const void *b)
+{
+    const struct wb_mref *x = a, *y = b;
+    int c = wb_idkey_cmp(&x->id, &y->id);
+
+    if (c)
+        return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void wb_rgroup_net(struct wb_rgroup *rg)
+{
+    size_t i, k = 0;
+
+    if (rg->nm < 2)
+        return;
+    qsort(rg->m, rg->nm, sizeof(*rg->m), mref_cmp);
+    for (i = 0; i < rg->nm; i++) {
+        if (i + 1 < rg->nm && memcmp(rg->m[i].id.b, rg->m[i + 1].id.b, 16) == 0)
+            continue; /* a later entry for the same member wins */
+        rg->m[k++] = rg->m[i];
+    }
+    rg->nm = k;
+}
+
+wb_err_t wb_round_members(wb_graph_t *g, const char *id, struct wb_rgroup *rg, bool *gone)
+{
+    char *url = wb_asprintf("/v1.0/groups/%s/members?$select=id&$top=999", id);
+    wb_err_t err = WB_OK;
+    uint32_t seq = 0;
+
+    *gone = false;
+    while (url) {
+        cJSON *page = NULL;
+        const cJSON *o, *next;
+        bool resync;
+        long status = 0;
+
+        err = wb_graph_request(g, "GET", url, NULL, WB_GRAPH_LIST, &page, &resync, &status);
+        free(url);
+        url = NULL;
+        if (err != WB_OK) {
+            *gone = status == 404;
+            break;
+        }
+        cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(page, "value"))
+        {
+            const cJSON *mid = cJSON_GetObjectItemCaseSensitive(o, "id");
+            struct wb_idkey mk;
+
+            if (cJSON_IsString(mid) && wb_idkey_parse(mid->valuestring, &mk))
+                wb_rgroup_push(rg, &mk, member_kind(o), 1, seq++);
+        }
+        next = cJSON_GetObjectItemCaseSensitive(page, "@odata.nextLink");
+        if (cJSON_IsString(next))
+            url = wb_strdup(next->valuestring);
+        cJSON_Delete(page);
+    }
+    return err;
+}
