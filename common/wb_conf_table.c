@@ -356,6 +356,13 @@ const struct wb_conf_prop wb_conf_props[] = {
      "First retry delay in milliseconds; it doubles with each attempt, with jitter."},
     {"worker.retry_backoff_max_ms", WB_CONF_T_INT, "60000", 1, 3600000, NULL, 0, W, 0, NULL,
      "Largest retry delay in milliseconds."},
+    {"worker.batch_max_messages", WB_CONF_T_INT, "1000", 1, 100000, NULL, 0, W, 0, NULL,
+     "Most events taken in one poll batch; consecutive events of one group in a batch are "
+     "coalesced into one search and one modify per member chunk."},
+    {"worker.read_before_write", WB_CONF_T_BOOL, "true", 0, 0, NULL, 0, W, 0, NULL,
+     "Read a group's current members before changing them and send only the real difference "
+     "(replaying a converged topic then writes nothing); false sends permissive modifies "
+     "directly and reads only when the server rejects a multi-value change."},
     {"worker.metrics_listen", WB_CONF_T_STR, "127.0.0.1:9464", 0, 0, NULL, 0, W, 0, check_listen,
      "host:port of the worker's Prometheus /metrics, /healthz and /readyz endpoint; empty turns "
      "it off."},

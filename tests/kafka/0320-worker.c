@@ -1,0 +1,467 @@
+/*
+ * 0320-worker: the whole worker against the real Kafka broker and Samba AD DC, in process:
+ * events produced to a fresh topic are applied (snapshot across chunks, member delta), a name
+ * conflict, a poison message and a member change for a group never created are dead-lettered
+ * with the wb.* headers and the original key and value, offsets are committed to the end on
+ * stop, and a second consumer group replaying the converged topic sends no LDAP writes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wb_ad.h"
+#include "wb_apply.h"
+#include "wb_conf.h"
+#include "wb_event.h"
+#include "wb_id.h"
+#include "wb_kafka.h"
+#include "wb_map.h"
+#include "wb_mem.h"
+#include "wb_signal.h"
+#include "wb_worker.h"
+
+static wb_ad_t *ad;
+static char *ou, *topic, *dlq, *usid[3], *udn[3], *uid[3];
+static unsigned run;
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char buf[256] = {0};
+    size_t n;
+
+    if (!f)
+        return NULL;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    return wb_strdup(buf);
+}
+
+static int add_entry(const char *dn, const char *const *kv)
+{
+    LDAPMod store[8], *mods[9];
+    char *vals[8][2];
+    size_t i;
+
+    for (i = 0; kv[2 * i]; i++) {
+        store[i].mod_op = LDAP_MOD_ADD;
+        store[i].mod_type = (char *)kv[2 * i];
+        vals[i][0] = (char *)kv[2 * i + 1];
+        vals[i][1] = NULL;
+        store[i].mod_values = vals[i];
+        mods[i] = &store[i];
+    }
+    mods[i] = NULL;
+    return wb_ad_add(ad, dn, mods);
+}
+
+static char *read_sid(const char *dn)
+{
+    const char *attrs[2] = {"objectSid", NULL};
+    LDAPMessage *res = NULL, *e;
+    struct berval **v = NULL;
+    char s[WB_ID_SID_STR_SIZE], *out = NULL;
+
+    if (wb_ad_search(ad, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, NULL, &res) == 0) {
+        e = ldap_first_entry(wb_ad_handle(ad), res);
+        v = e ? ldap_get_values_len(wb_ad_handle(ad), e, "objectSid") : NULL;
+        if (v && v[0] && wb_id_sid_to_str((unsigned char *)v[0]->bv_val, v[0]->bv_len, s))
+            out = wb_strdup(s);
+    }
+    ldap_value_free_len(v);
+    ldap_msgfree(res);
+    return out;
+}
+
+static size_t member_count(const char *dn)
+{
+    struct wb_apply_cfg c = {getenv("WB_TEST_LDAP_BASE_DN"), ou, 0, 0, 0, 0, 1, 1000, 1000};
+    wb_apply_t *ap = wb_apply_new(ad, &c, NULL);
+    wb_mset_t *cur = NULL;
+    const struct wb_mset_entry *e;
+    size_t pos = 0, n = 0;
+
+    if (wb_apply_read_members(ap, dn, &cur) == LDAP_SUCCESS)
+        while ((e = wb_mset_next(cur, &pos)) != NULL)
+            n += strncmp(e->m.id, "g:", 2) == 0;
+    wb_mset_destroy(cur);
+    wb_apply_destroy(ap);
+    return n;
+}
+
+static int setup(void **state)
+{
+    char err[512], *pw;
+    struct wb_ad_opts o = {0};
+    rd_kafka_t *rk;
+    int i;
+
+    (void)state;
+    if (!getenv("WB_TEST_KAFKA_BOOTSTRAP") || !getenv("WB_TEST_LDAP_URI")) {
+        fprintf(stderr, "WB_TEST_KAFKA_BOOTSTRAP / WB_TEST_LDAP_* not set\n");
+        return -1;
+    }
+    pw = slurp(getenv("WB_TEST_LDAP_PASSWORD_FILE"));
+    o.uri = getenv("WB_TEST_LDAP_URI");
+    o.bind_dn = getenv("WB_TEST_LDAP_BIND_DN");
+    o.password = pw;
+    o.ca_file = getenv("WB_TEST_LDAP_CA_FILE");
+    ad = wb_ad_new(&o, NULL, err, sizeof(err));
+    free(pw);
+    if (!ad || wb_ad_connect(ad, err, sizeof(err)) != WB_OK)
+        return -1;
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    run = (unsigned)rand();
+    ou = wb_asprintf("OU=t0320-%08x,%s", run, getenv("WB_TEST_LDAP_TARGET_OU"));
+    if (add_entry(ou, (const char *const[]){"objectClass", "organizationalUnit", NULL}) != 0)
+        return -1;
+    for (i = 0; i < 3; i++) {
+        char sam[32];
+
+        snprintf(sam, sizeof(sam), "k%d%08x", i, run);
+        udn[i] = wb_asprintf("CN=%s,%s", sam, ou);
+        uid[i] = wb_asprintf("%08x-0320-4000-9000-%012d", run, i);
+        if (add_entry(udn[i], (const char *const[]){"objectClass", "user", "sAMAccountName", sam,
+                                                    NULL}) != 0)
+            return -1;
+        usid[i] = read_sid(udn[i]);
+    }
+    topic = wb_asprintf("t0320-%08x.events", run);
+    dlq = wb_asprintf("t0320-%08x.dlq", run);
+    {
+        const char *kv[] = {"bootstrap.servers", getenv("WB_TEST_KAFKA_BOOTSTRAP"), NULL};
+
+        rk = wb_kafka_producer_new(kv, err, sizeof(err));
+        if (!rk || wb_kafka_create_topic(rk, topic, 3, NULL, 30000) != WB_OK ||
+            wb_kafka_create_topic(rk, dlq, 1, NULL, 30000) != WB_OK)
+            return -1;
+        wb_kafka_destroy(rk);
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    LDAPMessage *res = NULL, *e;
+    int i;
+
+    (void)state;
+    if (ad && ou &&
+        wb_ad_search(ad, ou, LDAP_SCOPE_ONELEVEL, "(objectClass=*)",
+                     (const char *const[]){"1.1", NULL}, NULL, &res) == LDAP_SUCCESS) {
+        for (e = ldap_first_entry(wb_ad_handle(ad), res); e;
+             e = ldap_next_entry(wb_ad_handle(ad), e)) {
+            char *dn = ldap_get_dn(wb_ad_handle(ad), e);
+
+            wb_ad_delete(ad, dn);
+            ldap_memfree(dn);
+        }
+    }
+    ldap_msgfree(res);
+    if (ad && ou)
+        wb_ad_delete(ad, ou);
+    for (i = 0; i < 3; i++) {
+        free(usid[i]);
+        free(udn[i]);
+        free(uid[i]);
+    }
+    free(ou);
+    free(topic);
+    free(dlq);
+    wb_ad_destroy(ad);
+    return 0;
+}
+
+static wb_conf_t *worker_conf(const char *group)
+{
+    wb_conf_t *c = wb_conf_new();
+    char err[2048];
+    const char *kv[][2] = {
+        {"kafka.bootstrap.servers", getenv("WB_TEST_KAFKA_BOOTSTRAP")},
+        {"topic.events", topic},
+        {"topic.dlq", dlq},
+        {"ldap.uri", getenv("WB_TEST_LDAP_URI")},
+        {"ldap.bind_dn", getenv("WB_TEST_LDAP_BIND_DN")},
+        {"ldap.password_file", getenv("WB_TEST_LDAP_PASSWORD_FILE")},
+        {"ldap.ca_file", getenv("WB_TEST_LDAP_CA_FILE")},
+        {"ldap.base_dn", getenv("WB_TEST_LDAP_BASE_DN")},
+        {"ldap.target_ou", ou},
+        {"worker.group_id", group},
+        {"worker.id", "t0320"},
+        {"worker.metrics_listen", ""},
+        {"worker.max_retries", "2"},
+        {"worker.retry_backoff_ms", "100"},
+        {"worker.retry_backoff_max_ms", "300"},
+        {"kafka.session.timeout.ms", "6000"},
+        {NULL, NULL},
+    };
+    size_t i;
+
+    for (i = 0; kv[i][0]; i++)
+        if (wb_conf_set(c, kv[i][0], kv[i][1], err, sizeof(err)) != WB_OK)
+            fail_msg("%s", err);
+    if (wb_conf_validate(c, WB_CONF_WORKER, err, sizeof(err)) != WB_OK)
+        fail_msg("%s", err);
+    return c;
+}
+
+static void *run_worker(void *arg)
+{
+    wb_worker_t *wk = arg;
+
+    return (void *)(intptr_t)wb_worker_run(wk);
+}
+
+static void produce(rd_kafka_t *rk, struct wb_event *ev)
+{
+    char *json = wb_event_encode(ev), reason[256];
+
+    if (wb_event_validate(ev, reason, sizeof(reason)) != WB_OK)
+        fail_msg("invalid test event: %s", reason);
+    assert_int_equal(wb_kafka_produce(rk, topic, ev->group, strlen(ev->group), json, strlen(json),
+                                      NULL, 0, NULL),
+                     WB_OK);
+    free(json);
+}
+
+static struct wb_event base_event(enum wb_event_type type, const char *group)
+{
+    struct wb_event ev = {0};
+
+    ev.v = 1;
+    ev.type = type;
+    ev.tenant = "t0320";
+    ev.group = (char *)group;
+    ev.round = "r1";
+    ev.ts = "2024-05-01T12:00:00.000Z";
+    return ev;
+}
+
+static double metric(wb_worker_t *wk, const char *needle)
+{
+    char *text = wb_metrics_render(wb_worker_metrics(wk)), *p = strstr(text, needle);
+    double v = p ? strtod(p + strlen(needle), NULL) : -1;
+
+    free(text);
+    return v;
+}
+
+static void test_pipeline(void **state)
+{
+    char *ga = wb_asprintf("%08x-0320-4000-8000-00000000000a", run);
+    char *gb = wb_asprintf("%08x-0320-4000-8000-00000000000b", run);
+    char *gc = wb_asprintf("%08x-0320-4000-8000-00000000000c", run);
+    char *adn = wb_map_dn("Alpha", 5, ga, ou), *bdn = wb_map_dn("Beta", 4, gb, ou);
+    char *group1 = wb_asprintf("t0320-%08x-a", run), *group2 = wb_asprintf("t0320-%08x-b", run);
+    const char *kv[] = {"bootstrap.servers", getenv("WB_TEST_KAFKA_BOOTSTRAP"), NULL};
+    struct wb_member m0 = {WB_MEMBER_USER, uid[0], usid[0], NULL};
+    struct wb_member m1 = {WB_MEMBER_USER, uid[1], usid[1], NULL};
+    struct wb_member m2 = {WB_MEMBER_USER, uid[2], usid[2], NULL};
+    struct wb_event ev;
+    char err[1024];
+    rd_kafka_t *rk, *dc;
+    wb_conf_t *conf;
+    wb_worker_t *wk;
+    pthread_t th;
+    void *ret;
+    int i, dead = 0, reasons = 0;
+    rd_kafka_topic_partition_list_t *parts;
+
+    (void)state;
+    /* A foreign group sits where Beta would go. */
+    assert_int_equal(add_entry(bdn, (const char *const[]){"objectClass", "group", NULL}), 0);
+
+    rk = wb_kafka_producer_new(kv, err, sizeof(err));
+    assert_non_null(rk);
+    ev = base_event(WB_EVENT_GROUP_UPSERT, ga);
+    ev.attrs.display_name = "Alpha";
+    ev.attrs.security_enabled = true;
+    produce(rk, &ev);
+    ev = base_event(WB_EVENT_GROUP_SNAPSHOT, ga);
+    ev.snapshot = "s1";
+    ev.chunks = 2;
+    ev.chunk = 1;
+    ev.members = &m0;
+    ev.members_count = 1;
+    produce(rk, &ev);
+    ev.chunk = 2;
+    ev.members = &m1;
+    produce(rk, &ev);
+    ev = base_event(WB_EVENT_GROUP_MEMBERS, ga);
+    ev.add = &m2;
+    ev.add_count = 1;
+    produce(rk, &ev);
+    ev = base_event(WB_EVENT_GROUP_UPSERT, gb);
+    ev.attrs.display_name = "Beta";
+    produce(rk, &ev);
+    ev = base_event(WB_EVENT_GROUP_MEMBERS, gc);
+    ev.add = &m0;
+    ev.add_count = 1;
+    produce(rk, &ev);
+    assert_int_equal(wb_kafka_produce(rk, topic, gc, strlen(gc), "{not json", 9, NULL, 0, NULL),
+                     WB_OK);
+    assert_int_equal(wb_kafka_flush(rk, 30000), WB_OK);
+    wb_kafka_destroy(rk);
+
+    conf = worker_conf(group1);
+    wk = wb_worker_new(conf, err, sizeof(err));
+    if (!wk)
+        fail_msg("%s", err);
+    wb_signal_reset();
+    assert_int_equal(pthread_create(&th, NULL, run_worker, wk), 0);
+    for (i = 0; i < 600; i++) {
+        if (metric(wk,
+                   "writeback_worker_events_total{type=\"group.members\",outcome=\"applied\"} ") >=
+                1 &&
+            metric(wk, "writeback_worker_dead_letters_total{reason=\"group_not_found\"} ") >= 1 &&
+            metric(wk, "writeback_worker_dead_letters_total{reason=\"poison\"} ") >= 1 &&
+            metric(wk, "writeback_worker_dead_letters_total{reason=\"dn_conflict\"} ") >= 1)
+            break;
+        usleep(100 * 1000);
+    }
+    wb_signal_request_stop();
+    pthread_join(th, &ret);
+    assert_int_equal((int)(intptr_t)ret, 0);
+    assert_true(
+        metric(wk, "writeback_worker_events_total{type=\"group.snapshot\",outcome=\"applied\"} ") ==
+        2);
+    assert_true(metric(wk, "\nwriteback_worker_ldap_writes_total ") >= 2);
+    wb_worker_destroy(wk); /* commits */
+    wb_conf_destroy(conf);
+    assert_int_equal(member_count(adn), 3);
+
+    /* Dead letters: original key/value and the wb.* headers. */
+    {
+        const char *ckv[] = {"bootstrap.servers", getenv("WB_TEST_KAFKA_BOOTSTRAP"),
+                             "auto.offset.reset", "earliest", NULL};
+        char *g = wb_asprintf("t0320-%08x-dlqreader", run);
+
+        dc = wb_kafka_consumer_new(ckv, g, err, sizeof(err));
+        free(g);
+        assert_non_null(dc);
+        parts = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(parts, dlq, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_assign(dc, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+        for (i = 0; i < 100 && dead < 3; i++) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(dc, 200);
+            rd_kafka_headers_t *h = NULL;
+            const void *val;
+            size_t len;
+
+            if (!m)
+                continue;
+            if (!m->err) {
+                dead++;
+                assert_int_equal(rd_kafka_message_headers(m, &h), RD_KAFKA_RESP_ERR_NO_ERROR);
+                assert_int_equal(rd_kafka_header_get_last(h, "wb.reason", &val, &len), 0);
+                if (len == 6 && memcmp(val, "poison", 6) == 0) {
+                    reasons |= 1;
+                    assert_int_equal(m->len, 9);
+                    assert_memory_equal(m->payload, "{not json", 9);
+                    assert_int_equal(m->key_len, strlen(gc));
+                    rd_kafka_header_get_last(h, "wb.class", &val, &len);
+                    assert_memory_equal(val, "invalid", 7);
+                } else if (len == 15 && memcmp(val, "group_not_found", 15) == 0) {
+                    reasons |= 2;
+                    rd_kafka_header_get_last(h, "wb.attempts", &val, &len);
+                    assert_memory_equal(val, "3", 1);
+                    rd_kafka_header_get_last(h, "wb.class", &val, &len);
+                    assert_memory_equal(val, "dependency", 10);
+                } else if (len == 11 && memcmp(val, "dn_conflict", 11) == 0) {
+                    reasons |= 4;
+                    rd_kafka_header_get_last(h, "wb.ldap.rc", &val, &len);
+                    assert_memory_equal(val, "68", 2);
+                    rd_kafka_header_get_last(h, "wb.ldap.matched_dn", &val, &len);
+                    assert_int_equal(len, strlen(bdn));
+                    assert_memory_equal(val, bdn, len);
+                }
+                assert_int_equal(rd_kafka_header_get_last(h, "wb.orig.topic", &val, &len), 0);
+                assert_int_equal(len, strlen(topic));
+                assert_int_equal(rd_kafka_header_get_last(h, "wb.consumer_group", &val, &len), 0);
+                assert_memory_equal(val, group1, len);
+                assert_int_equal(rd_kafka_header_get_last(h, "wb.worker_id", &val, &len), 0);
+                assert_int_equal(rd_kafka_header_get_last(h, "wb.time", &val, &len), 0);
+                assert_int_equal(rd_kafka_header_get_last(h, "wb.orig.offset", &val, &len), 0);
+            }
+            rd_kafka_message_destroy(m);
+        }
+        assert_int_equal(dead, 3);
+        assert_int_equal(reasons, 7);
+
+        /* Committed offsets of the worker's group reach the end of every partition. */
+        {
+            rd_kafka_t *probe;
+            char *g2 = wb_strdup(group1);
+            int64_t lo, hi;
+
+            probe = wb_kafka_consumer_new(ckv, g2, err, sizeof(err));
+            parts = rd_kafka_topic_partition_list_new(3);
+            for (i = 0; i < 3; i++)
+                rd_kafka_topic_partition_list_add(parts, topic, i);
+            assert_int_equal(rd_kafka_committed(probe, parts, 10000), 0);
+            for (i = 0; i < 3; i++) {
+                assert_int_equal(rd_kafka_query_watermark_offsets(probe, topic, i, &lo, &hi, 10000),
+                                 0);
+                if (hi > 0)
+                    assert_int_equal(parts->elems[i].offset, hi);
+            }
+            rd_kafka_topic_partition_list_destroy(parts);
+            wb_kafka_destroy(probe);
+            free(g2);
+        }
+        wb_kafka_destroy(dc);
+    }
+
+    /* Replay of the converged topic by a new group: no LDAP writes at all. */
+    conf = worker_conf(group2);
+    wk = wb_worker_new(conf, err, sizeof(err));
+    assert_non_null(wk);
+    wb_signal_reset();
+    assert_int_equal(pthread_create(&th, NULL, run_worker, wk), 0);
+    for (i = 0; i < 600; i++) {
+        if (metric(wk, "writeback_worker_dead_letters_total{reason=\"group_not_found\"} ") >= 1 &&
+            metric(wk,
+                   "writeback_worker_events_total{type=\"group.members\",outcome=\"applied\"} ") >=
+                1)
+            break;
+        usleep(100 * 1000);
+    }
+    wb_signal_request_stop();
+    pthread_join(th, &ret);
+    assert_true(
+        metric(wk, "writeback_worker_events_total{type=\"group.upsert\",outcome=\"applied\"} ") ==
+        1);
+    assert_true(metric(wk, "\nwriteback_worker_ldap_writes_total ") == 0);
+    wb_worker_destroy(wk);
+    wb_conf_destroy(conf);
+    wb_signal_reset();
+
+    free(group1);
+    free(group2);
+    free(adn);
+    free(bdn);
+    free(ga);
+    free(gb);
+    free(gc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pipeline),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

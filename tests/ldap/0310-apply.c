@@ -1,0 +1,593 @@
+/*
+ * 0310-apply: wb_apply against the real Samba AD DC: create with the default mappings, no
+ * writes when converged, update and rename, member changes with Samba's multi-value
+ * permissive-modify refusal handled, exact snapshots with nested groups, dependencies,
+ * conflicts, Connect Sync writeback groups (left alone / adopted), dry run, delete.
+ * Everything happens in a per-run OU under WB_TEST_LDAP_TARGET_OU, removed at the end.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wb_ad.h"
+#include "wb_apply.h"
+#include "wb_id.h"
+#include "wb_map.h"
+#include "wb_mem.h"
+
+#define NUSERS 6
+
+static wb_ad_t *ad;
+static char *ou, *base;
+static char *usid[NUSERS], *uid[NUSERS], *udn[NUSERS];
+static unsigned run;
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char buf[256] = {0};
+    size_t n;
+
+    if (!f)
+        return NULL;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    return wb_strdup(buf);
+}
+
+static int add_entry(const char *dn, const char *const *kv)
+{
+    LDAPMod store[8], *mods[9];
+    char *vals[8][2];
+    size_t i;
+
+    for (i = 0; kv[2 * i]; i++) {
+        store[i].mod_op = LDAP_MOD_ADD;
+        store[i].mod_type = (char *)kv[2 * i];
+        vals[i][0] = (char *)kv[2 * i + 1];
+        vals[i][1] = NULL;
+        store[i].mod_values = vals[i];
+        mods[i] = &store[i];
+    }
+    mods[i] = NULL;
+    return wb_ad_add(ad, dn, mods);
+}
+
+static char *read_attr(const char *dn, const char *attr)
+{
+    const char *attrs[2] = {attr, NULL};
+    LDAPMessage *res = NULL, *e;
+    struct berval **v;
+    char *out = NULL;
+
+    if (wb_ad_search(ad, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, NULL, &res) ==
+        LDAP_SUCCESS) {
+        e = ldap_first_entry(wb_ad_handle(ad), res);
+        v = e ? ldap_get_values_len(wb_ad_handle(ad), e, attr) : NULL;
+        if (v && v[0]) {
+            if (strcmp(attr, "objectSid") == 0) {
+                char s[WB_ID_SID_STR_SIZE];
+
+                wb_id_sid_to_str((unsigned char *)v[0]->bv_val, v[0]->bv_len, s);
+                out = wb_strdup(s);
+            } else {
+                out = wb_strndup(v[0]->bv_val, v[0]->bv_len);
+            }
+        }
+        ldap_value_free_len(v);
+    }
+    ldap_msgfree(res);
+    return out;
+}
+
+static bool exists(const char *dn)
+{
+    LDAPMessage *res = NULL;
+    int rc = wb_ad_search(ad, dn, LDAP_SCOPE_BASE, "(objectClass=*)",
+                          (const char *const[]){"1.1", NULL}, NULL, &res);
+
+    ldap_msgfree(res);
+    return rc == LDAP_SUCCESS;
+}
+
+static wb_apply_t *new_apply(bool rbw, bool dry, bool adopt, bool keep)
+{
+    struct wb_apply_cfg c = {base, ou, false, dry, adopt, keep, rbw, 2, 2};
+
+    return wb_apply_new(ad, &c, NULL);
+}
+
+static char *gid(unsigned n)
+{
+    return wb_asprintf("%08x-0310-4000-8000-%012u", run, n);
+}
+
+static char *group_dn(const char *name, const char *id)
+{
+    return wb_map_dn(name, strlen(name), id, ou);
+}
+
+/* Number of current members, and whether the user index i is one. */
+static size_t members(wb_apply_t *ap, const char *dn, int want_user, bool *has)
+{
+    wb_mset_t *cur = NULL;
+    const struct wb_mset_entry *e;
+    size_t pos = 0, n = 0;
+    char *key = want_user >= 0 ? wb_asprintf("s:%s", usid[want_user]) : NULL;
+
+    assert_int_equal(wb_apply_read_members(ap, dn, &cur), LDAP_SUCCESS);
+    while ((e = wb_mset_next(cur, &pos)) != NULL)
+        if (strncmp(e->m.id, "g:", 2) == 0)
+            n++;
+    if (has)
+        *has = key && wb_mset_get(cur, WB_MEMBER_USER, key) != NULL;
+    free(key);
+    wb_mset_destroy(cur);
+    return n;
+}
+
+static struct wb_member um(int i)
+{
+    struct wb_member m = {WB_MEMBER_USER, uid[i], usid[i], NULL};
+    return m;
+}
+
+static int setup(void **state)
+{
+    const char *uri = getenv("WB_TEST_LDAP_URI");
+    char err[512], *pw;
+    struct wb_ad_opts o = {0};
+    int i;
+
+    (void)state;
+    if (!uri || !getenv("WB_TEST_LDAP_TARGET_OU")) {
+        fprintf(stderr, "WB_TEST_LDAP_* not set (run tests/services/samba.sh up)\n");
+        return -1;
+    }
+    pw = slurp(getenv("WB_TEST_LDAP_PASSWORD_FILE"));
+    o.uri = uri;
+    o.bind_dn = getenv("WB_TEST_LDAP_BIND_DN");
+    o.password = pw;
+    o.ca_file = getenv("WB_TEST_LDAP_CA_FILE");
+    o.timeout_ms = 30000;
+    ad = wb_ad_new(&o, NULL, err, sizeof(err));
+    free(pw);
+    if (!ad || wb_ad_connect(ad, err, sizeof(err)) != WB_OK) {
+        fprintf(stderr, "connect: %s\n", err);
+        return -1;
+    }
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    run = (unsigned)rand();
+    base = wb_strdup(getenv("WB_TEST_LDAP_BASE_DN"));
+    ou = wb_asprintf("OU=t0310-%08x,%s", run, getenv("WB_TEST_LDAP_TARGET_OU"));
+    if (add_entry(ou, (const char *const[]){"objectClass", "organizationalUnit", NULL}) != 0)
+        return -1;
+    for (i = 0; i < NUSERS; i++) {
+        char cn[64], sam[32];
+
+        snprintf(cn, sizeof(cn), "u%d-%08x", i, run);
+        snprintf(sam, sizeof(sam), "u%d%08x", i, run);
+        udn[i] = wb_asprintf("CN=%s,%s", cn, ou);
+        uid[i] = wb_asprintf("%08x-0310-4000-9000-%012d", run, i);
+        if (add_entry(udn[i], (const char *const[]){"objectClass", "user", "sAMAccountName", sam,
+                                                    NULL}) != 0)
+            return -1;
+        usid[i] = read_attr(udn[i], "objectSid");
+        if (!usid[i])
+            return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    LDAPMessage *res = NULL, *e;
+    int i;
+
+    (void)state;
+    if (ad && ou &&
+        wb_ad_search(ad, ou, LDAP_SCOPE_ONELEVEL, "(objectClass=*)",
+                     (const char *const[]){"1.1", NULL}, NULL, &res) == LDAP_SUCCESS) {
+        for (e = ldap_first_entry(wb_ad_handle(ad), res); e;
+             e = ldap_next_entry(wb_ad_handle(ad), e)) {
+            char *dn = ldap_get_dn(wb_ad_handle(ad), e);
+
+            wb_ad_delete(ad, dn);
+            ldap_memfree(dn);
+        }
+    }
+    ldap_msgfree(res);
+    if (ad && ou)
+        wb_ad_delete(ad, ou);
+    for (i = 0; i < NUSERS; i++) {
+        free(usid[i]);
+        free(uid[i]);
+        free(udn[i]);
+    }
+    free(ou);
+    free(base);
+    wb_ad_destroy(ad);
+    return 0;
+}
+
+static struct wb_step sync_step(struct wb_group_attrs *a)
+{
+    struct wb_step st = {0};
+
+    st.kind = WB_STEP_SYNC;
+    st.attrs = a;
+    st.delta = wb_mset_new();
+    return st;
+}
+
+static void step_free(struct wb_step *st)
+{
+    wb_mset_destroy(st->delta);
+    wb_mset_destroy(st->desired);
+}
+
+/* Create, converged replay, update + rename, members both ways, delete. */
+static void test_lifecycle(void **state)
+{
+    char *id = gid(1), *dn = group_dn("Sales Team", id), *dn2 = group_dn("Sales  Team 2", id);
+    char *anchor = wb_map_anchor(id), *v;
+    struct wb_group_attrs a = {"Sales Team", "  Quarterly numbers  ", true, false, NULL, 0, NULL};
+    struct wb_group_attrs a2 = {"Sales  Team 2", NULL, true, false, NULL, 0, NULL};
+    struct wb_apply_ctx cx = {id, 4, 100, false};
+    struct wb_member m0 = um(0), m1 = um(1), m2 = um(2);
+    struct wb_apply_result res;
+    struct wb_step st = sync_step(&a);
+    wb_apply_t *ap = new_apply(true, false, false, false);
+    bool has;
+
+    (void)state;
+    wb_mset_put(st.delta, &m0, WB_MSET_ADD);
+    wb_mset_put(st.delta, &m1, WB_MSET_ADD);
+    wb_mset_put(st.delta, &m2, WB_MSET_ADD);
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    assert_int_equal(res.writes, 3); /* add + two member chunks of 2 and 1 */
+    wb_apply_result_free(&res);
+    assert_true(exists(dn));
+    v = read_attr(dn, "msDS-ExternalDirectoryObjectId");
+    assert_string_equal(v, anchor);
+    free(v);
+    v = read_attr(dn, "adminDescription");
+    assert_string_equal(v, anchor);
+    free(v);
+    v = read_attr(dn, "description");
+    assert_string_equal(v, "Quarterly numbers");
+    free(v);
+    v = read_attr(dn, "groupType");
+    assert_string_equal(v, "-2147483640");
+    free(v);
+    v = read_attr(dn, "sAMAccountName");
+    assert_int_equal(strncmp(v, "Group_", 6), 0);
+    assert_int_equal(strlen(v), 18);
+    free(v);
+    assert_int_equal(members(ap, dn, 2, &has), 3);
+    assert_true(has);
+
+    /* Converged: the same step again writes nothing. */
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    assert_int_equal(res.writes, 0);
+    wb_apply_result_free(&res);
+    step_free(&st);
+
+    /* Rename (new cn), description cleared, U1 removed, U3 added. */
+    st = sync_step(&a2);
+    wb_mset_put(st.delta, &m1, WB_MSET_REMOVE);
+    {
+        struct wb_member m3 = um(3);
+
+        wb_mset_put(st.delta, &m3, WB_MSET_ADD);
+    }
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    assert_int_equal(res.writes, 4); /* modify attrs, modrdn, add member, delete member */
+    wb_apply_result_free(&res);
+    step_free(&st);
+    assert_false(exists(dn));
+    assert_true(exists(dn2));
+    v = read_attr(dn2, "description");
+    assert_null(v);
+    v = read_attr(dn2, "displayName");
+    assert_string_equal(v, "Sales  Team 2");
+    free(v);
+    assert_int_equal(members(ap, dn2, 1, &has), 3);
+    assert_false(has);
+
+    /* Delete, then delete again (already gone: no write). */
+    st = (struct wb_step){0};
+    st.kind = WB_STEP_DELETE;
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    assert_int_equal(res.writes, 1);
+    wb_apply_result_free(&res);
+    assert_false(exists(dn2));
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    assert_int_equal(res.writes, 0);
+    wb_apply_result_free(&res);
+    wb_apply_destroy(ap);
+    free(anchor);
+    free(dn);
+    free(dn2);
+    free(id);
+}
+
+/* Without read-before-write, Samba answers 68/53 to multi-value permissive modifies; the
+ * apply must then read and send only the difference, never taking the answer as success. */
+static void test_samba_fallback(void **state)
+{
+    char *id = gid(2), *dn = group_dn("Fallback", id);
+    struct wb_group_attrs a = {"Fallback", NULL, true, false, NULL, 0, NULL};
+    struct wb_apply_ctx cx = {id, 0, 1, false};
+    struct wb_member m[4] = {um(0), um(1), um(2), um(3)};
+    struct wb_apply_result res;
+    struct wb_step st = sync_step(&a);
+    wb_apply_t *ap = new_apply(false, false, false, false);
+    bool has;
+
+    (void)state;
+    wb_mset_put(st.delta, &m[0], WB_MSET_ADD);
+    wb_mset_put(st.delta, &m[1], WB_MSET_ADD);
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    wb_apply_result_free(&res);
+    step_free(&st);
+    assert_int_equal(members(ap, dn, 0, NULL), 2);
+
+    /* Add {U0 present, U2 new} and remove {U1 present, U3 absent} in one step. */
+    st = sync_step(NULL);
+    wb_mset_put(st.delta, &m[0], WB_MSET_ADD);
+    wb_mset_put(st.delta, &m[2], WB_MSET_ADD);
+    wb_mset_put(st.delta, &m[1], WB_MSET_REMOVE);
+    wb_mset_put(st.delta, &m[3], WB_MSET_REMOVE);
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    /* refused add, real add; the delete then uses the members read for the add */
+    assert_int_equal(res.writes, 3);
+    wb_apply_result_free(&res);
+    step_free(&st);
+    assert_int_equal(members(ap, dn, 2, &has), 2);
+    assert_true(has);
+    assert_int_equal(members(ap, dn, 1, &has), 2);
+    assert_false(has);
+
+    /* Removes alone: {U2 present, U3 absent} → refused (53), then the real delete. */
+    st = sync_step(NULL);
+    wb_mset_put(st.delta, &m[2], WB_MSET_REMOVE);
+    wb_mset_put(st.delta, &m[3], WB_MSET_REMOVE);
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    assert_int_equal(res.writes, 2);
+    wb_apply_result_free(&res);
+    step_free(&st);
+    assert_int_equal(members(ap, dn, 2, &has), 1);
+    assert_false(has);
+    wb_apply_destroy(ap);
+    free(dn);
+    free(id);
+}
+
+/* Exact snapshot with a nested group; missing nested group and missing user are dependency
+ * errors until the final attempt, then dead members / skipped users. */
+static void test_snapshot_nested_dependencies(void **state)
+{
+    char *id = gid(3), *child = gid(4), *ghost = gid(5);
+    char *dn = group_dn("Parent", id), *cdn = group_dn("Child", child);
+    struct wb_group_attrs a = {"Parent", NULL, true, false, NULL, 0, NULL};
+    struct wb_group_attrs ca = {"Child", NULL, true, false, NULL, 0, NULL};
+    struct wb_apply_ctx cx = {id, 0, 1, false};
+    struct wb_member m0 = um(0), m1 = um(1), m4 = um(4), m5 = um(5);
+    struct wb_member g = {WB_MEMBER_GROUP, child, NULL, NULL};
+    struct wb_member gg = {WB_MEMBER_GROUP, ghost, NULL, NULL};
+    char *bad_sid = wb_asprintf("%s-987654", getenv("WB_TEST_LDAP_DOMAIN_SID"));
+    struct wb_member nouser = {WB_MEMBER_USER, uid[5], bad_sid, NULL};
+    struct wb_apply_result res;
+    struct wb_step st = sync_step(&a);
+    wb_apply_t *ap = new_apply(true, false, false, false);
+    bool has;
+
+    (void)state;
+    /* Members only, group absent: dependency. */
+    st.attrs = NULL;
+    wb_mset_put(st.delta, &m0, WB_MSET_ADD);
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_ERR_DEPENDENCY);
+    assert_string_equal(res.reason, "group_not_found");
+    wb_apply_result_free(&res);
+    st.attrs = &a;
+    wb_mset_put(st.delta, &m1, WB_MSET_ADD);
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    wb_apply_result_free(&res);
+    step_free(&st);
+
+    /* Child group first, then an exact snapshot {U4, U5, Child}: U0 and U1 go. */
+    st = sync_step(&ca);
+    cx.group = child;
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    wb_apply_result_free(&res);
+    step_free(&st);
+    cx.group = id;
+    st = sync_step(&a);
+    st.desired = wb_mset_new();
+    wb_mset_put(st.desired, &m4, WB_MSET_ADD);
+    wb_mset_put(st.desired, &m5, WB_MSET_ADD);
+    wb_mset_put(st.desired, &g, WB_MSET_ADD);
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    wb_apply_result_free(&res);
+    assert_int_equal(members(ap, dn, 4, &has), 3);
+    assert_true(has);
+    assert_int_equal(members(ap, dn, 0, &has), 3);
+    assert_false(has);
+    /* Replay of the converged snapshot: no writes. */
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    assert_int_equal(res.writes, 0);
+    wb_apply_result_free(&res);
+    step_free(&st);
+
+    /* A nested group not in AD: retry, then give up on it only. */
+    st = sync_step(NULL);
+    wb_mset_put(st.delta, &gg, WB_MSET_ADD);
+    wb_mset_put(st.delta, &m0, WB_MSET_ADD);
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_ERR_DEPENDENCY);
+    assert_string_equal(res.reason, "member_group_not_found");
+    wb_apply_result_free(&res);
+    cx.final_attempt = true;
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    assert_non_null(res.dead_members);
+    assert_non_null(wb_mset_get(res.dead_members, WB_MEMBER_GROUP, ghost));
+    wb_apply_result_free(&res);
+    step_free(&st);
+    assert_int_equal(members(ap, dn, 0, &has), 4);
+    assert_true(has);
+
+    /* A SID that is not in AD: retry, then skip it and add the rest. */
+    cx.final_attempt = false;
+    st = sync_step(NULL);
+    wb_mset_put(st.delta, &nouser, WB_MSET_ADD);
+    wb_mset_put(st.delta, &m1, WB_MSET_ADD);
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_ERR_DEPENDENCY);
+    assert_string_equal(res.reason, "user_not_found");
+    wb_apply_result_free(&res);
+    cx.final_attempt = true;
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    wb_apply_result_free(&res);
+    step_free(&st);
+    assert_int_equal(members(ap, dn, 1, &has), 5);
+    assert_true(has);
+
+    wb_apply_destroy(ap);
+    free(bad_sid);
+    free(dn);
+    free(cdn);
+    free(id);
+    free(child);
+    free(ghost);
+}
+
+/* Objects we do not own: a name taken → conflict; a Connect Sync writeback group → left
+ * alone, or adopted; two objects with our anchor → conflict; dry run writes nothing. */
+static void test_ownership(void **state)
+{
+    char *id = gid(6), *wid = gid(7), *did = gid(8), *yid = gid(9);
+    char *dn = group_dn("Taken", id), *wdn = group_dn("Old", wid);
+    char *wanchor = wb_map_anchor(wid), *danchor = wb_map_anchor(did), *v;
+    char *d1 = wb_asprintf("CN=dup1-%08x,%s", run, ou),
+         *d2 = wb_asprintf("CN=dup2-%08x,%s", run, ou);
+    char *ydn = group_dn("Dry", yid);
+    struct wb_group_attrs a = {"Taken", NULL, true, false, NULL, 0, NULL};
+    struct wb_group_attrs wa = {"Old", "now managed", true, false, NULL, 0, NULL};
+    struct wb_group_attrs ya = {"Dry", NULL, true, false, NULL, 0, NULL};
+    struct wb_apply_ctx cx = {id, 0, 1, false};
+    struct wb_apply_result res;
+    struct wb_step st = sync_step(&a);
+    wb_apply_t *ap = new_apply(true, false, false, false);
+    wb_apply_t *adopt = new_apply(true, false, true, false);
+    wb_apply_t *dry = new_apply(true, true, false, false);
+    struct wb_member m0 = um(0);
+
+    (void)state;
+    assert_int_equal(add_entry(dn, (const char *const[]){"objectClass", "group", NULL}), 0);
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_ERR_CONFLICT);
+    assert_string_equal(res.reason, "dn_conflict");
+    assert_int_equal(res.ldap_rc, LDAP_ALREADY_EXISTS);
+    assert_string_equal(res.matched_dn, dn);
+    wb_apply_result_free(&res);
+    v = read_attr(dn, "msDS-ExternalDirectoryObjectId");
+    assert_null(v); /* untouched */
+    step_free(&st);
+
+    /* Connect Sync writeback v2 group: adminDescription only. */
+    assert_int_equal(add_entry(wdn, (const char *const[]){"objectClass", "group",
+                                                          "adminDescription", wanchor, NULL}),
+                     0);
+    cx.group = wid;
+    st = sync_step(&wa);
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    assert_true(res.skipped);
+    assert_int_equal(res.writes, 0);
+    wb_apply_result_free(&res);
+    assert_null(read_attr(wdn, "description"));
+    assert_int_equal(wb_apply_step(adopt, &cx, &st, &res), WB_OK);
+    assert_false(res.skipped);
+    wb_apply_result_free(&res);
+    v = read_attr(wdn, "msDS-ExternalDirectoryObjectId");
+    assert_string_equal(v, wanchor);
+    free(v);
+    v = read_attr(wdn, "description");
+    assert_string_equal(v, "now managed");
+    free(v);
+    step_free(&st);
+
+    /* Two objects carrying one anchor. */
+    assert_int_equal(
+        add_entry(d1, (const char *const[]){"objectClass", "group",
+                                            "msDS-ExternalDirectoryObjectId", danchor, NULL}),
+        0);
+    assert_int_equal(
+        add_entry(d2, (const char *const[]){"objectClass", "group",
+                                            "msDS-ExternalDirectoryObjectId", danchor, NULL}),
+        0);
+    cx.group = did;
+    st = (struct wb_step){0};
+    st.kind = WB_STEP_DELETE;
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_ERR_CONFLICT);
+    assert_string_equal(res.reason, "duplicate_anchor");
+    wb_apply_result_free(&res);
+    assert_true(exists(d1) && exists(d2));
+
+    /* Out of scope with keep: nothing happens. */
+    st.kind = WB_STEP_UNSCOPED;
+    {
+        wb_apply_t *keep = new_apply(true, false, false, true);
+
+        cx.group = wid;
+        assert_int_equal(wb_apply_step(keep, &cx, &st, &res), WB_OK);
+        assert_true(res.skipped);
+        wb_apply_result_free(&res);
+        assert_true(exists(wdn));
+        wb_apply_destroy(keep);
+    }
+
+    /* Dry run: the writes are counted and logged, AD is unchanged. */
+    cx.group = yid;
+    st = sync_step(&ya);
+    wb_mset_put(st.delta, &m0, WB_MSET_ADD);
+    assert_int_equal(wb_apply_step(dry, &cx, &st, &res), WB_OK);
+    assert_int_equal(res.writes, 2);
+    wb_apply_result_free(&res);
+    step_free(&st);
+    assert_false(exists(ydn));
+
+    wb_apply_destroy(ap);
+    wb_apply_destroy(adopt);
+    wb_apply_destroy(dry);
+    free(wanchor);
+    free(danchor);
+    free(d1);
+    free(d2);
+    free(dn);
+    free(wdn);
+    free(ydn);
+    free(id);
+    free(wid);
+    free(did);
+    free(yid);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_samba_fallback),
+        cmocka_unit_test(test_snapshot_nested_dependencies),
+        cmocka_unit_test(test_ownership),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,392 @@
+/*
+ * 0301-plan: coalescing of a poll batch (wb_plan) and member sets (wb_mset): netting of adds
+ * and removes in order, last attributes win, delete splits steps, snapshots across batches
+ * hold the partition at their first chunk and turn a step exact only when complete.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wb_dlq.h"
+#include "wb_mset.h"
+#include "wb_plan.h"
+#include "wb_wmetrics.h"
+
+#define G1 "11111111-1111-1111-1111-111111111111"
+#define G2 "22222222-2222-2222-2222-222222222222"
+#define U1 "aaaaaaaa-0000-0000-0000-000000000001"
+#define U2 "aaaaaaaa-0000-0000-0000-000000000002"
+#define U3 "aaaaaaaa-0000-0000-0000-000000000003"
+
+static struct wb_member user(const char *id, const char *sid)
+{
+    struct wb_member m = {WB_MEMBER_USER, (char *)id, (char *)sid, NULL};
+    return m;
+}
+
+static struct wb_event ev_members(const char *group, struct wb_member *add, size_t na,
+                                  struct wb_member *rm, size_t nr)
+{
+    struct wb_event ev = {0};
+
+    ev.v = 1;
+    ev.type = WB_EVENT_GROUP_MEMBERS;
+    ev.group = (char *)group;
+    ev.add = add;
+    ev.add_count = na;
+    ev.remove = rm;
+    ev.remove_count = nr;
+    return ev;
+}
+
+static struct wb_event ev_upsert(const char *group, const char *name)
+{
+    struct wb_event ev = {0};
+
+    ev.v = 1;
+    ev.type = WB_EVENT_GROUP_UPSERT;
+    ev.group = (char *)group;
+    ev.attrs.display_name = (char *)name;
+    return ev;
+}
+
+static struct wb_event ev_snap(const char *group, const char *id, unsigned chunk, unsigned chunks,
+                               struct wb_member *m, size_t n)
+{
+    struct wb_event ev = {0};
+
+    ev.v = 1;
+    ev.type = WB_EVENT_GROUP_SNAPSHOT;
+    ev.group = (char *)group;
+    ev.snapshot = (char *)id;
+    ev.chunk = chunk;
+    ev.chunks = chunks;
+    ev.members = m;
+    ev.members_count = n;
+    return ev;
+}
+
+static void test_mset(void **state)
+{
+    wb_mset_t *s = wb_mset_new(), *t = wb_mset_new();
+    struct wb_member a = user(U1, "S-1-5-21-1-2-3-1001"), b = user(U2, NULL);
+    const struct wb_mset_entry *e;
+    char id[64];
+    size_t pos = 0, i;
+
+    (void)state;
+    wb_mset_put(s, &a, WB_MSET_ADD);
+    wb_mset_put(s, &b, WB_MSET_ADD);
+    wb_mset_put(s, &a, WB_MSET_REMOVE);
+    assert_int_equal(wb_mset_count(s), 2);
+    e = wb_mset_get(s, WB_MEMBER_USER, "AAAAAAAA-0000-0000-0000-000000000001");
+    assert_non_null(e); /* ids compare case-insensitively */
+    assert_int_equal(e->op, WB_MSET_REMOVE);
+    assert_string_equal(e->m.sid, "S-1-5-21-1-2-3-1001");
+    assert_null(wb_mset_get(s, WB_MEMBER_GROUP, U1)); /* kind is part of the key */
+    e = wb_mset_next(s, &pos);
+    assert_string_equal(e->m.id, U1); /* insertion order */
+    /* Growth keeps every entry findable. */
+    for (i = 0; i < 5000; i++) {
+        struct wb_member m = {WB_MEMBER_USER, id, NULL, NULL};
+
+        snprintf(id, sizeof(id), "bbbbbbbb-0000-0000-0000-%012zu", i);
+        wb_mset_put(t, &m, WB_MSET_ADD);
+    }
+    assert_int_equal(wb_mset_count(t), 5000);
+    assert_non_null(wb_mset_get(t, WB_MEMBER_USER, "bbbbbbbb-0000-0000-0000-000000004999"));
+    wb_mset_merge(t, s);
+    assert_int_equal(wb_mset_count(t), 5002);
+    wb_mset_clear(t);
+    assert_int_equal(wb_mset_count(t), 0);
+    assert_null(wb_mset_get(t, WB_MEMBER_USER, U2));
+    wb_mset_destroy(s);
+    wb_mset_destroy(t);
+    wb_mset_destroy(NULL);
+}
+
+/* Two groups interleaved on one partition: per-group steps, net member effect in order. */
+static void test_coalesce(void **state)
+{
+    struct wb_member a1[] = {user(U1, "S-1-5-21-1-2-3-1001"), user(U2, "S-1-5-21-1-2-3-1002")};
+    struct wb_member r1[] = {user(U1, "S-1-5-21-1-2-3-1001")};
+    struct wb_member a2[] = {user(U3, "S-1-5-21-1-2-3-1003")};
+    struct wb_event evs[5];
+    struct wb_plan_in in[5];
+    wb_snapstore_t *ss = wb_snapstore_new();
+    wb_plan_t *p;
+    struct wb_gplan *g;
+    const struct wb_mset_entry *e;
+    size_t i;
+
+    (void)state;
+    evs[0] = ev_upsert(G1, "first");
+    evs[1] = ev_members(G1, a1, 2, NULL, 0);
+    evs[2] = ev_members(G2, a2, 1, NULL, 0);
+    evs[3] = ev_members(G1, a2, 1, r1, 1);
+    evs[4] = ev_upsert(G1, "second");
+    for (i = 0; i < 5; i++)
+        in[i] = (struct wb_plan_in){3, 100 + (int64_t)i, &evs[i]};
+    p = wb_plan_build(in, 5, ss);
+    assert_int_equal(wb_plan_count(p), 2);
+    g = wb_plan_get(p, 0);
+    assert_string_equal(g->group, G1);
+    assert_int_equal(g->first_offset, 100);
+    assert_int_equal(g->nsteps, 1);
+    assert_int_equal(g->steps[0].kind, WB_STEP_SYNC);
+    assert_string_equal(g->steps[0].attrs->display_name, "second"); /* last upsert wins */
+    assert_int_equal(g->steps[0].nevents, 4);
+    assert_null(g->steps[0].desired);
+    assert_int_equal(wb_mset_count(g->steps[0].delta), 3);
+    e = wb_mset_get(g->steps[0].delta, WB_MEMBER_USER, U1);
+    assert_int_equal(e->op, WB_MSET_REMOVE); /* added then removed: net remove */
+    assert_int_equal(wb_mset_get(g->steps[0].delta, WB_MEMBER_USER, U2)->op, WB_MSET_ADD);
+    assert_int_equal(wb_mset_get(g->steps[0].delta, WB_MEMBER_USER, U3)->op, WB_MSET_ADD);
+    g = wb_plan_get(p, 1);
+    assert_string_equal(g->group, G2);
+    assert_int_equal(g->first_offset, 102);
+    assert_null(g->steps[0].attrs); /* members only: the group must already exist */
+    assert_null(wb_plan_get(p, 2));
+    assert_int_equal(wb_snapstore_count(ss), 0);
+    wb_plan_destroy(p);
+    wb_snapstore_destroy(ss);
+}
+
+/* A delete splits the run: upsert, delete, upsert → three steps in order. */
+static void test_delete_splits(void **state)
+{
+    struct wb_event evs[4];
+    struct wb_plan_in in[4];
+    wb_snapstore_t *ss = wb_snapstore_new();
+    wb_plan_t *p;
+    struct wb_gplan *g;
+    size_t i;
+
+    (void)state;
+    evs[0] = ev_upsert(G1, "a");
+    evs[1] = ev_upsert(G1, "a");
+    evs[1].type = WB_EVENT_GROUP_DELETE;
+    evs[2] = ev_upsert(G1, "b");
+    evs[3] = ev_upsert(G1, "c");
+    evs[3].type = WB_EVENT_GROUP_UNSCOPED;
+    for (i = 0; i < 4; i++)
+        in[i] = (struct wb_plan_in){0, (int64_t)i, &evs[i]};
+    p = wb_plan_build(in, 4, ss);
+    g = wb_plan_get(p, 0);
+    assert_int_equal(g->nsteps, 4);
+    assert_int_equal(g->steps[0].kind, WB_STEP_SYNC);
+    assert_int_equal(g->steps[1].kind, WB_STEP_DELETE);
+    assert_int_equal(g->steps[2].kind, WB_STEP_SYNC);
+    assert_string_equal(g->steps[2].attrs->display_name, "b");
+    assert_int_equal(g->steps[3].kind, WB_STEP_UNSCOPED);
+    assert_int_equal(g->steps[1].events[0], 1);
+    wb_plan_destroy(p);
+    wb_snapstore_destroy(ss);
+}
+
+/* Undecodable inputs (ev NULL) are not planned. */
+static void test_poison_skipped(void **state)
+{
+    struct wb_event ev = ev_upsert(G1, "x");
+    struct wb_plan_in in[2] = {{0, 1, NULL}, {0, 2, &ev}};
+    wb_snapstore_t *ss = wb_snapstore_new();
+    wb_plan_t *p = wb_plan_build(in, 2, ss);
+
+    (void)state;
+    assert_int_equal(wb_plan_count(p), 1);
+    assert_int_equal(wb_plan_get(p, 0)->first, 1);
+    wb_plan_destroy(p);
+    wb_snapstore_destroy(ss);
+}
+
+/* A snapshot over two batches: the first batch adds early and holds the partition at chunk
+ * 1's offset; the second completes it (exact set = both chunks) and a replayed chunk changes
+ * nothing; a later remove in the same run is applied to the exact set. */
+static void test_snapshot_across_batches(void **state)
+{
+    struct wb_member c1[] = {user(U1, "S-1-5-21-1-2-3-1001")};
+    struct wb_member c2[] = {user(U2, "S-1-5-21-1-2-3-1002")};
+    struct wb_member rm[] = {user(U1, "S-1-5-21-1-2-3-1001")};
+    struct wb_event e1 = ev_snap(G1, "snapA", 1, 2, c1, 1);
+    struct wb_event e2 = ev_snap(G1, "snapA", 2, 2, c2, 1);
+    struct wb_event e3 = ev_members(G1, NULL, 0, rm, 1);
+    struct wb_plan_in b1[] = {{5, 40, &e1}};
+    struct wb_plan_in b2[] = {{5, 40, &e1}, {5, 41, &e2}, {5, 42, &e3}};
+    wb_snapstore_t *ss = wb_snapstore_new();
+    wb_plan_t *p;
+    struct wb_step *st;
+
+    (void)state;
+    p = wb_plan_build(b1, 1, ss);
+    st = &wb_plan_get(p, 0)->steps[0];
+    assert_null(st->desired);
+    assert_null(st->snapshot);
+    assert_int_equal(wb_mset_get(st->delta, WB_MEMBER_USER, U1)->op, WB_MSET_ADD);
+    assert_int_equal(wb_snapstore_count(ss), 1);
+    assert_int_equal(wb_snapstore_hold(ss, 5), 40);
+    assert_int_equal(wb_snapstore_hold(ss, 6), -1);
+    wb_plan_destroy(p);
+
+    /* Replay from the held offset plus the rest. */
+    p = wb_plan_build(b2, 3, ss);
+    st = &wb_plan_get(p, 0)->steps[0];
+    assert_non_null(st->desired);
+    assert_string_equal(st->snapshot, "snapA");
+    assert_false(st->snapshot_incomplete);
+    assert_int_equal(wb_mset_count(st->desired), 2);
+    assert_int_equal(wb_mset_get(st->desired, WB_MEMBER_USER, U1)->op, WB_MSET_REMOVE);
+    assert_int_equal(wb_mset_get(st->desired, WB_MEMBER_USER, U2)->op, WB_MSET_ADD);
+    assert_int_equal(wb_mset_count(st->delta), 0);
+    /* Still held until the worker releases it after applying. */
+    assert_int_equal(wb_snapstore_hold(ss, 5), 40);
+    wb_snapstore_release(ss, G1, "other");
+    assert_int_equal(wb_snapstore_count(ss), 1);
+    wb_snapstore_release(ss, G1, "snapA");
+    assert_int_equal(wb_snapstore_hold(ss, 5), -1);
+    wb_plan_destroy(p);
+    wb_snapstore_destroy(ss);
+}
+
+/* The last chunk without the earlier ones: adds only, flagged incomplete; a new snapshot id
+ * supersedes an unfinished one; a revoked partition forgets its snapshots. */
+static void test_snapshot_incomplete_and_superseded(void **state)
+{
+    struct wb_member c[] = {user(U1, "S-1-5-21-1-2-3-1001")};
+    struct wb_event last = ev_snap(G1, "s1", 3, 3, c, 1);
+    struct wb_event n1 = ev_snap(G2, "s2", 1, 2, c, 1);
+    struct wb_event n2 = ev_snap(G2, "s3", 1, 1, c, 1);
+    struct wb_plan_in a[] = {{1, 7, &last}};
+    struct wb_plan_in b[] = {{2, 9, &n1}};
+    struct wb_plan_in d[] = {{2, 11, &n2}};
+    wb_snapstore_t *ss = wb_snapstore_new();
+    wb_plan_t *p;
+    struct wb_step *st;
+
+    (void)state;
+    p = wb_plan_build(a, 1, ss);
+    st = &wb_plan_get(p, 0)->steps[0];
+    assert_true(st->snapshot_incomplete);
+    assert_null(st->desired);
+    assert_int_equal(wb_mset_count(st->delta), 1);
+    wb_plan_destroy(p);
+
+    p = wb_plan_build(b, 1, ss);
+    wb_plan_destroy(p);
+    assert_int_equal(wb_snapstore_hold(ss, 2), 9);
+    p = wb_plan_build(d, 1, ss);
+    st = &wb_plan_get(p, 0)->steps[0];
+    assert_non_null(st->desired);
+    assert_string_equal(st->snapshot, "s3");
+    assert_int_equal(wb_snapstore_hold(ss, 2), 11);
+    wb_plan_destroy(p);
+    wb_snapstore_drop_partition(ss, 2);
+    wb_snapstore_drop_partition(ss, 1);
+    assert_int_equal(wb_snapstore_count(ss), 0);
+    wb_snapstore_destroy(ss);
+}
+
+/* Dead-letter headers: the documented names in order, values formatted. */
+static void test_dlq_headers(void **state)
+{
+    static const char *const names[] = {"wb.reason",
+                                        "wb.class",
+                                        "wb.ldap.rc",
+                                        "wb.ldap.message",
+                                        "wb.ldap.matched_dn",
+                                        "wb.orig.topic",
+                                        "wb.orig.partition",
+                                        "wb.orig.offset",
+                                        "wb.orig.timestamp",
+                                        "wb.consumer_group",
+                                        "wb.worker_id",
+                                        "wb.attempts",
+                                        "wb.time"};
+    struct wb_dlq_info info = {"dn_conflict",
+                               WB_ERR_CONFLICT,
+                               68,
+                               "00002071: UpdErr",
+                               "CN=x,OU=W,DC=wb,DC=test",
+                               "writeback.groups",
+                               7,
+                               1234,
+                               1700000000123,
+                               "writeback-workers",
+                               "w1",
+                               3};
+    struct wb_kafka_header h[WB_DLQ_NHEADERS];
+    struct wb_dlq_hbuf buf;
+    size_t i;
+
+    (void)state;
+    wb_dlq_headers(&info, h, &buf);
+    for (i = 0; i < WB_DLQ_NHEADERS; i++)
+        assert_string_equal(h[i].name, names[i]);
+    assert_memory_equal(h[1].value, "conflict", 8);
+    assert_int_equal(h[2].len, 2);
+    assert_memory_equal(h[2].value, "68", 2);
+    assert_memory_equal(h[6].value, "7", 1);
+    assert_int_equal(h[7].len, 4);
+    assert_memory_equal(h[8].value, "1700000000123", 13);
+    assert_memory_equal(h[11].value, "3", 1);
+    assert_int_equal(h[12].len, 24);
+    assert_int_equal(((const char *)h[12].value)[23], 'Z');
+    info.ldap_rc = -1;
+    info.ldap_message = NULL;
+    wb_dlq_headers(&info, h, &buf);
+    assert_int_equal(h[2].len, 0);
+    assert_int_equal(h[3].len, 0);
+}
+
+/* Lag from librdkafka statistics. */
+static void test_stats_lag(void **state)
+{
+    static const char json[] =
+        "{\"topics\":{\"t\":{\"partitions\":{\"0\":{\"consumer_lag\":5},\"1\":{\"consumer_lag\":"
+        "-1},\"-1\":{\"consumer_lag\":3}}}}}";
+    wb_metrics_t *reg = wb_metrics_new();
+    struct wb_wmetrics wm;
+    const char *lv[3] = {"g", "t", "0"};
+    double v = 0;
+    char *text;
+
+    (void)state;
+    wb_wmetrics_init(&wm, reg);
+    assert_int_equal(wb_wmetrics_stats(&wm, json, sizeof(json) - 1, "g", "t"), 1);
+    assert_int_equal(wb_metric_value(wm.cg_lag, lv, &v), WB_OK);
+    assert_true(v == 5);
+    assert_int_equal(wb_wmetrics_stats(&wm, "{", 1, "g", "t"), -1);
+    wb_wmetrics_ldap(&wm, "modify", true, true);
+    wb_wmetrics_ldap(&wm, "search", true, true);
+    wb_wmetrics_ldap(&wm, "add", false, false);
+    assert_int_equal(wb_metric_value(wm.ldap_writes, NULL, &v), WB_OK);
+    assert_true(v == 1);
+    text = wb_metrics_render(reg);
+    assert_non_null(strstr(text, "kafka_consumergroup_lag{consumergroup=\"g\",topic=\"t\","
+                                 "partition=\"0\"} 5"));
+    assert_non_null(strstr(text, "writeback_worker_ldap_operations_total{op=\"add\","
+                                 "result=\"error\"} 1"));
+    free(text);
+    wb_wmetrics_ldap(NULL, "add", true, true); /* NULL is a no-op */
+    wb_metrics_destroy(reg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mset),
+        cmocka_unit_test(test_coalesce),
+        cmocka_unit_test(test_delete_splits),
+        cmocka_unit_test(test_poison_skipped),
+        cmocka_unit_test(test_snapshot_across_batches),
+        cmocka_unit_test(test_snapshot_incomplete_and_superseded),
+        cmocka_unit_test(test_dlq_headers),
+        cmocka_unit_test(test_stats_lag),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,575 @@
+/*
+ * wb_apply: one step of one group against AD (see wb_apply.h): the object half (match by
+ * anchor, adopt, create, update, rename/move, delete). Member changes live in
+ * wb_apply_members.c. Objects without our anchor are never modified or deleted.
+ */
+#include "wb_apply_int.h"
+#include "wb_id.h"
+#include "wb_log.h"
+#include "wb_map.h"
+#include "wb_mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const obj_attrs[] = {"cn",
+                                        "displayName",
+                                        "description",
+                                        "adminDescription",
+                                        "sAMAccountName",
+                                        "groupType",
+                                        "msDS-ObjectSoa",
+                                        "msDS-ExternalDirectoryObjectId",
+                                        NULL};
+
+wb_apply_t *wb_apply_new(wb_ad_t *ad, const struct wb_apply_cfg *cfg, struct wb_wmetrics *wm)
+{
+    wb_apply_t *ap = wb_calloc(1, sizeof(*ap));
+
+    ap->ad = ad;
+    ap->wm = wm;
+    ap->cfg = *cfg;
+    ap->cfg.base_dn = wb_strdup(cfg->base_dn);
+    ap->cfg.target_ou = wb_strdup(cfg->target_ou);
+    if (ap->cfg.member_chunk <= 0)
+        ap->cfg.member_chunk = 1000;
+    if (ap->cfg.range_window <= 0)
+        ap->cfg.range_window = 1000;
+    return ap;
+}
+
+void wb_apply_destroy(wb_apply_t *ap)
+{
+    if (!ap)
+        return;
+    free((char *)ap->cfg.base_dn);
+    free((char *)ap->cfg.target_ou);
+    free(ap);
+}
+
+void wb_apply_result_free(struct wb_apply_result *res)
+{
+    if (!res)
+        return;
+    free(res->ldap_message);
+    free(res->matched_dn);
+    wb_mset_destroy(res->dead_members);
+    memset(res, 0, sizeof(*res));
+    res->ldap_rc = -1;
+}
+
+wb_err_t apply_fail(wb_apply_t *ap, struct wb_apply_result *res, wb_err_t err, const char *reason,
+                    int rc, const char *dn)
+{
+    res->err = err;
+    res->reason = reason;
+    res->ldap_rc = rc;
+    free(res->ldap_message);
+    free(res->matched_dn);
+    res->ldap_message = rc >= 0 ? wb_strdup(wb_ad_last_message(ap->ad)) : NULL;
+    res->matched_dn = dn ? wb_strdup(dn) : NULL;
+    return err;
+}
+
+wb_err_t apply_ldap_fail(wb_apply_t *ap, struct wb_apply_result *res, const char *reason, int rc,
+                         const char *dn)
+{
+    wb_err_t err = wb_err_from_ldap(rc);
+
+    if (err == WB_OK)
+        err = WB_ERR_TRANSIENT;
+    return apply_fail(ap, res, err, reason, rc, dn);
+}
+
+void apply_audit(wb_apply_t *ap, const struct wb_apply_ctx *cx, const char *op, const char *dn,
+                 const char *attrs)
+{
+    wb_log(LOG_NOTICE, ap->cfg.dry_run ? "DRYRUN" : "AUDIT",
+           "op=%s group=%s dn=\"%s\" attrs=%s partition=%d offset=%lld", op, cx->group, dn, attrs,
+           (int)cx->partition, (long long)cx->offset);
+}
+
+char *apply_first_value(LDAP *ld, LDAPMessage *e, const char *attr)
+{
+    struct berval **v = ldap_get_values_len(ld, e, attr);
+    char *s = NULL;
+
+    if (v && v[0])
+        s = wb_strndup(v[0]->bv_val, v[0]->bv_len);
+    ldap_value_free_len(v);
+    return s;
+}
+
+struct adobj {
+    char *dn, *cn, *display_name, *description, *admin_description, *group_type, *soa, *ext_id;
+};
+
+static void adobj_free(struct adobj *o)
+{
+    free(o->dn);
+    free(o->cn);
+    free(o->display_name);
+    free(o->description);
+    free(o->admin_description);
+    free(o->group_type);
+    free(o->soa);
+    free(o->ext_id);
+    memset(o, 0, sizeof(*o));
+}
+
+static void adobj_read(LDAP *ld, LDAPMessage *e, struct adobj *o)
+{
+    char *dn = ldap_get_dn(ld, e);
+
+    o->dn = wb_strdup(dn ? dn : "");
+    ldap_memfree(dn);
+    o->cn = apply_first_value(ld, e, "cn");
+    o->display_name = apply_first_value(ld, e, "displayName");
+    o->description = apply_first_value(ld, e, "description");
+    o->admin_description = apply_first_value(ld, e, "adminDescription");
+    o->group_type = apply_first_value(ld, e, "groupType");
+    o->soa = apply_first_value(ld, e, "msDS-ObjectSoa");
+    o->ext_id = apply_first_value(ld, e, "msDS-ExternalDirectoryObjectId");
+}
+
+/* Searches base_dn for filter (attribute = value, value escaped here). *n is the number of
+ * entries; the first is read into *o. Returns an LDAP code. */
+static int find_by(wb_apply_t *ap, const char *attr, const char *value, struct adobj *o, int *n)
+{
+    char *esc = wb_id_filter_escape(value, strlen(value));
+    char *filter = wb_asprintf("(&(objectClass=group)(%s=%s))", attr, esc);
+    LDAPMessage *res = NULL, *e;
+    int rc;
+
+    *n = 0;
+    rc = wb_ad_search(ap->ad, ap->cfg.base_dn, LDAP_SCOPE_SUBTREE, filter, obj_attrs, NULL, &res);
+    if (rc == LDAP_SUCCESS) {
+        LDAP *ld = wb_ad_handle(ap->ad);
+
+        for (e = ldap_first_entry(ld, res); e; e = ldap_next_entry(ld, e)) {
+            if (*n == 0)
+                adobj_read(ld, e, o);
+            (*n)++;
+        }
+    }
+    ldap_msgfree(res);
+    free(filter);
+    free(esc);
+    return rc;
+}
+
+/* Normalised form of a DN for comparisons (case-insensitive compare of the result). */
+static char *dn_norm(const char *dn)
+{
+    char *out = NULL, *copy;
+
+    if (ldap_dn_normalize(dn, LDAP_DN_FORMAT_LDAPV3, &out, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS ||
+        !out)
+        return wb_strdup(dn);
+    copy = wb_strdup(out);
+    ldap_memfree(out);
+    return copy;
+}
+
+bool apply_dn_equal(const char *a, const char *b)
+{
+    char *na = dn_norm(a), *nb = dn_norm(b);
+    bool eq = strcasecmp(na, nb) == 0;
+
+    free(na);
+    free(nb);
+    return eq;
+}
+
+/* The parent of dn (everything after the first RDN), caller-owned; "" when none. */
+static char *dn_parent(const char *dn)
+{
+    LDAPDN parts = NULL;
+    char *out = NULL, *copy;
+
+    if (ldap_str2dn(dn, &parts, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS || !parts || !parts[0]) {
+        if (parts)
+            ldap_dnfree(parts);
+        return wb_strdup("");
+    }
+    if (ldap_dn2str(&parts[1], &out, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS || !out)
+        copy = wb_strdup("");
+    else
+        copy = wb_strdup(out);
+    ldap_memfree(out);
+    ldap_dnfree(parts);
+    return copy;
+}
+
+/* --- LDAPMod building --- */
+
+struct mods {
+    LDAPMod *m[16];
+    LDAPMod store[16];
+    char *vals[16][2];
+    size_t n;
+    char names[256]; /* "displayName,description" for the audit line */
+};
+
+static void mods_add(struct mods *ms, int op, const char *attr, const char *value)
+{
+    LDAPMod *m = &ms->store[ms->n];
+
+    memset(m, 0, sizeof(*m));
+    m->mod_op = op;
+    m->mod_type = (char *)attr;
+    ms->vals[ms->n][0] = (char *)value;
+    ms->vals[ms->n][1] = NULL;
+    m->mod_values = value ? ms->vals[ms->n] : NULL;
+    ms->m[ms->n++] = m;
+    ms->m[ms->n] = NULL;
+    if (ms->names[0])
+        strncat(ms->names, ",", sizeof(ms->names) - strlen(ms->names) - 1);
+    strncat(ms->names, attr, sizeof(ms->names) - strlen(ms->names) - 1);
+}
+
+/* Adds a replace (or delete when want is NULL) of attr when the current value differs. */
+static void mods_diff(struct mods *ms, const char *attr, const char *cur, const char *want)
+{
+    if (want && (!cur || strcmp(cur, want) != 0))
+        mods_add(ms, LDAP_MOD_REPLACE, attr, want);
+    else if (!want && cur)
+        mods_add(ms, LDAP_MOD_DELETE, attr, NULL);
+}
+
+/* --- the object --- */
+
+static bool map_attrs(wb_apply_t *ap, const char *group, const struct wb_group_attrs *a,
+                      struct wb_map_group *m, struct wb_apply_result *res)
+{
+    char err[256];
+    const char *dn = a && a->display_name ? a->display_name : "";
+    const char *desc = a ? a->description : NULL;
+
+    if (!wb_map_group(m, dn, strlen(dn), desc, desc ? strlen(desc) : 0, group, ap->cfg.target_ou,
+                      err, sizeof(err))) {
+        wb_log(LOG_WARNING, "WORKER", "group=%s: cannot map attributes: %s", group, err);
+        apply_fail(ap, res, WB_ERR_INVALID, "bad_attributes", -1, NULL);
+        return false;
+    }
+    return true;
+}
+
+/* Create: 68 means a name taken by an object we do not own (our anchor search found none). */
+static wb_err_t create(wb_apply_t *ap, const struct wb_apply_ctx *cx, const struct wb_map_group *m,
+                       struct wb_apply_result *res)
+{
+    struct mods ms = {0};
+    char gt[16];
+    int rc, n = 0;
+    struct adobj other = {0};
+
+    snprintf(gt, sizeof(gt), "%d", (int)m->group_type);
+    mods_add(&ms, LDAP_MOD_ADD, "objectClass", "group");
+    mods_add(&ms, LDAP_MOD_ADD, "cn", m->cn);
+    mods_add(&ms, LDAP_MOD_ADD, "sAMAccountName", m->sam_account_name);
+    mods_add(&ms, LDAP_MOD_ADD, "groupType", gt);
+    if (m->display_name)
+        mods_add(&ms, LDAP_MOD_ADD, "displayName", m->display_name);
+    if (m->description)
+        mods_add(&ms, LDAP_MOD_ADD, "description", m->description);
+    mods_add(&ms, LDAP_MOD_ADD, "adminDescription", m->anchor);
+    mods_add(&ms, LDAP_MOD_ADD, "msDS-ExternalDirectoryObjectId", m->anchor);
+    if (ap->cfg.soa)
+        mods_add(&ms, LDAP_MOD_ADD, "msDS-ObjectSoa", "Cloud");
+    /* A name taken by an object we do not own: known without sending the add (a replay of a
+     * converged topic then writes nothing, even for its conflicts). */
+    {
+        LDAPMessage *r = NULL;
+        int brc = wb_ad_search(ap->ad, m->dn, LDAP_SCOPE_BASE, "(objectClass=*)",
+                               (const char *const[]){"1.1", NULL}, NULL, &r);
+
+        ldap_msgfree(r);
+        if (brc == LDAP_SUCCESS) {
+            wb_log(LOG_WARNING, "WORKER",
+                   "group=%s: cannot create %s: an object we do not own has that name", cx->group,
+                   m->dn);
+            return apply_fail(ap, res, WB_ERR_CONFLICT, "dn_conflict", LDAP_ALREADY_EXISTS, m->dn);
+        }
+        if (brc != LDAP_NO_SUCH_OBJECT)
+            return apply_ldap_fail(ap, res, "search_failed", brc, m->dn);
+    }
+    res->writes++;
+    if (ap->cfg.dry_run) {
+        apply_audit(ap, cx, "add", m->dn, ms.names);
+        return WB_OK;
+    }
+    rc = wb_ad_add(ap->ad, m->dn, ms.m);
+    if (rc == LDAP_SUCCESS) {
+        apply_audit(ap, cx, "add", m->dn, ms.names);
+        return WB_OK;
+    }
+    if (rc == LDAP_ALREADY_EXISTS) {
+        LDAPMessage *r = NULL;
+        int brc = wb_ad_search(ap->ad, m->dn, LDAP_SCOPE_BASE, "(objectClass=*)",
+                               (const char *const[]){"1.1", NULL}, NULL, &r);
+
+        ldap_msgfree(r);
+        if (brc == LDAP_SUCCESS) {
+            wb_log(LOG_WARNING, "WORKER",
+                   "group=%s: cannot create %s: an object we do not own has that name", cx->group,
+                   m->dn);
+            return apply_fail(ap, res, WB_ERR_CONFLICT, "dn_conflict", rc, m->dn);
+        }
+        find_by(ap, "sAMAccountName", m->sam_account_name, &other, &n);
+        wb_log(LOG_WARNING, "WORKER",
+               "group=%s: cannot create %s: sAMAccountName %s is taken by %s", cx->group, m->dn,
+               m->sam_account_name, n ? other.dn : "(an object not visible under base_dn)");
+        apply_fail(ap, res, WB_ERR_CONFLICT, "sam_conflict", rc, n ? other.dn : m->dn);
+        adobj_free(&other);
+        return WB_ERR_CONFLICT;
+    }
+    wb_log(LOG_WARNING, "WORKER", "group=%s: add %s failed: %s (%s)", cx->group, m->dn,
+           ldap_err2string(rc), wb_ad_last_message(ap->ad));
+    return apply_ldap_fail(ap, res, "add_failed", rc, m->dn);
+}
+
+/* Update attributes that differ, then rename/move. *dn is updated to the new DN. */
+static wb_err_t update(wb_apply_t *ap, const struct wb_apply_ctx *cx, const struct adobj *o,
+                       const struct wb_map_group *m, char **dn, struct wb_apply_result *res)
+{
+    struct mods ms = {0};
+    char gt[16], *parent = NULL;
+    bool move, rename;
+    int rc;
+    wb_err_t err = WB_OK;
+
+    snprintf(gt, sizeof(gt), "%d", (int)m->group_type);
+    mods_diff(&ms, "displayName", o->display_name, m->display_name);
+    mods_diff(&ms, "description", o->description, m->description);
+    mods_diff(&ms, "adminDescription", o->admin_description, m->anchor);
+    mods_diff(&ms, "groupType", o->group_type, gt);
+    if (ap->cfg.soa)
+        mods_diff(&ms, "msDS-ObjectSoa", o->soa, "Cloud");
+    if (ms.n > 0) {
+        res->writes++;
+        rc = ap->cfg.dry_run ? LDAP_SUCCESS : wb_ad_modify(ap->ad, *dn, ms.m, false);
+        if (rc != LDAP_SUCCESS) {
+            wb_log(LOG_WARNING, "WORKER", "group=%s: modify %s (%s) failed: %s (%s)", cx->group,
+                   *dn, ms.names, ldap_err2string(rc), wb_ad_last_message(ap->ad));
+            return apply_ldap_fail(ap, res, "modify_failed", rc, *dn);
+        }
+        apply_audit(ap, cx, "modify", *dn, ms.names);
+    }
+
+    parent = dn_parent(*dn);
+    move = !apply_dn_equal(parent, ap->cfg.target_ou);
+    rename = !o->cn || strcmp(o->cn, m->cn) != 0;
+    if (move || rename) {
+        char attrs[1024];
+
+        snprintf(attrs, sizeof(attrs), "newrdn=\"%s\"%s%s%s", m->rdn, move ? ",newsuperior=\"" : "",
+                 move ? ap->cfg.target_ou : "", move ? "\"" : "");
+        res->writes++;
+        rc = ap->cfg.dry_run ? LDAP_SUCCESS
+                             : wb_ad_rename(ap->ad, *dn, m->rdn, move ? ap->cfg.target_ou : NULL);
+        if (rc == LDAP_ALREADY_EXISTS) {
+            wb_log(LOG_WARNING, "WORKER", "group=%s: cannot rename %s to %s: name taken", cx->group,
+                   *dn, m->dn);
+            err = apply_fail(ap, res, WB_ERR_CONFLICT, "dn_conflict", rc, m->dn);
+            goto out;
+        }
+        if (rc != LDAP_SUCCESS) {
+            wb_log(LOG_WARNING, "WORKER", "group=%s: modrdn %s failed: %s (%s)", cx->group, *dn,
+                   ldap_err2string(rc), wb_ad_last_message(ap->ad));
+            err = apply_ldap_fail(ap, res, "modrdn_failed", rc, *dn);
+            goto out;
+        }
+        apply_audit(ap, cx, "modrdn", *dn, attrs);
+        free(*dn);
+        *dn = wb_asprintf("%s,%s", m->rdn, move ? ap->cfg.target_ou : parent);
+    }
+out:
+    free(parent);
+    return err;
+}
+
+/*
+ * Finds our object: by msDS-ExternalDirectoryObjectId, else (adoption) by adminDescription.
+ * *found: 0 none, 1 found (o filled). Returns WB_OK or a failure in res.
+ */
+static wb_err_t locate(wb_apply_t *ap, const struct wb_apply_ctx *cx, const char *anchor,
+                       bool may_adopt, struct adobj *o, int *found, struct wb_apply_result *res)
+{
+    int rc, n = 0;
+
+    *found = 0;
+    rc = find_by(ap, "msDS-ExternalDirectoryObjectId", anchor, o, &n);
+    if (rc != LDAP_SUCCESS)
+        return apply_ldap_fail(ap, res, "search_failed", rc, ap->cfg.base_dn);
+    if (n > 1) {
+        wb_log(LOG_WARNING, "WORKER", "group=%s: %d objects carry anchor %s (one is %s)", cx->group,
+               n, anchor, o->dn);
+        return apply_fail(ap, res, WB_ERR_CONFLICT, "duplicate_anchor", -1, o->dn);
+    }
+    if (n == 1) {
+        *found = 1;
+        return WB_OK;
+    }
+    adobj_free(o);
+    if (!may_adopt)
+        return WB_OK;
+    rc = find_by(ap, "adminDescription", anchor, o, &n);
+    if (rc != LDAP_SUCCESS)
+        return apply_ldap_fail(ap, res, "search_failed", rc, ap->cfg.base_dn);
+    if (n == 0)
+        return WB_OK;
+    if (n > 1) {
+        wb_log(LOG_WARNING, "WORKER", "group=%s: %d objects carry adminDescription=%s", cx->group,
+               n, anchor);
+        return apply_fail(ap, res, WB_ERR_CONFLICT, "duplicate_anchor", -1, o->dn);
+    }
+    if (!ap->cfg.adopt) {
+        wb_log(LOG_WARNING, "WORKER",
+               "group=%s: %s was written by Connect Sync group writeback (adminDescription=%s, "
+               "no msDS-ExternalDirectoryObjectId); leaving it alone "
+               "(worker.adopt_writeback_v2=false)",
+               cx->group, o->dn, anchor);
+        res->skipped = true;
+        res->reason = "writeback_v2_not_adopted";
+        res->matched_dn = wb_strdup(o->dn);
+        *found = -1;
+        return WB_OK;
+    }
+    {
+        struct mods ms = {0};
+
+        mods_add(&ms, LDAP_MOD_ADD, "msDS-ExternalDirectoryObjectId", anchor);
+        res->writes++;
+        rc = ap->cfg.dry_run ? LDAP_SUCCESS : wb_ad_modify(ap->ad, o->dn, ms.m, false);
+        if (rc != LDAP_SUCCESS) {
+            wb_log(LOG_WARNING, "WORKER", "group=%s: adopting %s failed: %s (%s)", cx->group, o->dn,
+                   ldap_err2string(rc), wb_ad_last_message(ap->ad));
+            return apply_ldap_fail(ap, res, "adopt_failed", rc, o->dn);
+        }
+        apply_audit(ap, cx, "adopt", o->dn, "msDS-ExternalDirectoryObjectId");
+        free(o->ext_id);
+        o->ext_id = wb_strdup(anchor);
+        *found = 1;
+    }
+    return WB_OK;
+}
+
+static wb_err_t step_sync(wb_apply_t *ap, const struct wb_apply_ctx *cx, const struct wb_step *st,
+                          struct wb_apply_result *res)
+{
+    struct wb_map_group m = {0};
+    struct adobj o = {0};
+    char *anchor = wb_map_anchor(cx->group), *dn = NULL;
+    int found = 0;
+    bool fresh = false;
+    wb_err_t err;
+
+    if (!anchor) {
+        err = apply_fail(ap, res, WB_ERR_INVALID, "bad_group_id", -1, NULL);
+        goto out;
+    }
+    err = locate(ap, cx, anchor, true, &o, &found, res);
+    if (err != WB_OK || found < 0)
+        goto out;
+    if (st->attrs && !map_attrs(ap, cx->group, st->attrs, &m, res)) {
+        err = res->err;
+        goto out;
+    }
+    if (!found) {
+        if (!st->attrs) {
+            wb_log(LOG_WARNING, "WORKER",
+                   "group=%s: no AD group with anchor %s for a member change (partition=%d "
+                   "offset=%lld)",
+                   cx->group, anchor, (int)cx->partition, (long long)cx->offset);
+            err = apply_fail(ap, res, WB_ERR_DEPENDENCY, "group_not_found", -1, NULL);
+            goto out;
+        }
+        err = create(ap, cx, &m, res);
+        if (err != WB_OK)
+            goto out;
+        dn = wb_strdup(m.dn);
+        fresh = true;
+    } else {
+        dn = wb_strdup(o.dn);
+        if (st->attrs) {
+            err = update(ap, cx, &o, &m, &dn, res);
+            if (err != WB_OK)
+                goto out;
+        }
+    }
+    err = apply_members(ap, cx, st, dn, fresh, res);
+out:
+    free(dn);
+    free(anchor);
+    adobj_free(&o);
+    wb_map_group_free(&m);
+    return err;
+}
+
+static wb_err_t step_delete(wb_apply_t *ap, const struct wb_apply_ctx *cx,
+                            struct wb_apply_result *res)
+{
+    struct adobj o = {0};
+    char *anchor = wb_map_anchor(cx->group);
+    int found = 0, rc;
+    wb_err_t err;
+
+    if (!anchor) {
+        err = apply_fail(ap, res, WB_ERR_INVALID, "bad_group_id", -1, NULL);
+        goto out;
+    }
+    /* Only an object carrying our anchor is deleted; no adoption on the way out. */
+    err = locate(ap, cx, anchor, false, &o, &found, res);
+    if (err != WB_OK || !found)
+        goto out;
+    res->writes++;
+    rc = ap->cfg.dry_run ? LDAP_SUCCESS : wb_ad_delete(ap->ad, o.dn);
+    if (rc == LDAP_NO_SUCH_OBJECT)
+        rc = LDAP_SUCCESS; /* gone meanwhile: the goal is reached */
+    if (rc != LDAP_SUCCESS) {
+        wb_log(LOG_WARNING, "WORKER", "group=%s: delete %s failed: %s (%s)", cx->group, o.dn,
+               ldap_err2string(rc), wb_ad_last_message(ap->ad));
+        err = apply_ldap_fail(ap, res, "delete_failed", rc, o.dn);
+        goto out;
+    }
+    apply_audit(ap, cx, "delete", o.dn, "-");
+out:
+    free(anchor);
+    adobj_free(&o);
+    return err;
+}
+
+wb_err_t wb_apply_step(wb_apply_t *ap, const struct wb_apply_ctx *cx, const struct wb_step *st,
+                       struct wb_apply_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->ldap_rc = -1;
+    switch (st->kind) {
+    case WB_STEP_SYNC:
+        res->err = step_sync(ap, cx, st, res);
+        break;
+    case WB_STEP_DELETE:
+        res->err = step_delete(ap, cx, res);
+        break;
+    case WB_STEP_UNSCOPED:
+        if (ap->cfg.keep_unscoped) {
+            wb_log(LOG_INFO, "WORKER",
+                   "group=%s left scope; keeping its AD group (worker.out_of_scope=keep) "
+                   "partition=%d offset=%lld",
+                   cx->group, (int)cx->partition, (long long)cx->offset);
+            res->skipped = true;
+            res->reason = "out_of_scope_keep";
+            res->err = WB_OK;
+        } else {
+            res->err = step_delete(ap, cx, res);
+        }
+        break;
+    default:
+        res->err = apply_fail(ap, res, WB_ERR_INVALID, "unknown_step", -1, NULL);
+        break;
+    }
+    return res->err;
+}

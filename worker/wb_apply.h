@@ -1,0 +1,76 @@
+/*
+ * wb_apply: one coalesced step of one group, applied to AD idempotently: match by anchor,
+ * then create or update (attributes that differ, rename/move with modrdn), member changes in
+ * chunks with the Samba fallback (read current members, send the real difference), exact
+ * membership for a completed snapshot, delete, out-of-scope policy. Every write is one audit
+ * line; in dry-run mode the line is all that happens. Application thread only.
+ */
+#ifndef WB_APPLY_H
+#define WB_APPLY_H
+
+#include "wb_ad.h"
+#include "wb_err.h"
+#include "wb_mset.h"
+#include "wb_plan.h"
+#include "wb_wmetrics.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct wb_apply_s wb_apply_t;
+
+/* Settings; strings are copied. */
+struct wb_apply_cfg {
+    const char *base_dn;    /* ldap.base_dn: where anchors are searched */
+    const char *target_ou;  /* ldap.target_ou: parent of our groups */
+    bool soa;               /* mapping.soa: msDS-ObjectSoa=Cloud */
+    bool dry_run;           /* worker.dry_run */
+    bool adopt;             /* worker.adopt_writeback_v2 */
+    bool keep_unscoped;     /* worker.out_of_scope=keep */
+    bool read_before_write; /* worker.read_before_write */
+    int member_chunk;       /* ldap.member_chunk */
+    int range_window;       /* ldap.range_window */
+};
+
+/* Where the step's events came from, for audit lines and retry decisions. */
+struct wb_apply_ctx {
+    const char *group;  /* Entra objectId */
+    int32_t partition;  /* of the events */
+    int64_t offset;     /* of the step's last event */
+    bool final_attempt; /* dependency retries exhausted: skip/give up instead of retrying */
+};
+
+/* The outcome of one step. */
+struct wb_apply_result {
+    wb_err_t err;       /* WB_OK: done (possibly skipped); else the failure's class */
+    const char *reason; /* static tag for the dead letter / skip metric, or NULL */
+    int ldap_rc;        /* LDAP code behind err, or -1 */
+    char *ldap_message; /* owned, or NULL */
+    char *matched_dn;   /* owned, or NULL: the DN concerned */
+    bool skipped;       /* left alone on purpose (not ours, out_of_scope=keep) */
+    /* Nested group members given up on in a final attempt (their events are dead-lettered
+     * by the caller, reason member_group_not_found); NULL when none. Owned. */
+    wb_mset_t *dead_members;
+    size_t writes; /* LDAP writes sent (dry run: would have been sent) */
+};
+
+/* ad and wm are borrowed (wm may be NULL). Never NULL. */
+wb_apply_t *wb_apply_new(wb_ad_t *ad, const struct wb_apply_cfg *cfg, struct wb_wmetrics *wm);
+void wb_apply_destroy(wb_apply_t *ap);
+
+/* Applies st for cx->group; res is initialised here and must be released with
+ * wb_apply_result_free. Returns res->err. */
+wb_err_t wb_apply_step(wb_apply_t *ap, const struct wb_apply_ctx *cx, const struct wb_step *st,
+                       struct wb_apply_result *res);
+void wb_apply_result_free(struct wb_apply_result *res);
+
+/*
+ * Current members of the group at dn, read with ranged retrieval (member;range=) and the
+ * extended-DN control, as keys: "s:<SID>" and "g:<guid>" (kind USER, the key in id, the
+ * member's objectGUID in guid, its DN in sid — an internal reuse of wb_member's fields).
+ * Returns an LDAP code; *out is a new set on success, else NULL. Exposed for tests.
+ */
+int wb_apply_read_members(wb_apply_t *ap, const char *dn, wb_mset_t **out);
+
+#endif

@@ -1,0 +1,634 @@
+/*
+ * wb_apply_members: member changes of one SYNC step. Users are written as <SID=…> (or
+ * <GUID=…>), nested groups by the DN their anchor resolves to. Values go out in chunks with
+ * the permissive-modify control; Samba honours it only for single-value changes, so a 68/53
+ * answer makes us read the current members (ranged, extended DN) and send the real difference.
+ */
+#include "wb_apply_int.h"
+#include "wb_id.h"
+#include "wb_log.h"
+#include "wb_map.h"
+#include "wb_mem.h"
+
+#include <ctype.h>
+#include <lber.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define ANCHOR_BATCH 100
+
+/* One member value to send. */
+struct mval {
+    const struct wb_member *m; /* borrowed from the step's set */
+    char *value;               /* <SID=…>, <GUID=…> or a DN */
+    char *key;                 /* "s:<SID>" or "g:<guid>" */
+    char *key2;                /* "g:<guid>" of a user known by SID and GUID, or NULL */
+};
+
+struct mlist {
+    struct mval *v;
+    size_t n, cap;
+};
+
+static void mlist_push(struct mlist *l, const struct wb_member *m, char *value, char *key,
+                       char *key2)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->v = wb_realloc(l->v, l->cap * sizeof(*l->v));
+    }
+    l->v[l->n].m = m;
+    l->v[l->n].value = value;
+    l->v[l->n].key = key;
+    l->v[l->n++].key2 = key2;
+}
+
+static void mlist_free(struct mlist *l)
+{
+    size_t i;
+
+    for (i = 0; i < l->n; i++) {
+        free(l->v[i].value);
+        free(l->v[i].key);
+        free(l->v[i].key2);
+    }
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+static char *lower(char *s)
+{
+    char *p;
+
+    for (p = s; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return s;
+}
+
+static char *sid_key(const char *sid)
+{
+    unsigned char bin[WB_ID_SID_BIN_MAX];
+    char str[WB_ID_SID_STR_SIZE];
+    size_t n = wb_id_sid_from_str(sid, bin);
+
+    if (!n || !wb_id_sid_to_str(bin, n, str))
+        return NULL;
+    return wb_asprintf("s:%s", str);
+}
+
+/* --- reading current members --- */
+
+/* "<GUID=…>;<SID=…>;dn" (string or hex forms) into guid/sid strings and the DN. */
+static void parse_extdn(const char *v, size_t len, char guid[WB_ID_GUID_STR_SIZE],
+                        char sid[WB_ID_SID_STR_SIZE], const char **dn)
+{
+    const char *p = v, *end = v + len;
+
+    guid[0] = sid[0] = '\0';
+    while (p < end && *p == '<') {
+        const char *close = memchr(p, '>', (size_t)(end - p));
+        size_t tl;
+
+        if (!close)
+            break;
+        tl = (size_t)(close - p - 1);
+        if (tl > 5 && strncasecmp(p + 1, "GUID=", 5) == 0) {
+            char tmp[64];
+            size_t n = tl - 5 < sizeof(tmp) - 1 ? tl - 5 : sizeof(tmp) - 1;
+
+            memcpy(tmp, p + 6, n);
+            tmp[n] = '\0';
+            if (wb_id_guid_valid(tmp)) {
+                memcpy(guid, tmp, WB_ID_GUID_STR_SIZE);
+                lower(guid);
+            } else if (n == 32) {
+                unsigned char bin[WB_ID_GUID_BIN_SIZE];
+                size_t i;
+
+                for (i = 0; i < 16; i++) {
+                    unsigned x;
+
+                    sscanf(tmp + 2 * i, "%2x", &x);
+                    bin[i] = (unsigned char)x;
+                }
+                wb_id_guid_to_str(bin, guid);
+            }
+        } else if (tl > 4 && strncasecmp(p + 1, "SID=", 4) == 0) {
+            char tmp[WB_ID_SID_STR_SIZE];
+            size_t n = tl - 4 < sizeof(tmp) - 1 ? tl - 4 : sizeof(tmp) - 1;
+            unsigned char bin[WB_ID_SID_BIN_MAX];
+
+            memcpy(tmp, p + 5, n);
+            tmp[n] = '\0';
+            if (tmp[0] == 'S' && tmp[1] == '-') {
+                size_t bl = wb_id_sid_from_str(tmp, bin);
+
+                if (!bl || !wb_id_sid_to_str(bin, bl, sid))
+                    sid[0] = '\0';
+            } else if (n % 2 == 0 && n / 2 <= sizeof(bin)) {
+                size_t i;
+
+                for (i = 0; i < n / 2; i++) {
+                    unsigned x;
+
+                    sscanf(tmp + 2 * i, "%2x", &x);
+                    bin[i] = (unsigned char)x;
+                }
+                if (!wb_id_sid_to_str(bin, n / 2, sid))
+                    sid[0] = '\0';
+            }
+        }
+        p = close + 1;
+        if (p < end && *p == ';')
+            p++;
+    }
+    *dn = p;
+}
+
+/* Adds one current member (extended DN value) to cur. */
+static void cur_add(wb_mset_t *cur, const char *v, size_t len)
+{
+    char guid[WB_ID_GUID_STR_SIZE], sid[WB_ID_SID_STR_SIZE], *dn, *key;
+    const char *dnp;
+    struct wb_member m = {WB_MEMBER_USER, NULL, NULL, NULL};
+
+    parse_extdn(v, len, guid, sid, &dnp);
+    dn = wb_strndup(dnp, len - (size_t)(dnp - v));
+    m.sid = dn; /* internal reuse: the member's DN */
+    m.guid = guid[0] ? guid : NULL;
+    key = guid[0] ? wb_asprintf("g:%s", guid) : wb_asprintf("d:%s", dn);
+    m.id = key;
+    wb_mset_put(cur, &m, WB_MSET_ADD);
+    free(key);
+    if (sid[0]) {
+        key = wb_asprintf("s:%s", sid);
+        m.id = key;
+        wb_mset_put(cur, &m, WB_MSET_ADD);
+        free(key);
+    }
+    free(dn);
+}
+
+int wb_apply_read_members(wb_apply_t *ap, const char *dn, wb_mset_t **out)
+{
+    /* Extended DN control, string form: SEQUENCE { INTEGER 1 }. */
+    static char extdn_val[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+    LDAPControl ctrl = {"1.2.840.113556.1.4.529", {sizeof(extdn_val), extdn_val}, 0};
+    LDAPControl *ctrls[2] = {&ctrl, NULL};
+    wb_mset_t *cur = wb_mset_new();
+    long low = 0;
+    int rc = LDAP_SUCCESS;
+
+    *out = NULL;
+    for (;;) {
+        char attr[64];
+        const char *attrs[2] = {attr, NULL};
+        LDAPMessage *res = NULL, *e;
+        LDAP *ld;
+        BerElement *ber = NULL;
+        char *a;
+        long next = -1;
+
+        snprintf(attr, sizeof(attr), "member;range=%ld-%ld", low, low + ap->cfg.range_window - 1);
+        rc = wb_ad_search(ap->ad, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, ctrls, &res);
+        if (rc != LDAP_SUCCESS) {
+            ldap_msgfree(res);
+            break;
+        }
+        ld = wb_ad_handle(ap->ad);
+        e = ldap_first_entry(ld, res);
+        for (a = e ? ldap_first_attribute(ld, e, &ber) : NULL; a;
+             a = ldap_next_attribute(ld, e, ber)) {
+            struct berval **vals;
+            const char *r;
+            size_t i;
+
+            if (strncasecmp(a, "member", 6) != 0) {
+                ldap_memfree(a);
+                continue;
+            }
+            vals = ldap_get_values_len(ld, e, a);
+            for (i = 0; vals && vals[i]; i++)
+                cur_add(cur, vals[i]->bv_val, vals[i]->bv_len);
+            ldap_value_free_len(vals);
+            /* "member;range=0-999" → next window; "member;range=1000-*" or plain → done. */
+            r = strchr(a, '-');
+            if (strncasecmp(a, "member;range=", 13) == 0 && r && r[1] != '*')
+                next = strtol(r + 1, NULL, 10) + 1;
+            ldap_memfree(a);
+        }
+        if (ber)
+            ber_free(ber, 0);
+        ldap_msgfree(res);
+        if (next <= low)
+            break;
+        low = next;
+    }
+    if (rc != LDAP_SUCCESS) {
+        wb_mset_destroy(cur);
+        return rc;
+    }
+    *out = cur;
+    return LDAP_SUCCESS;
+}
+
+/* The current-member entry matching v, or NULL. */
+static const struct wb_mset_entry *present(const wb_mset_t *cur, const struct mval *v)
+{
+    const struct wb_mset_entry *e = wb_mset_get(cur, WB_MEMBER_USER, v->key);
+
+    if (!e && v->key2)
+        e = wb_mset_get(cur, WB_MEMBER_USER, v->key2);
+    return e;
+}
+
+/* --- nested groups --- */
+
+/* Resolves the anchors of the nested group members of set into groups (kind GROUP, id = Entra
+ * id, sid = DN, guid = objectGUID). Returns an LDAP code. */
+static int resolve_groups(wb_apply_t *ap, const wb_mset_t *set, wb_mset_t *groups)
+{
+    static const char *const attrs[] = {"msDS-ExternalDirectoryObjectId", "objectGUID", NULL};
+    const struct wb_mset_entry *e;
+    size_t pos = 0, n = 0;
+    char *filter = NULL;
+    int rc = LDAP_SUCCESS;
+
+    for (;;) {
+        e = wb_mset_next(set, &pos);
+        if (e && e->m.kind == WB_MEMBER_GROUP) {
+            char *anchor = wb_map_anchor(e->m.id), *esc, *f;
+
+            if (!anchor)
+                continue;
+            esc = wb_id_filter_escape(anchor, strlen(anchor));
+            f = wb_asprintf("%s(msDS-ExternalDirectoryObjectId=%s)", filter ? filter : "", esc);
+            free(filter);
+            filter = f;
+            free(esc);
+            free(anchor);
+            n++;
+        }
+        if (n > 0 && (!e || n == ANCHOR_BATCH)) {
+            char *full = wb_asprintf("(&(objectClass=group)(|%s))", filter);
+            LDAPMessage *res = NULL, *r;
+            LDAP *ld;
+
+            rc = wb_ad_search(ap->ad, ap->cfg.base_dn, LDAP_SCOPE_SUBTREE, full, attrs, NULL, &res);
+            free(full);
+            free(filter);
+            filter = NULL;
+            n = 0;
+            if (rc != LDAP_SUCCESS) {
+                ldap_msgfree(res);
+                break;
+            }
+            ld = wb_ad_handle(ap->ad);
+            for (r = ldap_first_entry(ld, res); r; r = ldap_next_entry(ld, r)) {
+                char *ext = apply_first_value(ld, r, "msDS-ExternalDirectoryObjectId");
+                struct berval **g = ldap_get_values_len(ld, r, "objectGUID");
+                char *dn = ldap_get_dn(ld, r);
+                char guid[WB_ID_GUID_STR_SIZE];
+
+                if (ext && strlen(ext) > 6 && g && g[0] && g[0]->bv_len == 16 && dn) {
+                    struct wb_member m = {WB_MEMBER_GROUP, lower(ext + 6), dn, guid};
+
+                    wb_id_guid_to_str((const unsigned char *)g[0]->bv_val, guid);
+                    if (!wb_mset_get(groups, WB_MEMBER_GROUP, m.id))
+                        wb_mset_put(groups, &m, WB_MSET_ADD);
+                }
+                ldap_memfree(dn);
+                ldap_value_free_len(g);
+                free(ext);
+            }
+            ldap_msgfree(res);
+        }
+        if (!e)
+            break;
+    }
+    free(filter);
+    return rc;
+}
+
+/* --- sending --- */
+
+static wb_err_t send_list(wb_apply_t *ap, const struct wb_apply_ctx *cx, const char *dn, int op,
+                          struct mval **v, size_t n, wb_mset_t **cur, struct wb_apply_result *res);
+
+static int modify_values(wb_apply_t *ap, const struct wb_apply_ctx *cx, const char *dn, int op,
+                         struct mval **v, size_t n, struct wb_apply_result *res)
+{
+    struct berval *bvs = wb_calloc(n, sizeof(*bvs));
+    struct berval **bvp = wb_calloc(n + 1, sizeof(*bvp));
+    LDAPMod mod = {0}, *mods[2] = {&mod, NULL};
+    char attrs[64];
+    size_t i;
+    int rc;
+
+    for (i = 0; i < n; i++) {
+        bvs[i].bv_val = v[i]->value;
+        bvs[i].bv_len = strlen(v[i]->value);
+        bvp[i] = &bvs[i];
+    }
+    mod.mod_op = op | LDAP_MOD_BVALUES;
+    mod.mod_type = "member";
+    mod.mod_bvalues = bvp;
+    res->writes++;
+    rc = ap->cfg.dry_run ? LDAP_SUCCESS : wb_ad_modify(ap->ad, dn, mods, true);
+    if (rc == LDAP_SUCCESS) {
+        snprintf(attrs, sizeof(attrs), "member(%c%zu)", op == LDAP_MOD_ADD ? '+' : '-', n);
+        apply_audit(ap, cx, "modify", dn, attrs);
+    }
+    free(bvp);
+    free(bvs);
+    return rc;
+}
+
+/* Which user values of v do not exist in AD (32 on a member add). */
+static int find_missing_users(wb_apply_t *ap, struct mval **v, size_t n, bool *missing,
+                              size_t *nmissing)
+{
+    size_t i;
+
+    *nmissing = 0;
+    for (i = 0; i < n; i++) {
+        LDAPMessage *res = NULL;
+        int rc;
+
+        missing[i] = false;
+        if (v[i]->m->kind != WB_MEMBER_USER)
+            continue;
+        rc = wb_ad_search(ap->ad, v[i]->value, LDAP_SCOPE_BASE, "(objectClass=*)",
+                          (const char *const[]){"1.1", NULL}, NULL, &res);
+        ldap_msgfree(res);
+        if (rc == LDAP_NO_SUCH_OBJECT) {
+            missing[i] = true;
+            (*nmissing)++;
+        } else if (rc != LDAP_SUCCESS) {
+            return rc;
+        }
+    }
+    return LDAP_SUCCESS;
+}
+
+/* A member add the server refused although no value was already present: find the user
+ * values that do not exist in AD (Samba answers 32 or 53 for a <SID=…> it cannot resolve),
+ * retry later or, on the final attempt, skip them and send the rest. */
+static wb_err_t add_missing_users(wb_apply_t *ap, const struct wb_apply_ctx *cx, const char *dn,
+                                  struct mval **v, size_t n, int rc, wb_mset_t **cur,
+                                  struct wb_apply_result *res)
+{
+    struct mval **keep = NULL;
+    bool *missing = wb_calloc(n, sizeof(*missing));
+    size_t nkeep = 0, nmissing = 0, i;
+    int frc = find_missing_users(ap, v, n, missing, &nmissing);
+    wb_err_t err = WB_OK;
+
+    if (frc != LDAP_SUCCESS) {
+        err = apply_ldap_fail(ap, res, "resolve_failed", frc, dn);
+        goto out;
+    }
+    if (nmissing == 0) {
+        wb_log(LOG_WARNING, "WORKER", "group=%s: member add on %s failed: %s (%s)", cx->group, dn,
+               ldap_err2string(rc), wb_ad_last_message(ap->ad));
+        err = apply_ldap_fail(ap, res, "member_modify_failed", rc, dn);
+        goto out;
+    }
+    if (!cx->final_attempt) {
+        wb_log(LOG_WARNING, "WORKER",
+               "group=%s: %zu member user(s) not found in AD; will retry partition=%d "
+               "offset=%lld",
+               cx->group, nmissing, (int)cx->partition, (long long)cx->offset);
+        err = apply_fail(ap, res, WB_ERR_DEPENDENCY, "user_not_found", rc, dn);
+        goto out;
+    }
+    keep = wb_calloc(n, sizeof(*keep));
+    for (i = 0; i < n; i++) {
+        if (!missing[i]) {
+            keep[nkeep++] = v[i];
+            continue;
+        }
+        wb_log(LOG_WARNING, "WORKER",
+               "group=%s: skipping member user %s (%s): not found in AD after retries "
+               "partition=%d offset=%lld",
+               cx->group, v[i]->m->id, v[i]->value, (int)cx->partition, (long long)cx->offset);
+        wb_wmetrics_skipped(ap->wm, "user_not_found", 1);
+    }
+    if (nkeep > 0)
+        err = send_list(ap, cx, dn, LDAP_MOD_ADD, keep, nkeep, cur, res);
+out:
+    free(keep);
+    free(missing);
+    return err;
+}
+
+static wb_err_t send_chunk(wb_apply_t *ap, const struct wb_apply_ctx *cx, const char *dn, int op,
+                           struct mval **v, size_t n, wb_mset_t **cur, struct wb_apply_result *res)
+{
+    struct mval **keep = NULL;
+    size_t nkeep = 0, i;
+    int rc = modify_values(ap, cx, dn, op, v, n, res);
+    wb_err_t err = WB_OK;
+
+    if (rc == LDAP_SUCCESS)
+        goto out;
+    if (rc == LDAP_ALREADY_EXISTS || rc == LDAP_UNWILLING_TO_PERFORM ||
+        rc == LDAP_NO_SUCH_ATTRIBUTE || rc == LDAP_TYPE_OR_VALUE_EXISTS) {
+        /* Samba ignores permissive modify for several values: send the real difference. */
+        wb_dbg("worker", "WORKER", "group=%s: member %s of %zu values answered %d; reading members",
+               cx->group, op == LDAP_MOD_ADD ? "add" : "delete", n, rc);
+        if (!*cur) {
+            int rrc = wb_apply_read_members(ap, dn, cur);
+
+            if (rrc != LDAP_SUCCESS) {
+                err = apply_ldap_fail(ap, res, "read_members_failed", rrc, dn);
+                goto out;
+            }
+        }
+        keep = wb_calloc(n, sizeof(*keep));
+        for (i = 0; i < n; i++)
+            if ((present(*cur, v[i]) != NULL) == (op == LDAP_MOD_DELETE))
+                keep[nkeep++] = v[i];
+        if (nkeep == 0)
+            goto out;
+        if (nkeep < n) {
+            err = send_list(ap, cx, dn, op, keep, nkeep, cur, res);
+            goto out;
+        }
+        /* Nothing to drop, yet refused: not the permissive case. */
+    }
+    if (op == LDAP_MOD_ADD && rc != LDAP_SERVER_DOWN && rc != LDAP_TIMEOUT && rc != LDAP_BUSY &&
+        rc != LDAP_UNAVAILABLE && rc != LDAP_CONNECT_ERROR) {
+        err = add_missing_users(ap, cx, dn, v, n, rc, cur, res);
+        goto out;
+    }
+    wb_log(LOG_WARNING, "WORKER", "group=%s: member %s on %s failed: %s (%s)", cx->group,
+           op == LDAP_MOD_ADD ? "add" : "delete", dn, ldap_err2string(rc),
+           wb_ad_last_message(ap->ad));
+    err = apply_ldap_fail(ap, res, "member_modify_failed", rc, dn);
+out:
+    free(keep);
+    return err;
+}
+
+static wb_err_t send_list(wb_apply_t *ap, const struct wb_apply_ctx *cx, const char *dn, int op,
+                          struct mval **v, size_t n, wb_mset_t **cur, struct wb_apply_result *res)
+{
+    size_t chunk = (size_t)ap->cfg.member_chunk, i;
+    wb_err_t err = WB_OK;
+
+    for (i = 0; i < n && err == WB_OK; i += chunk)
+        err = send_chunk(ap, cx, dn, op, v + i, n - i < chunk ? n - i : chunk, cur, res);
+    return err;
+}
+
+/* Builds the value list of the entries of set marked op. */
+static wb_err_t build(wb_apply_t *ap, const struct wb_apply_ctx *cx, const wb_mset_t *set,
+                      enum wb_mset_op op, const wb_mset_t *groups, struct mlist *out,
+                      struct wb_apply_result *res)
+{
+    const struct wb_mset_entry *e;
+    size_t pos = 0;
+
+    while ((e = wb_mset_next(set, &pos)) != NULL) {
+        const struct wb_mset_entry *g;
+
+        if (e->op != op)
+            continue;
+        if (e->m.kind == WB_MEMBER_GROUP) {
+            g = wb_mset_get(groups, WB_MEMBER_GROUP, e->m.id);
+            if (g) {
+                mlist_push(out, &e->m, wb_strdup(g->m.sid), wb_asprintf("g:%s", g->m.guid), NULL);
+                continue;
+            }
+            if (op == WB_MSET_REMOVE)
+                continue; /* not in AD, so not a member either */
+            if (!cx->final_attempt) {
+                wb_log(LOG_WARNING, "WORKER",
+                       "group=%s: nested group %s is not in AD yet; will retry partition=%d "
+                       "offset=%lld",
+                       cx->group, e->m.id, (int)cx->partition, (long long)cx->offset);
+                return apply_fail(ap, res, WB_ERR_DEPENDENCY, "member_group_not_found", -1, NULL);
+            }
+            wb_log(LOG_WARNING, "WORKER",
+                   "group=%s: nested group %s still not in AD after retries; dead-lettering its "
+                   "events partition=%d offset=%lld",
+                   cx->group, e->m.id, (int)cx->partition, (long long)cx->offset);
+            if (!res->dead_members)
+                res->dead_members = wb_mset_new();
+            wb_mset_put(res->dead_members, &e->m, WB_MSET_ADD);
+            continue;
+        }
+        if (e->m.sid) {
+            char *key = sid_key(e->m.sid);
+
+            if (!key)
+                continue; /* the decoder vetted it; belt and braces */
+            mlist_push(out, &e->m, wb_id_sid_dn(e->m.sid), key,
+                       e->m.guid ? lower(wb_asprintf("g:%s", e->m.guid)) : NULL);
+        } else if (e->m.guid && wb_id_guid_valid(e->m.guid)) {
+            mlist_push(out, &e->m, wb_id_guid_dn(e->m.guid), lower(wb_asprintf("g:%s", e->m.guid)),
+                       NULL);
+        } else {
+            wb_log(LOG_WARNING, "WORKER", "group=%s: member user %s has no SID or GUID; skipped",
+                   cx->group, e->m.id);
+            wb_wmetrics_skipped(ap->wm, "no_onprem_identity", 1);
+        }
+    }
+    return WB_OK;
+}
+
+wb_err_t apply_members(wb_apply_t *ap, const struct wb_apply_ctx *cx, const struct wb_step *st,
+                       const char *dn, bool fresh, struct wb_apply_result *res)
+{
+    const wb_mset_t *set = st->desired ? st->desired : st->delta;
+    bool exact = st->desired != NULL;
+    wb_mset_t *groups = wb_mset_new(), *cur = NULL, *matched = NULL;
+    struct mlist adds = {0}, removes = {0};
+    struct mval **send = NULL, *extra = NULL;
+    size_t nsend = 0, nextra = 0, i, pos = 0;
+    const struct wb_mset_entry *e;
+    wb_err_t err = WB_OK;
+    int rc;
+
+    if (wb_mset_count(set) == 0 && !exact)
+        goto out;
+    rc = resolve_groups(ap, set, groups);
+    if (rc != LDAP_SUCCESS) {
+        err = apply_ldap_fail(ap, res, "resolve_failed", rc, ap->cfg.base_dn);
+        goto out;
+    }
+    err = build(ap, cx, set, WB_MSET_ADD, groups, &adds, res);
+    if (err == WB_OK)
+        err = build(ap, cx, set, WB_MSET_REMOVE, groups, &removes, res);
+    if (err != WB_OK)
+        goto out;
+
+    /* A group created just now has no members (and in a dry run, no entry to read). */
+    if (fresh) {
+        cur = wb_mset_new();
+    } else if (exact || ap->cfg.read_before_write) {
+        rc = wb_apply_read_members(ap, dn, &cur);
+        if (rc != LDAP_SUCCESS) {
+            err = apply_ldap_fail(ap, res, "read_members_failed", rc, dn);
+            goto out;
+        }
+    }
+
+    send = wb_calloc(adds.n + removes.n + 1, sizeof(*send));
+    for (i = 0; i < adds.n; i++)
+        if (!cur || !present(cur, &adds.v[i]))
+            send[nsend++] = &adds.v[i];
+    err = send_list(ap, cx, dn, LDAP_MOD_ADD, send, nsend, &cur, res);
+    if (err != WB_OK)
+        goto out;
+
+    nsend = 0;
+    if (exact && !fresh) {
+        /* Everything present that the snapshot does not want goes: compare by GUID. */
+        matched = wb_mset_new();
+        for (i = 0; i < adds.n; i++) {
+            const struct wb_mset_entry *c = present(cur, &adds.v[i]);
+
+            if (c && c->m.guid)
+                wb_mset_put(matched, &(struct wb_member){WB_MEMBER_USER, c->m.guid, NULL, NULL},
+                            WB_MSET_ADD);
+        }
+        extra = wb_calloc(wb_mset_count(cur) + 1, sizeof(*extra));
+        while ((e = wb_mset_next(cur, &pos)) != NULL) {
+            if (strncmp(e->m.id, "g:", 2) != 0 && strncmp(e->m.id, "d:", 2) != 0)
+                continue; /* the "s:" twin of an entry counted once, by its GUID */
+            if (e->m.guid && wb_mset_get(matched, WB_MEMBER_USER, e->m.guid))
+                continue;
+            extra[nextra].m = &e->m;
+            extra[nextra].value =
+                e->m.guid ? wb_asprintf("<GUID=%s>", e->m.guid) : wb_strdup(e->m.sid);
+            extra[nextra].key = wb_strdup(e->m.id);
+            extra[nextra].key2 = NULL;
+            nextra++;
+        }
+        send = wb_realloc(send, (nextra + 1) * sizeof(*send));
+        for (i = 0; i < nextra; i++)
+            send[nsend++] = &extra[i];
+    } else if (!fresh) {
+        for (i = 0; i < removes.n; i++)
+            if (!cur || present(cur, &removes.v[i]))
+                send[nsend++] = &removes.v[i];
+    }
+    err = send_list(ap, cx, dn, LDAP_MOD_DELETE, send, nsend, &cur, res);
+out:
+    for (i = 0; i < nextra; i++) {
+        free(extra[i].value);
+        free(extra[i].key);
+    }
+    free(extra);
+    free(send);
+    mlist_free(&adds);
+    mlist_free(&removes);
+    wb_mset_destroy(matched);
+    wb_mset_destroy(cur);
+    wb_mset_destroy(groups);
+    return err;
+}

@@ -1,0 +1,110 @@
+/*
+ * wb_wmetrics: worker metric families (see wb_wmetrics.h). Lag comes from librdkafka's
+ * statistics callback (statistics.interval.ms), which the main thread serves while polling.
+ */
+#include "wb_wmetrics.h"
+
+#include <cjson/cJSON.h>
+#include <string.h>
+
+void wb_wmetrics_init(struct wb_wmetrics *wm, wb_metrics_t *reg)
+{
+    static const char *const ev_l[] = {"type", "outcome"};
+    static const char *const op_l[] = {"op", "result"};
+    static const char *const reason_l[] = {"reason"};
+    static const char *const cg_l[] = {"consumergroup", "topic", "partition"};
+    static const char *const part_l[] = {"partition"};
+    static const double bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900};
+
+    memset(wm, 0, sizeof(*wm));
+    wm->events = wb_metrics_counter(reg, "writeback_worker_events_total",
+                                    "Events handled, by type and outcome.", 2, ev_l);
+    wm->ldap_ops = wb_metrics_counter(reg, "writeback_worker_ldap_operations_total",
+                                      "LDAP operations, by type and result.", 2, op_l);
+    wm->ldap_writes = wb_metrics_counter(reg, "writeback_worker_ldap_writes_total",
+                                         "LDAP add/modify/modrdn/delete requests sent.", 0, NULL);
+    wm->dead_letters = wb_metrics_counter(reg, "writeback_worker_dead_letters_total",
+                                          "Events dead-lettered, by reason.", 1, reason_l);
+    wm->skipped = wb_metrics_counter(reg, "writeback_worker_members_skipped_total",
+                                     "Member references skipped, by reason.", 1, reason_l);
+    wm->latency = wb_metrics_histogram(reg, "writeback_worker_apply_latency_seconds",
+                                       "Seconds from event time to applied in AD.", 0, NULL,
+                                       sizeof(bounds) / sizeof(bounds[0]), bounds);
+    wm->cg_lag =
+        wb_metrics_gauge(reg, "kafka_consumergroup_lag",
+                         "Consumer lag in messages (Burrow/kafka-exporter name).", 3, cg_l);
+    wm->lag = wb_metrics_gauge(reg, "writeback_worker_lag_messages",
+                               "Consumer lag in messages per assigned partition.", 1, part_l);
+}
+
+void wb_wmetrics_ldap(struct wb_wmetrics *wm, const char *op, bool ok, bool sent)
+{
+    const char *lv[2] = {op, ok ? "ok" : "error"};
+
+    if (!wm)
+        return;
+    wb_metric_inc(wm->ldap_ops, lv, 1);
+    if (sent && strcmp(op, "search") != 0)
+        wb_metric_inc(wm->ldap_writes, NULL, 1);
+}
+
+void wb_wmetrics_event(struct wb_wmetrics *wm, const char *type, const char *outcome)
+{
+    const char *lv[2] = {type ? type : "unknown", outcome};
+
+    if (wm)
+        wb_metric_inc(wm->events, lv, 1);
+}
+
+void wb_wmetrics_dead_letter(struct wb_wmetrics *wm, const char *reason)
+{
+    const char *lv[1] = {reason};
+
+    if (wm)
+        wb_metric_inc(wm->dead_letters, lv, 1);
+}
+
+void wb_wmetrics_skipped(struct wb_wmetrics *wm, const char *reason, double n)
+{
+    const char *lv[1] = {reason};
+
+    if (wm)
+        wb_metric_inc(wm->skipped, lv, n);
+}
+
+void wb_wmetrics_latency(struct wb_wmetrics *wm, double seconds)
+{
+    if (wm)
+        wb_metric_observe(wm->latency, NULL, seconds < 0 ? 0 : seconds);
+}
+
+int wb_wmetrics_stats(struct wb_wmetrics *wm, const char *json, size_t len, const char *group,
+                      const char *topic)
+{
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    cJSON *parts, *p;
+    int n = 0;
+
+    if (!root)
+        return -1;
+    parts = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "topics"), topic),
+        "partitions");
+    cJSON_ArrayForEach(p, parts)
+    {
+        cJSON *lag = cJSON_GetObjectItemCaseSensitive(p, "consumer_lag");
+        const char *cg[3] = {group, topic, p->string};
+        const char *pl[1] = {p->string};
+
+        if (!p->string || strcmp(p->string, "-1") == 0 || !cJSON_IsNumber(lag) ||
+            lag->valuedouble < 0)
+            continue;
+        if (wm) {
+            wb_metric_set(wm->cg_lag, cg, lag->valuedouble);
+            wb_metric_set(wm->lag, pl, lag->valuedouble);
+        }
+        n++;
+    }
+    cJSON_Delete(root);
+    return n;
+}

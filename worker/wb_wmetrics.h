@@ -1,0 +1,45 @@
+/*
+ * wb_wmetrics: the worker's metric families (names are a contract with the end-to-end tests
+ * and dashboards) and the parser that turns librdkafka statistics into per-partition lag.
+ * Every helper accepts a NULL struct and then does nothing, so tests may run without metrics.
+ */
+#ifndef WB_WMETRICS_H
+#define WB_WMETRICS_H
+
+#include "wb_metrics.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct wb_wmetrics {
+    wb_metric_t *events;       /* writeback_worker_events_total{type,outcome} */
+    wb_metric_t *ldap_ops;     /* writeback_worker_ldap_operations_total{op,result} */
+    wb_metric_t *ldap_writes;  /* writeback_worker_ldap_writes_total */
+    wb_metric_t *dead_letters; /* writeback_worker_dead_letters_total{reason} */
+    wb_metric_t *skipped;      /* writeback_worker_members_skipped_total{reason} */
+    wb_metric_t *latency;      /* writeback_worker_apply_latency_seconds */
+    wb_metric_t *cg_lag;       /* kafka_consumergroup_lag{consumergroup,topic,partition} */
+    wb_metric_t *lag;          /* writeback_worker_lag_messages{partition} */
+};
+
+/* Registers the families in reg (borrowed; must outlive wm). */
+void wb_wmetrics_init(struct wb_wmetrics *wm, wb_metrics_t *reg);
+
+/* One LDAP operation (op: search, add, modify, modrdn, delete): counts the operation and,
+ * for a write that was sent to the server (sent), ldap_writes. */
+void wb_wmetrics_ldap(struct wb_wmetrics *wm, const char *op, bool ok, bool sent);
+/* One event with its outcome (applied, dead_lettered, skipped). type may be NULL (undecodable:
+ * "unknown"). */
+void wb_wmetrics_event(struct wb_wmetrics *wm, const char *type, const char *outcome);
+void wb_wmetrics_dead_letter(struct wb_wmetrics *wm, const char *reason);
+void wb_wmetrics_skipped(struct wb_wmetrics *wm, const char *reason, double n);
+/* Seconds from event time to applied. */
+void wb_wmetrics_latency(struct wb_wmetrics *wm, double seconds);
+
+/* Reads consumer_lag of every partition of topic from a librdkafka statistics JSON document
+ * (json[0..len)) and sets both lag families. Returns the number of partitions updated, or -1
+ * when the document does not parse. */
+int wb_wmetrics_stats(struct wb_wmetrics *wm, const char *json, size_t len, const char *group,
+                      const char *topic);
+
+#endif

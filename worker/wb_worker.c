@@ -1,0 +1,761 @@
+/*
+ * wb_worker: the consumer loop (see wb_worker.h). Offsets are stored per partition only up to
+ * the first event not yet applied or dead-lettered, and never past the first chunk of a
+ * snapshot still being collected, so a crash or rebalance replays from there.
+ */
+#include "wb_worker.h"
+#include "wb_ad.h"
+#include "wb_apply.h"
+#include "wb_backoff.h"
+#include "wb_dlq.h"
+#include "wb_event.h"
+#include "wb_http.h"
+#include "wb_kafka.h"
+#include "wb_log.h"
+#include "wb_mem.h"
+#include "wb_plan.h"
+#include "wb_signal.h"
+#include "wb_wmetrics.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FAC           "WORKER"
+#define BATCH_BYTES   (16 * 1024 * 1024)
+#define DLQ_WAIT_MS   30000
+#define MAX_PARTITION 10000
+
+/* A dependency retry in progress: the group plan starting at (partition, offset). */
+struct retry {
+    int32_t partition;
+    int64_t offset;
+    unsigned attempts;
+};
+
+/* A partition paused until resume_ms (dependency backoff). */
+struct paused {
+    int32_t partition;
+    int64_t resume_ms;
+};
+
+struct wb_worker_s {
+    const wb_conf_t *conf;
+    const char *topic, *dlq_topic, *group_id;
+    char *worker_id;
+    unsigned max_retries;
+    size_t batch_max;
+
+    rd_kafka_t *consumer, *producer;
+    wb_ad_t *ad;
+    wb_apply_t *ap;
+    wb_snapstore_t *ss;
+    wb_metrics_t *reg;
+    struct wb_wmetrics wm;
+    wb_http_t *http;
+
+    struct retry *retries;
+    size_t nretries;
+    struct paused *paused;
+    size_t npaused;
+    struct wb_backoff dep_backoff, ad_backoff;
+    int64_t blocked_until; /* all partitions paused (AD down) until then; 0 = not blocked */
+    int fatal;
+};
+
+/* One message of a batch. */
+struct bmsg {
+    rd_kafka_message_t *rkm;
+    struct wb_event ev;
+    bool ok; /* decoded */
+    char reason[256];
+    bool done; /* applied, skipped or dead-lettered */
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Seconds since the epoch of an RFC 3339 UTC timestamp the decoder accepted, or -1. */
+static double ts_seconds(const char *ts)
+{
+    struct tm tm = {0};
+    double frac = 0;
+    const char *p;
+
+    if (!ts || sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    p = strchr(ts, '.');
+    if (p)
+        frac = strtod(p, NULL);
+    return (double)timegm(&tm) + frac;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* --- retries and pauses --- */
+
+static struct retry *retry_find(wb_worker_t *wk, int32_t partition, int64_t offset, bool create)
+{
+    size_t i;
+
+    for (i = 0; i < wk->nretries; i++)
+        if (wk->retries[i].partition == partition && wk->retries[i].offset == offset)
+            return &wk->retries[i];
+    if (!create)
+        return NULL;
+    wk->retries = wb_realloc(wk->retries, (wk->nretries + 1) * sizeof(*wk->retries));
+    wk->retries[wk->nretries] = (struct retry){partition, offset, 0};
+    return &wk->retries[wk->nretries++];
+}
+
+static void retry_clear(wb_worker_t *wk, int32_t partition, int64_t offset)
+{
+    size_t i;
+
+    for (i = 0; i < wk->nretries; i++)
+        if (wk->retries[i].partition == partition &&
+            (offset < 0 || wk->retries[i].offset == offset)) {
+            wk->retries[i--] = wk->retries[--wk->nretries];
+        }
+}
+
+static void paused_drop(wb_worker_t *wk, int32_t partition)
+{
+    size_t i;
+
+    for (i = 0; i < wk->npaused; i++)
+        if (wk->paused[i].partition == partition)
+            wk->paused[i--] = wk->paused[--wk->npaused];
+}
+
+static void pause_one(wb_worker_t *wk, int32_t partition, int64_t seek_to, int64_t resume_ms)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_error_t *e;
+
+    rd_kafka_topic_partition_list_add(l, wk->topic, partition)->offset = seek_to;
+    rd_kafka_pause_partitions(wk->consumer, l);
+    e = rd_kafka_seek_partitions(wk->consumer, l, 5000);
+    if (e) {
+        wb_log(LOG_WARNING, FAC, "seek partition %d to %lld failed: %s", (int)partition,
+               (long long)seek_to, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    if (resume_ms > 0) {
+        paused_drop(wk, partition);
+        wk->paused = wb_realloc(wk->paused, (wk->npaused + 1) * sizeof(*wk->paused));
+        wk->paused[wk->npaused++] = (struct paused){partition, resume_ms};
+    }
+}
+
+static void resume_due(wb_worker_t *wk, int64_t now)
+{
+    size_t i;
+
+    for (i = 0; i < wk->npaused; i++) {
+        rd_kafka_topic_partition_list_t *l;
+
+        if (wk->paused[i].resume_ms > now)
+            continue;
+        l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, wk->topic, wk->paused[i].partition);
+        rd_kafka_resume_partitions(wk->consumer, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        wk->paused[i--] = wk->paused[--wk->npaused];
+    }
+}
+
+/* Pause or resume everything assigned (AD unavailable / back). */
+static void all_partitions(wb_worker_t *wk, bool pause)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    int i;
+
+    if (rd_kafka_assignment(wk->consumer, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || !l)
+        return;
+    if (pause) {
+        rd_kafka_pause_partitions(wk->consumer, l);
+    } else {
+        /* Partitions in a dependency backoff stay paused. */
+        for (i = 0; i < l->cnt; i++) {
+            size_t j;
+
+            for (j = 0; j < wk->npaused; j++)
+                if (wk->paused[j].partition == l->elems[i].partition)
+                    l->elems[i].err = RD_KAFKA_RESP_ERR__STATE;
+        }
+        for (i = 0; i < l->cnt; i++) {
+            rd_kafka_topic_partition_list_t *one;
+
+            if (l->elems[i].err)
+                continue;
+            one = rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_add(one, l->elems[i].topic, l->elems[i].partition);
+            rd_kafka_resume_partitions(wk->consumer, one);
+            rd_kafka_topic_partition_list_destroy(one);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* --- callbacks --- */
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    wb_worker_t *wk = opaque;
+    int i;
+
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        for (i = 0; i < parts->cnt; i++) {
+            const char *lv[1];
+            const char *cg[3];
+            char p[16];
+
+            snprintf(p, sizeof(p), "%d", (int)parts->elems[i].partition);
+            lv[0] = p;
+            cg[0] = wk->group_id;
+            cg[1] = parts->elems[i].topic;
+            cg[2] = p;
+            wb_snapstore_drop_partition(wk->ss, parts->elems[i].partition);
+            retry_clear(wk, parts->elems[i].partition, -1);
+            paused_drop(wk, parts->elems[i].partition);
+            wb_metric_remove(wk->wm.lag, lv);
+            wb_metric_remove(wk->wm.cg_lag, cg);
+        }
+    }
+    wb_kafka_rebalance_cb(rk, err, parts, NULL);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && wk->blocked_until)
+        rd_kafka_pause_partitions(rk, parts); /* AD is down: new partitions wait too */
+    if (wk->http)
+        wb_http_set_ready(wk->http, 1, NULL);
+}
+
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    wb_worker_t *wk = opaque;
+
+    (void)rk;
+    wb_wmetrics_stats(&wk->wm, json, len, wk->group_id, wk->topic);
+    return 0; /* librdkafka frees json */
+}
+
+/* --- dead letters --- */
+
+static wb_err_t dead_letter(wb_worker_t *wk, struct bmsg *b, const char *reason, wb_err_t cls,
+                            int ldap_rc, const char *ldap_msg, const char *matched,
+                            unsigned attempts)
+{
+    rd_kafka_message_t *m = b->rkm;
+    rd_kafka_headers_t *hdrs = NULL;
+    rd_kafka_timestamp_type_t tstype;
+    struct wb_dlq_info info = {0};
+    wb_err_t err;
+
+    rd_kafka_message_headers(m, &hdrs);
+    info.reason = reason;
+    info.cls = cls;
+    info.ldap_rc = ldap_rc;
+    info.ldap_message = ldap_msg;
+    info.matched_dn = matched;
+    info.orig_topic = rd_kafka_topic_name(m->rkt);
+    info.orig_partition = m->partition;
+    info.orig_offset = m->offset;
+    info.orig_timestamp = rd_kafka_message_timestamp(m, &tstype);
+    info.consumer_group = wk->group_id;
+    info.worker_id = wk->worker_id;
+    info.attempts = attempts;
+    err = wb_dlq_send(wk->producer, wk->dlq_topic, m->key, m->key_len, m->payload, m->len, hdrs,
+                      &info, DLQ_WAIT_MS);
+    if (err == WB_OK) {
+        b->done = true;
+        wb_wmetrics_dead_letter(&wk->wm, reason);
+        wb_wmetrics_event(&wk->wm, b->ok ? wb_event_type_name(b->ev.type) : NULL, "dead_lettered");
+    }
+    return err;
+}
+
+static bool event_names_member(const struct wb_event *ev, const wb_mset_t *dead)
+{
+    const struct wb_member *lists[3] = {ev->add, ev->remove, ev->members};
+    size_t counts[3] = {ev->add_count, ev->remove_count, ev->members_count}, i, j;
+
+    for (i = 0; i < 3; i++)
+        for (j = 0; j < counts[i]; j++)
+            if (lists[i][j].kind == WB_MEMBER_GROUP &&
+                wb_mset_get(dead, WB_MEMBER_GROUP, lists[i][j].id))
+                return true;
+    return false;
+}
+
+/* --- one batch --- */
+
+/* Stop marks per partition within a batch: events at or after stop are left for later. */
+struct pstop {
+    int32_t partition;
+    int64_t stop;   /* INT64_MAX: none */
+    int64_t last;   /* highest offset seen in the batch */
+    bool transient; /* stopped by a transient error (AD backoff) rather than a dependency */
+};
+
+static struct pstop *pstop_get(struct pstop *ps, size_t *n, int32_t partition)
+{
+    size_t i;
+
+    for (i = 0; i < *n; i++)
+        if (ps[i].partition == partition)
+            return &ps[i];
+    ps[*n] = (struct pstop){partition, INT64_MAX, -1, false};
+    return &ps[(*n)++];
+}
+
+static void stop_at(struct pstop *p, int64_t offset, bool transient)
+{
+    if (offset < p->stop)
+        p->stop = offset;
+    if (transient)
+        p->transient = true;
+}
+
+/* Applies one group's steps. Returns false when the partition must stop at the group. */
+static bool run_group(wb_worker_t *wk, struct bmsg *bm, struct wb_gplan *g, struct pstop *p)
+{
+    struct retry *rt = retry_find(wk, g->partition, g->first_offset, false);
+    unsigned attempts = rt ? rt->attempts : 0;
+    bool final = attempts >= wk->max_retries;
+    size_t s, i;
+
+    for (s = 0; s < g->nsteps; s++) {
+        struct wb_step *st = &g->steps[s];
+        struct wb_apply_result res;
+        struct wb_apply_ctx cx = {g->group, g->partition,
+                                  bm[st->events[st->nevents - 1]].rkm->offset, final};
+        wb_err_t err = wb_apply_step(wk->ap, &cx, st, &res);
+        bool dlq_all = false;
+
+        if (err == WB_ERR_FATAL) {
+            wb_log(LOG_CRIT, FAC, "group=%s: fatal: %s (%s)", g->group,
+                   res.reason ? res.reason : "", res.ldap_message ? res.ldap_message : "");
+            wk->fatal = 1;
+            wb_apply_result_free(&res);
+            return false;
+        }
+        if (err == WB_ERR_TRANSIENT || (err == WB_ERR_DEPENDENCY && !final)) {
+            if (err == WB_ERR_DEPENDENCY) {
+                rt = retry_find(wk, g->partition, g->first_offset, true);
+                rt->attempts++;
+            }
+            stop_at(p, g->first_offset, err == WB_ERR_TRANSIENT);
+            wb_apply_result_free(&res);
+            return false;
+        }
+        if (err == WB_OK) {
+            for (i = 0; i < st->nevents; i++) {
+                struct bmsg *b = &bm[st->events[i]];
+
+                if (res.dead_members && event_names_member(&b->ev, res.dead_members)) {
+                    if (dead_letter(wk, b, "member_group_not_found", WB_ERR_DEPENDENCY, -1, NULL,
+                                    NULL, attempts + 1) != WB_OK) {
+                        stop_at(p, b->rkm->offset, true);
+                        wb_apply_result_free(&res);
+                        return false;
+                    }
+                    continue;
+                }
+                b->done = true;
+                wb_wmetrics_event(&wk->wm, wb_event_type_name(b->ev.type),
+                                  res.skipped ? "skipped" : "applied");
+                if (!res.skipped)
+                    wb_wmetrics_latency(&wk->wm, now_seconds() - ts_seconds(b->ev.ts));
+            }
+        } else {
+            dlq_all = true; /* conflict, invalid, dependency given up */
+        }
+        for (i = 0; dlq_all && i < st->nevents; i++) {
+            if (dead_letter(wk, &bm[st->events[i]], res.reason ? res.reason : wb_err_name(err), err,
+                            res.ldap_rc, res.ldap_message, res.matched_dn, attempts + 1) != WB_OK) {
+                stop_at(p, bm[st->events[i]].rkm->offset, true);
+                wb_apply_result_free(&res);
+                return false;
+            }
+        }
+        if (st->snapshot)
+            wb_snapstore_release(wk->ss, g->group, st->snapshot);
+        wb_apply_result_free(&res);
+    }
+    retry_clear(wk, g->partition, g->first_offset);
+    return true;
+}
+
+static void store_offsets(wb_worker_t *wk, struct pstop *ps, size_t nps)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)nps);
+    size_t i;
+
+    for (i = 0; i < nps; i++) {
+        int64_t upto = ps[i].stop != INT64_MAX ? ps[i].stop : ps[i].last + 1;
+        int64_t hold = wb_snapstore_hold(wk->ss, ps[i].partition);
+
+        if (hold >= 0 && hold < upto)
+            upto = hold;
+        if (upto > 0)
+            rd_kafka_topic_partition_list_add(l, wk->topic, ps[i].partition)->offset = upto;
+    }
+    if (l->cnt > 0) {
+        rd_kafka_resp_err_t err = rd_kafka_offsets_store(wk->consumer, l);
+
+        if (err)
+            wb_dbg("worker", FAC, "offsets_store: %s", rd_kafka_err2str(err));
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void process_batch(wb_worker_t *wk, struct bmsg *bm, size_t n)
+{
+    struct wb_plan_in *in = wb_calloc(n, sizeof(*in));
+    struct pstop *ps = wb_calloc(n, sizeof(*ps));
+    size_t nps = 0, i;
+    wb_plan_t *plan = NULL;
+    bool transient = false;
+
+    for (i = 0; i < n; i++) {
+        struct pstop *p = pstop_get(ps, &nps, bm[i].rkm->partition);
+
+        if (bm[i].rkm->offset > p->last)
+            p->last = bm[i].rkm->offset;
+        in[i].partition = bm[i].rkm->partition;
+        in[i].offset = bm[i].rkm->offset;
+        in[i].ev = bm[i].ok ? &bm[i].ev : NULL;
+    }
+    plan = wb_plan_build(in, n, wk->ss);
+    for (i = 0; i < wb_plan_count(plan) && !wk->fatal; i++) {
+        struct wb_gplan *g = wb_plan_get(plan, i);
+        struct pstop *p = pstop_get(ps, &nps, g->partition);
+
+        if (g->first_offset >= p->stop)
+            continue;
+        run_group(wk, bm, g, p);
+    }
+    wb_plan_destroy(plan);
+    /* Poison after the groups, so that one behind a stopped group waits for the replay. */
+    for (i = 0; i < n; i++) {
+        struct pstop *p = pstop_get(ps, &nps, bm[i].rkm->partition);
+
+        if (bm[i].ok || bm[i].rkm->offset >= p->stop)
+            continue;
+        wb_log(LOG_WARNING, FAC, "partition=%d offset=%lld: undecodable event: %s",
+               (int)bm[i].rkm->partition, (long long)bm[i].rkm->offset, bm[i].reason);
+        if (dead_letter(wk, &bm[i], "poison", WB_ERR_INVALID, -1, bm[i].reason, NULL, 1) != WB_OK)
+            stop_at(p, bm[i].rkm->offset, true);
+    }
+
+    store_offsets(wk, ps, nps);
+    for (i = 0; i < nps; i++) {
+        if (ps[i].stop == INT64_MAX)
+            continue;
+        if (ps[i].transient) {
+            transient = true;
+            pause_one(wk, ps[i].partition, ps[i].stop, 0);
+        } else {
+            int64_t delay = (int64_t)wb_backoff_next(&wk->dep_backoff);
+
+            wb_log(LOG_INFO, FAC, "partition=%d paused at offset %lld for %lld ms (dependency)",
+                   (int)ps[i].partition, (long long)ps[i].stop, (long long)delay);
+            pause_one(wk, ps[i].partition, ps[i].stop, mono_ms() + delay);
+        }
+    }
+    if (transient && !wk->blocked_until) {
+        int64_t delay = (int64_t)wb_backoff_next(&wk->ad_backoff);
+
+        wb_log(LOG_WARNING, FAC, "AD unavailable or busy; pausing all partitions for %lld ms",
+               (long long)delay);
+        all_partitions(wk, true);
+        wk->blocked_until = mono_ms() + delay;
+    }
+    if (nps > 0 && wk->nretries == 0)
+        wb_backoff_reset(&wk->dep_backoff);
+    free(ps);
+    free(in);
+}
+
+/* Collects up to batch_max messages (or BATCH_BYTES): wait for the first, then take what is
+ * already fetched. Returns the count. */
+static size_t collect(wb_worker_t *wk, struct bmsg *bm)
+{
+    size_t n = 0, bytes = 0;
+    int timeout = 200;
+
+    while (n < wk->batch_max && bytes < BATCH_BYTES) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(wk->consumer, timeout);
+
+        if (!m)
+            break;
+        timeout = 0;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                wb_log(LOG_WARNING, "KAFKA", "consumer: %s", rd_kafka_message_errstr(m));
+            if (rd_kafka_fatal_error(wk->consumer, NULL, 0))
+                wk->fatal = 1;
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        memset(&bm[n], 0, sizeof(bm[n]));
+        bm[n].rkm = m;
+        bm[n].ok = wb_event_decode(m->payload ? m->payload : "", m->len, &bm[n].ev, bm[n].reason,
+                                   sizeof(bm[n].reason)) == WB_OK;
+        bytes += m->len;
+        n++;
+    }
+    return n;
+}
+
+/* --- lifecycle --- */
+
+static const char **kv_merge(const char *const *defaults, const char *const *user)
+{
+    size_t nd = 0, nu = 0, i;
+    const char **kv;
+
+    while (defaults[nd])
+        nd++;
+    while (user && user[nu])
+        nu++;
+    kv = wb_calloc(nd + nu + 1, sizeof(*kv));
+    for (i = 0; i < nd; i++)
+        kv[i] = defaults[i];
+    for (i = 0; i < nu; i++)
+        kv[nd + i] = user[i];
+    return kv;
+}
+
+wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
+{
+    static const char *const cons_defaults[] = {"statistics.interval.ms",
+                                                "5000",
+                                                "queued.max.messages.kbytes",
+                                                "8192",
+                                                "fetch.max.bytes",
+                                                "8388608",
+                                                NULL};
+    static const char *const prod_defaults[] = {"message.timeout.ms", "30000", NULL};
+    wb_worker_t *wk = wb_calloc(1, sizeof(*wk));
+    struct wb_ad_opts ao = {0};
+    struct wb_apply_cfg ac = {0};
+    rd_kafka_conf_t *kc = NULL;
+    const char **kv = NULL;
+    const char *listen;
+    char host[128], err[1024];
+    LDAPMessage *res = NULL;
+    rd_kafka_topic_partition_list_t *sub = NULL;
+    rd_kafka_resp_err_t kerr;
+    int rc;
+
+    wk->conf = conf;
+    wk->topic = wb_conf_get_str(conf, "topic.events");
+    wk->dlq_topic = wb_conf_get_str(conf, "topic.dlq");
+    wk->group_id = wb_conf_get_str(conf, "worker.group_id");
+    wk->max_retries = (unsigned)wb_conf_get_int(conf, "worker.max_retries");
+    wk->batch_max = (size_t)wb_conf_get_int(conf, "worker.batch_max_messages");
+    if (wb_conf_get_str(conf, "worker.id")) {
+        wk->worker_id = wb_strdup(wb_conf_get_str(conf, "worker.id"));
+    } else {
+        if (gethostname(host, sizeof(host)) != 0)
+            snprintf(host, sizeof(host), "worker");
+        host[sizeof(host) - 1] = '\0';
+        wk->worker_id = wb_asprintf("%s-%d", host, (int)getpid());
+    }
+    wb_backoff_init(&wk->dep_backoff, (uint64_t)wb_conf_get_int(conf, "worker.retry_backoff_ms"),
+                    (uint64_t)wb_conf_get_int(conf, "worker.retry_backoff_max_ms"),
+                    WB_BACKOFF_FULL);
+    wb_backoff_init(&wk->ad_backoff, (uint64_t)wb_conf_get_int(conf, "worker.retry_backoff_ms"),
+                    (uint64_t)wb_conf_get_int(conf, "worker.retry_backoff_max_ms"),
+                    WB_BACKOFF_DECORRELATED);
+    wk->reg = wb_metrics_new();
+    wb_wmetrics_init(&wk->wm, wk->reg);
+    wk->ss = wb_snapstore_new();
+
+    ao.uri = wb_conf_get_str(conf, "ldap.uri");
+    ao.bind_dn = wb_conf_get_str(conf, "ldap.bind_dn");
+    ao.password = wb_conf_secret(conf, "ldap.password_file");
+    ao.ca_file = wb_conf_get_str(conf, "ldap.ca_file");
+    ao.starttls = wb_conf_get_bool(conf, "ldap.starttls");
+    ao.allow_insecure = wb_conf_get_bool(conf, "ldap.allow_insecure");
+    ao.timeout_ms = (int)wb_conf_get_int(conf, "ldap.timeout_ms");
+    wk->ad = wb_ad_new(&ao, &wk->wm, errstr, errsz);
+    if (!wk->ad)
+        goto fail;
+    if (wb_ad_connect(wk->ad, err, sizeof(err)) != WB_OK) {
+        snprintf(errstr, errsz, "%s", err);
+        goto fail;
+    }
+    rc = wb_ad_search(wk->ad, wb_conf_get_str(conf, "ldap.target_ou"), LDAP_SCOPE_BASE,
+                      "(objectClass=*)", (const char *const[]){"1.1", NULL}, NULL, &res);
+    ldap_msgfree(res);
+    if (rc != LDAP_SUCCESS) {
+        snprintf(errstr, errsz, "ldap.target_ou %s: %s (%s); create it or fix the key",
+                 wb_conf_get_str(conf, "ldap.target_ou"), ldap_err2string(rc),
+                 wb_ad_last_message(wk->ad));
+        goto fail;
+    }
+    ac.base_dn = wb_conf_get_str(conf, "ldap.base_dn");
+    ac.target_ou = wb_conf_get_str(conf, "ldap.target_ou");
+    ac.soa = wb_conf_get_bool(conf, "mapping.soa");
+    ac.dry_run = wb_conf_get_bool(conf, "worker.dry_run");
+    ac.adopt = wb_conf_get_bool(conf, "worker.adopt_writeback_v2");
+    ac.keep_unscoped = strcmp(wb_conf_get_str(conf, "worker.out_of_scope"), "keep") == 0;
+    ac.read_before_write = wb_conf_get_bool(conf, "worker.read_before_write");
+    ac.member_chunk = (int)wb_conf_get_int(conf, "ldap.member_chunk");
+    ac.range_window = (int)wb_conf_get_int(conf, "ldap.range_window");
+    wk->ap = wb_apply_new(wk->ad, &ac, &wk->wm);
+
+    kv = kv_merge(cons_defaults, wb_conf_kafka_kv(conf));
+    kc = wb_kafka_consumer_conf_new(kv, wk->group_id, errstr, errsz);
+    free(kv);
+    kv = NULL;
+    if (!kc)
+        goto fail;
+    rd_kafka_conf_set_opaque(kc, wk);
+    rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+    rd_kafka_conf_set_stats_cb(kc, stats_cb);
+    wk->consumer = wb_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errsz);
+    if (!wk->consumer)
+        goto fail;
+    kv = kv_merge(prod_defaults, wb_conf_kafka_kv(conf));
+    wk->producer = wb_kafka_producer_new(kv, errstr, errsz);
+    free(kv);
+    kv = NULL;
+    if (!wk->producer)
+        goto fail;
+    sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, wk->topic, RD_KAFKA_PARTITION_UA);
+    kerr = rd_kafka_subscribe(wk->consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (kerr) {
+        snprintf(errstr, errsz, "topic.events %s: subscribe failed: %s", wk->topic,
+                 rd_kafka_err2str(kerr));
+        goto fail;
+    }
+    listen = wb_conf_get_str(conf, "worker.metrics_listen");
+    if (listen && *listen) {
+        wk->http = wb_http_new(listen, wk->reg, err, sizeof(err));
+        if (!wk->http) {
+            snprintf(errstr, errsz, "worker.metrics_listen %s: %s", listen, err);
+            goto fail;
+        }
+    }
+    wb_log(LOG_NOTICE, FAC,
+           "worker %s started: group %s, topic %s, dead letters to %s, AD %s, target %s%s",
+           wk->worker_id, wk->group_id, wk->topic, wk->dlq_topic, ao.uri, ac.target_ou,
+           ac.dry_run ? " (dry run: no AD writes)" : "");
+    return wk;
+fail:
+    wb_worker_destroy(wk);
+    return NULL;
+}
+
+int wb_worker_run(wb_worker_t *wk)
+{
+    struct bmsg *bm = wb_calloc(wk->batch_max, sizeof(*bm));
+    size_t n, i;
+
+    while (!wb_signal_stop_requested() && !wk->fatal) {
+        int64_t now = mono_ms();
+
+        if (wk->http)
+            wb_http_set_alive(wk->http);
+        resume_due(wk, now);
+        if (wk->blocked_until) {
+            char err[1024];
+            wb_err_t e;
+
+            if (now < wk->blocked_until) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(wk->consumer, 100);
+
+                /* Paused partitions deliver nothing; a message here predates the pause and
+                 * will be fetched again after the seek. */
+                if (m)
+                    rd_kafka_message_destroy(m);
+                continue;
+            }
+            e = wb_ad_connect(wk->ad, err, sizeof(err));
+            if (e == WB_ERR_FATAL) {
+                wb_log(LOG_CRIT, FAC, "%s", err);
+                wk->fatal = 1;
+                break;
+            }
+            if (e != WB_OK) {
+                int64_t delay = (int64_t)wb_backoff_next(&wk->ad_backoff);
+
+                wb_log(LOG_WARNING, FAC, "%s; retrying in %lld ms", err, (long long)delay);
+                wk->blocked_until = mono_ms() + delay;
+                if (wk->http)
+                    wb_http_set_ready(wk->http, 0, "AD unavailable");
+                continue;
+            }
+            wb_log(LOG_NOTICE, FAC, "AD reachable again; resuming partitions");
+            wb_backoff_reset(&wk->ad_backoff);
+            wk->blocked_until = 0;
+            all_partitions(wk, false);
+            if (wk->http)
+                wb_http_set_ready(wk->http, 1, NULL);
+        }
+        n = collect(wk, bm);
+        if (n == 0)
+            continue;
+        process_batch(wk, bm, n);
+        for (i = 0; i < n; i++) {
+            wb_event_free(&bm[i].ev);
+            rd_kafka_message_destroy(bm[i].rkm);
+        }
+    }
+    free(bm);
+    if (wk->fatal)
+        return 1;
+    wb_log(LOG_NOTICE, FAC, "stopping on request; committing offsets");
+    return 0;
+}
+
+void wb_worker_destroy(wb_worker_t *wk)
+{
+    if (!wk)
+        return;
+    wb_http_destroy(wk->http);
+    wk->http = NULL; /* the revoke callback below must not touch it */
+    if (wk->consumer)
+        wb_kafka_destroy(wk->consumer); /* leaves the group: commits on revoke */
+    if (wk->producer) {
+        wb_kafka_flush(wk->producer, 10000);
+        wb_kafka_destroy(wk->producer);
+    }
+    wb_apply_destroy(wk->ap);
+    wb_ad_destroy(wk->ad);
+    wb_snapstore_destroy(wk->ss);
+    wb_metrics_destroy(wk->reg);
+    free(wk->retries);
+    free(wk->paused);
+    free(wk->worker_id);
+    free(wk);
+}
+
+wb_metrics_t *wb_worker_metrics(wb_worker_t *wk)
+{
+    return wk->reg;
+}
