@@ -3,7 +3,9 @@
 # on 127.0.0.1:19092 (controller 127.0.0.1:19093) for the kafka/e2e tests. The official jars
 # come from Maven Central through deploy/kafka/pom.xml (cached in ~/.m2, copied once into
 # ${WB_STATE_DIR:-<repo>/.wb}/kafka/libs); data and logs live beside them. stdout carries only
-# `export WB_TEST_KAFKA_BOOTSTRAP=...`; everything else goes to stderr.
+# `export WB_TEST_KAFKA_BOOTSTRAP=...`; everything else goes to stderr. Environment:
+# WB_STATE_DIR, WB_KAFKA_PORT (19092; controller on the next port), WB_KAFKA_JVM_OPTS,
+# WB_KAFKA_START_TIMEOUT (seconds, 90).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -11,8 +13,9 @@ repo=$(cd "$here/../.." && pwd)
 state=${WB_STATE_DIR:-$repo/.wb}/kafka
 
 host=127.0.0.1
-port=19092
-ctl_port=19093
+# Overridable so a second broker (own WB_STATE_DIR) can run beside the shared one.
+port=${WB_KAFKA_PORT:-19092}
+ctl_port=${WB_KAFKA_CONTROLLER_PORT:-$((port + 1))}
 bootstrap=$host:$port
 
 pom=$repo/deploy/kafka/pom.xml
@@ -85,7 +88,8 @@ ensure_libs() {
     command -v java >/dev/null || die "java not found (apt-get install openjdk-17-jre-headless)"
     log "fetching Kafka jars with Maven (first run only)"
     rm -rf "$libs" "$jsa" "$jsa.new"
-    mvn -B -q -Dstyle.color=never -f "$pom" -Dkafka.libs="$libs" package >&2 || die "mvn failed for $pom"
+    mvn -B -q -Dstyle.color=never -f "$pom" -Dkafka.libs="$libs" package >&2 ||
+        die "mvn failed for $pom"
     echo "$sum" >"$libs/.pom.sha256"
 }
 
@@ -161,8 +165,8 @@ cmd_up() {
     fi
     [[ -f $serverlog ]] && mv -f "$serverlog" "$serverlog.1"
     # The broker must not hold our stdout (fd 3: $(kafka.sh up) would never end) or the lock.
-    setsid java "${jvm_opts[@]}" "${cds_opts[@]}" "${extra_opts[@]}" -cp "$libs/*" kafka.Kafka "$props" \
-        >"$serverlog" 2>&1 </dev/null 3>&- 9>&- &
+    setsid java "${jvm_opts[@]}" "${cds_opts[@]}" "${extra_opts[@]}" -cp "$libs/*" \
+        kafka.Kafka "$props" >"$serverlog" 2>&1 </dev/null 3>&- 9>&- &
     pid=$!
     echo "$pid" >"$pidfile"
     for ((i = 0; i < start_timeout * 10; i++)); do
