@@ -3,7 +3,9 @@
 set -euo pipefail
 root=${WB_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$root"
-mapfile -t files < <(find common producer worker ctl tests -name '*.[ch]' -not -path '*/build*' | sort)
+dirs=()
+for d in common producer worker ctl tests; do [ -d "$d" ] && dirs+=("$d"); done
+mapfile -t files < <(find "${dirs[@]}" -name '*.[ch]' -not -path '*/build*' | sort)
 if [ "${#files[@]}" -eq 0 ]; then
   echo "no C files found under $root" >&2
   exit 1
