@@ -1,0 +1,460 @@
+/*
+ * lag: consumer lag of the workers' group per partition (committed, log end, messages, and
+ * seconds = age of the oldest unconsumed event) with a Burrow-style status evaluated over a
+ * sliding window of samples, or fixed thresholds. Exit codes follow Nagios: 0 OK, 1 WARN,
+ * 2 ERR, 3 UNKNOWN (broker unreachable, bad arguments).
+ */
+#include "ctl.h"
+#include "wb_kafka.h"
+#include "wb_mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LAG_EXIT_UNKNOWN 3
+#define LAG_MAX_WINDOW   100
+
+enum pstatus { ST_OK, ST_WARN, ST_ERR, ST_STOP, ST_STALL, ST_REWIND };
+static const char *const st_name[] = {"OK", "WARN", "ERR", "STOP", "STALL", "REWIND"};
+
+struct sample {
+    int64_t t;
+    int64_t *committed; /* -1: none */
+    int64_t *lag;       /* messages not yet consumed (transaction markers excluded) */
+};
+
+struct lagrun {
+    int nparts;
+    struct sample *s;
+    size_t ns;
+    int64_t *end, *low;
+    double *secs; /* age of the oldest unconsumed event, last sample; 0 when caught up */
+};
+
+static void usage(FILE *fp)
+{
+    fputs("usage: writebackctl [-c FILE] [-X k=v] lag [options] [--json]\n"
+          "\n"
+          "Consumer lag of worker.group_id on topic.events, per partition: committed offset,\n"
+          "log-end offset, lag in messages and in seconds (age of the oldest unconsumed event).\n"
+          "\n"
+          "Status (Burrow rules over a sliding window of samples; no fixed thresholds):\n"
+          "  OK      lag is zero, or the consumer is moving and lag is not always growing\n"
+          "  WARN    offsets move but lag did not decrease across the window\n"
+          "  STALL   members are active but the committed offset did not move while lag > 0\n"
+          "  STOP    no active members (workers stopped) and lag > 0\n"
+          "  REWIND  the committed offset went backwards (a replay or a reset)\n"
+          "  group: OK, WARN if any partition warns, ERR if any is STOP, STALL or REWIND\n"
+          "\n"
+          "Options:\n"
+          "  --topic T          topic (default topic.events)\n"
+          "  --group G          consumer group (default worker.group_id)\n"
+          "  --samples N        samples taken now (default 3; 1 with --history)\n"
+          "  --interval-ms MS   time between samples (default 1000)\n"
+          "  --history FILE     keep samples across runs (a monitor calling lag every minute\n"
+          "                     then evaluates a real sliding window)\n"
+          "  --window N         samples in the window (default 10)\n"
+          "Threshold mode (instead of Burrow rules; one sample):\n"
+          "  --max-lag N  --max-seconds S     ERR above these (partition status ERR)\n"
+          "  --warn-lag N --warn-seconds S    WARN above these\n"
+          "\n"
+          "Exit: 0 OK, 1 WARN, 2 ERR, 3 UNKNOWN (could not evaluate, bad arguments).\n",
+          fp);
+}
+
+static void sample_free(struct sample *s)
+{
+    free(s->committed);
+    free(s->lag);
+}
+
+/* Age in seconds of the first real message at or after from[p], for partitions with lag; a
+ * partition holding only transaction markers after its committed offset has no lag. */
+struct peek {
+    int nparts;
+    int64_t *first_ts; /* -2: not yet seen */
+    int want;
+};
+
+static int peek_cb(const rd_kafka_message_t *m, void *opaque)
+{
+    struct peek *pk = opaque;
+    rd_kafka_timestamp_type_t tt;
+    int64_t ts;
+
+    if (pk->first_ts[m->partition] != -2)
+        return 0;
+    ts = rd_kafka_message_timestamp(m, &tt);
+    pk->first_ts[m->partition] = ts >= 0 ? ts : 0;
+    return --pk->want == 0;
+}
+
+static wb_err_t take_sample(struct ctl *c, rd_kafka_t *admin, rd_kafka_t *reader, const char *topic,
+                            const char *group, struct lagrun *r, struct sample *s)
+{
+    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(r->nparts);
+    int64_t *from = wb_calloc((size_t)r->nparts, sizeof(int64_t));
+    struct peek pk = {r->nparts, wb_calloc((size_t)r->nparts, sizeof(int64_t)), 0};
+    wb_err_t rc;
+    int p;
+
+    (void)c;
+    s->committed = wb_calloc((size_t)r->nparts, sizeof(int64_t));
+    s->lag = wb_calloc((size_t)r->nparts, sizeof(int64_t));
+    for (p = 0; p < r->nparts; p++)
+        rd_kafka_topic_partition_list_add(tp, topic, p);
+    rc = ctl_committed(admin, group, tp);
+    if (rc != WB_OK)
+        goto out;
+    s->t = ctl_now_ms();
+    for (p = 0; p < r->nparts; p++) {
+        int64_t start;
+
+        rc = ctl_watermarks(admin, topic, p, &r->low[p], &r->end[p]);
+        if (rc != WB_OK)
+            goto out;
+        s->committed[p] = tp->elems[p].offset >= 0 ? tp->elems[p].offset : -1;
+        /* No commit yet: the group starts at the earliest offset (auto.offset.reset). */
+        start = s->committed[p] >= r->low[p] ? s->committed[p] : r->low[p];
+        s->lag[p] = r->end[p] > start ? r->end[p] - start : 0;
+        from[p] = start;
+        pk.first_ts[p] = s->lag[p] > 0 ? -2 : -1;
+        if (s->lag[p] > 0)
+            pk.want++;
+    }
+    if (pk.want > 0) {
+        rc = ctl_scan(reader, topic, r->nparts, from, r->end, CTL_TIMEOUT_MS, peek_cb, &pk);
+        if (rc != WB_OK)
+            goto out;
+    }
+    for (p = 0; p < r->nparts; p++) {
+        if (s->lag[p] > 0 && pk.first_ts[p] == -2)
+            s->lag[p] = 0; /* only transaction markers left: nothing to consume */
+        r->secs[p] =
+            s->lag[p] > 0 && pk.first_ts[p] >= 0 ? (double)(s->t - pk.first_ts[p]) / 1000.0 : 0.0;
+        if (r->secs[p] < 0)
+            r->secs[p] = 0;
+    }
+    rc = WB_OK;
+out:
+    free(pk.first_ts);
+    free(from);
+    rd_kafka_topic_partition_list_destroy(tp);
+    return rc;
+}
+
+/* The Burrow rules for partition p over the window w[0..n) (oldest first). */
+static enum pstatus evaluate(const struct sample *w, size_t n, int p, int members)
+{
+    size_t i;
+    bool same = true, growing = true;
+
+    if (w[n - 1].lag[p] == 0)
+        return ST_OK;
+    for (i = 1; i < n; i++) {
+        if (w[i].committed[p] >= 0 && w[i - 1].committed[p] >= 0 &&
+            w[i].committed[p] < w[i - 1].committed[p])
+            return ST_REWIND;
+        if (w[i].committed[p] != w[i - 1].committed[p])
+            same = false;
+        if (w[i].lag[p] < w[i - 1].lag[p])
+            growing = false;
+    }
+    if (members == 0)
+        return ST_STOP;
+    if (n >= 2 && same)
+        return ST_STALL;
+    if (n >= 2 && growing)
+        return ST_WARN;
+    return ST_OK;
+}
+
+/* Loads samples of the same group/topic/partition count from path (missing file: none). */
+static void history_load(const char *path, const char *group, const char *topic, int nparts,
+                         struct lagrun *r)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    cJSON *doc = NULL, *arr, *it;
+
+    if (!fp)
+        return;
+    for (;;) {
+        if (cap - len < 4096) {
+            cap = cap ? cap * 2 : 8192;
+            if (cap > 64u << 20)
+                break;
+            buf = wb_realloc(buf, cap + 1);
+        }
+        n = fread(buf + len, 1, cap - len, fp);
+        if (n == 0)
+            break;
+        len += n;
+    }
+    fclose(fp);
+    if (!buf)
+        return;
+    buf[len] = '\0';
+    doc = cJSON_Parse(buf);
+    free(buf);
+    if (!doc || !cJSON_IsString(cJSON_GetObjectItem(doc, "group")) ||
+        strcmp(cJSON_GetObjectItem(doc, "group")->valuestring, group) != 0 ||
+        !cJSON_IsString(cJSON_GetObjectItem(doc, "topic")) ||
+        strcmp(cJSON_GetObjectItem(doc, "topic")->valuestring, topic) != 0) {
+        fprintf(stderr, "writebackctl lag: ignoring history %s (other group/topic or damaged)\n",
+                path);
+        goto out;
+    }
+    arr = cJSON_GetObjectItem(doc, "samples");
+    cJSON_ArrayForEach(it, arr)
+    {
+        cJSON *t = cJSON_GetObjectItem(it, "t"), *cm = cJSON_GetObjectItem(it, "c"),
+              *lg = cJSON_GetObjectItem(it, "l");
+        struct sample s = {0};
+        int p;
+
+        if (!cJSON_IsNumber(t) || cJSON_GetArraySize(cm) != nparts ||
+            cJSON_GetArraySize(lg) != nparts || r->ns >= LAG_MAX_WINDOW)
+            continue;
+        s.t = (int64_t)t->valuedouble;
+        s.committed = wb_calloc((size_t)nparts, sizeof(int64_t));
+        s.lag = wb_calloc((size_t)nparts, sizeof(int64_t));
+        for (p = 0; p < nparts; p++) {
+            s.committed[p] = (int64_t)cJSON_GetArrayItem(cm, p)->valuedouble;
+            s.lag[p] = (int64_t)cJSON_GetArrayItem(lg, p)->valuedouble;
+        }
+        r->s[r->ns++] = s;
+    }
+out:
+    cJSON_Delete(doc);
+}
+
+static int history_save(const char *path, const char *group, const char *topic,
+                        const struct lagrun *r, size_t first)
+{
+    cJSON *doc = cJSON_CreateObject(), *arr;
+    char *txt, *tmp = wb_asprintf("%s.tmp", path);
+    FILE *fp;
+    size_t i;
+    int p, rc = -1;
+
+    cJSON_AddStringToObject(doc, "group", group);
+    cJSON_AddStringToObject(doc, "topic", topic);
+    arr = cJSON_AddArrayToObject(doc, "samples");
+    for (i = first; i < r->ns; i++) {
+        cJSON *o = cJSON_CreateObject(), *cm = cJSON_AddArrayToObject(o, "c"),
+              *lg = cJSON_AddArrayToObject(o, "l");
+
+        cJSON_AddNumberToObject(o, "t", (double)r->s[i].t);
+        for (p = 0; p < r->nparts; p++) {
+            cJSON_AddItemToArray(cm, cJSON_CreateNumber((double)r->s[i].committed[p]));
+            cJSON_AddItemToArray(lg, cJSON_CreateNumber((double)r->s[i].lag[p]));
+        }
+        cJSON_AddItemToArray(arr, o);
+    }
+    txt = cJSON_PrintUnformatted(doc);
+    fp = fopen(tmp, "wb");
+    if (fp && fputs(txt, fp) >= 0 && fclose(fp) == 0 && rename(tmp, path) == 0)
+        rc = 0;
+    else if (fp)
+        fclose(fp);
+    if (rc != 0)
+        fprintf(stderr, "writebackctl lag: cannot write history %s\n", path);
+    free(txt);
+    free(tmp);
+    cJSON_Delete(doc);
+    return rc;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+int ctl_lag(struct ctl *c, int argc, char **argv)
+{
+    const char *topic = NULL, *group = NULL;
+    const char *history = NULL, *v;
+    int64_t samples = -1, interval = 1000, window = 10;
+    int64_t max_lag = -1, max_secs = -1, warn_lag = -1, warn_secs = -1;
+    rd_kafka_t *admin = NULL, *reader = NULL;
+    struct lagrun r = {0};
+    enum pstatus *ps = NULL;
+    char state[64];
+    int members = -1, rc = LAG_EXIT_UNKNOWN, i, p, worst = 0;
+    size_t first = 0, k;
+    bool thresholds;
+    int64_t total = 0;
+    double max_age = 0;
+
+    if (ctl_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    topic = wb_conf_get_str(c->conf, "topic.events");
+    group = wb_conf_get_str(c->conf, "worker.group_id");
+    for (i = 1; i < argc; i++) {
+        int64_t *num = NULL;
+
+        if (ctl_opt(argc, argv, &i, "--topic", &v))
+            topic = v;
+        else if (ctl_opt(argc, argv, &i, "--group", &v))
+            group = v;
+        else if (ctl_opt(argc, argv, &i, "--history", &v))
+            history = v;
+        else if (ctl_opt(argc, argv, &i, "--samples", &v))
+            num = &samples;
+        else if (ctl_opt(argc, argv, &i, "--interval-ms", &v))
+            num = &interval;
+        else if (ctl_opt(argc, argv, &i, "--window", &v))
+            num = &window;
+        else if (ctl_opt(argc, argv, &i, "--max-lag", &v))
+            num = &max_lag;
+        else if (ctl_opt(argc, argv, &i, "--max-seconds", &v))
+            num = &max_secs;
+        else if (ctl_opt(argc, argv, &i, "--warn-lag", &v))
+            num = &warn_lag;
+        else if (ctl_opt(argc, argv, &i, "--warn-seconds", &v))
+            num = &warn_secs;
+        else {
+            ctl_usage_error("lag", "unknown option %s", argv[i]);
+            return LAG_EXIT_UNKNOWN;
+        }
+        if (!v || (num && (!ctl_parse_i64(v, num) || *num < 0))) {
+            ctl_usage_error("lag", "option %s needs a value (a number >= 0 where numeric)",
+                            argv[i]);
+            return LAG_EXIT_UNKNOWN;
+        }
+    }
+    if (!topic || !group) {
+        ctl_usage_error("lag", "%sno topic or group configured", "");
+        return LAG_EXIT_UNKNOWN;
+    }
+    thresholds = max_lag >= 0 || max_secs >= 0 || warn_lag >= 0 || warn_secs >= 0;
+    if (samples < 0)
+        samples = thresholds || history ? 1 : 3;
+    if (samples < 1 || samples > LAG_MAX_WINDOW || window < 1 || window > LAG_MAX_WINDOW ||
+        interval > 3600000) {
+        ctl_usage_error("lag", "%s--samples and --window must be 1..100, --interval-ms <= 1h", "");
+        return LAG_EXIT_UNKNOWN;
+    }
+    admin = ctl_kafka_new(c, RD_KAFKA_PRODUCER, NULL);
+    reader = admin ? ctl_kafka_new(c, RD_KAFKA_CONSUMER, NULL) : NULL;
+    if (!reader)
+        goto out;
+    r.nparts = ctl_partitions(admin, topic);
+    if (r.nparts <= 0)
+        goto out;
+    r.s = wb_calloc(LAG_MAX_WINDOW * 2 + 1, sizeof(struct sample));
+    r.end = wb_calloc((size_t)r.nparts, sizeof(int64_t));
+    r.low = wb_calloc((size_t)r.nparts, sizeof(int64_t));
+    r.secs = wb_calloc((size_t)r.nparts, sizeof(double));
+    ps = wb_calloc((size_t)r.nparts, sizeof(*ps));
+    if (history)
+        history_load(history, group, topic, r.nparts, &r);
+    for (i = 0; i < samples; i++) {
+        if (i > 0)
+            sleep_ms(interval);
+        if (take_sample(c, admin, reader, topic, group, &r, &r.s[r.ns]) != WB_OK) {
+            sample_free(&r.s[r.ns]);
+            goto out;
+        }
+        r.ns++;
+    }
+    if (ctl_group_state(admin, group, state, sizeof(state), &members) != WB_OK)
+        goto out;
+    first = r.ns > (size_t)window ? r.ns - (size_t)window : 0;
+    if (history && history_save(history, group, topic, &r, first) != 0)
+        goto out;
+    for (p = 0; p < r.nparts; p++) {
+        int64_t lag = r.s[r.ns - 1].lag[p];
+
+        if (thresholds) {
+            if ((max_lag >= 0 && lag > max_lag) || (max_secs >= 0 && r.secs[p] > max_secs))
+                ps[p] = ST_ERR;
+            else if ((warn_lag >= 0 && lag > warn_lag) || (warn_secs >= 0 && r.secs[p] > warn_secs))
+                ps[p] = ST_WARN;
+            else
+                ps[p] = ST_OK;
+        } else {
+            ps[p] = evaluate(&r.s[first], r.ns - first, p, members);
+        }
+        if (ps[p] == ST_WARN && worst < 1)
+            worst = 1;
+        else if (ps[p] > ST_WARN)
+            worst = 2;
+        total += lag;
+        if (r.secs[p] > max_age)
+            max_age = r.secs[p];
+    }
+    rc = worst;
+    if (c->json) {
+        cJSON *doc = cJSON_CreateObject(), *arr;
+
+        cJSON_AddStringToObject(doc, "group", group);
+        cJSON_AddStringToObject(doc, "topic", topic);
+        cJSON_AddStringToObject(doc, "groupState", state);
+        cJSON_AddNumberToObject(doc, "members", members);
+        cJSON_AddStringToObject(doc, "mode", thresholds ? "threshold" : "burrow");
+        cJSON_AddNumberToObject(doc, "window", (double)(r.ns - first));
+        cJSON_AddStringToObject(doc, "status", worst == 0 ? "OK" : worst == 1 ? "WARN" : "ERR");
+        cJSON_AddNumberToObject(doc, "totalLag", (double)total);
+        cJSON_AddNumberToObject(doc, "maxLagSeconds", max_age);
+        arr = cJSON_AddArrayToObject(doc, "partitions");
+        for (p = 0; p < r.nparts; p++) {
+            cJSON *o = cJSON_CreateObject();
+            int64_t cm = r.s[r.ns - 1].committed[p];
+
+            cJSON_AddNumberToObject(o, "partition", p);
+            if (cm >= 0)
+                cJSON_AddNumberToObject(o, "committed", (double)cm);
+            else
+                cJSON_AddNullToObject(o, "committed");
+            cJSON_AddNumberToObject(o, "end", (double)r.end[p]);
+            cJSON_AddNumberToObject(o, "lag", (double)r.s[r.ns - 1].lag[p]);
+            cJSON_AddNumberToObject(o, "lagSeconds", r.secs[p]);
+            cJSON_AddStringToObject(o, "status", st_name[ps[p]]);
+            cJSON_AddItemToArray(arr, o);
+        }
+        ctl_print_json(doc);
+    } else {
+        printf("group %s (%s, %d members), topic %s: %s, lag %lld messages, oldest %.1f s "
+               "[%s, window %zu]\n",
+               group, state, members, topic,
+               worst == 0   ? "OK"
+               : worst == 1 ? "WARN"
+                            : "ERR",
+               (long long)total, max_age, thresholds ? "thresholds" : "burrow", r.ns - first);
+        printf("%-9s %12s %12s %10s %10s  %s\n", "PARTITION", "COMMITTED", "END", "LAG", "LAG_SEC",
+               "STATUS");
+        for (p = 0; p < r.nparts; p++) {
+            int64_t cm = r.s[r.ns - 1].committed[p];
+            char cbuf[32];
+
+            if (cm >= 0)
+                snprintf(cbuf, sizeof(cbuf), "%lld", (long long)cm);
+            else
+                snprintf(cbuf, sizeof(cbuf), "-");
+            printf("%-9d %12s %12lld %10lld %10.1f  %s\n", p, cbuf, (long long)r.end[p],
+                   (long long)r.s[r.ns - 1].lag[p], r.secs[p], st_name[ps[p]]);
+        }
+    }
+out:
+    for (k = 0; k < r.ns; k++)
+        sample_free(&r.s[k]);
+    free(r.s);
+    free(r.end);
+    free(r.low);
+    free(r.secs);
+    free(ps);
+    if (reader)
+        wb_kafka_destroy(reader);
+    if (admin)
+        wb_kafka_destroy(admin);
+    return rc;
+}
