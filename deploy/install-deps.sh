@@ -9,7 +9,8 @@ pkgs=(
   clang-format
   samba samba-ad-dc ldap-utils
   openjdk-17-jre-headless maven
-  python3 curl openssl
+  python3 python3-yaml curl openssl
+  docker-compose prometheus
 )
 
 missing=()

@@ -29,15 +29,22 @@ static const char *source_dir(void)
     return d && *d ? d : WB_SOURCE_DIR;
 }
 
+/* The stream's buffer lives on the heap: with optimisation gcc takes a stack buffer handed to
+ * open_memstream for a dangling pointer (-Wdangling-pointer). */
 static char *generate(void (*gen)(FILE *))
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *fp = open_memstream(&buf, &len);
+    struct {
+        char *buf;
+        size_t len;
+    } *ms = wb_calloc(1, sizeof(*ms));
+    FILE *fp = open_memstream(&ms->buf, &ms->len);
+    char *buf;
 
     assert_non_null(fp);
     gen(fp);
     fclose(fp);
+    buf = ms->buf;
+    free(ms);
     return buf;
 }
 
