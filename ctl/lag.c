@@ -4,6 +4,7 @@
  * sliding window of samples, or fixed thresholds. Exit codes follow Nagios: 0 OK, 1 WARN,
  * 2 ERR, 3 UNKNOWN (broker unreachable, bad arguments).
  */
+#include "lag.h"
 #include "ctl.h"
 #include "wb_kafka.h"
 #include "wb_mem.h"
@@ -16,18 +17,9 @@
 #define LAG_EXIT_UNKNOWN 3
 #define LAG_MAX_WINDOW   100
 
-enum pstatus { ST_OK, ST_WARN, ST_ERR, ST_STOP, ST_STALL, ST_REWIND };
-static const char *const st_name[] = {"OK", "WARN", "ERR", "STOP", "STALL", "REWIND"};
-
-struct sample {
-    int64_t t;
-    int64_t *committed; /* -1: none */
-    int64_t *lag;       /* messages not yet consumed (transaction markers excluded) */
-};
-
 struct lagrun {
     int nparts;
-    struct sample *s;
+    struct ctl_lag_sample *s;
     size_t ns;
     int64_t *end, *low;
     double *secs; /* age of the oldest unconsumed event, last sample; 0 when caught up */
@@ -64,7 +56,7 @@ static void usage(FILE *fp)
           fp);
 }
 
-static void sample_free(struct sample *s)
+static void sample_free(struct ctl_lag_sample *s)
 {
     free(s->committed);
     free(s->lag);
@@ -92,7 +84,7 @@ static int peek_cb(const rd_kafka_message_t *m, void *opaque)
 }
 
 static wb_err_t take_sample(struct ctl *c, rd_kafka_t *admin, rd_kafka_t *reader, const char *topic,
-                            const char *group, struct lagrun *r, struct sample *s)
+                            const char *group, struct lagrun *r, struct ctl_lag_sample *s)
 {
     rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(r->nparts);
     int64_t *from = wb_calloc((size_t)r->nparts, sizeof(int64_t));
@@ -145,30 +137,50 @@ out:
     return rc;
 }
 
-/* The Burrow rules for partition p over the window w[0..n) (oldest first). */
-static enum pstatus evaluate(const struct sample *w, size_t n, int p, int members)
+enum ctl_lag_status ctl_lag_evaluate(const struct ctl_lag_sample *w, size_t n, int p, int members)
 {
     size_t i;
     bool same = true, growing = true;
 
-    if (w[n - 1].lag[p] == 0)
-        return ST_OK;
+    if (n == 0 || w[n - 1].lag[p] == 0)
+        return CTL_LAG_OK;
     for (i = 1; i < n; i++) {
         if (w[i].committed[p] >= 0 && w[i - 1].committed[p] >= 0 &&
             w[i].committed[p] < w[i - 1].committed[p])
-            return ST_REWIND;
+            return CTL_LAG_REWIND;
         if (w[i].committed[p] != w[i - 1].committed[p])
             same = false;
         if (w[i].lag[p] < w[i - 1].lag[p])
             growing = false;
     }
     if (members == 0)
-        return ST_STOP;
+        return CTL_LAG_STOP;
     if (n >= 2 && same)
-        return ST_STALL;
+        return CTL_LAG_STALL;
     if (n >= 2 && growing)
-        return ST_WARN;
-    return ST_OK;
+        return CTL_LAG_WARN;
+    return CTL_LAG_OK;
+}
+
+int ctl_lag_group(const enum ctl_lag_status *ps, size_t n)
+{
+    int worst = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (ps[i] == CTL_LAG_WARN && worst < 1)
+            worst = 1;
+        else if (ps[i] != CTL_LAG_OK && ps[i] != CTL_LAG_WARN)
+            worst = 2;
+    }
+    return worst;
+}
+
+const char *ctl_lag_status_name(int status)
+{
+    static const char *const names[] = {"OK", "WARN", "ERR", "STOP", "STALL", "REWIND"};
+
+    return status >= 0 && status <= CTL_LAG_REWIND ? names[status] : "UNKNOWN";
 }
 
 /* Loads samples of the same group/topic/partition count from path (missing file: none). */
@@ -213,7 +225,7 @@ static void history_load(const char *path, const char *group, const char *topic,
     {
         cJSON *t = cJSON_GetObjectItem(it, "t"), *cm = cJSON_GetObjectItem(it, "c"),
               *lg = cJSON_GetObjectItem(it, "l");
-        struct sample s = {0};
+        struct ctl_lag_sample s = {0};
         int p;
 
         if (!cJSON_IsNumber(t) || cJSON_GetArraySize(cm) != nparts ||
@@ -284,7 +296,7 @@ int ctl_lag(struct ctl *c, int argc, char **argv)
     int64_t max_lag = -1, max_secs = -1, warn_lag = -1, warn_secs = -1;
     rd_kafka_t *admin = NULL, *reader = NULL;
     struct lagrun r = {0};
-    enum pstatus *ps = NULL;
+    enum ctl_lag_status *ps = NULL;
     char state[64];
     int members = -1, rc = LAG_EXIT_UNKNOWN, i, p, worst = 0;
     size_t first = 0, k;
@@ -350,7 +362,7 @@ int ctl_lag(struct ctl *c, int argc, char **argv)
     r.nparts = ctl_partitions(admin, topic);
     if (r.nparts <= 0)
         goto out;
-    r.s = wb_calloc(LAG_MAX_WINDOW * 2 + 1, sizeof(struct sample));
+    r.s = wb_calloc(LAG_MAX_WINDOW * 2 + 1, sizeof(struct ctl_lag_sample));
     r.end = wb_calloc((size_t)r.nparts, sizeof(int64_t));
     r.low = wb_calloc((size_t)r.nparts, sizeof(int64_t));
     r.secs = wb_calloc((size_t)r.nparts, sizeof(double));
@@ -376,22 +388,19 @@ int ctl_lag(struct ctl *c, int argc, char **argv)
 
         if (thresholds) {
             if ((max_lag >= 0 && lag > max_lag) || (max_secs >= 0 && r.secs[p] > max_secs))
-                ps[p] = ST_ERR;
+                ps[p] = CTL_LAG_ERR;
             else if ((warn_lag >= 0 && lag > warn_lag) || (warn_secs >= 0 && r.secs[p] > warn_secs))
-                ps[p] = ST_WARN;
+                ps[p] = CTL_LAG_WARN;
             else
-                ps[p] = ST_OK;
+                ps[p] = CTL_LAG_OK;
         } else {
-            ps[p] = evaluate(&r.s[first], r.ns - first, p, members);
+            ps[p] = ctl_lag_evaluate(&r.s[first], r.ns - first, p, members);
         }
-        if (ps[p] == ST_WARN && worst < 1)
-            worst = 1;
-        else if (ps[p] > ST_WARN)
-            worst = 2;
         total += lag;
         if (r.secs[p] > max_age)
             max_age = r.secs[p];
     }
+    worst = ctl_lag_group(ps, (size_t)r.nparts);
     rc = worst;
     if (c->json) {
         cJSON *doc = cJSON_CreateObject(), *arr;
@@ -418,7 +427,7 @@ int ctl_lag(struct ctl *c, int argc, char **argv)
             cJSON_AddNumberToObject(o, "end", (double)r.end[p]);
             cJSON_AddNumberToObject(o, "lag", (double)r.s[r.ns - 1].lag[p]);
             cJSON_AddNumberToObject(o, "lagSeconds", r.secs[p]);
-            cJSON_AddStringToObject(o, "status", st_name[ps[p]]);
+            cJSON_AddStringToObject(o, "status", ctl_lag_status_name(ps[p]));
             cJSON_AddItemToArray(arr, o);
         }
         ctl_print_json(doc);
@@ -441,7 +450,7 @@ int ctl_lag(struct ctl *c, int argc, char **argv)
             else
                 snprintf(cbuf, sizeof(cbuf), "-");
             printf("%-9d %12s %12lld %10lld %10.1f  %s\n", p, cbuf, (long long)r.end[p],
-                   (long long)r.s[r.ns - 1].lag[p], r.secs[p], st_name[ps[p]]);
+                   (long long)r.s[r.ns - 1].lag[p], r.secs[p], ctl_lag_status_name(ps[p]));
         }
     }
 out:

@@ -26,7 +26,8 @@ static const struct {
     {"dlq", ctl_dlq, true, "dead letters: list, show, redrive"},
     {"resync", ctl_resync, true, "ask the producer for a full sync at its next round"},
     {"deletes", ctl_deletes, true, "staged deletes over graph.delete_threshold: show, allow"},
-    {"provision", ctl_provision, true, "on-demand provisioning of one group from Graph"},
+    {"provision", ctl_provision, true,
+     "provision one group from Graph now (--dry-run: planned events and LDAP operations)"},
     {"soa-policy", ctl_soa, false, "AD enforcement policy: show, add-sid, remove-sid, check"},
 };
 
@@ -60,7 +61,12 @@ static void usage(FILE *fp)
           "    outage>` (dry run), then `--execute`, then start the workers; or `resync`.\n"
           "  AD outage: workers pause partitions and retry transient errors without\n"
           "    dead-lettering; lag shows STALL. Once AD is back they catch up. Dead letters\n"
-          "    from conflicts: `dlq list`, fix the cause, `dlq redrive`.\n",
+          "    from conflicts: `dlq list`, fix the cause, `dlq redrive`.\n"
+          "\n"
+          "Provisioning one group now (Cloud Sync's \"provision on demand\"):\n"
+          "  `writebackctl provision --group <objectId> --dry-run` shows import, scope (and the\n"
+          "  clause that excludes a group), the AD match and the LDAP operations a worker would\n"
+          "  perform; without --dry-run the group's events go to topic.events for the workers.\n",
           fp);
 }
 

@@ -1,25 +1,694 @@
 /*
- * provision: on-demand provisioning of one group from Graph. Not implemented yet: it needs
- * a single-group read (group, members, member identities) from the producer's Graph code,
- * which the producer library does not expose as one call. The command exists so that the
- * interface and exit code are stable.
+ * provision: on-demand provisioning of one group straight from Graph, reported in the steps
+ * of Cloud Sync's "provision on demand": import (the group, its members and their on-prem
+ * identities), scope evaluation (with the excluding clause), match (the AD object carrying
+ * its anchor) and action (the LDAP operations a worker performs, planned by the worker's own
+ * apply code in dry-run mode, read-only). Without --dry-run the group.upsert and
+ * group.snapshot events go to topic.events through an idempotent producer, keyed by the
+ * group id; the producer's checkpoint is not touched.
  */
 #include "ctl.h"
+#include "single.h"
+#include "wb_apply.h"
+#include "wb_kafka.h"
+#include "wb_log.h"
+#include "wb_map.h"
+#include "wb_mem.h"
+#include "wb_plan.h"
 
+#include <ldap.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_OPS 64
+
+static void usage(FILE *fp)
+{
+    fputs("usage: writebackctl [-c FILE] [-X k=v] provision --group OBJECTID [--dry-run] "
+          "[--json]\n"
+          "\n"
+          "On-demand provisioning of one Entra group, straight from Graph, without waiting for\n"
+          "the producer's next round. Steps, as in Cloud Sync's provision on demand:\n"
+          "  import  GET /v1.0/groups/{id} (the producer's $select), its members, the on-prem\n"
+          "          identities of user members (getByIds), the scope of nested groups\n"
+          "  scope   the fixed clause (security group, not mail-enabled, not synced from AD,\n"
+          "          not Microsoft 365) and scope.mode; an out-of-scope group is refused with\n"
+          "          the clause that excludes it, nothing is emitted, exit 1\n"
+          "  match   the AD group carrying the anchor msDS-ExternalDirectoryObjectId=Group_<id>\n"
+          "  action  the LDAP operations a worker performs (create, modify attributes, rename,\n"
+          "          add/remove members), planned read-only with the worker's apply code\n"
+          "Then (without --dry-run) group.upsert + group.snapshot chunk(s) are produced to\n"
+          "topic.events keyed by the group id (idempotent producer); the workers apply them.\n"
+          "The producer's checkpoint is not touched: its next round carries on as before.\n"
+          "\n"
+          "Options:\n"
+          "  --group ID   the group's objectId (required)\n"
+          "  --dry-run    print the events and the planned LDAP operations; write nothing to\n"
+          "               Kafka or AD (AD is only searched and read)\n"
+          "  --json       machine-readable report\n"
+          "\n"
+          "Needs graph.tenant_id, graph.client_id, graph.client_secret_file (and graph.authority,\n"
+          "graph.endpoint, scope.* as the producer has them); the action step needs the ldap.*\n"
+          "keys of the workers (skipped with a note when ldap.uri is not set).\n"
+          "Exit: 0 provisioned (or planned), 1 out of scope, not found or failed (or the dry\n"
+          "run's plan fails, e.g. a name conflict), 2 usage or configuration error.\n",
+          fp);
+}
+
+/* One planned LDAP operation (or a failure the worker would hit). */
+struct op {
+    char *kind; /* create, modify, rename, adopt, delete, add-members, remove-members, fail,
+                 * skip, dead-letter */
+    char *dn;
+    char *detail;
+    size_t count; /* member operations */
+};
+
+struct capture {
+    struct op ops[MAX_OPS];
+    size_t n;
+    char *notes[MAX_OPS]; /* the worker's warnings during planning */
+    size_t nnotes;
+};
+
+static void capture_free(struct capture *cp)
+{
+    size_t i;
+
+    for (i = 0; i < cp->n; i++) {
+        free(cp->ops[i].kind);
+        free(cp->ops[i].dn);
+        free(cp->ops[i].detail);
+    }
+    for (i = 0; i < cp->nnotes; i++)
+        free(cp->notes[i]);
+    memset(cp, 0, sizeof(*cp));
+}
+
+static void add_op(struct capture *cp, const char *kind, const char *dn, const char *detail,
+                   size_t count)
+{
+    size_t i;
+
+    /* member chunks of one group fold into one line */
+    if (count > 0)
+        for (i = 0; i < cp->n; i++)
+            if (strcmp(cp->ops[i].kind, kind) == 0 && strcmp(cp->ops[i].dn, dn) == 0) {
+                cp->ops[i].count += count;
+                return;
+            }
+    if (cp->n >= MAX_OPS)
+        return;
+    cp->ops[cp->n].kind = wb_strdup(kind);
+    cp->ops[cp->n].dn = wb_strdup(dn ? dn : "");
+    cp->ops[cp->n].detail = detail ? wb_strdup(detail) : NULL;
+    cp->ops[cp->n].count = count;
+    cp->n++;
+}
+
+/* The worker's audit lines in dry-run mode: op=X group=G dn="D" attrs=A partition=P ... */
+static void sink(int level, const char *fac, const char *line, void *opaque)
+{
+    struct capture *cp = opaque;
+    const char *op, *dn, *dne, *at, *ate;
+    char *dnv, *atv, opv[32];
+    size_t n;
+
+    if (strcmp(fac, "DRYRUN") != 0) {
+        if (level <= LOG_WARNING && cp->nnotes < MAX_OPS)
+            cp->notes[cp->nnotes++] = wb_strdup(line);
+        return;
+    }
+    op = strstr(line, "op=");
+    dn = strstr(line, " dn=\"");
+    at = dn ? strstr(dn, "\" attrs=") : NULL;
+    ate = at ? strstr(at, " partition=") : NULL;
+    if (!op || !dn || !at || !ate)
+        return;
+    op += 3;
+    n = strcspn(op, " ");
+    if (n >= sizeof(opv))
+        return;
+    memcpy(opv, op, n);
+    opv[n] = '\0';
+    dn += 5;
+    dne = at;
+    at += 8;
+    dnv = wb_strndup(dn, (size_t)(dne - dn));
+    atv = wb_strndup(at, (size_t)(ate - at));
+    if (strcmp(opv, "add") == 0) {
+        add_op(cp, "create", dnv, atv, 0);
+    } else if (strcmp(opv, "modify") == 0 && strncmp(atv, "member(", 7) == 0) {
+        add_op(cp, atv[7] == '+' ? "add-members" : "remove-members", dnv, NULL,
+               (size_t)strtoul(atv + 8, NULL, 10));
+    } else if (strcmp(opv, "modify") == 0) {
+        add_op(cp, "modify", dnv, atv, 0);
+    } else if (strcmp(opv, "modrdn") == 0) {
+        add_op(cp, "rename", dnv, atv, 0);
+    } else {
+        add_op(cp, opv, dnv, atv, 0);
+    }
+    free(dnv);
+    free(atv);
+}
+
+/* The AD object carrying the group's anchor (*dn NULL when none). LDAP code. */
+static int match_anchor(wb_ad_t *ad, const char *base, const char *anchor, char **dn, int *n)
+{
+    char *filter = wb_asprintf("(&(objectClass=group)(msDS-ExternalDirectoryObjectId=%s))", anchor);
+    LDAPMessage *res = NULL, *e;
+    int rc;
+
+    *dn = NULL;
+    *n = 0;
+    rc = wb_ad_search(ad, base, LDAP_SCOPE_SUBTREE, filter, (const char *const[]){"1.1", NULL},
+                      NULL, &res);
+    if (rc == LDAP_SUCCESS) {
+        LDAP *ld = wb_ad_handle(ad);
+
+        for (e = ldap_first_entry(ld, res); e; e = ldap_next_entry(ld, e)) {
+            if (!*dn) {
+                char *d = ldap_get_dn(ld, e);
+
+                *dn = wb_strdup(d ? d : "");
+                ldap_memfree(d);
+            }
+            (*n)++;
+        }
+    }
+    ldap_msgfree(res);
+    free(filter);
+    return rc;
+}
+
+/* The events as JSON lines (lines[0..n)), owned. */
+struct lines {
+    char **v;
+    size_t n;
+};
+
+static void lines_split(struct lines *l, char *buf)
+{
+    char *save = NULL, *tok;
+
+    for (tok = strtok_r(buf, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save)) {
+        l->v = wb_realloc(l->v, (l->n + 1) * sizeof(*l->v));
+        l->v[l->n++] = wb_strdup(tok);
+    }
+}
+
+static void lines_free(struct lines *l)
+{
+    size_t i;
+
+    for (i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+/* Plans the worker's LDAP operations for the events (dry-run apply). Returns 0 when the plan
+ * succeeds, 1 when the worker would fail (a fail op is recorded), -1 when AD could not be
+ * read (message in err). */
+struct plan_out {
+    bool planned;
+    char *match_dn; /* NULL: no object carries the anchor */
+    int match_n;
+    char *anchor;
+};
+
+static int plan_ldap(const wb_conf_t *conf, const char *gid, const struct lines *ev,
+                     struct capture *cp, struct plan_out *po, char *err, size_t errsz)
+{
+    struct wb_ad_opts ao = {0};
+    struct wb_apply_cfg ac = {0};
+    struct wb_event *evs = wb_calloc(ev->n + 1, sizeof(*evs));
+    struct wb_plan_in *in = wb_calloc(ev->n + 1, sizeof(*in));
+    wb_snapstore_t *ss = NULL;
+    wb_plan_t *plan = NULL;
+    wb_apply_t *ap = NULL;
+    wb_ad_t *ad = NULL;
+    wb_mset_t *empty = wb_mset_new();
+    size_t i, j, nin = 0;
+    int rc = -1, lrc;
+    char reason[256];
+
+    ao.uri = wb_conf_get_str(conf, "ldap.uri");
+    ao.bind_dn = wb_conf_get_str(conf, "ldap.bind_dn");
+    ao.password = wb_conf_secret(conf, "ldap.password_file");
+    ao.ca_file = wb_conf_get_str(conf, "ldap.ca_file");
+    ao.starttls = wb_conf_get_bool(conf, "ldap.starttls");
+    ao.allow_insecure = wb_conf_get_bool(conf, "ldap.allow_insecure");
+    ao.timeout_ms = (int)wb_conf_get_int(conf, "ldap.timeout_ms");
+    ac.base_dn = wb_conf_get_str(conf, "ldap.base_dn");
+    ac.target_ou = wb_conf_get_str(conf, "ldap.target_ou");
+    if (!ac.base_dn || !ac.target_ou || !ao.bind_dn || !ao.password) {
+        snprintf(err, errsz,
+                 "ldap.bind_dn, ldap.password_file, ldap.base_dn and ldap.target_ou "
+                 "are needed to plan the LDAP operations");
+        goto out;
+    }
+    ad = wb_ad_new(&ao, NULL, err, errsz);
+    if (!ad)
+        goto out;
+    if (wb_ad_connect(ad, err, errsz) != WB_OK)
+        goto out;
+    po->anchor = wb_map_anchor(gid);
+    lrc = match_anchor(ad, ac.base_dn, po->anchor, &po->match_dn, &po->match_n);
+    if (lrc != LDAP_SUCCESS) {
+        snprintf(err, errsz, "searching %s for the anchor: %s (%s)", ac.base_dn,
+                 ldap_err2string(lrc), wb_ad_last_message(ad));
+        goto out;
+    }
+    ac.soa = wb_conf_get_bool(conf, "mapping.soa");
+    ac.dry_run = true; /* never write: the audit lines are the plan */
+    ac.adopt = wb_conf_get_bool(conf, "worker.adopt_writeback_v2");
+    ac.keep_unscoped = strcmp(wb_conf_get_str(conf, "worker.out_of_scope"), "keep") == 0;
+    ac.read_before_write = wb_conf_get_bool(conf, "worker.read_before_write");
+    ac.member_chunk = (int)wb_conf_get_int(conf, "ldap.member_chunk");
+    ac.range_window = (int)wb_conf_get_int(conf, "ldap.range_window");
+    ap = wb_apply_new(ad, &ac, NULL);
+    for (i = 0; i < ev->n; i++) {
+        if (wb_event_decode(ev->v[i], strlen(ev->v[i]), &evs[i], reason, sizeof(reason)) != WB_OK) {
+            snprintf(err, errsz, "event %zu does not decode: %s", i + 1, reason);
+            goto out;
+        }
+        in[nin].partition = 0;
+        in[nin].offset = (int64_t)i;
+        in[nin].ev = &evs[i];
+        nin++;
+    }
+    ss = wb_snapstore_new();
+    plan = wb_plan_build(in, nin, ss);
+    rc = 0;
+    /* the worker's DRYRUN audit lines are NOTICE: make sure they are not filtered out */
+    wb_log_set_level(LOG_NOTICE > wb_log_level_parse(wb_conf_get_str(conf, "log.level"))
+                         ? LOG_NOTICE
+                         : wb_log_level_parse(wb_conf_get_str(conf, "log.level")));
+    wb_log_set_sink(sink, cp);
+    for (i = 0; i < wb_plan_count(plan) && rc == 0; i++) {
+        struct wb_gplan *g = wb_plan_get(plan, i);
+
+        for (j = 0; j < g->nsteps && rc == 0; j++) {
+            struct wb_step parts[2];
+            size_t np = 1, k;
+
+            /* An existing group is planned in two steps, attributes then members, so that
+             * the member read happens at its current DN: in a dry run a planned rename is not
+             * performed, and the apply would read the members at the new, absent DN. */
+            parts[0] = g->steps[j];
+            if (g->steps[j].kind == WB_STEP_SYNC && g->steps[j].attrs && po->match_dn) {
+                parts[1] = g->steps[j];
+                parts[0].delta = empty;
+                parts[0].desired = NULL;
+                parts[0].snapshot = NULL;
+                parts[0].snapshot_incomplete = false;
+                parts[1].attrs = NULL;
+                np = 2;
+            }
+            for (k = 0; k < np && rc == 0; k++) {
+                struct wb_apply_ctx cx = {g->group, g->partition, g->first_offset, true};
+                struct wb_apply_result res;
+
+                if (wb_apply_step(ap, &cx, &parts[k], &res) != WB_OK) {
+                    char *d = wb_asprintf("%s (%s%s%s)", res.reason ? res.reason : "failed",
+                                          wb_err_name(res.err), res.ldap_message ? ": " : "",
+                                          res.ldap_message ? res.ldap_message : "");
+
+                    add_op(cp, "fail", res.matched_dn ? res.matched_dn : "", d, 0);
+                    free(d);
+                    rc = 1;
+                } else if (res.dead_members && wb_mset_count(res.dead_members) > 0) {
+                    add_op(cp, "dead-letter", "",
+                           "nested group member(s) not in AD (member_group_not_found); the other "
+                           "members are applied",
+                           wb_mset_count(res.dead_members));
+                }
+                if (res.err == WB_OK && res.skipped) {
+                    add_op(cp, "skip", res.matched_dn ? res.matched_dn : "",
+                           res.reason ? res.reason : "skipped", 0);
+                }
+                wb_apply_result_free(&res);
+            }
+        }
+    }
+    wb_log_set_sink(NULL, NULL);
+    wb_log_set_level(wb_log_level_parse(wb_conf_get_str(conf, "log.level")));
+    po->planned = true;
+out:
+    wb_plan_destroy(plan);
+    wb_snapstore_destroy(ss);
+    for (i = 0; i < nin; i++)
+        wb_event_free(&evs[i]);
+    free(evs);
+    free(in);
+    wb_apply_destroy(ap);
+    wb_ad_destroy(ad);
+    wb_mset_destroy(empty);
+    return rc;
+}
+
+/* Produces the events keyed by gid; fills part and offsets. WB_OK when all were acked. */
+static wb_err_t produce(struct ctl *c, const char *gid, const struct lines *ev, int32_t *part,
+                        int64_t *first, int64_t *last)
+{
+    const char *topic = wb_conf_get_str(c->conf, "topic.events");
+    struct wb_kafka_delivery *dl = wb_calloc(ev->n + 1, sizeof(*dl));
+    rd_kafka_t *rk = ctl_kafka_new(c, RD_KAFKA_PRODUCER, NULL);
+    struct wb_kafka_header hd[1];
+    wb_err_t err = WB_ERR_TRANSIENT;
+    char now[32];
+    size_t i;
+
+    *part = -1;
+    *first = *last = -1;
+    if (!rk)
+        goto out;
+    if (ctl_partitions(rk, topic) <= 0)
+        goto out; /* never auto-create the events topic */
+    wb_event_ts_format(ctl_now_ms(), now);
+    hd[0].name = "wb.provision.time";
+    hd[0].value = now;
+    hd[0].len = strlen(now);
+    for (i = 0; i < ev->n; i++) {
+        err = wb_kafka_produce(rk, topic, gid, strlen(gid), ev->v[i], strlen(ev->v[i]), hd, 1,
+                               &dl[i]);
+        if (err != WB_OK)
+            goto out;
+    }
+    err = wb_kafka_flush(rk, 30000);
+    if (err != WB_OK) {
+        fprintf(stderr, "writebackctl provision: events not acknowledged by the broker\n");
+        goto out;
+    }
+    for (i = 0; i < ev->n; i++) {
+        if (!dl[i].done || dl[i].err) {
+            fprintf(stderr, "writebackctl provision: event %zu not delivered: %s\n", i + 1,
+                    dl[i].done ? rd_kafka_err2str(dl[i].err) : "no delivery report");
+            err = WB_ERR_TRANSIENT;
+            goto out;
+        }
+        *part = dl[i].partition;
+        if (*first < 0)
+            *first = dl[i].offset;
+        *last = dl[i].offset;
+    }
+    err = WB_OK;
+out:
+    if (rk)
+        wb_kafka_destroy(rk);
+    free(dl);
+    return err;
+}
+
+static const char *op_text(const struct op *o, char *buf, size_t sz)
+{
+    if (strcmp(o->kind, "create") == 0)
+        snprintf(buf, sz, "create %s", o->dn);
+    else if (strcmp(o->kind, "modify") == 0)
+        snprintf(buf, sz, "modify %s on %s", o->detail ? o->detail : "", o->dn);
+    else if (strcmp(o->kind, "rename") == 0)
+        snprintf(buf, sz, "rename %s to %s", o->dn, o->detail ? o->detail : "");
+    else if (strcmp(o->kind, "add-members") == 0)
+        snprintf(buf, sz, "add %zu member%s to %s", o->count, o->count == 1 ? "" : "s", o->dn);
+    else if (strcmp(o->kind, "remove-members") == 0)
+        snprintf(buf, sz, "remove %zu member%s from %s", o->count, o->count == 1 ? "" : "s", o->dn);
+    else if (strcmp(o->kind, "fail") == 0)
+        snprintf(buf, sz, "the worker would fail: %s%s%s", o->detail ? o->detail : "",
+                 o->dn[0] ? " at " : "", o->dn);
+    else if (strcmp(o->kind, "dead-letter") == 0)
+        snprintf(buf, sz, "dead-letter %zu %s", o->count, o->detail ? o->detail : "");
+    else if (strcmp(o->kind, "skip") == 0)
+        snprintf(buf, sz, "the worker would leave it alone: %s %s", o->detail ? o->detail : "",
+                 o->dn);
+    else
+        snprintf(buf, sz, "%s %s%s%s", o->kind, o->dn, o->detail ? " " : "",
+                 o->detail ? o->detail : "");
+    return buf;
+}
 
 int ctl_provision(struct ctl *c, int argc, char **argv)
 {
-    (void)c;
+    const char *gid_arg = NULL, *v, *topic;
+    bool dry = false, have_ldap;
+    char errstr[1024] = "", gid[37] = "", line[2048];
+    wb_graph_t *g = NULL;
+    wb_scope_t *sc = NULL;
+    wb_users_t *u = NULL;
+    struct wb_single s;
+    struct wb_emitter em;
+    struct wb_idkey key;
+    struct lines ev = {0};
+    struct capture cp = {0};
+    struct plan_out po = {0};
+    char *buf = NULL, plan_err[1024] = "";
+    size_t buflen = 0, i;
+    FILE *mem = NULL;
+    int rc = CTL_EXIT_FAIL, prc = 0;
+    int32_t part = -1;
+    int64_t first = -1, last = -1;
+    wb_err_t err;
+    const char *result = "failed";
+
+    wb_single_init(&s);
     if (ctl_wants_help(argc, argv)) {
-        printf("usage: writebackctl provision --group OBJECTID [--dry-run]\n"
-               "\n"
-               "Not implemented in this version. Meanwhile: `writebackctl resync` makes the\n"
-               "producer re-read every group (snapshots), and `writebackctl replay --group-id\n"
-               "OBJECTID --to-earliest --execute` re-applies one group's events.\n");
-        return 0;
+        usage(stdout);
+        rc = 0;
+        goto out;
     }
-    fprintf(stderr, "writebackctl provision: not implemented in this version (use resync, or "
-                    "replay --group-id)\n");
-    return CTL_EXIT_FAIL;
+    for (i = 1; i < (size_t)argc; i++) {
+        int ii = (int)i;
+
+        if (ctl_opt(argc, argv, &ii, "--group", &v) || ctl_opt(argc, argv, &ii, "--group-id", &v)) {
+            if (!v) {
+                rc = ctl_usage_error("provision", "%s needs an objectId", argv[i]);
+                goto out;
+            }
+            gid_arg = v;
+        } else if (strcmp(argv[i], "--dry-run") == 0) {
+            dry = true;
+        } else {
+            rc = ctl_usage_error("provision", "unknown option %s", argv[i]);
+            goto out;
+        }
+        i = (size_t)ii;
+    }
+    if (!gid_arg) {
+        rc = ctl_usage_error("provision", "%s--group OBJECTID is required", "");
+        goto out;
+    }
+    if (!wb_idkey_parse(gid_arg, &key)) {
+        rc = ctl_usage_error("provision", "\"%s\" is not an objectId (GUID)", gid_arg);
+        goto out;
+    }
+    wb_idkey_format(&key, gid);
+    topic = wb_conf_get_str(c->conf, "topic.events");
+
+    /* import */
+    sc = wb_single_scope_new(c->conf, errstr, sizeof(errstr));
+    if (sc)
+        g = wb_single_graph_new(c->conf, errstr, sizeof(errstr));
+    if (!sc || !g) {
+        fprintf(stderr, "writebackctl provision: %s\n", errstr);
+        rc = CTL_EXIT_USAGE;
+        goto out;
+    }
+    u = wb_users_new(g);
+    err = wb_single_read(g, sc, c->conf, u, gid, &s);
+    if (err != WB_OK) {
+        fprintf(stderr, "writebackctl provision: reading group %s from Graph failed (%s)\n", gid,
+                wb_err_name(err));
+        goto report;
+    }
+    if (!s.found) {
+        result = "not_found";
+        goto report;
+    }
+    if (!s.in_scope) {
+        result = "out_of_scope";
+        goto report;
+    }
+
+    /* events, built by the producer's emitter (printed to memory, then produced as is) */
+    memset(&em, 0, sizeof(em));
+    mem = open_memstream(&buf, &buflen);
+    em.dry_run = true;
+    em.out = mem;
+    em.topic = topic;
+    em.tenant = wb_conf_get_str(c->conf, "tenant");
+    em.users = u;
+    em.chunk = wb_conf_get_int(c->conf, "producer.member_chunk");
+    snprintf(em.round_id, sizeof(em.round_id), "provision-%lld", (long long)ctl_now_ms());
+    wb_event_ts_format(ctl_now_ms(), em.ts);
+    err = wb_single_emit(&em, &s);
+    fclose(mem);
+    mem = NULL;
+    if (err != WB_OK || !buf) {
+        fprintf(stderr, "writebackctl provision: building the events failed\n");
+        goto report;
+    }
+    lines_split(&ev, buf);
+    if (ev.n == 0) {
+        fprintf(stderr, "writebackctl provision: no valid event for group %s (see the log)\n", gid);
+        goto report;
+    }
+
+    /* match and action: planned read-only with the worker's apply in dry-run mode */
+    have_ldap = wb_conf_get_str(c->conf, "ldap.uri") != NULL;
+    if (have_ldap) {
+        prc = plan_ldap(c->conf, gid, &ev, &cp, &po, plan_err, sizeof(plan_err));
+        if (prc < 0 && dry) {
+            fprintf(stderr, "writebackctl provision: cannot plan the LDAP operations: %s\n",
+                    plan_err);
+            goto report;
+        }
+    } else {
+        snprintf(plan_err, sizeof(plan_err),
+                 "ldap.uri not configured: LDAP operations not planned");
+    }
+
+    if (!dry) {
+        err = produce(c, gid, &ev, &part, &first, &last);
+        if (err != WB_OK)
+            goto report;
+        result = "produced";
+        rc = 0;
+    } else {
+        result = prc > 0 ? "would_fail" : "planned";
+        rc = prc > 0 ? CTL_EXIT_FAIL : 0;
+    }
+
+report:
+    if (c->json) {
+        cJSON *doc = cJSON_CreateObject(), *imp, *arr, *o;
+
+        cJSON_AddStringToObject(doc, "group", gid);
+        cJSON_AddBoolToObject(doc, "dryRun", dry);
+        cJSON_AddStringToObject(doc, "result", result);
+        cJSON_AddBoolToObject(doc, "found", s.found);
+        if (s.rg.props.display_name)
+            cJSON_AddStringToObject(doc, "displayName", s.rg.props.display_name);
+        cJSON_AddBoolToObject(doc, "inScope", s.found && s.in_scope);
+        if (s.found && !s.in_scope)
+            cJSON_AddStringToObject(doc, "reason", s.reason);
+        else
+            cJSON_AddNullToObject(doc, "reason");
+        imp = cJSON_AddObjectToObject(doc, "import");
+        cJSON_AddNumberToObject(imp, "members", (double)s.rg.nm);
+        cJSON_AddNumberToObject(imp, "usersSynced", (double)s.users_synced);
+        cJSON_AddNumberToObject(imp, "usersCloudOnly", (double)s.users_cloud);
+        cJSON_AddNumberToObject(imp, "usersUnresolved", (double)s.users_missing);
+        cJSON_AddNumberToObject(imp, "groups", (double)s.groups);
+        cJSON_AddNumberToObject(imp, "groupsInScope", (double)wb_idmap_count(s.nested));
+        cJSON_AddNumberToObject(imp, "others", (double)s.others);
+        arr = cJSON_AddArrayToObject(doc, "events");
+        for (i = 0; i < ev.n; i++) {
+            cJSON *e = cJSON_Parse(ev.v[i]);
+
+            cJSON_AddItemToArray(arr, e ? e : cJSON_CreateString(ev.v[i]));
+        }
+        if (po.planned) {
+            o = cJSON_AddObjectToObject(doc, "match");
+            cJSON_AddStringToObject(o, "anchor", po.anchor);
+            if (po.match_dn)
+                cJSON_AddStringToObject(o, "dn", po.match_dn);
+            else
+                cJSON_AddNullToObject(o, "dn");
+            cJSON_AddNumberToObject(o, "count", po.match_n);
+            arr = cJSON_AddArrayToObject(doc, "ldap");
+            for (i = 0; i < cp.n; i++) {
+                cJSON *x = cJSON_CreateObject();
+
+                cJSON_AddStringToObject(x, "op", cp.ops[i].kind);
+                cJSON_AddStringToObject(x, "dn", cp.ops[i].dn);
+                if (cp.ops[i].detail)
+                    cJSON_AddStringToObject(x, "detail", cp.ops[i].detail);
+                if (cp.ops[i].count)
+                    cJSON_AddNumberToObject(x, "count", (double)cp.ops[i].count);
+                cJSON_AddStringToObject(x, "text", op_text(&cp.ops[i], line, sizeof(line)));
+                cJSON_AddItemToArray(arr, x);
+            }
+        } else {
+            cJSON_AddNullToObject(doc, "match");
+            cJSON_AddNullToObject(doc, "ldap");
+        }
+        if (plan_err[0])
+            cJSON_AddStringToObject(doc, "ldapNote", plan_err);
+        if (part >= 0) {
+            o = cJSON_AddObjectToObject(doc, "produced");
+            cJSON_AddStringToObject(o, "topic", topic);
+            cJSON_AddNumberToObject(o, "partition", part);
+            cJSON_AddNumberToObject(o, "firstOffset", (double)first);
+            cJSON_AddNumberToObject(o, "lastOffset", (double)last);
+        } else {
+            cJSON_AddNullToObject(doc, "produced");
+        }
+        ctl_print_json(doc);
+    } else if (gid[0] && (s.found || strcmp(result, "not_found") == 0)) {
+        printf("provision group %s%s%s%s%s\n", gid, s.rg.props.display_name ? " (\"" : "",
+               s.rg.props.display_name ? s.rg.props.display_name : "",
+               s.rg.props.display_name ? "\")" : "", dry ? " [dry run]" : "");
+        if (!s.found) {
+            printf("  import: the group does not exist in Graph (404)\n");
+        } else {
+            printf("  import: read from Graph; %zu member%s: %zu synced user%s, %zu cloud-only "
+                   "user%s (not provisioned), %zu unresolved, %zu nested group%s (%zu in "
+                   "scope), %zu other object%s (not provisioned)\n",
+                   s.rg.nm, s.rg.nm == 1 ? "" : "s", s.users_synced, s.users_synced == 1 ? "" : "s",
+                   s.users_cloud, s.users_cloud == 1 ? "" : "s", s.users_missing, s.groups,
+                   s.groups == 1 ? "" : "s", wb_idmap_count(s.nested), s.others,
+                   s.others == 1 ? "" : "s");
+            if (s.in_scope)
+                printf("  scope: in scope (scope.mode=%s)\n",
+                       wb_conf_get_str(c->conf, "scope.mode"));
+            else
+                printf("  scope: OUT OF SCOPE: %s\n", s.reason);
+        }
+        if (ev.n) {
+            printf("  events: %zu for %s (key %s)%s\n", ev.n, topic, gid,
+                   dry ? ", not produced" : "");
+            for (i = 0; i < ev.n; i++)
+                printf("    %s\n", ev.v[i]);
+        }
+        if (po.planned) {
+            if (po.match_dn)
+                printf("  match: %s carries anchor %s%s\n", po.match_dn, po.anchor,
+                       po.match_n > 1 ? " (and other objects too: duplicate anchor)" : "");
+            else
+                printf("  match: no AD group carries anchor %s\n", po.anchor);
+            printf("  action%s:%s\n", dry ? "" : " (planned; the workers apply it)",
+                   cp.n ? "" : " none (AD already matches)");
+            for (i = 0; i < cp.n; i++)
+                printf("    %s\n", op_text(&cp.ops[i], line, sizeof(line)));
+            for (i = 0; i < cp.nnotes; i++)
+                printf("    worker warning: %s\n", cp.notes[i]);
+        } else if (plan_err[0] && ev.n) {
+            printf("  match/action: %s\n", plan_err);
+        }
+        if (part >= 0)
+            printf("  produced: %zu event%s to %s partition %d, offsets %lld..%lld\n", ev.n,
+                   ev.n == 1 ? "" : "s", topic, (int)part, (long long)first, (long long)last);
+        else if (dry && ev.n)
+            printf("  dry run: nothing was written to Kafka or AD\n");
+    }
+    if (strcmp(result, "out_of_scope") == 0) {
+        fprintf(stderr, "writebackctl provision: group %s is out of scope: %s; nothing emitted\n",
+                gid, s.reason);
+    } else if (strcmp(result, "not_found") == 0) {
+        fprintf(stderr, "writebackctl provision: group %s does not exist in Graph\n", gid);
+    }
+out:
+    if (mem)
+        fclose(mem);
+    free(buf);
+    lines_free(&ev);
+    capture_free(&cp);
+    free(po.match_dn);
+    free(po.anchor);
+    wb_single_free(&s);
+    wb_users_destroy(u);
+    wb_graph_destroy(g);
+    wb_scope_destroy(sc);
+    return rc;
 }
