@@ -19,11 +19,13 @@ struct snap {
     unsigned char *seen; /* bitmap of chunk numbers 1..chunks */
     unsigned nseen;
     wb_mset_t *members;
+    unsigned long born; /* the wb_plan_build call that recorded its first chunk */
 };
 
 struct wb_snapstore_s {
     struct snap *v;
     size_t n, cap;
+    unsigned long builds; /* wb_plan_build calls so far */
 };
 
 struct wb_plan_s {
@@ -140,6 +142,7 @@ static struct snap *snap_add_chunk(wb_snapstore_t *ss, int32_t partition, int64_
         s->chunks = ev->chunks;
         s->seen = wb_calloc(ev->chunks / 8 + 1, 1);
         s->members = wb_mset_new();
+        s->born = ss->builds;
     }
     if (offset < s->first_offset)
         s->first_offset = offset;
@@ -232,11 +235,23 @@ static void fold_snapshot(struct wb_step *st, const struct wb_plan_in *in, wb_sn
         st->snapshot_incomplete = true;
         return;
     }
-    /* The snapshot is the state at its time: earlier deltas of the run are superseded. */
+    /* The snapshot is the state at its time: earlier deltas of the run are superseded (freed
+     * before the copy, so a big snapshot is not held three times at once). */
+    wb_mset_destroy(st->delta);
+    st->delta = wb_mset_new();
     wb_mset_destroy(st->desired);
-    st->desired = wb_mset_new();
-    wb_mset_merge(st->desired, s->members);
-    wb_mset_clear(st->delta);
+    if (s->born == ss->builds) {
+        /* Every chunk is in this batch, so a failed step replays them all: hand the members
+         * over instead of copying them, and forget the chunks so a replay records them anew
+         * (a partial replay then counts as incomplete, never as exact). */
+        st->desired = s->members;
+        s->members = wb_mset_new();
+        memset(s->seen, 0, s->chunks / 8 + 1);
+        s->nseen = 0;
+    } else {
+        st->desired = wb_mset_new();
+        wb_mset_merge(st->desired, s->members);
+    }
     st->snapshot_incomplete = false;
 }
 
@@ -245,6 +260,7 @@ wb_plan_t *wb_plan_build(const struct wb_plan_in *in, size_t n, wb_snapstore_t *
     wb_plan_t *p = wb_calloc(1, sizeof(*p));
     size_t i;
 
+    ss->builds++;
     for (i = 0; i < n; i++) {
         const struct wb_event *ev = in[i].ev;
         struct wb_gplan *g;

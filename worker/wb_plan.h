@@ -58,6 +58,7 @@ struct wb_gplan {
     size_t first;         /* index of that event in the input */
     struct wb_step *steps;
     size_t nsteps;
+    size_t done; /* steps already applied (the worker's progress through this batch) */
 };
 
 /* Store of snapshots in flight, by group. Never NULL. */

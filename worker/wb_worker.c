@@ -28,6 +28,12 @@
 #define BATCH_BYTES   (16 * 1024 * 1024)
 #define DLQ_WAIT_MS   30000
 #define MAX_PARTITION 10000
+/* Apply time of one batch after which its remaining groups are fetched again later, so that
+ * rebalances are served and max.poll.interval.ms is respected while a backlog drains. */
+#define BATCH_TIME_MS 2000
+/* Extra wait in collect() for the rest of a snapshot whose chunks are still arriving, so that
+ * a big snapshot is applied in one batch (no member read in between). */
+#define SNAPSHOT_WAIT_MS 1000
 
 /* A dependency retry in progress: the group plan starting at (partition, offset). */
 struct retry {
@@ -164,6 +170,22 @@ static void pause_one(wb_worker_t *wk, int32_t partition, int64_t seek_to, int64
         wk->paused = wb_realloc(wk->paused, (wk->npaused + 1) * sizeof(*wk->paused));
         wk->paused[wk->npaused++] = (struct paused){partition, resume_ms};
     }
+}
+
+/* Fetch partition again from offset (the rest of a batch left for the next one). */
+static void seek_one(wb_worker_t *wk, int32_t partition, int64_t offset)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_error_t *e;
+
+    rd_kafka_topic_partition_list_add(l, wk->topic, partition)->offset = offset;
+    e = rd_kafka_seek_partitions(wk->consumer, l, 0); /* asynchronous; fetched data is purged */
+    if (e) {
+        wb_log(LOG_WARNING, FAC, "seek partition %d to %lld failed: %s", (int)partition,
+               (long long)offset, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
 }
 
 static void resume_due(wb_worker_t *wk, int64_t now)
@@ -314,6 +336,8 @@ struct pstop {
     int64_t stop;   /* INT64_MAX: none */
     int64_t last;   /* highest offset seen in the batch */
     bool transient; /* stopped by a transient error (AD backoff) rather than a dependency */
+    bool yield;     /* stopped by the batch time budget: fetch again at once, no pause */
+    int64_t dep_at; /* offset of a dependency stop (pause with backoff), or INT64_MAX */
 };
 
 static struct pstop *pstop_get(struct pstop *ps, size_t *n, int32_t partition)
@@ -323,7 +347,7 @@ static struct pstop *pstop_get(struct pstop *ps, size_t *n, int32_t partition)
     for (i = 0; i < *n; i++)
         if (ps[i].partition == partition)
             return &ps[i];
-    ps[*n] = (struct pstop){partition, INT64_MAX, -1, false};
+    ps[*n] = (struct pstop){partition, INT64_MAX, -1, false, false, INT64_MAX};
     return &ps[(*n)++];
 }
 
@@ -335,15 +359,26 @@ static void stop_at(struct pstop *p, int64_t offset, bool transient)
         p->transient = true;
 }
 
-/* Applies one group's steps. Returns false when the partition must stop at the group. */
-static bool run_group(wb_worker_t *wk, struct bmsg *bm, struct wb_gplan *g, struct pstop *p)
+enum run_result {
+    RUN_DONE,       /* every step applied, skipped or dead-lettered */
+    RUN_STOPPED,    /* transient, fatal or dead letter failure: the partition stops (p set) */
+    RUN_DEPENDENCY, /* a dependency is missing: the caller decides (p not touched) */
+};
+
+/*
+ * Applies one group's steps from g->done on. A dependency failure is final (members given up)
+ * only when may_give_up and the retries are spent: the first pass over a batch never gives
+ * up, because the missing nested group may come later in the same batch and partition.
+ */
+static enum run_result run_group(wb_worker_t *wk, struct bmsg *bm, struct wb_gplan *g,
+                                 struct pstop *p, bool may_give_up)
 {
     struct retry *rt = retry_find(wk, g->partition, g->first_offset, false);
     unsigned attempts = rt ? rt->attempts : 0;
-    bool final = attempts >= wk->max_retries;
+    bool final = may_give_up && attempts >= wk->max_retries;
     size_t s, i;
 
-    for (s = 0; s < g->nsteps; s++) {
+    for (s = g->done; s < g->nsteps; s++, g->done = s) {
         struct wb_step *st = &g->steps[s];
         struct wb_apply_result res;
         struct wb_apply_ctx cx = {g->group, g->partition,
@@ -356,16 +391,16 @@ static bool run_group(wb_worker_t *wk, struct bmsg *bm, struct wb_gplan *g, stru
                    res.reason ? res.reason : "", res.ldap_message ? res.ldap_message : "");
             wk->fatal = 1;
             wb_apply_result_free(&res);
-            return false;
+            return RUN_STOPPED;
         }
-        if (err == WB_ERR_TRANSIENT || (err == WB_ERR_DEPENDENCY && !final)) {
-            if (err == WB_ERR_DEPENDENCY) {
-                rt = retry_find(wk, g->partition, g->first_offset, true);
-                rt->attempts++;
-            }
-            stop_at(p, g->first_offset, err == WB_ERR_TRANSIENT);
+        if (err == WB_ERR_DEPENDENCY && !final) {
             wb_apply_result_free(&res);
-            return false;
+            return RUN_DEPENDENCY;
+        }
+        if (err == WB_ERR_TRANSIENT) {
+            stop_at(p, g->first_offset, true);
+            wb_apply_result_free(&res);
+            return RUN_STOPPED;
         }
         if (err == WB_OK) {
             for (i = 0; i < st->nevents; i++) {
@@ -376,7 +411,7 @@ static bool run_group(wb_worker_t *wk, struct bmsg *bm, struct wb_gplan *g, stru
                                     NULL, attempts + 1) != WB_OK) {
                         stop_at(p, b->rkm->offset, true);
                         wb_apply_result_free(&res);
-                        return false;
+                        return RUN_STOPPED;
                     }
                     continue;
                 }
@@ -394,7 +429,7 @@ static bool run_group(wb_worker_t *wk, struct bmsg *bm, struct wb_gplan *g, stru
                             res.ldap_rc, res.ldap_message, res.matched_dn, attempts + 1) != WB_OK) {
                 stop_at(p, bm[st->events[i]].rkm->offset, true);
                 wb_apply_result_free(&res);
-                return false;
+                return RUN_STOPPED;
             }
         }
         if (st->snapshot)
@@ -402,7 +437,7 @@ static bool run_group(wb_worker_t *wk, struct bmsg *bm, struct wb_gplan *g, stru
         wb_apply_result_free(&res);
     }
     retry_clear(wk, g->partition, g->first_offset);
-    return true;
+    return RUN_DONE;
 }
 
 static void store_offsets(wb_worker_t *wk, struct pstop *ps, size_t nps)
@@ -434,7 +469,10 @@ static void process_batch(wb_worker_t *wk, struct bmsg *bm, size_t n)
     struct pstop *ps = wb_calloc(n, sizeof(*ps));
     size_t nps = 0, i;
     wb_plan_t *plan = NULL;
+    struct wb_gplan **later = NULL;
+    size_t nlater = 0;
     bool transient = false;
+    int64_t t0 = mono_ms();
 
     for (i = 0; i < n; i++) {
         struct pstop *p = pstop_get(ps, &nps, bm[i].rkm->partition);
@@ -452,8 +490,36 @@ static void process_batch(wb_worker_t *wk, struct bmsg *bm, size_t n)
 
         if (g->first_offset >= p->stop)
             continue;
-        run_group(wk, bm, g, p);
+        if (mono_ms() - t0 > BATCH_TIME_MS) {
+            /* Out of time: this group and the rest of its partition come again. */
+            stop_at(p, g->first_offset, false);
+            p->yield = true;
+            continue;
+        }
+        if (run_group(wk, bm, g, p, false) == RUN_DEPENDENCY) {
+            /* Try the rest of the batch first: the dependency may be behind this group. */
+            later = wb_realloc(later, (nlater + 1) * sizeof(*later));
+            later[nlater++] = g;
+        }
     }
+    for (i = 0; i < nlater && !wk->fatal; i++) {
+        struct wb_gplan *g = later[i];
+        struct pstop *p = pstop_get(ps, &nps, g->partition);
+        struct retry *rt;
+
+        if (p->transient) {
+            stop_at(p, g->first_offset, true);
+            continue;
+        }
+        if (run_group(wk, bm, g, p, true) != RUN_DEPENDENCY)
+            continue;
+        rt = retry_find(wk, g->partition, g->first_offset, true);
+        rt->attempts++;
+        stop_at(p, g->first_offset, false);
+        if (g->first_offset < p->dep_at)
+            p->dep_at = g->first_offset;
+    }
+    free(later);
     wb_plan_destroy(plan);
     /* Poison after the groups, so that one behind a stopped group waits for the replay. */
     for (i = 0; i < n; i++) {
@@ -474,6 +540,10 @@ static void process_batch(wb_worker_t *wk, struct bmsg *bm, size_t n)
         if (ps[i].transient) {
             transient = true;
             pause_one(wk, ps[i].partition, ps[i].stop, 0);
+        } else if (ps[i].yield && ps[i].dep_at != ps[i].stop) {
+            wb_dbg("worker", FAC, "partition=%d: batch time spent; refetching from offset %lld",
+                   (int)ps[i].partition, (long long)ps[i].stop);
+            seek_one(wk, ps[i].partition, ps[i].stop);
         } else {
             int64_t delay = (int64_t)wb_backoff_next(&wk->dep_backoff);
 
@@ -500,14 +570,30 @@ static void process_batch(wb_worker_t *wk, struct bmsg *bm, size_t n)
  * already fetched. Returns the count. */
 static size_t collect(wb_worker_t *wk, struct bmsg *bm)
 {
-    size_t n = 0, bytes = 0;
+    /* Partitions whose latest message in the batch is a snapshot chunk before the last. */
+    struct open_snap {
+        int32_t partition;
+        bool open;
+    } *os = NULL;
+    size_t n = 0, bytes = 0, nos = 0, nopen = 0, i;
     int timeout = 200;
+    int64_t wait_until = 0;
 
     while (n < wk->batch_max && bytes < BATCH_BYTES) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(wk->consumer, timeout);
 
-        if (!m)
-            break;
+        if (!m) {
+            int64_t now = mono_ms();
+
+            if (timeout == 200 || nopen == 0)
+                break;
+            if (!wait_until)
+                wait_until = now + SNAPSHOT_WAIT_MS;
+            if (now >= wait_until)
+                break;
+            timeout = (int)(wait_until - now < 50 ? wait_until - now : 50);
+            continue;
+        }
         timeout = 0;
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -522,8 +608,21 @@ static size_t collect(wb_worker_t *wk, struct bmsg *bm)
         bm[n].ok = wb_event_decode(m->payload ? m->payload : "", m->len, &bm[n].ev, bm[n].reason,
                                    sizeof(bm[n].reason)) == WB_OK;
         bytes += m->len;
+        for (i = 0; i < nos && os[i].partition != m->partition; i++)
+            ;
+        if (i == nos) {
+            os = wb_realloc(os, (nos + 1) * sizeof(*os));
+            os[nos++] = (struct open_snap){m->partition, false};
+        }
+        if (os[i].open)
+            nopen--;
+        os[i].open = bm[n].ok && bm[n].ev.type == WB_EVENT_GROUP_SNAPSHOT &&
+                     bm[n].ev.chunk < bm[n].ev.chunks;
+        if (os[i].open)
+            nopen++;
         n++;
     }
+    free(os);
     return n;
 }
 
@@ -551,9 +650,9 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
     static const char *const cons_defaults[] = {"statistics.interval.ms",
                                                 "5000",
                                                 "queued.max.messages.kbytes",
-                                                "8192",
+                                                "4096",
                                                 "fetch.max.bytes",
-                                                "8388608",
+                                                "4194304",
                                                 NULL};
     static const char *const prod_defaults[] = {"message.timeout.ms", "30000", NULL};
     wb_worker_t *wk = wb_calloc(1, sizeof(*wk));

@@ -12,15 +12,9 @@
 
 int main(int argc, char **argv)
 {
-    const char *kv[] = {"bootstrap.servers",
-                        NULL,
-                        "partitioner",
-                        "murmur2_random",
-                        "linger.ms",
-                        "20",
-                        "message.max.bytes",
-                        "10000000",
-                        NULL};
+    const char *kv[] = {"bootstrap.servers", NULL,        "partitioner",
+                        "murmur2_random",    "linger.ms", "20",
+                        "message.max.bytes", "10000000",  NULL};
     char errstr[512], *line = NULL;
     size_t cap = 0, count = 0;
     ssize_t len;
