@@ -2,7 +2,8 @@
 """0210 producer with a real Kafka broker and the Graph simulator: the initial sync and
 incremental rounds after admin changes reach a read_committed consumer exactly as the
 simulator expects; 410 and syncStateNotFound lead to a full resync with deletes of vanished
-groups; the delete threshold stages deletions until an allowDeletes command; kill -9 in the
+groups; nested groups entering and leaving scope reach their parents (edges kept in the
+checkpoint); the delete threshold stages deletions until an allowDeletes command; kill -9 in the
 middle of a round loses nothing and publishes no round twice; a second producer with the same
 transactional.id fences the first; the metrics endpoint reports rounds."""
 
@@ -230,6 +231,129 @@ def test_threshold(wd):
         sim.stop()
 
 
+def member_ops(evs, gid):
+    """(added group ids, removed group ids) of gid's group.members events in evs."""
+    add = set(m["id"] for e in evs if e["group"] == gid and e["type"] == "group.members"
+              for m in e.get("add", []) if m["kind"] == "group")
+    rem = set(m["id"] for e in evs if e["group"] == gid and e["type"] == "group.members"
+              for m in e.get("remove", []) if m["kind"] == "group")
+    return add, rem
+
+
+def snapshot_groups(evs, gid):
+    return set(m["id"] for e in evs if e["group"] == gid and e["type"] == "group.snapshot"
+               for m in e["members"] if m["kind"] == "group")
+
+
+def test_nested(wd):
+    """Nested groups whose scope changes while their parents' Graph membership does not: the
+    edges kept per in-scope parent in the checkpoint (also for out-of-scope children) carry a
+    child entering scope into its parents and a child leaving scope out of them; a deleted
+    child leaves its parents; a parent entering scope lists its in-scope children. Rounds
+    1-5 restart the producer (--once: edges read back from topic.state), round 6 runs in one
+    long-lived producer (edges kept in memory)."""
+    sim = lib.Sim(wd, "--users", "10", "--groups", "2", "--members", "10",
+                  "--out-of-scope-share", "0")
+    try:
+        s = Setup(wd, sim)
+        u1, u2 = synced_user(sim), synced_user(sim)
+
+        def group(name, members, **props):
+            d = {"displayName": name, "securityEnabled": True, "mailEnabled": False,
+                 "members": members}
+            d.update(props)
+            return sim.call("POST", "groups", d)["id"]
+
+        c_out = group("Nested child, mail-enabled", [u1], mailEnabled=True)
+        c_in = group("Nested child in scope", [u2])
+        c_del = group("Nested child to delete", [u1])
+        p1 = group("Parent one", [c_out, c_in, c_del, u1])
+        p2 = group("Parent two", [c_out])
+        p_out = group("Parent out of scope", [c_in, c_out, u2], mailEnabled=True)
+
+        def round_ok(what):
+            rc, out, err = lib.run_producer(s.conf, "--once")
+            check(rc == 0, "nested: %s: round exits 0 %s" % (what, err[-300:]))
+            evs = s.events_by_round()
+            problems, _ = lib.check_against_expected(sim, lib.fold(evs))
+            check(not problems, "nested: %s: folded state equals the expectation %s"
+                  % (what, problems[:3]))
+            check(no_duplicates(evs), "nested: %s: no event twice" % what)
+            return latest(evs)
+
+        last = round_ok("initial sync")
+        check(snapshot_groups(last, p1) == {c_in, c_del} and snapshot_groups(last, p2) == set(),
+              "nested: the out-of-scope child is not in its parents' snapshots")
+        edges = set(s.checkpoint().get("nested", []))
+        check({"%s/%s" % (p1, c_out), "%s/%s" % (p2, c_out)} <= edges and
+              not any(e.startswith(p_out) for e in edges),
+              "nested: checkpoint keeps the edges of out-of-scope children of in-scope parents")
+
+        sim.call("PATCH", "groups/" + c_out, {"mailEnabled": False})
+        last = round_ok("child enters scope")
+        check([e["type"] for e in last if e["group"] == c_out] ==
+              ["group.upsert", "group.snapshot"], "nested: the entering child gets a snapshot")
+        check(member_ops(last, p1) == ({c_out}, set()) and
+              member_ops(last, p2) == ({c_out}, set()),
+              "nested: a child entering scope is added to every in-scope parent")
+
+        sim.call("PATCH", "groups/" + c_out, {"mailEnabled": True})
+        last = round_ok("child leaves scope")
+        check([e["type"] for e in last if e["group"] == c_out] == ["group.unscoped"],
+              "nested: the leaving child is unscoped")
+        check(member_ops(last, p1) == (set(), {c_out}) and
+              member_ops(last, p2) == (set(), {c_out}),
+              "nested: a child leaving scope is removed from every in-scope parent")
+
+        sim.call("DELETE", "groups/" + c_del)
+        last = round_ok("child deleted")
+        check([e["type"] for e in last if e["group"] == c_del] == ["group.delete"] and
+              member_ops(last, p1) == (set(), {c_del}),
+              "nested: a deleted child is removed from its parent")
+        check("%s/%s" % (p1, c_del) not in s.checkpoint().get("nested", []),
+              "nested: the deleted child's edge is gone from the checkpoint")
+
+        sim.call("PATCH", "groups/" + p_out, {"mailEnabled": False})
+        last = round_ok("parent enters scope")
+        check(snapshot_groups(last, p_out) == {c_in},
+              "nested: a parent entering scope lists its in-scope children only")
+        check("%s/%s" % (p_out, c_out) in s.checkpoint().get("nested", []),
+              "nested: the entering parent's out-of-scope child edge is recorded")
+
+        # round 6 in a long-lived producer: the child enters scope again, reaching all three
+        # parents, including the one that entered scope in round 5
+        n_before = len(s.events_by_round())
+        c = subprocess.Popen([lib.PRODUCER, "-c", s.conf], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(3)
+            sim.call("PATCH", "groups/" + c_out, {"mailEnabled": False})
+            t0 = time.time()
+            evs = s.events_by_round()
+            while time.time() - t0 < 60 and not any(
+                    e["group"] == c_out and e["type"] == "group.snapshot"
+                    for e in evs[n_before:]):
+                time.sleep(1)
+                evs = s.events_by_round()
+        finally:
+            c.send_signal(signal.SIGTERM)
+            try:
+                _, err = c.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                c.kill()
+                _, err = c.communicate()
+        check(c.returncode == 0, "nested: long-lived producer exits 0 on SIGTERM %s"
+              % err[-300:])
+        last = latest(evs)
+        check(all(member_ops(last, p) == ({c_out}, set()) for p in (p1, p2, p_out)),
+              "nested: in a running producer the child re-entering scope reaches every parent")
+        problems, _ = lib.check_against_expected(sim, lib.fold(evs))
+        check(not problems, "nested: final folded state equals the expectation %s"
+              % problems[:3])
+    finally:
+        sim.stop()
+
+
 def test_kill9(wd):
     sim = lib.Sim(wd, "--users", "80", "--groups", "30", "--members", "500",
                   "--out-of-scope-share", "0")
@@ -335,6 +459,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="wb0210-") as wd:
         test_rounds(wd)
         test_threshold(wd)
+        test_nested(wd)
         test_kill9(wd)
         test_fencing(wd)
     print("%d failure(s)" % len(lib.FAILURES))
