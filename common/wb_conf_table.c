@@ -352,6 +352,11 @@ const struct wb_conf_prop wb_conf_props[] = {
     {"worker.max_retries", WB_CONF_T_INT, "5", 0, 1000, NULL, 0, W, 0, NULL,
      "Retries of dependency errors (nested group not yet created, unknown SID) before the member "
      "is skipped or the event dead-lettered. Transient errors are retried without limit."},
+    {"worker.dependency_timeout_ms", WB_CONF_T_INT, "120000", 0, 86400000, NULL, 0, W, 0, NULL,
+     "Least time in milliseconds a dependency error is retried, from its first failure, before "
+     "the member is skipped or the event dead-lettered (both this and worker.max_retries must be "
+     "spent), so a nested group on a partition delayed by a rebalance is waited for; only that "
+     "group's partition waits. 0 bounds the retries by count only."},
     {"worker.retry_backoff_ms", WB_CONF_T_INT, "500", 1, 3600000, NULL, 0, W, 0, NULL,
      "First retry delay in milliseconds; it doubles with each attempt, with jitter."},
     {"worker.retry_backoff_max_ms", WB_CONF_T_INT, "60000", 1, 3600000, NULL, 0, W, 0, NULL,

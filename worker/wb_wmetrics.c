@@ -93,11 +93,22 @@ int wb_wmetrics_stats(struct wb_wmetrics *wm, const char *json, size_t len, cons
     cJSON_ArrayForEach(p, parts)
     {
         cJSON *lag = cJSON_GetObjectItemCaseSensitive(p, "consumer_lag");
+        cJSON *desired = cJSON_GetObjectItemCaseSensitive(p, "desired");
         const char *cg[3] = {group, topic, p->string};
         const char *pl[1] = {p->string};
 
-        if (!p->string || strcmp(p->string, "-1") == 0 || !cJSON_IsNumber(lag) ||
-            lag->valuedouble < 0)
+        if (!p->string || strcmp(p->string, "-1") == 0)
+            continue;
+        if (cJSON_IsBool(desired) && !cJSON_IsTrue(desired)) {
+            /* no longer assigned (revoked or lost): librdkafka still reports it; drop its
+             * series so that no stale lag remains */
+            if (wm) {
+                wb_metric_remove(wm->cg_lag, cg);
+                wb_metric_remove(wm->lag, pl);
+            }
+            continue;
+        }
+        if (!cJSON_IsNumber(lag) || lag->valuedouble < 0)
             continue;
         if (wm) {
             wb_metric_set(wm->cg_lag, cg, lag->valuedouble);

@@ -37,8 +37,9 @@ void wb_wmetrics_skipped(struct wb_wmetrics *wm, const char *reason, double n);
 void wb_wmetrics_latency(struct wb_wmetrics *wm, double seconds);
 
 /* Reads consumer_lag of every partition of topic from a librdkafka statistics JSON document
- * (json[0..len)) and sets both lag families. Returns the number of partitions updated, or -1
- * when the document does not parse. */
+ * (json[0..len)) and sets both lag families; partitions no longer assigned ("desired": false)
+ * have their series removed instead. Returns the number of partitions updated, or -1 when the
+ * document does not parse. */
 int wb_wmetrics_stats(struct wb_wmetrics *wm, const char *json, size_t len, const char *group,
                       const char *topic);
 

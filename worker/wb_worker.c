@@ -35,11 +35,27 @@
  * a big snapshot is applied in one batch (no member read in between). */
 #define SNAPSHOT_WAIT_MS 1000
 
-/* A dependency retry in progress: the group plan starting at (partition, offset). */
+/* Groups whose own upsert this worker dead-lettered lately (kept so that their later member
+ * events, which cannot succeed by waiting, are dead-lettered without the dependency wait). */
+#define GONE_MAX 1024
+
+/* A dependency retry in progress: the group plan starting at (partition, offset). It is given
+ * up when both max_retries attempts and dependency_timeout_ms since first_ms are spent. */
 struct retry {
     int32_t partition;
     int64_t offset;
     unsigned attempts;
+    int64_t first_ms;     /* monotonic time of the first failure */
+    struct wb_backoff bo; /* delays of this retry */
+};
+
+/* What was last stored for an assigned partition; clean: nothing pending behind it (no held
+ * snapshot, no failed group, no stop), so the consumer position may be stored instead, which
+ * also covers transaction markers after the last message (lag then reaches 0). */
+struct pstate {
+    int32_t partition;
+    int64_t stored; /* -1: nothing stored by this worker yet */
+    bool clean;
 };
 
 /* A partition paused until resume_ms (dependency backoff). */
@@ -53,6 +69,7 @@ struct wb_worker_s {
     const char *topic, *dlq_topic, *group_id;
     char *worker_id;
     unsigned max_retries;
+    int64_t dep_timeout_ms;
     size_t batch_max;
 
     rd_kafka_t *consumer, *producer;
@@ -67,7 +84,11 @@ struct wb_worker_s {
     size_t nretries;
     struct paused *paused;
     size_t npaused;
-    struct wb_backoff dep_backoff, ad_backoff;
+    struct pstate *pst;
+    size_t npst;
+    char *gone[GONE_MAX]; /* ring of group ids (see GONE_MAX) */
+    size_t ngone, gone_next;
+    struct wb_backoff ad_backoff;
     int64_t blocked_until; /* all partitions paused (AD down) until then; 0 = not blocked */
     int fatal;
 };
@@ -127,8 +148,148 @@ static struct retry *retry_find(wb_worker_t *wk, int32_t partition, int64_t offs
     if (!create)
         return NULL;
     wk->retries = wb_realloc(wk->retries, (wk->nretries + 1) * sizeof(*wk->retries));
-    wk->retries[wk->nretries] = (struct retry){partition, offset, 0};
+    wk->retries[wk->nretries] = (struct retry){partition, offset, 0, mono_ms(), {0}};
+    wb_backoff_init(&wk->retries[wk->nretries].bo,
+                    (uint64_t)wb_conf_get_int(wk->conf, "worker.retry_backoff_ms"),
+                    (uint64_t)wb_conf_get_int(wk->conf, "worker.retry_backoff_max_ms"),
+                    WB_BACKOFF_FULL);
     return &wk->retries[wk->nretries++];
+}
+
+/* Whether the retry rt (may be NULL: none yet) has spent both its count and its time. */
+static bool retry_spent(const wb_worker_t *wk, const struct retry *rt)
+{
+    unsigned attempts = rt ? rt->attempts : 0;
+    int64_t elapsed = rt ? mono_ms() - rt->first_ms : 0;
+
+    return attempts >= wk->max_retries && elapsed >= wk->dep_timeout_ms;
+}
+
+/* Delay before the next attempt of rt: its backoff, but not past the deadline when the
+ * count is already spent (the last attempt then comes on time). At least 1 ms. */
+static int64_t retry_delay(const wb_worker_t *wk, struct retry *rt)
+{
+    int64_t delay = (int64_t)wb_backoff_next(&rt->bo);
+    int64_t left = rt->first_ms + wk->dep_timeout_ms - mono_ms();
+
+    if (rt->attempts >= wk->max_retries && left > 0 && left < delay)
+        delay = left;
+    return delay < 1 ? 1 : delay;
+}
+
+static bool retry_any(const wb_worker_t *wk, int32_t partition)
+{
+    size_t i;
+
+    for (i = 0; i < wk->nretries; i++)
+        if (wk->retries[i].partition == partition)
+            return true;
+    return false;
+}
+
+/* Drops the retries of partition below offset (stored past: they cannot come again). */
+static void retry_drop_below(wb_worker_t *wk, int32_t partition, int64_t offset)
+{
+    size_t i;
+
+    for (i = 0; i < wk->nretries; i++)
+        if (wk->retries[i].partition == partition && wk->retries[i].offset < offset)
+            wk->retries[i--] = wk->retries[--wk->nretries];
+}
+
+static struct pstate *pstate_get(wb_worker_t *wk, int32_t partition, bool create)
+{
+    size_t i;
+
+    for (i = 0; i < wk->npst; i++)
+        if (wk->pst[i].partition == partition)
+            return &wk->pst[i];
+    if (!create)
+        return NULL;
+    wk->pst = wb_realloc(wk->pst, (wk->npst + 1) * sizeof(*wk->pst));
+    wk->pst[wk->npst] = (struct pstate){partition, -1, true};
+    return &wk->pst[wk->npst++];
+}
+
+static void pstate_drop(wb_worker_t *wk, int32_t partition)
+{
+    size_t i;
+
+    for (i = 0; i < wk->npst; i++)
+        if (wk->pst[i].partition == partition)
+            wk->pst[i--] = wk->pst[--wk->npst];
+}
+
+/* Stores the consumer position of every clean partition whose position moved past what was
+ * stored: only transaction markers (or nothing) lie in between, since every message handed
+ * to the worker was applied or dead-lettered before this is called. */
+static void store_positions(wb_worker_t *wk)
+{
+    rd_kafka_topic_partition_list_t *l;
+    size_t i;
+    int j;
+
+    if (wk->npst == 0 || wk->blocked_until)
+        return;
+    l = rd_kafka_topic_partition_list_new((int)wk->npst);
+    for (i = 0; i < wk->npst; i++)
+        if (wk->pst[i].clean)
+            rd_kafka_topic_partition_list_add(l, wk->topic, wk->pst[i].partition);
+    if (l->cnt > 0 && rd_kafka_position(wk->consumer, l) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_topic_partition_list_t *st = rd_kafka_topic_partition_list_new(l->cnt);
+
+        for (j = 0; j < l->cnt; j++) {
+            struct pstate *ps = pstate_get(wk, l->elems[j].partition, false);
+
+            if (!ps || l->elems[j].err || l->elems[j].offset < 0 ||
+                l->elems[j].offset <= ps->stored)
+                continue;
+            wb_dbg("worker", FAC, "partition=%d: storing position %lld (stored %lld)",
+                   (int)ps->partition, (long long)l->elems[j].offset, (long long)ps->stored);
+            rd_kafka_topic_partition_list_add(st, wk->topic, ps->partition)->offset =
+                l->elems[j].offset;
+            ps->stored = l->elems[j].offset;
+        }
+        if (st->cnt > 0) {
+            rd_kafka_resp_err_t err = rd_kafka_offsets_store(wk->consumer, st);
+
+            if (err)
+                wb_dbg("worker", FAC, "offsets_store (position): %s", rd_kafka_err2str(err));
+        }
+        rd_kafka_topic_partition_list_destroy(st);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static bool gone_has(const wb_worker_t *wk, const char *group)
+{
+    size_t i;
+
+    for (i = 0; i < wk->ngone; i++)
+        if (strcmp(wk->gone[i], group) == 0)
+            return true;
+    return false;
+}
+
+static void gone_set(wb_worker_t *wk, const char *group, bool on)
+{
+    size_t i;
+
+    if (!on) {
+        for (i = 0; i < wk->ngone; i++)
+            if (strcmp(wk->gone[i], group) == 0)
+                wk->gone[i][0] = '\0'; /* never matches a group id */
+        return;
+    }
+    if (gone_has(wk, group))
+        return;
+    if (wk->ngone < GONE_MAX) {
+        wk->gone[wk->ngone++] = wb_strdup(group);
+        return;
+    }
+    free(wk->gone[wk->gone_next]);
+    wk->gone[wk->gone_next] = wb_strdup(group);
+    wk->gone_next = (wk->gone_next + 1) % GONE_MAX;
 }
 
 static void retry_clear(wb_worker_t *wk, int32_t partition, int64_t offset)
@@ -260,11 +421,17 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             wb_snapstore_drop_partition(wk->ss, parts->elems[i].partition);
             retry_clear(wk, parts->elems[i].partition, -1);
             paused_drop(wk, parts->elems[i].partition);
+            pstate_drop(wk, parts->elems[i].partition);
             wb_metric_remove(wk->wm.lag, lv);
             wb_metric_remove(wk->wm.cg_lag, cg);
         }
     }
     wb_kafka_rebalance_cb(rk, err, parts, NULL);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        for (i = 0; i < parts->cnt; i++) {
+            pstate_drop(wk, parts->elems[i].partition);
+            pstate_get(wk, parts->elems[i].partition, true);
+        }
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && wk->blocked_until)
         rd_kafka_pause_partitions(rk, parts); /* AD is down: new partitions wait too */
     if (wk->http)
@@ -333,11 +500,12 @@ static bool event_names_member(const struct wb_event *ev, const wb_mset_t *dead)
 /* Stop marks per partition within a batch: events at or after stop are left for later. */
 struct pstop {
     int32_t partition;
-    int64_t stop;   /* INT64_MAX: none */
-    int64_t last;   /* highest offset seen in the batch */
-    bool transient; /* stopped by a transient error (AD backoff) rather than a dependency */
-    bool yield;     /* stopped by the batch time budget: fetch again at once, no pause */
-    int64_t dep_at; /* offset of a dependency stop (pause with backoff), or INT64_MAX */
+    int64_t stop;      /* INT64_MAX: none */
+    int64_t last;      /* highest offset seen in the batch */
+    bool transient;    /* stopped by a transient error (AD backoff) rather than a dependency */
+    bool yield;        /* stopped by the batch time budget: fetch again at once, no pause */
+    int64_t dep_at;    /* offset of a dependency stop (pause with backoff), or INT64_MAX */
+    int64_t dep_delay; /* pause of that dependency retry in ms */
 };
 
 static struct pstop *pstop_get(struct pstop *ps, size_t *n, int32_t partition)
@@ -347,7 +515,7 @@ static struct pstop *pstop_get(struct pstop *ps, size_t *n, int32_t partition)
     for (i = 0; i < *n; i++)
         if (ps[i].partition == partition)
             return &ps[i];
-    ps[*n] = (struct pstop){partition, INT64_MAX, -1, false, false, INT64_MAX};
+    ps[*n] = (struct pstop){partition, INT64_MAX, -1, false, false, INT64_MAX, 0};
     return &ps[(*n)++];
 }
 
@@ -375,7 +543,7 @@ static enum run_result run_group(wb_worker_t *wk, struct bmsg *bm, struct wb_gpl
 {
     struct retry *rt = retry_find(wk, g->partition, g->first_offset, false);
     unsigned attempts = rt ? rt->attempts : 0;
-    bool final = may_give_up && attempts >= wk->max_retries;
+    bool final = may_give_up && retry_spent(wk, rt);
     size_t s, i;
 
     for (s = g->done; s < g->nsteps; s++, g->done = s) {
@@ -393,10 +561,21 @@ static enum run_result run_group(wb_worker_t *wk, struct bmsg *bm, struct wb_gpl
             wb_apply_result_free(&res);
             return RUN_STOPPED;
         }
-        if (err == WB_ERR_DEPENDENCY && !final) {
+        if (err == WB_ERR_DEPENDENCY && !final && may_give_up && !st->attrs && res.reason &&
+            strcmp(res.reason, "group_not_found") == 0 && gone_has(wk, g->group)) {
+            /* Its upsert was dead-lettered here: waiting cannot bring the group. */
+            wb_log(LOG_WARNING, FAC,
+                   "group=%s: its upsert was dead-lettered; dead-lettering "
+                   "its member changes without waiting",
+                   g->group);
+        } else if (err == WB_ERR_DEPENDENCY && !final) {
             wb_apply_result_free(&res);
             return RUN_DEPENDENCY;
         }
+        if (err == WB_OK)
+            gone_set(wk, g->group, false);
+        else if (st->attrs && err != WB_ERR_TRANSIENT && err != WB_ERR_DEPENDENCY)
+            gone_set(wk, g->group, true);
         if (err == WB_ERR_TRANSIENT) {
             stop_at(p, g->first_offset, true);
             wb_apply_result_free(&res);
@@ -443,6 +622,7 @@ static enum run_result run_group(wb_worker_t *wk, struct bmsg *bm, struct wb_gpl
 static void store_offsets(wb_worker_t *wk, struct pstop *ps, size_t nps)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)nps);
+    struct pstate *st;
     size_t i;
 
     for (i = 0; i < nps; i++) {
@@ -451,8 +631,13 @@ static void store_offsets(wb_worker_t *wk, struct pstop *ps, size_t nps)
 
         if (hold >= 0 && hold < upto)
             upto = hold;
-        if (upto > 0)
+        retry_drop_below(wk, ps[i].partition, upto);
+        st = pstate_get(wk, ps[i].partition, true);
+        st->clean = ps[i].stop == INT64_MAX && hold < 0 && !retry_any(wk, ps[i].partition);
+        if (upto > 0) {
             rd_kafka_topic_partition_list_add(l, wk->topic, ps[i].partition)->offset = upto;
+            st->stored = upto;
+        }
     }
     if (l->cnt > 0) {
         rd_kafka_resp_err_t err = rd_kafka_offsets_store(wk->consumer, l);
@@ -516,8 +701,15 @@ static void process_batch(wb_worker_t *wk, struct bmsg *bm, size_t n)
         rt = retry_find(wk, g->partition, g->first_offset, true);
         rt->attempts++;
         stop_at(p, g->first_offset, false);
-        if (g->first_offset < p->dep_at)
+        if (g->first_offset < p->dep_at) {
             p->dep_at = g->first_offset;
+            p->dep_delay = retry_delay(wk, rt);
+        }
+        wb_log(LOG_INFO, FAC,
+               "group=%s partition=%d offset=%lld: dependency missing (attempt %u, %lld ms); "
+               "retrying",
+               g->group, (int)g->partition, (long long)g->first_offset, rt->attempts,
+               (long long)(mono_ms() - rt->first_ms));
     }
     free(later);
     wb_plan_destroy(plan);
@@ -545,7 +737,7 @@ static void process_batch(wb_worker_t *wk, struct bmsg *bm, size_t n)
                    (int)ps[i].partition, (long long)ps[i].stop);
             seek_one(wk, ps[i].partition, ps[i].stop);
         } else {
-            int64_t delay = (int64_t)wb_backoff_next(&wk->dep_backoff);
+            int64_t delay = ps[i].dep_delay > 0 ? ps[i].dep_delay : 1;
 
             wb_log(LOG_INFO, FAC, "partition=%d paused at offset %lld for %lld ms (dependency)",
                    (int)ps[i].partition, (long long)ps[i].stop, (long long)delay);
@@ -560,8 +752,6 @@ static void process_batch(wb_worker_t *wk, struct bmsg *bm, size_t n)
         all_partitions(wk, true);
         wk->blocked_until = mono_ms() + delay;
     }
-    if (nps > 0 && wk->nretries == 0)
-        wb_backoff_reset(&wk->dep_backoff);
     free(ps);
     free(in);
 }
@@ -672,6 +862,7 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
     wk->dlq_topic = wb_conf_get_str(conf, "topic.dlq");
     wk->group_id = wb_conf_get_str(conf, "worker.group_id");
     wk->max_retries = (unsigned)wb_conf_get_int(conf, "worker.max_retries");
+    wk->dep_timeout_ms = wb_conf_get_int(conf, "worker.dependency_timeout_ms");
     wk->batch_max = (size_t)wb_conf_get_int(conf, "worker.batch_max_messages");
     if (wb_conf_get_str(conf, "worker.id")) {
         wk->worker_id = wb_strdup(wb_conf_get_str(conf, "worker.id"));
@@ -681,9 +872,6 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
         host[sizeof(host) - 1] = '\0';
         wk->worker_id = wb_asprintf("%s-%d", host, (int)getpid());
     }
-    wb_backoff_init(&wk->dep_backoff, (uint64_t)wb_conf_get_int(conf, "worker.retry_backoff_ms"),
-                    (uint64_t)wb_conf_get_int(conf, "worker.retry_backoff_max_ms"),
-                    WB_BACKOFF_FULL);
     wb_backoff_init(&wk->ad_backoff, (uint64_t)wb_conf_get_int(conf, "worker.retry_backoff_ms"),
                     (uint64_t)wb_conf_get_int(conf, "worker.retry_backoff_max_ms"),
                     WB_BACKOFF_DECORRELATED);
@@ -790,6 +978,16 @@ int wb_worker_run(wb_worker_t *wk)
 
                 /* Paused partitions deliver nothing; a message here predates the pause and
                  * will be fetched again after the seek. */
+                if (m && !m->err) {
+                    struct pstate *st = pstate_get(wk, m->partition, false);
+
+                    if (st)
+                        st->clean = false; /* its position is past an unapplied message */
+                    /* never past what was stored: re-applying is harmless */
+                    seek_one(wk, m->partition,
+                             st && st->stored >= 0 && st->stored < m->offset ? st->stored
+                                                                             : m->offset);
+                }
                 if (m)
                     rd_kafka_message_destroy(m);
                 continue;
@@ -817,13 +1015,13 @@ int wb_worker_run(wb_worker_t *wk)
                 wb_http_set_ready(wk->http, 1, NULL);
         }
         n = collect(wk, bm);
-        if (n == 0)
-            continue;
-        process_batch(wk, bm, n);
+        if (n > 0)
+            process_batch(wk, bm, n);
         for (i = 0; i < n; i++) {
             wb_event_free(&bm[i].ev);
             rd_kafka_message_destroy(bm[i].rkm);
         }
+        store_positions(wk);
     }
     free(bm);
     if (wk->fatal)
@@ -850,6 +1048,9 @@ void wb_worker_destroy(wb_worker_t *wk)
     wb_metrics_destroy(wk->reg);
     free(wk->retries);
     free(wk->paused);
+    free(wk->pst);
+    for (size_t i = 0; i < wk->ngone; i++)
+        free(wk->gone[i]);
     free(wk->worker_id);
     free(wk);
 }

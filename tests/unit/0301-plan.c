@@ -350,7 +350,11 @@ static void test_stats_lag(void **state)
         "-1},\"-1\":{\"consumer_lag\":3}}}}}";
     wb_metrics_t *reg = wb_metrics_new();
     struct wb_wmetrics wm;
+    static const char revoked[] =
+        "{\"topics\":{\"t\":{\"partitions\":{\"0\":{\"desired\":false,\"consumer_lag\":5},"
+        "\"2\":{\"desired\":true,\"consumer_lag\":0}}}}}";
     const char *lv[3] = {"g", "t", "0"};
+    const char *lv2[1] = {"2"};
     double v = 0;
     char *text;
 
@@ -368,6 +372,16 @@ static void test_stats_lag(void **state)
     text = wb_metrics_render(reg);
     assert_non_null(strstr(text, "kafka_consumergroup_lag{consumergroup=\"g\",topic=\"t\","
                                  "partition=\"0\"} 5"));
+    free(text);
+    /* partition 0 revoked: librdkafka still lists it, not desired; its series go */
+    assert_int_equal(wb_wmetrics_stats(&wm, revoked, sizeof(revoked) - 1, "g", "t"), 1);
+    assert_int_equal(wb_metric_value(wm.cg_lag, lv, &v), WB_ERR_INVALID);
+    assert_int_equal(wb_metric_value(wm.lag, lv + 2, &v), WB_ERR_INVALID);
+    assert_int_equal(wb_metric_value(wm.lag, lv2, &v), WB_OK);
+    assert_true(v == 0);
+    text = wb_metrics_render(reg);
+    assert_null(strstr(text, "partition=\"0\""));
+    assert_non_null(strstr(text, "writeback_worker_lag_messages{partition=\"2\"} 0"));
     assert_non_null(strstr(text, "writeback_worker_ldap_operations_total{op=\"add\","
                                  "result=\"error\"} 1"));
     free(text);
