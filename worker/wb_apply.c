@@ -257,15 +257,24 @@ static bool map_attrs(wb_apply_t *ap, const char *group, const struct wb_group_a
     return true;
 }
 
-/* Create: 68 means a name taken by an object we do not own (our anchor search found none). */
-static wb_err_t create(wb_apply_t *ap, const struct wb_apply_ctx *cx, const struct wb_map_group *m,
-                       struct wb_apply_result *res)
+/*
+ * Create: the add carries the first chunk of member values (vals, n may be 0). A base search
+ * at the DN first (see below); a 68 answer (sAMAccountName, or a race) makes us look at the
+ * object holding the name: ours (our anchor, created meanwhile: *outcome APPLY_CREATE_OURS,
+ * WB_OK) or a conflict. A refusal that a bad
+ * member value may explain (n > 0, not transient): APPLY_CREATE_MEMBER_REFUSED, WB_ERR_INVALID,
+ * res untouched but for writes; the caller then creates the group bare.
+ */
+wb_err_t apply_create(wb_apply_t *ap, const struct wb_apply_ctx *cx, const struct wb_map_group *m,
+                      struct berval **vals, size_t n, int *outcome, struct wb_apply_result *res)
 {
     struct mods ms = {0};
-    char gt[16];
-    int rc, n = 0;
+    char gt[16], mattr[32];
+    int rc, cnt = 0;
     struct adobj other = {0};
+    wb_err_t cls;
 
+    *outcome = APPLY_CREATE_DONE;
     snprintf(gt, sizeof(gt), "%d", (int)m->group_type);
     mods_add(&ms, LDAP_MOD_ADD, "objectClass", "group");
     mods_add(&ms, LDAP_MOD_ADD, "cn", m->cn);
@@ -279,8 +288,20 @@ static wb_err_t create(wb_apply_t *ap, const struct wb_apply_ctx *cx, const stru
     mods_add(&ms, LDAP_MOD_ADD, "msDS-ExternalDirectoryObjectId", m->anchor);
     if (ap->cfg.soa)
         mods_add(&ms, LDAP_MOD_ADD, "msDS-ObjectSoa", "Cloud");
-    /* A name taken by an object we do not own: known without sending the add (a replay of a
-     * converged topic then writes nothing, even for its conflicts). */
+    if (n > 0) {
+        LDAPMod *mm = &ms.store[ms.n];
+
+        memset(mm, 0, sizeof(*mm));
+        mm->mod_op = LDAP_MOD_ADD | LDAP_MOD_BVALUES;
+        mm->mod_type = "member";
+        mm->mod_bvalues = vals;
+        ms.m[ms.n++] = mm;
+        ms.m[ms.n] = NULL;
+        snprintf(mattr, sizeof(mattr), ",member(+%zu)", n);
+        strncat(ms.names, mattr, sizeof(ms.names) - strlen(ms.names) - 1);
+    }
+    /* A name taken by an object we do not own: known without sending the add, so a replay of
+     * a converged topic writes nothing, even for its conflicts (0320 asserts it). */
     {
         LDAPMessage *r = NULL;
         int brc = wb_ad_search(ap->ad, m->dn, LDAP_SCOPE_BASE, "(objectClass=*)",
@@ -307,24 +328,47 @@ static wb_err_t create(wb_apply_t *ap, const struct wb_apply_ctx *cx, const stru
         return WB_OK;
     }
     if (rc == LDAP_ALREADY_EXISTS) {
-        LDAPMessage *r = NULL;
-        int brc = wb_ad_search(ap->ad, m->dn, LDAP_SCOPE_BASE, "(objectClass=*)",
-                               (const char *const[]){"1.1", NULL}, NULL, &r);
+        LDAPMessage *r = NULL, *e;
+        char *ext = NULL;
+        int brc =
+            wb_ad_search(ap->ad, m->dn, LDAP_SCOPE_BASE, "(objectClass=*)",
+                         (const char *const[]){"msDS-ExternalDirectoryObjectId", NULL}, NULL, &r);
 
+        if (brc == LDAP_SUCCESS && (e = ldap_first_entry(wb_ad_handle(ap->ad), r)) != NULL)
+            ext = apply_first_value(wb_ad_handle(ap->ad), e, "msDS-ExternalDirectoryObjectId");
         ldap_msgfree(r);
+        if (brc == LDAP_SUCCESS && ext && strcasecmp(ext, m->anchor) == 0) {
+            wb_log(LOG_INFO, "WORKER", "group=%s: %s appeared with our anchor meanwhile", cx->group,
+                   m->dn);
+            free(ext);
+            *outcome = APPLY_CREATE_OURS;
+            return WB_OK;
+        }
+        free(ext);
         if (brc == LDAP_SUCCESS) {
             wb_log(LOG_WARNING, "WORKER",
                    "group=%s: cannot create %s: an object we do not own has that name", cx->group,
                    m->dn);
             return apply_fail(ap, res, WB_ERR_CONFLICT, "dn_conflict", rc, m->dn);
         }
-        find_by(ap, "sAMAccountName", m->sam_account_name, &other, &n);
+        if (brc != LDAP_NO_SUCH_OBJECT)
+            return apply_ldap_fail(ap, res, "search_failed", brc, m->dn);
+        find_by(ap, "sAMAccountName", m->sam_account_name, &other, &cnt);
         wb_log(LOG_WARNING, "WORKER",
                "group=%s: cannot create %s: sAMAccountName %s is taken by %s", cx->group, m->dn,
-               m->sam_account_name, n ? other.dn : "(an object not visible under base_dn)");
-        apply_fail(ap, res, WB_ERR_CONFLICT, "sam_conflict", rc, n ? other.dn : m->dn);
+               m->sam_account_name, cnt ? other.dn : "(an object not visible under base_dn)");
+        apply_fail(ap, res, WB_ERR_CONFLICT, "sam_conflict", rc, cnt ? other.dn : m->dn);
         adobj_free(&other);
         return WB_ERR_CONFLICT;
+    }
+    cls = wb_err_from_ldap(rc);
+    if (n > 0 && cls != WB_ERR_TRANSIENT && cls != WB_ERR_FATAL) {
+        wb_dbg("worker", "WORKER",
+               "group=%s: add %s with %zu members answered %d (%s); creating "
+               "it without members",
+               cx->group, m->dn, n, rc, wb_ad_last_message(ap->ad));
+        *outcome = APPLY_CREATE_MEMBER_REFUSED;
+        return WB_ERR_INVALID;
     }
     wb_log(LOG_WARNING, "WORKER", "group=%s: add %s failed: %s (%s)", cx->group, m->dn,
            ldap_err2string(rc), wb_ad_last_message(ap->ad));
@@ -383,8 +427,11 @@ static wb_err_t update(wb_apply_t *ap, const struct wb_apply_ctx *cx, const stru
             goto out;
         }
         apply_audit(ap, cx, "modrdn", *dn, attrs);
-        free(*dn);
-        *dn = wb_asprintf("%s,%s", m->rdn, move ? ap->cfg.target_ou : parent);
+        /* A dry run renamed nothing: later reads (members) stay at the current DN. */
+        if (!ap->cfg.dry_run) {
+            free(*dn);
+            *dn = wb_asprintf("%s,%s", m->rdn, move ? ap->cfg.target_ou : parent);
+        }
     }
 out:
     free(parent);
@@ -427,16 +474,16 @@ static wb_err_t locate(wb_apply_t *ap, const struct wb_apply_ctx *cx, const char
         return apply_fail(ap, res, WB_ERR_CONFLICT, "duplicate_anchor", -1, o->dn);
     }
     if (!ap->cfg.adopt) {
+        /* A conflict, not a skip: the dead letter shows it and can be re-driven once
+         * worker.adopt_writeback_v2=true. The object is left untouched. */
         wb_log(LOG_WARNING, "WORKER",
                "group=%s: %s was written by Connect Sync group writeback (adminDescription=%s, "
-               "no msDS-ExternalDirectoryObjectId); leaving it alone "
-               "(worker.adopt_writeback_v2=false)",
+               "no msDS-ExternalDirectoryObjectId); not touching it: set "
+               "worker.adopt_writeback_v2=true to adopt it, then re-drive the dead letter",
                cx->group, o->dn, anchor);
-        res->skipped = true;
-        res->reason = "writeback_v2_not_adopted";
-        res->matched_dn = wb_strdup(o->dn);
-        *found = -1;
-        return WB_OK;
+        /* 68 as for a name taken (no write was sent): the object exists and is not ours. */
+        return apply_fail(ap, res, WB_ERR_CONFLICT, "unowned_writeback_group", LDAP_ALREADY_EXISTS,
+                          o->dn);
     }
     {
         struct mods ms = {0};
@@ -464,7 +511,7 @@ static wb_err_t step_sync(wb_apply_t *ap, const struct wb_apply_ctx *cx, const s
     struct adobj o = {0};
     char *anchor = wb_map_anchor(cx->group), *dn = NULL;
     int found = 0;
-    bool fresh = false;
+    bool ours = false;
     wb_err_t err;
 
     if (!anchor) {
@@ -472,7 +519,7 @@ static wb_err_t step_sync(wb_apply_t *ap, const struct wb_apply_ctx *cx, const s
         goto out;
     }
     err = locate(ap, cx, anchor, true, &o, &found, res);
-    if (err != WB_OK || found < 0)
+    if (err != WB_OK)
         goto out;
     if (st->attrs && !map_attrs(ap, cx->group, st->attrs, &m, res)) {
         err = res->err;
@@ -487,20 +534,26 @@ static wb_err_t step_sync(wb_apply_t *ap, const struct wb_apply_ctx *cx, const s
             err = apply_fail(ap, res, WB_ERR_DEPENDENCY, "group_not_found", -1, NULL);
             goto out;
         }
-        err = create(ap, cx, &m, res);
+        /* Created with the first chunk of members in the add. */
+        err = apply_members(ap, cx, st, m.dn, &m, &ours, res);
+        if (err != WB_OK || !ours)
+            goto out;
+        /* Our object took the name meanwhile: manage it as found. */
+        err = locate(ap, cx, anchor, false, &o, &found, res);
         if (err != WB_OK)
             goto out;
-        dn = wb_strdup(m.dn);
-        fresh = true;
-    } else {
-        dn = wb_strdup(o.dn);
-        if (st->attrs) {
-            err = update(ap, cx, &o, &m, &dn, res);
-            if (err != WB_OK)
-                goto out;
+        if (!found) {
+            err = apply_fail(ap, res, WB_ERR_TRANSIENT, "search_failed", -1, m.dn);
+            goto out;
         }
     }
-    err = apply_members(ap, cx, st, dn, fresh, res);
+    dn = wb_strdup(o.dn);
+    if (st->attrs) {
+        err = update(ap, cx, &o, &m, &dn, res);
+        if (err != WB_OK)
+            goto out;
+    }
+    err = apply_members(ap, cx, st, dn, NULL, NULL, res);
 out:
     free(dn);
     free(anchor);

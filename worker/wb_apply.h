@@ -68,7 +68,8 @@ void wb_apply_result_free(struct wb_apply_result *res);
 /*
  * Current members of the group at dn, read with ranged retrieval (member;range=) and the
  * extended-DN control, as keys: "s:<SID>" and "g:<guid>" (kind USER, the key in id, the
- * member's objectGUID in guid, its DN in sid — an internal reuse of wb_member's fields).
+ * member's objectGUID in guid; its DN in sid only when it has no GUID, else NULL — an internal
+ * reuse of wb_member's fields).
  * Returns an LDAP code; *out is a new set on success, else NULL. Exposed for tests.
  */
 int wb_apply_read_members(wb_apply_t *ap, const char *dn, wb_mset_t **out);

@@ -5,6 +5,7 @@
 #define WB_APPLY_INT_H
 
 #include "wb_apply.h"
+#include "wb_map.h"
 
 struct wb_apply_s {
     wb_ad_t *ad;
@@ -25,9 +26,21 @@ void apply_audit(wb_apply_t *ap, const struct wb_apply_ctx *cx, const char *op, 
 char *apply_first_value(LDAP *ld, LDAPMessage *e, const char *attr);
 bool apply_dn_equal(const char *a, const char *b);
 
-/* Member changes of a SYNC step on the group at dn; fresh: the group was just created (no
- * members yet). */
+/* Outcomes of apply_create. */
+enum {
+    APPLY_CREATE_DONE = 0,          /* created (or the failure is in res) */
+    APPLY_CREATE_OURS = 1,          /* the DN holds our anchor already (created meanwhile) */
+    APPLY_CREATE_MEMBER_REFUSED = 2 /* refused; a bad member value may explain it */
+};
+/* Adds group m with the member values vals (NULL-terminated, n of them; n may be 0). */
+wb_err_t apply_create(wb_apply_t *ap, const struct wb_apply_ctx *cx, const struct wb_map_group *m,
+                      struct berval **vals, size_t n, int *outcome, struct wb_apply_result *res);
+
+/* Member changes of a SYNC step on the group at dn. create non-NULL: the group does not exist
+ * yet; it is created here (with the first chunk of members in the add) at create->dn, and
+ * *ours is set when an object with our anchor turned out to hold that DN (nothing else done). */
 wb_err_t apply_members(wb_apply_t *ap, const struct wb_apply_ctx *cx, const struct wb_step *st,
-                       const char *dn, bool fresh, struct wb_apply_result *res);
+                       const char *dn, const struct wb_map_group *create, bool *ours,
+                       struct wb_apply_result *res);
 
 #endif

@@ -156,7 +156,9 @@ static void cur_add(wb_mset_t *cur, const char *v, size_t len)
 
     parse_extdn(v, len, guid, sid, &dnp);
     dn = wb_strndup(dnp, len - (size_t)(dnp - v));
-    m.sid = dn; /* internal reuse: the member's DN */
+    /* Internal reuse: the member's DN, kept only when there is no GUID to name it by (a
+     * snapshot of a 60,000-member group would otherwise hold every DN twice). */
+    m.sid = guid[0] ? NULL : dn;
     m.guid = guid[0] ? guid : NULL;
     key = guid[0] ? wb_asprintf("g:%s", guid) : wb_asprintf("d:%s", dn);
     m.id = key;
@@ -484,149 +486,252 @@ static wb_err_t send_list(wb_apply_t *ap, const struct wb_apply_ctx *cx, const c
     return err;
 }
 
-/* Builds the value list of the entries of set marked op. */
-static wb_err_t build(wb_apply_t *ap, const struct wb_apply_ctx *cx, const wb_mset_t *set,
-                      enum wb_mset_op op, const wb_mset_t *groups, struct mlist *out,
-                      struct wb_apply_result *res)
+/* The value of entry e into *mv (owned strings); false when it has none to send (a nested
+ * group not in AD, a user without an on-prem identity). */
+static bool make_value(wb_apply_t *ap, const struct wb_apply_ctx *cx, const struct wb_mset_entry *e,
+                       const wb_mset_t *groups, struct mval *mv)
+{
+    memset(mv, 0, sizeof(*mv));
+    mv->m = &e->m;
+    if (e->m.kind == WB_MEMBER_GROUP) {
+        const struct wb_mset_entry *g = wb_mset_get(groups, WB_MEMBER_GROUP, e->m.id);
+
+        if (!g)
+            return false; /* handled by check_groups (add) or not a member (remove) */
+        mv->value = wb_strdup(g->m.sid);
+        mv->key = wb_asprintf("g:%s", g->m.guid);
+        return true;
+    }
+    if (e->m.sid) {
+        mv->key = sid_key(e->m.sid);
+        if (!mv->key)
+            return false; /* the decoder vetted it; belt and braces */
+        mv->value = wb_id_sid_dn(e->m.sid);
+        mv->key2 = e->m.guid ? lower(wb_asprintf("g:%s", e->m.guid)) : NULL;
+        return true;
+    }
+    if (e->m.guid && wb_id_guid_valid(e->m.guid)) {
+        mv->value = wb_id_guid_dn(e->m.guid);
+        mv->key = lower(wb_asprintf("g:%s", e->m.guid));
+        return true;
+    }
+    wb_log(LOG_WARNING, "WORKER", "group=%s: member user %s has no SID or GUID; skipped", cx->group,
+           e->m.id);
+    wb_wmetrics_skipped(ap->wm, "no_onprem_identity", 1);
+    return false;
+}
+
+/* Nested groups to add that are not in AD: a dependency failure, or on the final attempt
+ * given up (res->dead_members). Checked before anything is written. */
+static wb_err_t check_groups(wb_apply_t *ap, const struct wb_apply_ctx *cx, const wb_mset_t *set,
+                             const wb_mset_t *groups, struct wb_apply_result *res)
 {
     const struct wb_mset_entry *e;
     size_t pos = 0;
 
     while ((e = wb_mset_next(set, &pos)) != NULL) {
-        const struct wb_mset_entry *g;
-
-        if (e->op != op)
+        if (e->op != WB_MSET_ADD || e->m.kind != WB_MEMBER_GROUP ||
+            wb_mset_get(groups, WB_MEMBER_GROUP, e->m.id))
             continue;
-        if (e->m.kind == WB_MEMBER_GROUP) {
-            g = wb_mset_get(groups, WB_MEMBER_GROUP, e->m.id);
-            if (g) {
-                mlist_push(out, &e->m, wb_strdup(g->m.sid), wb_asprintf("g:%s", g->m.guid), NULL);
-                continue;
-            }
-            if (op == WB_MSET_REMOVE)
-                continue; /* not in AD, so not a member either */
-            if (!cx->final_attempt) {
-                wb_log(LOG_WARNING, "WORKER",
-                       "group=%s: nested group %s is not in AD yet; will retry partition=%d "
-                       "offset=%lld",
-                       cx->group, e->m.id, (int)cx->partition, (long long)cx->offset);
-                return apply_fail(ap, res, WB_ERR_DEPENDENCY, "member_group_not_found", -1, NULL);
-            }
+        if (!cx->final_attempt) {
             wb_log(LOG_WARNING, "WORKER",
-                   "group=%s: nested group %s still not in AD after retries; dead-lettering its "
-                   "events partition=%d offset=%lld",
+                   "group=%s: nested group %s is not in AD yet; will retry partition=%d "
+                   "offset=%lld",
                    cx->group, e->m.id, (int)cx->partition, (long long)cx->offset);
-            if (!res->dead_members)
-                res->dead_members = wb_mset_new();
-            wb_mset_put(res->dead_members, &e->m, WB_MSET_ADD);
-            continue;
+            return apply_fail(ap, res, WB_ERR_DEPENDENCY, "member_group_not_found", -1, NULL);
         }
-        if (e->m.sid) {
-            char *key = sid_key(e->m.sid);
-
-            if (!key)
-                continue; /* the decoder vetted it; belt and braces */
-            mlist_push(out, &e->m, wb_id_sid_dn(e->m.sid), key,
-                       e->m.guid ? lower(wb_asprintf("g:%s", e->m.guid)) : NULL);
-        } else if (e->m.guid && wb_id_guid_valid(e->m.guid)) {
-            mlist_push(out, &e->m, wb_id_guid_dn(e->m.guid), lower(wb_asprintf("g:%s", e->m.guid)),
-                       NULL);
-        } else {
-            wb_log(LOG_WARNING, "WORKER", "group=%s: member user %s has no SID or GUID; skipped",
-                   cx->group, e->m.id);
-            wb_wmetrics_skipped(ap->wm, "no_onprem_identity", 1);
-        }
+        wb_log(LOG_WARNING, "WORKER",
+               "group=%s: nested group %s still not in AD after retries; dead-lettering its "
+               "events partition=%d offset=%lld",
+               cx->group, e->m.id, (int)cx->partition, (long long)cx->offset);
+        if (!res->dead_members)
+            res->dead_members = wb_mset_new();
+        wb_mset_put(res->dead_members, &e->m, WB_MSET_ADD);
     }
     return WB_OK;
 }
 
+/* Fills l (emptied first) with up to max values of the entries of set marked op, from *pos on.
+ * cur non-NULL: adds skip values present (recorded in matched when non-NULL), removes skip
+ * values absent. */
+static void fill_chunk(wb_apply_t *ap, const struct wb_apply_ctx *cx, const wb_mset_t *set,
+                       size_t *pos, enum wb_mset_op op, const wb_mset_t *groups,
+                       const wb_mset_t *cur, wb_mset_t *matched, size_t max, struct mlist *l)
+{
+    const struct wb_mset_entry *e;
+    struct mval mv;
+
+    mlist_free(l);
+    while (l->n < max && (e = wb_mset_next(set, pos)) != NULL) {
+        const struct wb_mset_entry *c;
+
+        if (e->op != op || !make_value(ap, cx, e, groups, &mv))
+            continue;
+        c = cur ? present(cur, &mv) : NULL;
+        if (cur && (op == WB_MSET_ADD ? c != NULL : c == NULL)) {
+            if (c && matched && c->m.guid)
+                wb_mset_put(matched, &(struct wb_member){WB_MEMBER_USER, c->m.guid, NULL, NULL},
+                            WB_MSET_ADD);
+            free(mv.value);
+            free(mv.key);
+            free(mv.key2);
+            continue;
+        }
+        mlist_push(l, mv.m, mv.value, mv.key, mv.key2);
+    }
+}
+
+/* Sends the values of l (at most one chunk) with op. */
+static wb_err_t send_mlist(wb_apply_t *ap, const struct wb_apply_ctx *cx, const char *dn, int op,
+                           struct mlist *l, wb_mset_t **cur, struct wb_apply_result *res)
+{
+    struct mval **v;
+    size_t i;
+    wb_err_t err;
+
+    if (l->n == 0)
+        return WB_OK;
+    v = wb_calloc(l->n, sizeof(*v));
+    for (i = 0; i < l->n; i++)
+        v[i] = &l->v[i];
+    err = send_list(ap, cx, dn, op, v, l->n, cur, res);
+    free(v);
+    return err;
+}
+
+/* Creates the group create->dn with the values of l in the add; when the add is refused for
+ * what may be a bad member value, creates it bare and sends l through the member path. */
+static wb_err_t create_with(wb_apply_t *ap, const struct wb_apply_ctx *cx,
+                            const struct wb_map_group *create, struct mlist *l, bool *ours,
+                            wb_mset_t **cur, struct wb_apply_result *res)
+{
+    struct berval *bvs = wb_calloc(l->n + 1, sizeof(*bvs));
+    struct berval **bvp = wb_calloc(l->n + 1, sizeof(*bvp));
+    size_t i;
+    int outcome;
+    wb_err_t err;
+
+    for (i = 0; i < l->n; i++) {
+        bvs[i].bv_val = l->v[i].value;
+        bvs[i].bv_len = strlen(l->v[i].value);
+        bvp[i] = &bvs[i];
+    }
+    err = apply_create(ap, cx, create, bvp, l->n, &outcome, res);
+    if (outcome == APPLY_CREATE_MEMBER_REFUSED) {
+        err = apply_create(ap, cx, create, NULL, 0, &outcome, res);
+        if (err == WB_OK && outcome == APPLY_CREATE_DONE)
+            err = send_mlist(ap, cx, create->dn, LDAP_MOD_ADD, l, cur, res);
+    }
+    if (err == WB_OK && outcome == APPLY_CREATE_OURS)
+        *ours = true;
+    free(bvp);
+    free(bvs);
+    return err;
+}
+
 wb_err_t apply_members(wb_apply_t *ap, const struct wb_apply_ctx *cx, const struct wb_step *st,
-                       const char *dn, bool fresh, struct wb_apply_result *res)
+                       const char *dn, const struct wb_map_group *create, bool *ours,
+                       struct wb_apply_result *res)
 {
     const wb_mset_t *set = st->desired ? st->desired : st->delta;
-    bool exact = st->desired != NULL;
+    bool exact = st->desired != NULL, fresh = create != NULL;
     wb_mset_t *groups = wb_mset_new(), *cur = NULL, *matched = NULL;
-    struct mlist adds = {0}, removes = {0};
-    struct mval **send = NULL, *extra = NULL;
-    size_t nsend = 0, nextra = 0, i, pos = 0;
+    struct mlist chunk = {0};
+    size_t max = (size_t)ap->cfg.member_chunk, pos = 0;
     const struct wb_mset_entry *e;
     wb_err_t err = WB_OK;
     int rc;
 
-    if (wb_mset_count(set) == 0 && !exact)
+    if (ours)
+        *ours = false;
+    if (set && wb_mset_count(set) == 0 && !exact && !fresh)
         goto out;
-    rc = resolve_groups(ap, set, groups);
-    if (rc != LDAP_SUCCESS) {
-        err = apply_ldap_fail(ap, res, "resolve_failed", rc, ap->cfg.base_dn);
-        goto out;
+    if (set) {
+        rc = resolve_groups(ap, set, groups);
+        if (rc != LDAP_SUCCESS) {
+            err = apply_ldap_fail(ap, res, "resolve_failed", rc, ap->cfg.base_dn);
+            goto out;
+        }
+        err = check_groups(ap, cx, set, groups, res);
     }
-    err = build(ap, cx, set, WB_MSET_ADD, groups, &adds, res);
-    if (err == WB_OK)
-        err = build(ap, cx, set, WB_MSET_REMOVE, groups, &removes, res);
-    if (err != WB_OK)
-        goto out;
-
-    /* A group created just now has no members (and in a dry run, no entry to read). */
     if (fresh) {
+        /* A group created here has no members (and in a dry run, no entry to read). */
         cur = wb_mset_new();
+        if (err == WB_OK && set)
+            fill_chunk(ap, cx, set, &pos, WB_MSET_ADD, groups, NULL, NULL, max, &chunk);
+        if (err != WB_OK) {
+            /* Created even so; the dependency is retried with the group in place. */
+            wb_err_t cerr;
+
+            mlist_free(&chunk);
+            cerr = create_with(ap, cx, create, &chunk, ours, &cur, res);
+            if (cerr != WB_OK)
+                err = cerr;
+            goto out;
+        }
+        err = create_with(ap, cx, create, &chunk, ours, &cur, res);
+        if (err != WB_OK || *ours || !set)
+            goto out;
+    } else if (err != WB_OK || !set) {
+        goto out;
     } else if (exact || ap->cfg.read_before_write) {
         rc = wb_apply_read_members(ap, dn, &cur);
         if (rc != LDAP_SUCCESS) {
             err = apply_ldap_fail(ap, res, "read_members_failed", rc, dn);
             goto out;
         }
+        if (exact)
+            matched = wb_mset_new();
     }
 
-    send = wb_calloc(adds.n + removes.n + 1, sizeof(*send));
-    for (i = 0; i < adds.n; i++)
-        if (!cur || !present(cur, &adds.v[i]))
-            send[nsend++] = &adds.v[i];
-    err = send_list(ap, cx, dn, LDAP_MOD_ADD, send, nsend, &cur, res);
-    if (err != WB_OK)
+    /* Adds, one chunk of values at a time. */
+    for (;;) {
+        fill_chunk(ap, cx, set, &pos, WB_MSET_ADD, groups, fresh ? NULL : cur, matched, max,
+                   &chunk);
+        if (chunk.n == 0)
+            break;
+        err = send_mlist(ap, cx, dn, LDAP_MOD_ADD, &chunk, &cur, res);
+        if (err != WB_OK)
+            goto out;
+    }
+    if (fresh)
         goto out;
 
-    nsend = 0;
-    if (exact && !fresh) {
+    if (exact) {
         /* Everything present that the snapshot does not want goes: compare by GUID. */
-        matched = wb_mset_new();
-        for (i = 0; i < adds.n; i++) {
-            const struct wb_mset_entry *c = present(cur, &adds.v[i]);
-
-            if (c && c->m.guid)
-                wb_mset_put(matched, &(struct wb_member){WB_MEMBER_USER, c->m.guid, NULL, NULL},
-                            WB_MSET_ADD);
+        wb_mset_destroy(groups);
+        groups = NULL;
+        pos = 0;
+        for (;;) {
+            mlist_free(&chunk);
+            while (chunk.n < max && (e = wb_mset_next(cur, &pos)) != NULL) {
+                if (strncmp(e->m.id, "g:", 2) != 0 && strncmp(e->m.id, "d:", 2) != 0)
+                    continue; /* the "s:" twin of an entry counted once, by its GUID */
+                if (e->m.guid && wb_mset_get(matched, WB_MEMBER_USER, e->m.guid))
+                    continue;
+                mlist_push(&chunk, &e->m,
+                           e->m.guid ? wb_asprintf("<GUID=%s>", e->m.guid) : wb_strdup(e->m.sid),
+                           wb_strdup(e->m.id), NULL);
+            }
+            if (chunk.n == 0)
+                break;
+            err = send_mlist(ap, cx, dn, LDAP_MOD_DELETE, &chunk, &cur, res);
+            if (err != WB_OK)
+                goto out;
         }
-        extra = wb_calloc(wb_mset_count(cur) + 1, sizeof(*extra));
-        while ((e = wb_mset_next(cur, &pos)) != NULL) {
-            if (strncmp(e->m.id, "g:", 2) != 0 && strncmp(e->m.id, "d:", 2) != 0)
-                continue; /* the "s:" twin of an entry counted once, by its GUID */
-            if (e->m.guid && wb_mset_get(matched, WB_MEMBER_USER, e->m.guid))
-                continue;
-            extra[nextra].m = &e->m;
-            extra[nextra].value =
-                e->m.guid ? wb_asprintf("<GUID=%s>", e->m.guid) : wb_strdup(e->m.sid);
-            extra[nextra].key = wb_strdup(e->m.id);
-            extra[nextra].key2 = NULL;
-            nextra++;
+    } else {
+        pos = 0;
+        for (;;) {
+            fill_chunk(ap, cx, set, &pos, WB_MSET_REMOVE, groups, cur, NULL, max, &chunk);
+            if (chunk.n == 0)
+                break;
+            err = send_mlist(ap, cx, dn, LDAP_MOD_DELETE, &chunk, &cur, res);
+            if (err != WB_OK)
+                goto out;
         }
-        send = wb_realloc(send, (nextra + 1) * sizeof(*send));
-        for (i = 0; i < nextra; i++)
-            send[nsend++] = &extra[i];
-    } else if (!fresh) {
-        for (i = 0; i < removes.n; i++)
-            if (!cur || present(cur, &removes.v[i]))
-                send[nsend++] = &removes.v[i];
     }
-    err = send_list(ap, cx, dn, LDAP_MOD_DELETE, send, nsend, &cur, res);
 out:
-    for (i = 0; i < nextra; i++) {
-        free(extra[i].value);
-        free(extra[i].key);
-    }
-    free(extra);
-    free(send);
-    mlist_free(&adds);
-    mlist_free(&removes);
+    mlist_free(&chunk);
     wb_mset_destroy(matched);
     wb_mset_destroy(cur);
     wb_mset_destroy(groups);

@@ -355,7 +355,8 @@ static void test_pipeline(void **state)
     assert_true(
         metric(wk, "writeback_worker_events_total{type=\"group.snapshot\",outcome=\"applied\"} ") ==
         2);
-    assert_true(metric(wk, "\nwriteback_worker_ldap_writes_total ") >= 2);
+    /* the create carries its first member chunk: one add may be the only write */
+    assert_true(metric(wk, "\nwriteback_worker_ldap_writes_total ") >= 1);
     wb_worker_destroy(wk); /* commits */
     wb_conf_destroy(conf);
     assert_int_equal(member_count(adn), 3);

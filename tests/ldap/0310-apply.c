@@ -255,9 +255,12 @@ static void test_lifecycle(void **state)
     wb_mset_put(st.delta, &m1, WB_MSET_ADD);
     wb_mset_put(st.delta, &m2, WB_MSET_ADD);
     assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
-    assert_int_equal(res.writes, 3); /* add + two member chunks of 2 and 1 */
+    /* the add carries the first member chunk (2 values), one modify the rest */
+    assert_int_equal(res.writes, 2);
     wb_apply_result_free(&res);
     assert_true(exists(dn));
+    assert_int_equal(members(ap, dn, 2, &has), 3);
+    assert_true(has);
     v = read_attr(dn, "msDS-ExternalDirectoryObjectId");
     assert_string_equal(v, anchor);
     free(v);
@@ -472,6 +475,43 @@ static void test_snapshot_nested_dependencies(void **state)
 
 /* Objects we do not own: a name taken → conflict; a Connect Sync writeback group → left
  * alone, or adopted; two objects with our anchor → conflict; dry run writes nothing. */
+/* Creation with members in the add: a member value the server refuses (a SID not in AD)
+ * makes the add fall back to a bare add plus the member path (retry, then skip). */
+static void test_create_missing_member(void **state)
+{
+    char *id = gid(10), *dn = group_dn("Fresh", id);
+    char *bad_sid = wb_asprintf("%s-987655", getenv("WB_TEST_LDAP_DOMAIN_SID"));
+    struct wb_group_attrs a = {"Fresh", NULL, true, false, NULL, 0, NULL};
+    struct wb_apply_ctx cx = {id, 0, 1, false};
+    struct wb_member m3 = um(3), nouser = {WB_MEMBER_USER, uid[5], bad_sid, NULL};
+    struct wb_apply_result res;
+    struct wb_step st = sync_step(&a);
+    wb_apply_t *ap = new_apply(false, false, false, false);
+    bool has;
+
+    (void)state;
+    wb_mset_put(st.delta, &m3, WB_MSET_ADD);
+    wb_mset_put(st.delta, &nouser, WB_MSET_ADD);
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_ERR_DEPENDENCY);
+    assert_string_equal(res.reason, "user_not_found");
+    /* refused add, bare add, refused member modify */
+    assert_int_equal(res.writes, 3);
+    wb_apply_result_free(&res);
+    assert_true(exists(dn));
+    assert_int_equal(members(ap, dn, 3, &has), 0);
+    cx.final_attempt = true;
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    wb_apply_result_free(&res);
+    step_free(&st);
+    assert_int_equal(members(ap, dn, 3, &has), 1);
+    assert_true(has);
+
+    wb_apply_destroy(ap);
+    free(bad_sid);
+    free(dn);
+    free(id);
+}
+
 static void test_ownership(void **state)
 {
     char *id = gid(6), *wid = gid(7), *did = gid(8), *yid = gid(9);
@@ -508,11 +548,16 @@ static void test_ownership(void **state)
                      0);
     cx.group = wid;
     st = sync_step(&wa);
-    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
-    assert_true(res.skipped);
+    /* without adoption: a conflict for the dead-letter queue, the object untouched */
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_ERR_CONFLICT);
+    assert_string_equal(res.reason, "unowned_writeback_group");
+    assert_int_equal(res.ldap_rc, LDAP_ALREADY_EXISTS);
+    assert_false(res.skipped);
     assert_int_equal(res.writes, 0);
+    assert_string_equal(res.matched_dn, wdn);
     wb_apply_result_free(&res);
     assert_null(read_attr(wdn, "description"));
+    assert_null(read_attr(wdn, "msDS-ExternalDirectoryObjectId"));
     assert_int_equal(wb_apply_step(adopt, &cx, &st, &res), WB_OK);
     assert_false(res.skipped);
     wb_apply_result_free(&res);
@@ -559,10 +604,35 @@ static void test_ownership(void **state)
     st = sync_step(&ya);
     wb_mset_put(st.delta, &m0, WB_MSET_ADD);
     assert_int_equal(wb_apply_step(dry, &cx, &st, &res), WB_OK);
-    assert_int_equal(res.writes, 2);
+    assert_int_equal(res.writes, 1); /* one add, the member in it */
     wb_apply_result_free(&res);
     step_free(&st);
     assert_false(exists(ydn));
+
+    /* Dry run of a rename plus a member change on an existing group: members are read at
+     * the current DN (the rename was not performed), not at the new one. */
+    st = sync_step(&ya);
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    wb_apply_result_free(&res);
+    step_free(&st);
+    assert_true(exists(ydn));
+    {
+        struct wb_group_attrs ra = {"Dry Renamed", NULL, true, false, NULL, 0, NULL};
+        char *rdn = group_dn("Dry Renamed", yid);
+        bool has = true;
+
+        st = sync_step(&ra);
+        wb_mset_put(st.delta, &m0, WB_MSET_ADD);
+        assert_int_equal(wb_apply_step(dry, &cx, &st, &res), WB_OK);
+        assert_int_equal(res.writes, 3); /* displayName, modrdn, member modify */
+        wb_apply_result_free(&res);
+        step_free(&st);
+        assert_true(exists(ydn));
+        assert_false(exists(rdn));
+        assert_int_equal(members(ap, ydn, 0, &has), 0);
+        assert_false(has);
+        free(rdn);
+    }
 
     wb_apply_destroy(ap);
     wb_apply_destroy(adopt);
@@ -586,6 +656,7 @@ int main(void)
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_samba_fallback),
         cmocka_unit_test(test_snapshot_nested_dependencies),
+        cmocka_unit_test(test_create_missing_member),
         cmocka_unit_test(test_ownership),
     };
 
