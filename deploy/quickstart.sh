@@ -23,7 +23,7 @@ timeout=900
 action=up
 
 usage() {
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
     echo
     echo "Demo sizes: small (150 users, 40 groups), default (2,500 users of which 2,000 synced"
     echo "from the demo domain, 500 groups), large (12,000 users, 3,000 groups)."
