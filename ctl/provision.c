@@ -138,7 +138,12 @@ static void sink(int level, const char *fac, const char *line, void *opaque)
     dnv = wb_strndup(dn, (size_t)(dne - dn));
     atv = wb_strndup(at, (size_t)(ate - at));
     if (strcmp(opv, "add") == 0) {
+        const char *mem = strstr(atv, "member(+");
+
         add_op(cp, "create", dnv, atv, 0);
+        /* The worker's add carries the first chunk of members: show them as their own step. */
+        if (mem)
+            add_op(cp, "add-members", dnv, NULL, (size_t)strtoul(mem + 8, NULL, 10));
     } else if (strcmp(opv, "modify") == 0 && strncmp(atv, "member(", 7) == 0) {
         add_op(cp, atv[7] == '+' ? "add-members" : "remove-members", dnv, NULL,
                (size_t)strtoul(atv + 8, NULL, 10));
