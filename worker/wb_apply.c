@@ -46,6 +46,7 @@ void wb_apply_destroy(wb_apply_t *ap)
         return;
     free((char *)ap->cfg.base_dn);
     free((char *)ap->cfg.target_ou);
+    free(ap->create_sam_holder);
     free(ap);
 }
 
@@ -302,11 +303,24 @@ wb_err_t apply_create(wb_apply_t *ap, const struct wb_apply_ctx *cx, const struc
     }
     /* A name taken by an object we do not own: known without sending the add, so a replay of
      * a converged topic writes nothing, even for its conflicts (0320 asserts it). */
+    if (ap->create_checked && ap->create_sam_holder && !ap->create_dn_taken) {
+        /* Known from the locate search: no add sent, so a replay writes nothing either. */
+        wb_log(LOG_WARNING, "WORKER",
+               "group=%s: cannot create %s: sAMAccountName %s is taken by %s", cx->group, m->dn,
+               m->sam_account_name, ap->create_sam_holder);
+        return apply_fail(ap, res, WB_ERR_CONFLICT, "sam_conflict", LDAP_ALREADY_EXISTS,
+                          ap->create_sam_holder);
+    }
     {
         LDAPMessage *r = NULL;
-        int brc = wb_ad_search(ap->ad, m->dn, LDAP_SCOPE_BASE, "(objectClass=*)",
-                               (const char *const[]){"1.1", NULL}, NULL, &r);
+        int brc;
 
+        /* The locate search already looked for an object at the DN (one search saved). */
+        if (ap->create_checked)
+            brc = ap->create_dn_taken ? LDAP_SUCCESS : LDAP_NO_SUCH_OBJECT;
+        else
+            brc = wb_ad_search(ap->ad, m->dn, LDAP_SCOPE_BASE, "(objectClass=*)",
+                               (const char *const[]){"1.1", NULL}, NULL, &r);
         ldap_msgfree(r);
         if (brc == LDAP_SUCCESS) {
             wb_log(LOG_WARNING, "WORKER",
@@ -439,16 +453,79 @@ out:
 }
 
 /*
+ * One search for what a SYNC step with attributes needs to know before it creates: objects
+ * carrying our anchor and objects holding the wanted DN (cn) or sAMAccountName, all indexed
+ * attributes (adminDescription is not, so adoption keeps its own search, only when the anchor
+ * is not found). On success *n_ext counts the anchor holders (the first read into ext),
+ * ap->create_checked is set and ap->create_dn_taken / ap->create_sam_holder say whether the
+ * create would collide. Returns an LDAP code.
+ */
+static int find_all(wb_apply_t *ap, const char *anchor, const struct wb_map_group *m,
+                    struct adobj *ext, int *n_ext)
+{
+    char *ea = wb_id_filter_escape(anchor, strlen(anchor));
+    char *ec = wb_id_filter_escape(m->cn, strlen(m->cn));
+    char *es = wb_id_filter_escape(m->sam_account_name, strlen(m->sam_account_name));
+    char *filter = wb_asprintf("(|(&(objectClass=group)(msDS-ExternalDirectoryObjectId=%s))"
+                               "(cn=%s)(sAMAccountName=%s))",
+                               ea, ec, es);
+    LDAPMessage *r = NULL, *e;
+    int rc;
+
+    *n_ext = 0;
+    rc = wb_ad_search(ap->ad, ap->cfg.base_dn, LDAP_SCOPE_SUBTREE, filter, obj_attrs, NULL, &r);
+    if (rc == LDAP_SUCCESS) {
+        LDAP *ld = wb_ad_handle(ap->ad);
+
+        ap->create_checked = true;
+        ap->create_dn_taken = false;
+        free(ap->create_sam_holder);
+        ap->create_sam_holder = NULL;
+        for (e = ldap_first_entry(ld, r); e; e = ldap_next_entry(ld, e)) {
+            struct adobj o = {0};
+            char *sam = apply_first_value(ld, e, "sAMAccountName");
+
+            adobj_read(ld, e, &o);
+            if (o.ext_id && strcasecmp(o.ext_id, anchor) == 0) {
+                if ((*n_ext)++ == 0) {
+                    *ext = o;
+                    memset(&o, 0, sizeof(o));
+                }
+            }
+            if (o.dn && apply_dn_equal(o.dn, m->dn))
+                ap->create_dn_taken = true;
+            if (o.dn && sam && strcasecmp(sam, m->sam_account_name) == 0 && !ap->create_sam_holder)
+                ap->create_sam_holder = wb_strdup(o.dn);
+            free(sam);
+            adobj_free(&o);
+        }
+    }
+    ldap_msgfree(r);
+    free(filter);
+    free(es);
+    free(ec);
+    free(ea);
+    return rc;
+}
+
+/*
  * Finds our object: by msDS-ExternalDirectoryObjectId, else (adoption) by adminDescription.
- * *found: 0 none, 1 found (o filled). Returns WB_OK or a failure in res.
+ * m non-NULL (a step with attributes): the anchor search also checks the names a create
+ * would take (find_all). *found: 0 none, 1 found (o filled). Returns WB_OK or a
+ * failure in res.
  */
 static wb_err_t locate(wb_apply_t *ap, const struct wb_apply_ctx *cx, const char *anchor,
-                       bool may_adopt, struct adobj *o, int *found, struct wb_apply_result *res)
+                       bool may_adopt, const struct wb_map_group *m, struct adobj *o, int *found,
+                       struct wb_apply_result *res)
 {
     int rc, n = 0;
 
     *found = 0;
-    rc = find_by(ap, "msDS-ExternalDirectoryObjectId", anchor, o, &n);
+    ap->create_checked = false;
+    if (m)
+        rc = find_all(ap, anchor, m, o, &n);
+    else
+        rc = find_by(ap, "msDS-ExternalDirectoryObjectId", anchor, o, &n);
     if (rc != LDAP_SUCCESS)
         return apply_ldap_fail(ap, res, "search_failed", rc, ap->cfg.base_dn);
     if (n > 1) {
@@ -457,6 +534,7 @@ static wb_err_t locate(wb_apply_t *ap, const struct wb_apply_ctx *cx, const char
         return apply_fail(ap, res, WB_ERR_CONFLICT, "duplicate_anchor", -1, o->dn);
     }
     if (n == 1) {
+        ap->create_checked = false;
         *found = 1;
         return WB_OK;
     }
@@ -468,6 +546,7 @@ static wb_err_t locate(wb_apply_t *ap, const struct wb_apply_ctx *cx, const char
         return apply_ldap_fail(ap, res, "search_failed", rc, ap->cfg.base_dn);
     if (n == 0)
         return WB_OK;
+    ap->create_checked = false;
     if (n > 1) {
         wb_log(LOG_WARNING, "WORKER", "group=%s: %d objects carry adminDescription=%s", cx->group,
                n, anchor);
@@ -518,13 +597,13 @@ static wb_err_t step_sync(wb_apply_t *ap, const struct wb_apply_ctx *cx, const s
         err = apply_fail(ap, res, WB_ERR_INVALID, "bad_group_id", -1, NULL);
         goto out;
     }
-    err = locate(ap, cx, anchor, true, &o, &found, res);
-    if (err != WB_OK)
-        goto out;
     if (st->attrs && !map_attrs(ap, cx->group, st->attrs, &m, res)) {
         err = res->err;
         goto out;
     }
+    err = locate(ap, cx, anchor, true, st->attrs ? &m : NULL, &o, &found, res);
+    if (err != WB_OK)
+        goto out;
     if (!found) {
         if (!st->attrs) {
             wb_log(LOG_WARNING, "WORKER",
@@ -536,10 +615,11 @@ static wb_err_t step_sync(wb_apply_t *ap, const struct wb_apply_ctx *cx, const s
         }
         /* Created with the first chunk of members in the add. */
         err = apply_members(ap, cx, st, m.dn, &m, &ours, res);
+        ap->create_checked = false;
         if (err != WB_OK || !ours)
             goto out;
         /* Our object took the name meanwhile: manage it as found. */
-        err = locate(ap, cx, anchor, false, &o, &found, res);
+        err = locate(ap, cx, anchor, false, NULL, &o, &found, res);
         if (err != WB_OK)
             goto out;
         if (!found) {
@@ -555,6 +635,7 @@ static wb_err_t step_sync(wb_apply_t *ap, const struct wb_apply_ctx *cx, const s
     }
     err = apply_members(ap, cx, st, dn, NULL, NULL, res);
 out:
+    ap->create_checked = false;
     free(dn);
     free(anchor);
     adobj_free(&o);
@@ -575,7 +656,7 @@ static wb_err_t step_delete(wb_apply_t *ap, const struct wb_apply_ctx *cx,
         goto out;
     }
     /* Only an object carrying our anchor is deleted; no adoption on the way out. */
-    err = locate(ap, cx, anchor, false, &o, &found, res);
+    err = locate(ap, cx, anchor, false, NULL, &o, &found, res);
     if (err != WB_OK || !found)
         goto out;
     res->writes++;

@@ -11,6 +11,12 @@ struct wb_apply_s {
     wb_ad_t *ad;
     struct wb_wmetrics *wm;
     struct wb_apply_cfg cfg; /* base_dn and target_ou owned */
+    /* Set by the locate search of the current SYNC step (cleared after it): whether the DN
+     * the group would be created at is taken, and by whom its sAMAccountName (owned), so
+     * apply_create needs no search of its own. */
+    bool create_checked;
+    bool create_dn_taken;
+    char *create_sam_holder;
 };
 
 /* Fills res with a failure and returns err. rc < 0: no LDAP code; dn may be NULL. */

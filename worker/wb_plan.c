@@ -255,7 +255,34 @@ static void fold_snapshot(struct wb_step *st, const struct wb_plan_in *in, wb_sn
     st->snapshot_incomplete = false;
 }
 
-wb_plan_t *wb_plan_build(const struct wb_plan_in *in, size_t n, wb_snapstore_t *ss)
+/* Frees one member array of an event when it names users only (nested groups are kept: the
+ * worker matches them against dead members later). */
+static void drop_list(struct wb_member **v, size_t *n)
+{
+    size_t j;
+
+    for (j = 0; j < *n; j++)
+        if ((*v)[j].kind != WB_MEMBER_USER)
+            return;
+    for (j = 0; j < *n; j++) {
+        free((*v)[j].id);
+        free((*v)[j].sid);
+        free((*v)[j].guid);
+    }
+    free(*v);
+    *v = NULL;
+    *n = 0;
+}
+
+/* The plan holds its own copies of an event's members once it is folded in. */
+static void drop_members(struct wb_event *ev)
+{
+    drop_list(&ev->add, &ev->add_count);
+    drop_list(&ev->remove, &ev->remove_count);
+    drop_list(&ev->members, &ev->members_count);
+}
+
+static wb_plan_t *plan_build(const struct wb_plan_in *in, size_t n, wb_snapstore_t *ss, bool drop)
 {
     wb_plan_t *p = wb_calloc(1, sizeof(*p));
     size_t i;
@@ -294,8 +321,20 @@ wb_plan_t *wb_plan_build(const struct wb_plan_in *in, size_t n, wb_snapstore_t *
             continue;
         }
         step_event(st, i);
+        if (drop)
+            drop_members((struct wb_event *)ev);
     }
     return p;
+}
+
+wb_plan_t *wb_plan_build(const struct wb_plan_in *in, size_t n, wb_snapstore_t *ss)
+{
+    return plan_build(in, n, ss, false);
+}
+
+wb_plan_t *wb_plan_build_drop(const struct wb_plan_in *in, size_t n, wb_snapstore_t *ss)
+{
+    return plan_build(in, n, ss, true);
 }
 
 size_t wb_plan_count(const wb_plan_t *p)

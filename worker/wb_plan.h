@@ -80,6 +80,11 @@ size_t wb_snapstore_count(const wb_snapstore_t *ss);
  * nothing). Never NULL.
  */
 wb_plan_t *wb_plan_build(const struct wb_plan_in *in, size_t n, wb_snapstore_t *ss);
+/* As wb_plan_build, but the events must be writable: each one's user-only member arrays
+ * (add, remove, members) are freed and emptied once folded into the plan, which keeps its own
+ * copies, so that a batch does not hold a big snapshot twice. Arrays naming a nested group are
+ * kept (the worker matches them against dead members). */
+wb_plan_t *wb_plan_build_drop(const struct wb_plan_in *in, size_t n, wb_snapstore_t *ss);
 /* Group plans in order of their first event. */
 size_t wb_plan_count(const wb_plan_t *p);
 struct wb_gplan *wb_plan_get(wb_plan_t *p, size_t i);

@@ -668,7 +668,8 @@ static void process_batch(wb_worker_t *wk, struct bmsg *bm, size_t n)
         in[i].offset = bm[i].rkm->offset;
         in[i].ev = bm[i].ok ? &bm[i].ev : NULL;
     }
-    plan = wb_plan_build(in, n, wk->ss);
+    /* Member arrays are only needed until folded (nested groups: see wb_plan.h). */
+    plan = wb_plan_build_drop(in, n, wk->ss);
     for (i = 0; i < wb_plan_count(plan) && !wk->fatal; i++) {
         struct wb_gplan *g = wb_plan_get(plan, i);
         struct pstop *p = pstop_get(ps, &nps, g->partition);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,6 +106,12 @@ static wb_apply_t *new_apply(bool rbw, bool dry, bool adopt, bool keep)
     struct wb_apply_cfg c = {base, ou, false, dry, adopt, keep, rbw, 2, 2};
 
     return wb_apply_new(ad, &c, NULL);
+}
+
+/* DNs equal but for case (the server may spell attribute types in its own case). */
+static bool apply_dn_eq(const char *a, const char *b)
+{
+    return strcasecmp(a, b) == 0;
 }
 
 static char *gid(unsigned n)
@@ -541,6 +548,34 @@ static void test_ownership(void **state)
     v = read_attr(dn, "msDS-ExternalDirectoryObjectId");
     assert_null(v); /* untouched */
     step_free(&st);
+
+    /* sAMAccountName taken by an object we do not own (another name): a conflict known from
+     * the anchor search, so no add is sent (a replay writes nothing), matched DN = holder. */
+    {
+        char *sid_ = gid(11), *sdn = wb_asprintf("CN=samholder-%08x,%s", run, ou), err[128];
+        struct wb_map_group mg = {0};
+        struct wb_group_attrs sa = {"SamTaken", NULL, true, false, NULL, 0, NULL};
+
+        assert_true(wb_map_group(&mg, "SamTaken", 8, NULL, 0, sid_, ou, err, sizeof(err)));
+        assert_int_equal(
+            add_entry(sdn, (const char *const[]){"objectClass", "group", "sAMAccountName",
+                                                 mg.sam_account_name, NULL}),
+            0);
+        cx.group = sid_;
+        st = sync_step(&sa);
+        assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_ERR_CONFLICT);
+        assert_string_equal(res.reason, "sam_conflict");
+        assert_int_equal(res.ldap_rc, LDAP_ALREADY_EXISTS);
+        assert_int_equal(res.writes, 0);
+        assert_true(res.matched_dn && apply_dn_eq(res.matched_dn, sdn));
+        wb_apply_result_free(&res);
+        assert_false(exists(mg.dn));
+        step_free(&st);
+        cx.group = id;
+        wb_map_group_free(&mg);
+        free(sdn);
+        free(sid_);
+    }
 
     /* Connect Sync writeback v2 group: adminDescription only. */
     assert_int_equal(add_entry(wdn, (const char *const[]){"objectClass", "group",

@@ -291,6 +291,48 @@ static void test_snapshot_incomplete_and_superseded(void **state)
 }
 
 /* Dead-letter headers: the documented names in order, values formatted. */
+/* wb_plan_build_drop: user-only member arrays are freed once folded (the plan keeps copies);
+ * an array naming a nested group stays for the dead-member match. */
+static void test_build_drop(void **state)
+{
+    struct wb_member *m1 = calloc(2, sizeof(*m1)), *m2 = calloc(2, sizeof(*m2));
+    struct wb_event evs[2];
+    struct wb_plan_in in[2];
+    wb_snapstore_t *ss = wb_snapstore_new();
+    wb_plan_t *p;
+    struct wb_gplan *g;
+    const struct wb_mset_entry *e;
+
+    (void)state;
+    m1[0] = (struct wb_member){WB_MEMBER_USER, strdup(U1), strdup("S-1-5-21-1-2-3-1001"), NULL};
+    m1[1] = (struct wb_member){WB_MEMBER_USER, strdup(U2), NULL, NULL};
+    m2[0] = (struct wb_member){WB_MEMBER_USER, strdup(U3), NULL, NULL};
+    m2[1] = (struct wb_member){WB_MEMBER_GROUP, strdup(G1), NULL, NULL};
+    evs[0] = ev_snap(G2, "s1", 1, 2, m1, 2);
+    evs[1] = ev_snap(G2, "s1", 2, 2, m2, 2);
+    in[0] = (struct wb_plan_in){1, 10, &evs[0]};
+    in[1] = (struct wb_plan_in){1, 11, &evs[1]};
+    p = wb_plan_build_drop(in, 2, ss);
+    assert_null(evs[0].members); /* users only: freed */
+    assert_int_equal(evs[0].members_count, 0);
+    assert_ptr_equal(evs[1].members, m2); /* names a group: kept */
+    assert_int_equal(evs[1].members_count, 2);
+    g = wb_plan_get(p, 0);
+    assert_int_equal(g->nsteps, 1);
+    assert_non_null(g->steps[0].desired);
+    assert_int_equal(wb_mset_count(g->steps[0].desired), 4);
+    e = wb_mset_get(g->steps[0].desired, WB_MEMBER_USER, U1);
+    assert_non_null(e);
+    assert_string_equal(e->m.sid, "S-1-5-21-1-2-3-1001");
+    wb_plan_destroy(p);
+    wb_snapstore_destroy(ss);
+    for (size_t i = 0; i < 2; i++) {
+        free(m2[i].id);
+        free(m2[i].sid);
+    }
+    free(m2);
+}
+
 static void test_dlq_headers(void **state)
 {
     static const char *const names[] = {"wb.reason",
@@ -398,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_poison_skipped),
         cmocka_unit_test(test_snapshot_across_batches),
         cmocka_unit_test(test_snapshot_incomplete_and_superseded),
+        cmocka_unit_test(test_build_drop),
         cmocka_unit_test(test_dlq_headers),
         cmocka_unit_test(test_stats_lag),
     };
