@@ -1,7 +1,7 @@
 """Adds msDS-ExternalDirectoryObjectId and msDS-ObjectSoa (Windows Server 2016 schema
 definitions) to a freshly provisioned Samba domain, allows them on group and user, and creates
-the target OU. Usage: extend-schema.py smb.conf BASE_DN TARGET_OU_DN (run offline, as root).
-Same definitions as tests/services/samba.sh."""
+the target OU, then prints the domain SID. Usage: extend-schema.py smb.conf BASE_DN
+TARGET_OU_DN (run offline, as root). Used by tests/services/samba.sh and the samba-ad image."""
 import sys
 
 from samba.auth import system_session
@@ -60,3 +60,4 @@ mayContain: msDS-ObjectSoa
 """)
 db.modify_ldif(update_now)
 db.add_ldif(f"dn: {ou}\nobjectClass: organizationalUnit\n")
+print(db.get_domain_sid())
