@@ -15,32 +15,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 import harness as h  # noqa: E402
+from ctlrun import CTL, Ctl  # noqa: E402
 
-CTL = os.path.join(h.BUILD, "ctl", "writebackctl")
-
-
-class Ctl:
-    def __init__(self, e):
-        self.conf = e.write_conf("ctl.conf", {
-            "tenant": "e2e",
-            "kafka.bootstrap.servers": e.env["WB_TEST_KAFKA_BOOTSTRAP"],
-            "topic.events": e.topics["events"], "topic.dlq": e.topics["dlq"],
-            "topic.state": e.topics["state"], "worker.group_id": e.group_id})
-
-    def run(self, *args, want=None):
-        p = subprocess.run([CTL, "-c", self.conf] + list(args), capture_output=True, text=True,
-                           timeout=180, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=1"))
-        h.log("writebackctl %s -> %d" % (" ".join(args), p.returncode))
-        if "runtime error" in p.stderr or "Sanitizer" in p.stderr:
-            raise h.E2EError("sanitizer report from writebackctl %s:\n%s" % (args, p.stderr))
-        if want is not None and p.returncode != want:
-            raise h.E2EError("writebackctl %s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s" % (
-                " ".join(args), p.returncode, want, p.stdout[-3000:], p.stderr[-3000:]))
-        return p
-
-    def json(self, *args, want=0):
-        p = self.run("--json", *args, want=want)
-        return json.loads(p.stdout)
 
 
 def wait_lag(ctl, pred, timeout=60, args=()):

@@ -16,17 +16,13 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 import harness as h  # noqa: E402
+import ctlrun  # noqa: E402
+from ctlrun import CTL  # noqa: E402
 
-CTL = os.path.join(h.BUILD, "ctl", "writebackctl")
 
-
-class Ctl:
+class Ctl(ctlrun.Ctl):
     def __init__(self, e):
-        self.conf = e.write_conf("ctl.conf", {
-            "tenant": "e2e",
-            "kafka.bootstrap.servers": e.env["WB_TEST_KAFKA_BOOTSTRAP"],
-            "topic.events": e.topics["events"], "topic.dlq": e.topics["dlq"],
-            "topic.state": e.topics["state"], "worker.group_id": e.group_id,
+        super().__init__(e, {
             "graph.tenant_id": e.tenant_id, "graph.client_id": e.client_id,
             "graph.client_secret_file": e.secret_file,
             "graph.authority": e.sim.url, "graph.endpoint": e.sim.url,
@@ -36,21 +32,6 @@ class Ctl:
             "ldap.ca_file": e.env["WB_TEST_LDAP_CA_FILE"],
             "ldap.base_dn": e.env["WB_TEST_LDAP_BASE_DN"],
             "ldap.target_ou": e.ou})
-
-    def run(self, *args, want=None):
-        p = subprocess.run([CTL, "-c", self.conf] + list(args), capture_output=True, text=True,
-                           timeout=180, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=1"))
-        h.log("writebackctl %s -> %d" % (" ".join(args), p.returncode))
-        if "runtime error" in p.stderr or "Sanitizer" in p.stderr:
-            raise h.E2EError("sanitizer report from writebackctl %s:\n%s" % (args, p.stderr))
-        if want is not None and p.returncode != want:
-            raise h.E2EError("writebackctl %s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s" % (
-                " ".join(args), p.returncode, want, p.stdout[-3000:], p.stderr[-3000:]))
-        return p
-
-    def json(self, *args, want=0):
-        p = self.run("--json", *args, want=want)
-        return json.loads(p.stdout)
 
     def ends(self):
         """Log-end offset of every partition of topic.events (from lag, which reads the
