@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define FAC "LDAP"
 
@@ -19,6 +20,8 @@ struct wb_ad_s {
     bool starttls, allow_insecure;
     int timeout_ms;
     LDAP *ld;
+    unsigned connections; /* successful binds so far */
+    struct timespec t0;   /* start of the operation in progress */
     struct wb_wmetrics *wm;
     char *msg, *matched;
 };
@@ -80,6 +83,11 @@ void wb_ad_destroy(wb_ad_t *ad)
     free(ad->msg);
     free(ad->matched);
     free(ad);
+}
+
+unsigned wb_ad_connections(const wb_ad_t *ad)
+{
+    return ad->connections;
 }
 
 bool wb_ad_connected(const wb_ad_t *ad)
@@ -201,6 +209,7 @@ wb_err_t wb_ad_connect(wb_ad_t *ad, char *errstr, size_t errsz)
     }
     wb_log(LOG_INFO, FAC, "connected to %s as %s", ad->uri, ad->bind_dn);
     ad->ld = ld;
+    ad->connections++;
     ld = NULL;
 out:
     if (ld)
@@ -213,6 +222,7 @@ static int ensure(wb_ad_t *ad)
 {
     char err[512];
 
+    clock_gettime(CLOCK_MONOTONIC, &ad->t0);
     if (ad->ld)
         return LDAP_SUCCESS;
     if (wb_ad_connect(ad, err, sizeof(err)) != WB_OK) {
@@ -254,6 +264,14 @@ static int finish_sent(wb_ad_t *ad, const char *op, int rc, bool sent)
         wb_ad_disconnect(ad);
     }
     wb_wmetrics_ldap(ad->wm, op, rc == LDAP_SUCCESS, sent);
+    if (sent) {
+        struct timespec t1;
+
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        wb_wmetrics_ldap_time(ad->wm, op,
+                              (double)(t1.tv_sec - ad->t0.tv_sec) +
+                                  (double)(t1.tv_nsec - ad->t0.tv_nsec) / 1e9);
+    }
     return rc;
 }
 

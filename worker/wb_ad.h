@@ -41,6 +41,9 @@ wb_err_t wb_ad_connect(wb_ad_t *ad, char *errstr, size_t errsz);
 /* Drops the connection (the next operation reconnects). */
 void wb_ad_disconnect(wb_ad_t *ad);
 bool wb_ad_connected(const wb_ad_t *ad);
+/* Successful binds so far: a change means a new connection, perhaps to another domain
+ * controller (whose USNs are its own). */
+unsigned wb_ad_connections(const wb_ad_t *ad);
 
 /*
  * Operations. Each returns the LDAP result code (LDAP_SUCCESS = 0), connecting first if

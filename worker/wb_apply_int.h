@@ -17,6 +17,15 @@ struct wb_apply_s {
     bool create_checked;
     bool create_dn_taken;
     char *create_sam_holder;
+    /* Groups written by Connect Sync writeback (adminDescription=Group_<id>, no anchor), so
+     * that a create needs no unindexed adminDescription search (wb_apply.c, wbv2_*). */
+    struct {
+        char **anchors;    /* their adminDescription values, sorted case-insensitively */
+        size_t n, cap;     /* entries used and allocated */
+        long long usn;     /* highestCommittedUSN read before the last listing; < 0: none */
+        long long scanned; /* monotonic ms of the last full scan */
+        unsigned conn;     /* wb_ad_connections() at the last listing */
+    } wbv2;
 };
 
 /* Fills res with a failure and returns err. rc < 0: no LDAP code; dn may be NULL. */

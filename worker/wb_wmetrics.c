@@ -14,7 +14,10 @@ void wb_wmetrics_init(struct wb_wmetrics *wm, wb_metrics_t *reg)
     static const char *const reason_l[] = {"reason"};
     static const char *const cg_l[] = {"consumergroup", "topic", "partition"};
     static const char *const part_l[] = {"partition"};
+    static const char *const opname_l[] = {"op"};
     static const double bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900};
+    static const double op_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                       0.1,   0.25,   0.5,   1,    2.5,   10};
 
     memset(wm, 0, sizeof(*wm));
     wm->events = wb_metrics_counter(reg, "writeback_worker_events_total",
@@ -23,6 +26,10 @@ void wb_wmetrics_init(struct wb_wmetrics *wm, wb_metrics_t *reg)
                                       "LDAP operations, by type and result.", 2, op_l);
     wm->ldap_writes = wb_metrics_counter(reg, "writeback_worker_ldap_writes_total",
                                          "LDAP add/modify/modrdn/delete requests sent.", 0, NULL);
+    wm->ldap_time =
+        wb_metrics_histogram(reg, "writeback_worker_ldap_operation_seconds",
+                             "Seconds from sending an LDAP operation to its result, by type.", 1,
+                             opname_l, sizeof(op_bounds) / sizeof(op_bounds[0]), op_bounds);
     wm->dead_letters = wb_metrics_counter(reg, "writeback_worker_dead_letters_total",
                                           "Events dead-lettered, by reason.", 1, reason_l);
     wm->skipped = wb_metrics_counter(reg, "writeback_worker_members_skipped_total",
@@ -46,6 +53,14 @@ void wb_wmetrics_ldap(struct wb_wmetrics *wm, const char *op, bool ok, bool sent
     wb_metric_inc(wm->ldap_ops, lv, 1);
     if (sent && strcmp(op, "search") != 0)
         wb_metric_inc(wm->ldap_writes, NULL, 1);
+}
+
+void wb_wmetrics_ldap_time(struct wb_wmetrics *wm, const char *op, double seconds)
+{
+    const char *lv[1] = {op};
+
+    if (wm)
+        wb_metric_observe(wm->ldap_time, lv, seconds < 0 ? 0 : seconds);
 }
 
 void wb_wmetrics_event(struct wb_wmetrics *wm, const char *type, const char *outcome)

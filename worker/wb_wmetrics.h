@@ -15,6 +15,7 @@ struct wb_wmetrics {
     wb_metric_t *events;       /* writeback_worker_events_total{type,outcome} */
     wb_metric_t *ldap_ops;     /* writeback_worker_ldap_operations_total{op,result} */
     wb_metric_t *ldap_writes;  /* writeback_worker_ldap_writes_total */
+    wb_metric_t *ldap_time;    /* writeback_worker_ldap_operation_seconds{op} */
     wb_metric_t *dead_letters; /* writeback_worker_dead_letters_total{reason} */
     wb_metric_t *skipped;      /* writeback_worker_members_skipped_total{reason} */
     wb_metric_t *latency;      /* writeback_worker_apply_latency_seconds */
@@ -28,6 +29,8 @@ void wb_wmetrics_init(struct wb_wmetrics *wm, wb_metrics_t *reg);
 /* One LDAP operation (op: search, add, modify, modrdn, delete): counts the operation and,
  * for a write that was sent to the server (sent), ldap_writes. */
 void wb_wmetrics_ldap(struct wb_wmetrics *wm, const char *op, bool ok, bool sent);
+/* Seconds one LDAP operation sent to the server took, request to result. */
+void wb_wmetrics_ldap_time(struct wb_wmetrics *wm, const char *op, double seconds);
 /* One event with its outcome (applied, dead_lettered, skipped). type may be NULL (undecodable:
  * "unknown"). */
 void wb_wmetrics_event(struct wb_wmetrics *wm, const char *type, const char *outcome);

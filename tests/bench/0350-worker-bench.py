@@ -269,8 +269,21 @@ def free_port():
     return p
 
 
+def ldap_time(ms):
+    """{op: (operations, seconds)} summed over the workers' metrics ms."""
+    out = {}
+    for m in ms:
+        for k, v in (m or {}).items():
+            mt = re.match(r'writeback_worker_ldap_operation_seconds_(sum|count)\{op="(\w+)"\}$', k)
+            if mt:
+                n, sec = out.get(mt.group(2), (0, 0.0))
+                out[mt.group(2)] = (n + v, sec) if mt.group(1) == "count" else (n, sec + v)
+    return out
+
+
 def run_workers(build, work, tag, n, topic, group_id, ou, total, timeout):
-    """Starts n workers; returns (seconds to converge, writes, peak VmHWM kB, first-write s)."""
+    """Starts n workers; returns (seconds to converge, writes, peak VmHWM kB, first-write s,
+    LDAP time by operation)."""
     t0 = time.monotonic()
     ws = [Worker(build, work, "%s-w%d" % (tag, k + 1), topic, group_id, ou, free_port())
           for k in range(n)]
@@ -293,13 +306,14 @@ def run_workers(build, work, tag, n, topic, group_id, ou, total, timeout):
                 raise RuntimeError("%s: %d dead letters; see %s" % (tag, dlq, work))
             if done >= total:
                 dt = time.monotonic() - t0
+                ops = ldap_time(ms)
                 break
             if time.monotonic() - t0 > timeout:
                 raise RuntimeError("%s: %d of %d events after %d s" % (tag, done, total, timeout))
     finally:
         for w in ws:
             w.stop()
-    return dt, writes, max(w.hwm for w in ws), first_write or 0.0
+    return dt, writes, max(w.hwm for w in ws), first_write or 0.0, ops
 
 
 def verify(ld, ou, ids, sizes):
@@ -385,14 +399,17 @@ def main():
             if p.returncode != 0:
                 raise RuntimeError("wb-bench-produce failed")
             log("(b) %s: %d events in topic %s" % (tag, len(lines), topic))
-            dt, writes, hwm, fw = run_workers(build, work, tag, nw, topic, "bench-" + run + tag,
-                                              "OU=%s,%s" % (tag, root_ou), len(lines), 1800)
+            dt, writes, hwm, fw, ops = run_workers(build, work, tag, nw, topic,
+                                                   "bench-" + run + tag,
+                                                   "OU=%s,%s" % (tag, root_ou), len(lines), 1800)
             verify(ld, "OU=%s,%s" % (tag, root_ou), ids, sizes)
-            res[tag] = (dt, writes, hwm, fw, len(lines))
+            res[tag] = (dt, writes, hwm, fw, len(lines), ops)
             log("(b) %d worker(s): %.2f s (first LDAP write after %.2f s), %d LDAP writes, "
                 "peak RSS %.1f MiB" % (nw, dt, fw, writes, hwm / 1024))
+            log("(b) %d worker(s), LDAP time by operation: %s" % (nw, ", ".join(
+                "%s %d ops %.2f s" % (op, c, sec) for op, (c, sec) in sorted(ops.items()))))
             if tag == "w1":
-                rdt, rwrites, _, _ = run_workers(build, work, "replay", 1, topic,
+                rdt, rwrites, _, _, _ = run_workers(build, work, "replay", 1, topic,
                                                  "bench-" + run + "replay",
                                                  "OU=w1," + root_ou, len(lines), 1800)
                 res["replay"] = (rdt, rwrites, len(lines))
@@ -421,6 +438,9 @@ def main():
         print("%-34s %9.2f %10.1f %14.0f %8.2f" % (label, dt, ngroups / dt, nvalues / dt, a / dt))
     print("(b) times run from worker start (bind, group join, fetch) to the last event applied;"
           " target b/a >= 0.8")
+    for tag, label in (("w1", "1 worker"), ("w2", "2 workers")):
+        print("LDAP time of (b) %s, summed over workers: %s" % (label, ", ".join(
+            "%s %d ops %.2f s" % (op, c, sec) for op, (c, sec) in sorted(res[tag][5].items()))))
     r = res["replay"]
     print("replay of the converged topic (%d events, new consumer group): %.2f s, %d LDAP "
           "writes (target 0)" % (r[2], r[0], r[1]))

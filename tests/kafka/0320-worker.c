@@ -357,6 +357,12 @@ static void test_pipeline(void **state)
         2);
     /* the create carries its first member chunk: one add may be the only write */
     assert_true(metric(wk, "\nwriteback_worker_ldap_writes_total ") >= 1);
+    /* every operation is timed: at least as many adds timed as succeeded, some time spent */
+    assert_true(metric(wk, "writeback_worker_ldap_operations_total{op=\"add\",result=\"ok\"} ") >=
+                1);
+    assert_true(metric(wk, "writeback_worker_ldap_operation_seconds_count{op=\"add\"} ") >=
+                metric(wk, "writeback_worker_ldap_operations_total{op=\"add\",result=\"ok\"} "));
+    assert_true(metric(wk, "writeback_worker_ldap_operation_seconds_sum{op=\"search\"} ") > 0);
     wb_worker_destroy(wk); /* commits */
     wb_conf_destroy(conf);
     assert_int_equal(member_count(adn), 3);

@@ -522,7 +522,10 @@ static void test_create_missing_member(void **state)
 static void test_ownership(void **state)
 {
     char *id = gid(6), *wid = gid(7), *did = gid(8), *yid = gid(9);
-    char *dn = group_dn("Taken", id), *wdn = group_dn("Old", wid);
+    char *dn = group_dn("Taken", id), *wnew = group_dn("Old", wid);
+    /* Not the name the mapping computes (an admin renamed it), so only adminDescription,
+     * which AD does not index, tells whose it is. */
+    char *wdn = wb_asprintf("CN=Renamed by admin %08x,%s", run, ou);
     char *wanchor = wb_map_anchor(wid), *danchor = wb_map_anchor(did), *v;
     char *d1 = wb_asprintf("CN=dup1-%08x,%s", run, ou),
          *d2 = wb_asprintf("CN=dup2-%08x,%s", run, ou);
@@ -577,7 +580,9 @@ static void test_ownership(void **state)
         free(sid_);
     }
 
-    /* Connect Sync writeback v2 group: adminDescription only. */
+    /* Connect Sync writeback v2 group: adminDescription only. ap listed the Connect-written
+     * groups during the steps above, before this one existed: it is found as changed since
+     * that listing. adopt lists them at its first step, with this one. */
     assert_int_equal(add_entry(wdn, (const char *const[]){"objectClass", "group",
                                                           "adminDescription", wanchor, NULL}),
                      0);
@@ -593,13 +598,22 @@ static void test_ownership(void **state)
     wb_apply_result_free(&res);
     assert_null(read_attr(wdn, "description"));
     assert_null(read_attr(wdn, "msDS-ExternalDirectoryObjectId"));
+    {
+        /* a later change, so that adopt finds it in its listing, not as changed since */
+        char *bump = wb_asprintf("CN=usn-bump-%08x,%s", run, ou);
+
+        assert_int_equal(add_entry(bump, (const char *const[]){"objectClass", "group", NULL}), 0);
+        free(bump);
+    }
     assert_int_equal(wb_apply_step(adopt, &cx, &st, &res), WB_OK);
     assert_false(res.skipped);
     wb_apply_result_free(&res);
-    v = read_attr(wdn, "msDS-ExternalDirectoryObjectId");
+    /* adopted, then renamed to the computed name */
+    assert_false(exists(wdn));
+    v = read_attr(wnew, "msDS-ExternalDirectoryObjectId");
     assert_string_equal(v, wanchor);
     free(v);
-    v = read_attr(wdn, "description");
+    v = read_attr(wnew, "description");
     assert_string_equal(v, "now managed");
     free(v);
     step_free(&st);
@@ -630,7 +644,7 @@ static void test_ownership(void **state)
         assert_int_equal(wb_apply_step(keep, &cx, &st, &res), WB_OK);
         assert_true(res.skipped);
         wb_apply_result_free(&res);
-        assert_true(exists(wdn));
+        assert_true(exists(wnew));
         wb_apply_destroy(keep);
     }
 
@@ -678,6 +692,7 @@ static void test_ownership(void **state)
     free(d2);
     free(dn);
     free(wdn);
+    free(wnew);
     free(ydn);
     free(id);
     free(wid);
