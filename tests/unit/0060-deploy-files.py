@@ -3,8 +3,8 @@
 checks, every referenced file), the systemd units (`systemd-analyze verify`, hardening keys),
 the Kubernetes manifests (YAML parse and shape: probes, scrape annotations, ConfigMap and
 Secret references, KEDA capped at the partition count), the Prometheus rules (`promtool` when
-installed; every metric they name exists in the sources) and every config file's keys against
-deploy/CONFIG.md. Each checker is also run on a broken copy and must complain."""
+installed; every metric they name exists in the sources; every exported metric is documented in
+ctl/OPERATIONS.md and nothing else is) and every config file's keys against deploy/CONFIG.md. Each checker is also run on a broken copy and must complain."""
 
 import copy
 import glob
@@ -358,11 +358,27 @@ def rule_problems(doc, known):
     return out
 
 
+def doc_problems(text, known):
+    """Metrics the operations guide's table lacks, or names that no program exports."""
+    documented = set(re.findall(r"`((?:writeback|kafka_consumergroup)_[a-z_]+)`", text))
+    return (["metric %s is not documented in ctl/OPERATIONS.md" % m
+             for m in sorted(known - documented)] +
+            ["ctl/OPERATIONS.md documents %s, which no program exports" % m
+             for m in sorted(documented - known)])
+
+
 def check_prometheus():
     pd = os.path.join(D, "prometheus")
     rules = load_yaml(os.path.join(pd, "alerts.yml"))[0]
     for e in rule_problems(rules, source_metrics()):
         err(e)
+    with open(os.path.join(ROOT, "ctl", "OPERATIONS.md"), encoding="utf-8") as f:
+        guide = f.read()
+    for e in doc_problems(guide, source_metrics()):
+        err(e)
+    if len(doc_problems(guide.replace("`writeback_worker_ldap_writes_total`", "")
+                        + " `writeback_gone_total`", source_metrics())) != 2:
+        err("self-check: metrics documentation checker missed a missing and an unknown name")
     cfg = load_yaml(os.path.join(pd, "prometheus.yml"))[0]
     jobs = {j["job_name"] for j in cfg.get("scrape_configs") or []}
     if not {"writeback-producer", "writeback-worker"} <= jobs:
