@@ -4,7 +4,8 @@ checks, every referenced file), the systemd units (`systemd-analyze verify`, har
 the Kubernetes manifests (YAML parse and shape: probes, scrape annotations, ConfigMap and
 Secret references, KEDA capped at the partition count), the Prometheus rules (`promtool` when
 installed; every metric they name exists in the sources; every exported metric is documented in
-ctl/OPERATIONS.md and nothing else is) and every config file's keys against deploy/CONFIG.md. Each checker is also run on a broken copy and must complain."""
+ctl/OPERATIONS.md and nothing else is) and every config file's keys against deploy/CONFIG.md.
+Each checker is also run on a broken copy and must complain."""
 
 import copy
 import glob
