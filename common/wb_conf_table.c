@@ -364,6 +364,10 @@ const struct wb_conf_prop wb_conf_props[] = {
     {"worker.batch_max_messages", WB_CONF_T_INT, "1000", 1, 100000, NULL, 0, W, 0, NULL,
      "Most events taken in one poll batch; consecutive events of one group in a batch are "
      "coalesced into one search and one modify per member chunk."},
+    {"worker.batch_time_ms", WB_CONF_T_INT, "2000", 1, 600000, NULL, 0, W, 0, NULL,
+     "Apply time of one batch after which the rest of its groups wait for the next batch "
+     "(kept in memory, not fetched again), so that rebalances are served and "
+     "max.poll.interval.ms is respected while a backlog drains."},
     {"worker.read_before_write", WB_CONF_T_BOOL, "true", 0, 0, NULL, 0, W, 0, NULL,
      "Read a group's current members before changing them and send only the real difference "
      "(replaying a converged topic then writes nothing); false sends permissive modifies "

@@ -28,9 +28,6 @@
 #define BATCH_BYTES   (16 * 1024 * 1024)
 #define DLQ_WAIT_MS   30000
 #define MAX_PARTITION 10000
-/* Apply time of one batch after which its remaining groups are fetched again later, so that
- * rebalances are served and max.poll.interval.ms is respected while a backlog drains. */
-#define BATCH_TIME_MS 2000
 /* Extra wait in collect() for the rest of a snapshot whose chunks are still arriving, so that
  * a big snapshot is applied in one batch (no member read in between). */
 #define SNAPSHOT_WAIT_MS 1000
@@ -71,6 +68,7 @@ struct wb_worker_s {
     unsigned max_retries;
     int64_t dep_timeout_ms;
     size_t batch_max;
+    int64_t batch_time_ms; /* worker.batch_time_ms */
 
     rd_kafka_t *consumer, *producer;
     wb_ad_t *ad;
@@ -91,6 +89,21 @@ struct wb_worker_s {
     struct wb_backoff ad_backoff;
     int64_t blocked_until; /* all partitions paused (AD down) until then; 0 = not blocked */
     int fatal;
+    /* Messages of partitions whose batch time ran out, in consumption order, kept for the
+     * next batch rather than fetched again: a seek would drop what librdkafka has fetched
+     * and the next batch would wait for it anew (about a second each time, measured). */
+    rd_kafka_message_t **carry;
+    size_t ncarry;
+    /* Partitions revoked while collect() polls, with how many messages the batch held then:
+     * those messages are dropped, not applied (the new owner fetches them from the committed
+     * offset; applying them here too could undo its newer writes). */
+    struct revoked {
+        int32_t partition;
+        size_t before;
+    } * revoked;
+    size_t nrevoked;
+    bool collecting;
+    size_t collected; /* messages in the batch so far, while collecting */
 };
 
 /* One message of a batch. */
@@ -99,7 +112,8 @@ struct bmsg {
     struct wb_event ev;
     bool ok; /* decoded */
     char reason[256];
-    bool done; /* applied, skipped or dead-lettered */
+    bool done;  /* applied, skipped or dead-lettered */
+    bool carry; /* not applied: kept for the next batch (wb_worker_s.carry) */
 };
 
 static int64_t mono_ms(void)
@@ -399,6 +413,20 @@ static void all_partitions(wb_worker_t *wk, bool pause)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* Forgets the carried messages of partition (-1: all); its new owner fetches them. */
+static void carry_drop(wb_worker_t *wk, int32_t partition)
+{
+    size_t i, k = 0;
+
+    for (i = 0; i < wk->ncarry; i++) {
+        if (partition < 0 || wk->carry[i]->partition == partition)
+            rd_kafka_message_destroy(wk->carry[i]);
+        else
+            wk->carry[k++] = wk->carry[i];
+    }
+    wk->ncarry = k;
+}
+
 /* --- callbacks --- */
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -419,6 +447,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             cg[1] = parts->elems[i].topic;
             cg[2] = p;
             wb_snapstore_drop_partition(wk->ss, parts->elems[i].partition);
+            carry_drop(wk, parts->elems[i].partition);
+            if (wk->collecting) {
+                wk->revoked = wb_realloc(wk->revoked, (wk->nrevoked + 1) * sizeof(*wk->revoked));
+                wk->revoked[wk->nrevoked++] =
+                    (struct revoked){parts->elems[i].partition, wk->collected};
+            }
             retry_clear(wk, parts->elems[i].partition, -1);
             paused_drop(wk, parts->elems[i].partition);
             pstate_drop(wk, parts->elems[i].partition);
@@ -676,7 +710,7 @@ static void process_batch(wb_worker_t *wk, struct bmsg *bm, size_t n)
 
         if (g->first_offset >= p->stop)
             continue;
-        if (mono_ms() - t0 > BATCH_TIME_MS) {
+        if (mono_ms() - t0 > wk->batch_time_ms) {
             /* Out of time: this group and the rest of its partition come again. */
             stop_at(p, g->first_offset, false);
             p->yield = true;
@@ -727,12 +761,30 @@ static void process_batch(wb_worker_t *wk, struct bmsg *bm, size_t n)
     }
 
     store_offsets(wk, ps, nps);
+    for (i = 0; i < nps; i++)
+        if (ps[i].stop != INT64_MAX && ps[i].transient)
+            transient = true;
     for (i = 0; i < nps; i++) {
         if (ps[i].stop == INT64_MAX)
             continue;
         if (ps[i].transient) {
-            transient = true;
             pause_one(wk, ps[i].partition, ps[i].stop, 0);
+        } else if (ps[i].yield && ps[i].dep_at != ps[i].stop && !transient) {
+            size_t j, kept = 0;
+
+            /* The messages from stop on that are not done yet (a group that came earlier in
+             * the batch may have events past stop, applied already): the next batch takes
+             * them first; the stored offset stays at stop. */
+            for (j = 0; j < n; j++)
+                if (bm[j].rkm->partition == ps[i].partition && bm[j].rkm->offset >= ps[i].stop &&
+                    !bm[j].done) {
+                    bm[j].carry = true;
+                    kept++;
+                }
+            wb_dbg("worker", FAC,
+                   "partition=%d: batch time spent; %zu messages from offset %lld kept for the "
+                   "next batch",
+                   (int)ps[i].partition, kept, (long long)ps[i].stop);
         } else if (ps[i].yield && ps[i].dep_at != ps[i].stop) {
             wb_dbg("worker", FAC, "partition=%d: batch time spent; refetching from offset %lld",
                    (int)ps[i].partition, (long long)ps[i].stop);
@@ -766,12 +818,23 @@ static size_t collect(wb_worker_t *wk, struct bmsg *bm)
         int32_t partition;
         bool open;
     } *os = NULL;
-    size_t n = 0, bytes = 0, nos = 0, nopen = 0, i;
+    size_t n = 0, bytes = 0, nos = 0, nopen = 0, i, j, k, ci = 0, nheld = wk->ncarry;
     int timeout = 200;
     int64_t wait_until = 0;
+    /* What the last batch left, taken out of wk->carry, which a revoke may change. */
+    rd_kafka_message_t **held = wb_malloc((nheld ? nheld : 1) * sizeof(*held));
+
+    memcpy(held, wk->carry, nheld * sizeof(*held));
+    wk->ncarry = 0;
+    wk->nrevoked = 0;
+    wk->collecting = true;
 
     while (n < wk->batch_max && bytes < BATCH_BYTES) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(wk->consumer, timeout);
+        /* what the last batch left comes first, in its order */
+        rd_kafka_message_t *m;
+
+        wk->collected = n;
+        m = ci < nheld ? held[ci++] : rd_kafka_consumer_poll(wk->consumer, timeout);
 
         if (!m) {
             int64_t now = mono_ms();
@@ -814,7 +877,34 @@ static size_t collect(wb_worker_t *wk, struct bmsg *bm)
         n++;
     }
     free(os);
-    return n;
+    wk->collecting = false;
+    /* Held messages not taken go back (revoked partitions' are dropped). */
+    for (; ci < nheld; ci++) {
+        for (j = 0; j < wk->nrevoked && wk->revoked[j].partition != held[ci]->partition; j++)
+            ;
+        if (j < wk->nrevoked)
+            rd_kafka_message_destroy(held[ci]);
+        else
+            wk->carry[wk->ncarry++] = held[ci];
+    }
+    free(held);
+    /* Messages taken before their partition was revoked are not ours to apply any more. */
+    for (i = 0, k = 0; i < n; i++) {
+        for (j = 0; j < wk->nrevoked; j++)
+            if (wk->revoked[j].partition == bm[i].rkm->partition && i < wk->revoked[j].before)
+                break;
+        if (j < wk->nrevoked) {
+            wb_dbg("worker", FAC, "partition=%d offset=%lld: revoked before it was applied",
+                   (int)bm[i].rkm->partition, (long long)bm[i].rkm->offset);
+            wb_event_free(&bm[i].ev);
+            rd_kafka_message_destroy(bm[i].rkm);
+            continue;
+        }
+        if (k != i)
+            bm[k] = bm[i];
+        k++;
+    }
+    return k;
 }
 
 /* --- lifecycle --- */
@@ -865,6 +955,8 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
     wk->max_retries = (unsigned)wb_conf_get_int(conf, "worker.max_retries");
     wk->dep_timeout_ms = wb_conf_get_int(conf, "worker.dependency_timeout_ms");
     wk->batch_max = (size_t)wb_conf_get_int(conf, "worker.batch_max_messages");
+    wk->batch_time_ms = wb_conf_get_int(conf, "worker.batch_time_ms");
+    wk->carry = wb_calloc(wk->batch_max ? wk->batch_max : 1, sizeof(*wk->carry));
     if (wb_conf_get_str(conf, "worker.id")) {
         wk->worker_id = wb_strdup(wb_conf_get_str(conf, "worker.id"));
     } else {
@@ -962,7 +1054,7 @@ fail:
 int wb_worker_run(wb_worker_t *wk)
 {
     struct bmsg *bm = wb_calloc(wk->batch_max, sizeof(*bm));
-    size_t n, i;
+    size_t n, i, keep;
 
     while (!wb_signal_stop_requested() && !wk->fatal) {
         int64_t now = mono_ms();
@@ -1018,13 +1110,23 @@ int wb_worker_run(wb_worker_t *wk)
         n = collect(wk, bm);
         if (n > 0)
             process_batch(wk, bm, n);
-        for (i = 0; i < n; i++) {
+        keep = 0;
+        for (i = 0; i < n; i++)
+            keep += bm[i].carry;
+        if (keep) /* older than any still carried (left by collect): they go first */
+            memmove(wk->carry + keep, wk->carry, wk->ncarry * sizeof(*wk->carry));
+        wk->ncarry += keep;
+        for (i = 0, keep = 0; i < n; i++) {
             wb_event_free(&bm[i].ev);
-            rd_kafka_message_destroy(bm[i].rkm);
+            if (bm[i].carry)
+                wk->carry[keep++] = bm[i].rkm;
+            else
+                rd_kafka_message_destroy(bm[i].rkm);
         }
         store_positions(wk);
     }
     free(bm);
+    carry_drop(wk, -1);
     if (wk->fatal)
         return 1;
     wb_log(LOG_NOTICE, FAC, "stopping on request; committing offsets");
@@ -1036,7 +1138,8 @@ void wb_worker_destroy(wb_worker_t *wk)
     if (!wk)
         return;
     wb_http_destroy(wk->http);
-    wk->http = NULL; /* the revoke callback below must not touch it */
+    wk->http = NULL;    /* the revoke callback below must not touch it */
+    carry_drop(wk, -1); /* before the consumer goes */
     if (wk->consumer)
         wb_kafka_destroy(wk->consumer); /* leaves the group: commits on revoke */
     if (wk->producer) {
@@ -1050,6 +1153,8 @@ void wb_worker_destroy(wb_worker_t *wk)
     free(wk->retries);
     free(wk->paused);
     free(wk->pst);
+    free(wk->carry);
+    free(wk->revoked);
     for (size_t i = 0; i < wk->ngone; i++)
         free(wk->gone[i]);
     free(wk->worker_id);

@@ -618,11 +618,97 @@ static void test_transactional_lag(void **state)
     free(tx);
 }
 
+/* worker.batch_time_ms=1: every batch runs out of time after its first group, and the rest is
+ * carried to the next batch (not fetched again). Events of one partition interleave, so a group
+ * applied early has events past where the batch stopped: they must not be applied or counted
+ * twice, and the rename at the end must win. */
+static void test_batch_carry(void **state)
+{
+    char *saved = topic, *one = wb_asprintf("t0320-%08x.one", run);
+    char *group = wb_asprintf("t0320-%08x-carry", run), *gids[8], *dn, name[32];
+    const char *kv[] = {"bootstrap.servers", getenv("WB_TEST_KAFKA_BOOTSTRAP"), NULL};
+    struct wb_member m0 = {WB_MEMBER_USER, uid[0], usid[0], NULL};
+    struct wb_event ev;
+    rd_kafka_t *rk;
+    wb_conf_t *conf;
+    wb_worker_t *wk;
+    pthread_t th;
+    void *ret;
+    char err[1024];
+    int i;
+
+    (void)state;
+    rk = wb_kafka_producer_new(kv, err, sizeof(err));
+    assert_non_null(rk);
+    assert_int_equal(wb_kafka_create_topic(rk, one, 1, NULL, 30000), WB_OK);
+    topic = one; /* produce() and worker_conf() use it */
+    for (i = 0; i < 8; i++) {
+        gids[i] = wb_asprintf("%08x-0320-4000-8000-0000000002%02d", run, i);
+        snprintf(name, sizeof(name), "Carry %d", i);
+        ev = base_event(WB_EVENT_GROUP_UPSERT, gids[i]);
+        ev.attrs.display_name = name;
+        ev.attrs.security_enabled = true;
+        produce(rk, &ev);
+    }
+    for (i = 0; i < 8; i++) {
+        ev = base_event(WB_EVENT_GROUP_SNAPSHOT, gids[i]);
+        ev.snapshot = "s1";
+        ev.chunks = 1;
+        ev.chunk = 1;
+        ev.members = &m0;
+        ev.members_count = 1;
+        produce(rk, &ev);
+    }
+    ev = base_event(WB_EVENT_GROUP_UPSERT, gids[0]);
+    ev.attrs.display_name = "Carry renamed";
+    ev.attrs.security_enabled = true;
+    produce(rk, &ev);
+    assert_int_equal(wb_kafka_flush(rk, 30000), WB_OK);
+    wb_kafka_destroy(rk);
+
+    conf = worker_conf(group);
+    assert_int_equal(wb_conf_set(conf, "worker.batch_time_ms", "1", err, sizeof(err)), WB_OK);
+    wk = wb_worker_new(conf, err, sizeof(err));
+    if (!wk)
+        fail_msg("%s", err);
+    wb_signal_reset();
+    assert_int_equal(pthread_create(&th, NULL, run_worker, wk), 0);
+    for (i = 0; i < 600; i++) {
+        if (metric(wk, "writeback_worker_events_total{type=\"group.snapshot\","
+                       "outcome=\"applied\"} ") >= 8)
+            break;
+        usleep(100000);
+    }
+    sleep(1); /* anything counted twice would show by now */
+    wb_signal_request_stop();
+    pthread_join(th, &ret);
+    assert_int_equal((int)(intptr_t)ret, 0);
+    assert_true(metric(wk, "writeback_worker_events_total{type=\"group.upsert\","
+                           "outcome=\"applied\"} ") == 9);
+    assert_true(metric(wk, "writeback_worker_events_total{type=\"group.snapshot\","
+                           "outcome=\"applied\"} ") == 8);
+    assert_true(metric(wk, "\nwriteback_worker_ldap_writes_total ") == 8);
+    wb_worker_destroy(wk);
+    wb_conf_destroy(conf);
+    for (i = 0; i < 8; i++) {
+        snprintf(name, sizeof(name), i ? "Carry %d" : "Carry renamed", i);
+        dn = wb_map_dn(name, strlen(name), gids[i], ou);
+        assert_int_equal(member_count(dn), 1);
+        free(dn);
+        free(gids[i]);
+    }
+    wb_signal_reset();
+    topic = saved;
+    free(group);
+    free(one);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipeline),
         cmocka_unit_test(test_transactional_lag),
+        cmocka_unit_test(test_batch_carry),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
