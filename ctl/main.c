@@ -5,8 +5,8 @@
  * (lag: 0 OK, 1 WARN, 2 ERR, 3 UNKNOWN).
  */
 #include "ctl.h"
+#include "wb_cli.h"
 #include "wb_conf.h"
-#include "wb_log.h"
 #include "wb_mem.h"
 
 #include <stdio.h>
@@ -70,86 +70,68 @@ static void usage(FILE *fp)
           fp);
 }
 
+static const struct wb_cli_flag flags[] = {
+    {"--json", NULL, NULL},
+    {NULL, NULL, NULL},
+};
+
+/* Global options come before the command; the command and its options are left to it. */
+static const struct wb_cli_spec spec = {
+    .prog = "writebackctl",
+    .usage = usage,
+    .flags = flags,
+    .need = WB_CLI_FILE_OPTIONAL,
+    .operands = true,
+};
+
 int main(int argc, char **argv)
 {
-    const char *cfile = NULL;
-    const char **xargs = wb_calloc((size_t)argc + 1, sizeof(char *));
+    wb_cli_t *cli = wb_cli_new(&spec);
     char **rest = wb_calloc((size_t)argc + 1, sizeof(char *));
     char *errstr = wb_calloc(1, ERRSZ);
     struct ctl c = {0};
-    size_t nx = 0, ci;
-    int rc = CTL_EXIT_USAGE, i, nrest = 0, cmd = -1;
-    const char *const *dbg;
+    size_t ci;
+    unsigned programs;
+    int rc, i, nrest = 0, cmd = -1;
 
-    /* Global options come before the command; --json is accepted anywhere. */
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            c.json = true;
-        } else if (cmd >= 0) {
-            rest[nrest++] = argv[i];
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            rc = 0;
-            goto out;
-        } else if (strcmp(argv[i], "--version") == 0) {
-            printf("writebackctl %s\n", WB_VERSION);
-            rc = 0;
-            goto out;
-        } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-            cfile = argv[++i];
-        } else if (strcmp(argv[i], "-X") == 0 && i + 1 < argc) {
-            xargs[nx++] = argv[++i];
-        } else if (strncmp(argv[i], "-X", 2) == 0 && argv[i][2]) {
-            xargs[nx++] = argv[i] + 2;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "writebackctl: unknown or incomplete option \"%s\"\n", argv[i]);
-            usage(stderr);
-            goto out;
-        } else {
-            for (ci = 0; ci < sizeof(commands) / sizeof(commands[0]); ci++)
-                if (strcmp(argv[i], commands[ci].name) == 0)
-                    cmd = (int)ci;
-            if (cmd < 0) {
-                fprintf(stderr, "writebackctl: unknown command \"%s\"\n", argv[i]);
-                usage(stderr);
-                goto out;
-            }
-            rest[nrest++] = argv[i];
-        }
-    }
-    if (cmd < 0) {
+    rc = wb_cli_parse(cli, argc, argv);
+    if (rc != WB_CLI_RUN)
+        goto out;
+    rc = CTL_EXIT_USAGE;
+    c.json = wb_cli_has(cli, "--json");
+    i = wb_cli_operand(cli);
+    if (i == argc) {
         fprintf(stderr, "writebackctl: no command given\n");
         usage(stderr);
         goto out;
+    }
+    for (ci = 0; ci < sizeof(commands) / sizeof(commands[0]); ci++)
+        if (strcmp(argv[i], commands[ci].name) == 0)
+            cmd = (int)ci;
+    if (cmd < 0) {
+        fprintf(stderr, "writebackctl: unknown command \"%s\"\n", argv[i]);
+        usage(stderr);
+        goto out;
+    }
+    /* --json is accepted after the command too; the command does not see it. */
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            c.json = true;
+        else
+            rest[nrest++] = argv[i];
     }
     if (ctl_wants_help(nrest, rest)) {
         rc = commands[cmd].fn(&c, nrest, rest);
         goto out;
     }
-    c.conf = wb_conf_new();
-    if (cfile && wb_conf_load_file(c.conf, cfile, errstr, ERRSZ) != WB_OK)
-        goto conf_err;
-    if (wb_conf_apply_args(c.conf, xargs, nx, errstr, ERRSZ) != WB_OK)
+    c.conf = wb_cli_conf_load(cli, errstr, ERRSZ);
+    if (!c.conf)
         goto conf_err;
     /* soa-policy talks to AD only; everything else needs the broker. */
-    if (commands[cmd].kafka || wb_conf_is_set(c.conf, "kafka.bootstrap.servers")) {
-        if (wb_conf_validate(c.conf, WB_CONF_CTL, errstr, ERRSZ) != WB_OK)
-            goto conf_err;
-    } else if (wb_conf_validate(c.conf, 0, errstr, ERRSZ) != WB_OK) {
+    programs =
+        commands[cmd].kafka || wb_conf_is_set(c.conf, "kafka.bootstrap.servers") ? WB_CONF_CTL : 0;
+    if (wb_cli_conf_apply(c.conf, programs, errstr, ERRSZ) != WB_OK)
         goto conf_err;
-    }
-    wb_log_set_level(wb_log_level_parse(wb_conf_get_str(c.conf, "log.level")));
-    dbg = wb_conf_get_list(c.conf, "log.debug");
-    if (dbg[0]) {
-        char buf[512] = "";
-
-        for (i = 0; dbg[i]; i++) {
-            if (i)
-                strncat(buf, ",", sizeof(buf) - strlen(buf) - 1);
-            strncat(buf, dbg[i], sizeof(buf) - strlen(buf) - 1);
-        }
-        wb_log_set_debug(buf);
-    }
     rc = commands[cmd].fn(&c, nrest, rest);
     goto out;
 conf_err:
@@ -159,6 +141,6 @@ out:
     wb_conf_destroy(c.conf);
     free(errstr);
     free(rest);
-    free(xargs);
+    wb_cli_destroy(cli);
     return rc;
 }

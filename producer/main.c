@@ -5,6 +5,7 @@
  */
 #include "producer.h"
 
+#include "wb_cli.h"
 #include "wb_conf.h"
 #include "wb_http.h"
 #include "wb_log.h"
@@ -15,7 +16,6 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #define ERRSZ 8192
@@ -56,76 +56,44 @@ static void sleep_ms(long long ms, wb_http_t *http)
     }
 }
 
+static const struct wb_cli_flag flags[] = {
+    {"--once", NULL, NULL},
+    {"--dry-run", NULL, NULL},
+    {NULL, NULL, NULL},
+};
+
+static const struct wb_cli_spec spec = {
+    .prog = "writeback-producer",
+    .usage = usage,
+    .flags = flags,
+    .need = WB_CLI_FILE_OR_X,
+    .file_hint = "producer.conf",
+};
+
 int main(int argc, char **argv)
 {
-    const char *cfile = NULL;
-    const char **xargs = wb_calloc((size_t)argc + 1, sizeof(char *));
-    size_t nx = 0;
-    bool once = false, dry = false;
+    wb_cli_t *cli = wb_cli_new(&spec);
+    bool once, dry;
     wb_conf_t *conf = NULL;
     wb_metrics_t *metrics = NULL;
     wb_http_t *http = NULL;
     wb_producer_t *p = NULL;
     char *errstr = wb_calloc(1, ERRSZ);
-    const char *listen, *const *dbg;
-    int rc = 1, i;
+    const char *listen;
+    int rc;
     wb_err_t err;
 
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            rc = 0;
-            goto out;
-        } else if (strcmp(argv[i], "--version") == 0) {
-            printf("writeback-producer %s\n", WB_VERSION);
-            rc = 0;
-            goto out;
-        } else if (strcmp(argv[i], "--once") == 0) {
-            once = true;
-        } else if (strcmp(argv[i], "--dry-run") == 0) {
-            dry = true;
-        } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-            cfile = argv[++i];
-        } else if (strcmp(argv[i], "-X") == 0 && i + 1 < argc) {
-            xargs[nx++] = argv[++i];
-        } else if (strncmp(argv[i], "-X", 2) == 0 && argv[i][2]) {
-            xargs[nx++] = argv[i] + 2;
-        } else {
-            fprintf(stderr, "writeback-producer: unknown or incomplete argument \"%s\"\n", argv[i]);
-            usage(stderr);
-            rc = 2;
-            goto out;
-        }
-    }
-    conf = wb_conf_new();
-    if (cfile && wb_conf_load_file(conf, cfile, errstr, ERRSZ) != WB_OK) {
+    rc = wb_cli_parse(cli, argc, argv);
+    if (rc != WB_CLI_RUN)
+        goto out;
+    rc = 1;
+    once = wb_cli_has(cli, "--once");
+    dry = wb_cli_has(cli, "--dry-run");
+    conf = wb_cli_conf_load(cli, errstr, ERRSZ);
+    if (!conf || wb_cli_conf_apply(conf, WB_CONF_PRODUCER, errstr, ERRSZ) != WB_OK) {
         fprintf(stderr, "writeback-producer: %s\n", errstr);
         rc = 2;
         goto out;
-    }
-    if (!cfile && nx == 0) {
-        fprintf(stderr, "writeback-producer: -c producer.conf is required\n");
-        usage(stderr);
-        rc = 2;
-        goto out;
-    }
-    if (wb_conf_apply_args(conf, xargs, nx, errstr, ERRSZ) != WB_OK ||
-        wb_conf_validate(conf, WB_CONF_PRODUCER, errstr, ERRSZ) != WB_OK) {
-        fprintf(stderr, "writeback-producer: %s\n", errstr);
-        rc = 2;
-        goto out;
-    }
-    wb_log_set_level(wb_log_level_parse(wb_conf_get_str(conf, "log.level")));
-    dbg = wb_conf_get_list(conf, "log.debug");
-    if (dbg[0]) {
-        char buf[512] = "";
-
-        for (i = 0; dbg[i]; i++) {
-            if (i)
-                strncat(buf, ",", sizeof(buf) - strlen(buf) - 1);
-            strncat(buf, dbg[i], sizeof(buf) - strlen(buf) - 1);
-        }
-        wb_log_set_debug(buf);
     }
     if (wb_signal_init() != 0) {
         wb_log(LOG_ERR, "PRODUCER", "cannot install signal handlers");
@@ -183,6 +151,6 @@ out:
     wb_metrics_destroy(metrics);
     wb_conf_destroy(conf);
     free(errstr);
-    free(xargs);
+    wb_cli_destroy(cli);
     return rc;
 }
