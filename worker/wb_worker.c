@@ -24,10 +24,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FAC           "WORKER"
-#define BATCH_BYTES   (16 * 1024 * 1024)
-#define DLQ_WAIT_MS   30000
-#define MAX_PARTITION 10000
+#define FAC "WORKER"
+/* Payload bytes of one batch. The batch holds its messages (librdkafka keeps their fetch
+ * buffers, ~1.3 x the payload) and their decoded events (~1.5 x the payload for member lists)
+ * until the plan is built, so this bounds the worker's peak memory. Past BATCH_BYTES collect()
+ * goes on only while a snapshot is still open, up to BATCH_BYTES_MAX, so that a snapshot that
+ * started late in a batch is still applied whole (a 60,000-member snapshot is ~6 MB). */
+#define BATCH_BYTES     (4 * 1024 * 1024)
+#define BATCH_BYTES_MAX (16 * 1024 * 1024)
+#define DLQ_WAIT_MS     30000
+#define MAX_PARTITION   10000
 /* Extra wait in collect() for the rest of a snapshot whose chunks are still arriving, so that
  * a big snapshot is applied in one batch (no member read in between). */
 #define SNAPSHOT_WAIT_MS 1000
@@ -809,8 +815,8 @@ static void process_batch(wb_worker_t *wk, struct bmsg *bm, size_t n)
     free(in);
 }
 
-/* Collects up to batch_max messages (or BATCH_BYTES): wait for the first, then take what is
- * already fetched. Returns the count. */
+/* Collects up to batch_max messages (or BATCH_BYTES, see there): wait for the first, then take
+ * what is already fetched. Returns the count. */
 static size_t collect(wb_worker_t *wk, struct bmsg *bm)
 {
     /* Partitions whose latest message in the batch is a snapshot chunk before the last. */
@@ -829,7 +835,7 @@ static size_t collect(wb_worker_t *wk, struct bmsg *bm)
     wk->nrevoked = 0;
     wk->collecting = true;
 
-    while (n < wk->batch_max && bytes < BATCH_BYTES) {
+    while (n < wk->batch_max && bytes < BATCH_BYTES_MAX && (bytes < BATCH_BYTES || nopen > 0)) {
         /* what the last batch left comes first, in its order */
         rd_kafka_message_t *m;
 

@@ -1,7 +1,8 @@
 /*
  * 0301-plan: coalescing of a poll batch (wb_plan) and member sets (wb_mset): netting of adds
  * and removes in order, last attributes win, delete splits steps, snapshots across batches
- * hold the partition at their first chunk and turn a step exact only when complete.
+ * hold the partition at their first chunk and turn a step exact only when complete; packed
+ * member storage gives back exactly what was put.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -111,6 +112,128 @@ static void test_mset(void **state)
 }
 
 /* Two groups interleaved on one partition: per-group steps, net member effect in order. */
+/* Packed storage: every string comes back exactly as put (GUIDs and SIDs are stored in binary
+ * only when that round-trips; other strings as they are), whatever the case or form. */
+static void test_mset_packed(void **state)
+{
+    wb_mset_t *s = wb_mset_new(), *t = wb_mset_new();
+    static const char *const dn = "CN=Some user\\, with a long name,OU=People,DC=wb,DC=test";
+    struct wb_member up = {WB_MEMBER_USER, "AAAAAAAA-0000-0000-0000-00000000000A",
+                           "S-1-5-21-1-2-3-1001", "BBBBBBBB-1111-2222-3333-444444444444"};
+    struct wb_member mixed = {WB_MEMBER_USER, "Aaaaaaaa-0000-0000-0000-00000000000b",
+                              "S-1-5-21-01-2-3-1002", "not-a-guid"};
+    struct wb_member key = {WB_MEMBER_USER, "g:cccccccc-0000-0000-0000-000000000001", (char *)dn,
+                            "cccccccc-0000-0000-0000-000000000001"};
+    struct wb_member grp = {WB_MEMBER_GROUP, U1, NULL, NULL};
+    const struct wb_mset_entry *e, *f;
+    char id[64], sid[64];
+    size_t pos = 0, i;
+
+    (void)state;
+    wb_mset_put(s, &up, WB_MSET_ADD);
+    wb_mset_put(s, &mixed, WB_MSET_ADD);
+    wb_mset_put(s, &key, WB_MSET_ADD);
+    wb_mset_put(s, &grp, WB_MSET_REMOVE);
+    e = wb_mset_get(s, WB_MEMBER_USER, "aaaaaaaa-0000-0000-0000-00000000000a");
+    assert_non_null(e);
+    assert_string_equal(e->m.id, up.id); /* upper case kept */
+    assert_string_equal(e->m.sid, up.sid);
+    assert_string_equal(e->m.guid, up.guid);
+    e = wb_mset_get(s, WB_MEMBER_USER, "AAAAAAAA-0000-0000-0000-00000000000B");
+    assert_non_null(e);
+    assert_string_equal(e->m.id, mixed.id);     /* mixed case kept as a string */
+    assert_string_equal(e->m.sid, mixed.sid);   /* non-canonical SID not rewritten */
+    assert_string_equal(e->m.guid, mixed.guid); /* not a GUID: kept */
+    e = wb_mset_get(s, WB_MEMBER_USER, "G:CCCCCCCC-0000-0000-0000-000000000001");
+    assert_non_null(e);
+    assert_string_equal(e->m.id, key.id);
+    assert_string_equal(e->m.sid, dn);
+    e = wb_mset_get(s, WB_MEMBER_GROUP, U1);
+    assert_int_equal(e->m.kind, WB_MEMBER_GROUP);
+    assert_int_equal(e->op, WB_MSET_REMOVE);
+    assert_null(e->m.sid);
+    assert_null(e->m.guid);
+    assert_null(wb_mset_get(s, WB_MEMBER_USER, U1));
+    /* A view of one set survives lookups in another. */
+    e = wb_mset_next(s, &pos);
+    wb_mset_put(t, &e->m, e->op); /* a view may be put (here into another set) */
+    f = wb_mset_get(t, WB_MEMBER_USER, up.id);
+    assert_non_null(f);
+    assert_string_equal(e->m.id, up.id);
+    assert_string_equal(f->m.sid, up.sid);
+    /* An identity-less put only changes the mark; a new identity replaces sid and guid and
+     * keeps the first id. */
+    up.sid = NULL;
+    up.guid = NULL;
+    wb_mset_put(s, &up, WB_MSET_REMOVE);
+    e = wb_mset_get(s, WB_MEMBER_USER, up.id);
+    assert_int_equal(e->op, WB_MSET_REMOVE);
+    assert_string_equal(e->m.sid, "S-1-5-21-1-2-3-1001");
+    up.id = "aaaaaaaa-0000-0000-0000-00000000000a";
+    up.guid = "dddddddd-0000-0000-0000-000000000001";
+    wb_mset_put(s, &up, WB_MSET_ADD);
+    e = wb_mset_get(s, WB_MEMBER_USER, up.id);
+    assert_string_equal(e->m.id, "AAAAAAAA-0000-0000-0000-00000000000A");
+    assert_null(e->m.sid);
+    assert_string_equal(e->m.guid, up.guid);
+    assert_int_equal(wb_mset_count(s), 4);
+    /* Many identity changes (old records reclaimed) leave every entry intact and in order. */
+    for (i = 0; i < 3000; i++) {
+        struct wb_member m = {WB_MEMBER_USER, id, sid, NULL};
+
+        snprintf(id, sizeof(id), "eeeeeeee-0000-0000-0000-%012zu", i % 300);
+        snprintf(sid, sizeof(sid), "S-1-5-21-7-8-9-%zu", i);
+        wb_mset_put(t, &m, i % 2 ? WB_MSET_ADD : WB_MSET_REMOVE);
+    }
+    assert_int_equal(wb_mset_count(t), 301);
+    pos = 0;
+    assert_string_equal(wb_mset_next(t, &pos)->m.id, "AAAAAAAA-0000-0000-0000-00000000000A");
+    for (i = 0; i < 300; i++) {
+        snprintf(id, sizeof(id), "eeeeeeee-0000-0000-0000-%012zu", i);
+        snprintf(sid, sizeof(sid), "S-1-5-21-7-8-9-%zu", 2700 + i);
+        e = wb_mset_next(t, &pos);
+        assert_string_equal(e->m.id, id);
+        assert_string_equal(e->m.sid, sid);
+        assert_int_equal(e->op, i % 2 ? WB_MSET_ADD : WB_MSET_REMOVE);
+    }
+    assert_null(wb_mset_next(t, &pos));
+    /* merge: dst keeps its id spelling, takes src's mark and identity */
+    wb_mset_clear(t);
+    wb_mset_put(
+        t, &(struct wb_member){WB_MEMBER_USER, "aaaaaaaa-0000-0000-0000-00000000000b", NULL, NULL},
+        WB_MSET_REMOVE);
+    wb_mset_merge(t, s);
+    assert_int_equal(wb_mset_count(t), 4);
+    e = wb_mset_get(t, WB_MEMBER_USER, mixed.id);
+    assert_string_equal(e->m.id, "aaaaaaaa-0000-0000-0000-00000000000b");
+    assert_string_equal(e->m.sid, mixed.sid);
+    assert_int_equal(e->op, WB_MSET_ADD);
+    assert_string_equal(wb_mset_get(t, WB_MEMBER_USER, key.id)->m.sid, dn);
+    /* SIDs at the edges of the formats, and many GUID ids found again by lookup */
+    wb_mset_clear(t);
+    {
+        static const char *const sids[] = {"S-1-5-21-4294967295-0-10-1001", "S-1-0",
+                                           "S-1-0x123456789ABC-1", "S-1-5-32-544"};
+
+        for (i = 0; i < 4; i++) {
+            snprintf(id, sizeof(id), "%08zx-abcd-ef01-2345-6789abcdef01", i);
+            wb_mset_put(t, &(struct wb_member){WB_MEMBER_USER, id, (char *)sids[i], id},
+                        WB_MSET_ADD);
+        }
+        for (i = 0; i < 4; i++) {
+            snprintf(id, sizeof(id), "%08zX-ABCD-EF01-2345-6789ABCDEF01", i);
+            e = wb_mset_get(t, WB_MEMBER_USER, id);
+            assert_non_null(e);
+            assert_string_equal(e->m.sid, sids[i]);
+            snprintf(id, sizeof(id), "%08zx-abcd-ef01-2345-6789abcdef01", i);
+            assert_string_equal(e->m.id, id);
+            assert_string_equal(e->m.guid, id);
+        }
+    }
+    wb_mset_destroy(s);
+    wb_mset_destroy(t);
+}
+
 static void test_coalesce(void **state)
 {
     struct wb_member a1[] = {user(U1, "S-1-5-21-1-2-3-1001"), user(U2, "S-1-5-21-1-2-3-1002")};
@@ -435,6 +558,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mset),
+        cmocka_unit_test(test_mset_packed),
         cmocka_unit_test(test_coalesce),
         cmocka_unit_test(test_delete_splits),
         cmocka_unit_test(test_poison_skipped),
