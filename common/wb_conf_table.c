@@ -328,9 +328,11 @@ const struct wb_conf_prop wb_conf_props[] = {
      "Timeout of connecting and of each LDAP operation, in milliseconds."},
     {"ldap.member_chunk", WB_CONF_T_INT, "1000", 1, 5000, NULL, 0, W | C, 0, NULL,
      "Most member values added or removed by one modify request."},
-    {"ldap.range_window", WB_CONF_T_INT, "1000", 1, 5000, NULL, 0, W | C, 0, NULL,
+    {"ldap.range_window", WB_CONF_T_INT, "5000", 1, 5000, NULL, 0, W | C, 0, NULL,
      "Values asked for per request when reading large member attributes with ranged retrieval "
-     "(member;range=)."},
+     "(member;range=); a server that returns fewer (AD's MaxValRange) is followed. Samba "
+     "builds the extended DNs of the whole attribute for every request (0.4 s per request on "
+     "a 60,000-member group, measured), so fewer, larger windows read big groups faster."},
 
     /* mapping */
     {"mapping.soa", WB_CONF_T_BOOL, "false", 0, 0, NULL, 0, W, 0, NULL,

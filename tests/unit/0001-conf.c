@@ -66,7 +66,7 @@ static void test_defaults(void **state)
     assert_int_equal(wb_conf_get_int(conf, "graph.poll_interval_ms"), 120000);
     assert_int_equal(wb_conf_get_int(conf, "graph.delete_threshold"), 500);
     assert_int_equal(wb_conf_get_int(conf, "topic.partitions"), 12);
-    assert_int_equal(wb_conf_get_int(conf, "ldap.range_window"), 1000);
+    assert_int_equal(wb_conf_get_int(conf, "ldap.range_window"), 5000);
     assert_string_equal(wb_conf_get_str(conf, "graph.authority"),
                         "https://login.microsoftonline.com");
     assert_string_equal(wb_conf_get_str(conf, "graph.endpoint"), "https://graph.microsoft.com");
