@@ -61,109 +61,6 @@ struct probe {
     uint64_t h;
 };
 
-/*
- * wb_id_guid_from_str, wb_id_guid_to_str and wb_id_sid_to_str in one pass and without
- * snprintf, same results: every member is parsed and formatted a few times per batch
- * (round-trip check, lookups, views), and snprintf alone took more than half of the worker's
- * CPU time for a 60,000-member snapshot (perf).
- */
-static const int guid_order[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static void guid_fmt(const unsigned char bin[WB_ID_GUID_BIN_SIZE], char out[WB_ID_GUID_STR_SIZE])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char seq[16];
-    char *p = out;
-    int i;
-
-    for (i = 0; i < 16; i++)
-        seq[guid_order[i]] = bin[i];
-    for (i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *p++ = '-';
-        *p++ = hex[seq[i] >> 4];
-        *p++ = hex[seq[i] & 15];
-    }
-    *p = '\0';
-}
-
-/* wb_id_guid_from_str in one pass: 8-4-4-4-12 hex digits of either case, nothing after. */
-static bool guid_parse(const char *str, unsigned char out[WB_ID_GUID_BIN_SIZE])
-{
-    unsigned char seq[16];
-    int i, n = 0;
-
-    for (i = 0; i < 36; i += 2) {
-        int hi, lo;
-
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (str[i] != '-')
-                return false;
-            i++;
-        }
-        hi = hexval(str[i]);
-        lo = hi < 0 ? -1 : hexval(str[i + 1]); /* stops at the terminator of a short string */
-        if (lo < 0)
-            return false;
-        seq[n++] = (unsigned char)(hi << 4 | lo);
-    }
-    if (str[36] != '\0')
-        return false;
-    for (i = 0; i < 16; i++)
-        out[i] = seq[guid_order[i]];
-    return true;
-}
-
-static char *u32_fmt(char *p, uint32_t v)
-{
-    char tmp[10];
-    int n = 0;
-
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
-
-static bool sid_fmt(const unsigned char *bin, size_t len, char out[WB_ID_SID_STR_SIZE])
-{
-    uint64_t auth = 0;
-    size_t i;
-    char *p;
-
-    if (len < 8 || bin[0] != 1 || bin[1] > WB_ID_SID_MAX_SUBAUTH || len != 8 + 4 * (size_t)bin[1])
-        return wb_id_sid_to_str(bin, len, out); /* false, out "" */
-    for (i = 0; i < 6; i++)
-        auth = (auth << 8) | bin[2 + i];
-    if (auth >> 32)
-        return wb_id_sid_to_str(bin, len, out); /* hexadecimal authority: rare */
-    memcpy(out, "S-1-", 4);
-    p = u32_fmt(out + 4, (uint32_t)auth);
-    for (i = 0; i < bin[1]; i++) {
-        const unsigned char *v = bin + 8 + 4 * i;
-
-        *p++ = '-';
-        p = u32_fmt(p, (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
-                           (uint32_t)v[3] << 24);
-    }
-    *p = '\0';
-    return true;
-}
-
 static uint64_t hash_key(enum wb_member_kind kind, const char *id)
 {
     uint64_t h = 1469598103934665603ULL ^ (uint64_t)kind;
@@ -186,8 +83,8 @@ static void fenc_make(struct fenc *f, const char *v, bool id)
         f->tag = F_NULL;
         return;
     }
-    if (guid_parse(v, f->bin)) {
-        guid_fmt(f->bin, str);
+    if (wb_id_guid_from_str(v, f->bin)) {
+        wb_id_guid_to_str(f->bin, str);
         f->binlen = WB_ID_GUID_BIN_SIZE;
         if (strcmp(str, v) == 0) {
             f->tag = F_GUID_LOWER;
@@ -201,7 +98,7 @@ static void fenc_make(struct fenc *f, const char *v, bool id)
         }
     } else if (!id && v[0] == 'S') {
         f->binlen = wb_id_sid_from_str(v, f->bin);
-        if (f->binlen && sid_fmt(f->bin, f->binlen, str) && strcmp(str, v) == 0) {
+        if (f->binlen && wb_id_sid_to_str(f->bin, f->binlen, str) && strcmp(str, v) == 0) {
             f->tag = F_SID;
             return;
         }
@@ -279,14 +176,14 @@ static const char *field_str(const unsigned char *p, char tmp[WB_ID_SID_STR_SIZE
     switch (p[0]) {
     case F_GUID_LOWER:
     case F_GUID_UPPER:
-        guid_fmt(p + 1, tmp);
+        wb_id_guid_to_str(p + 1, tmp);
         if (p[0] == F_GUID_UPPER)
             for (i = 0; tmp[i]; i++)
                 tmp[i] = (char)toupper((unsigned char)tmp[i]);
         *len = WB_ID_GUID_STR_SIZE - 1;
         return tmp;
     case F_SID:
-        sid_fmt(p + 2, p[1], tmp); /* only SIDs that round-trip are stored so */
+        wb_id_sid_to_str(p + 2, p[1], tmp); /* only SIDs that round-trip are stored so */
         *len = strlen(tmp);
         return tmp;
     case F_STR:
@@ -311,7 +208,7 @@ static void probe_str(struct probe *pr, enum wb_member_kind kind, const char *id
 {
     pr->kind = kind;
     pr->id = id;
-    pr->is_guid = guid_parse(id, pr->bin);
+    pr->is_guid = wb_id_guid_from_str(id, pr->bin);
     pr->h = hash_key(kind, id);
 }
 
@@ -324,12 +221,12 @@ static void probe_rec(struct probe *pr, const unsigned char *r)
     pr->is_guid = f[0] == F_GUID_LOWER || f[0] == F_GUID_UPPER;
     if (pr->is_guid) {
         memcpy(pr->bin, f + 1, WB_ID_GUID_BIN_SIZE);
-        guid_fmt(pr->bin, pr->idbuf); /* lower case: the hash folds case anyway */
+        wb_id_guid_to_str(pr->bin, pr->idbuf); /* lower case: the hash folds case anyway */
         pr->id = pr->idbuf;
     } else {
         pr->id = (const char *)f + 5;
         /* a GUID kept as a string (mixed case) still matches its binary form */
-        pr->is_guid = guid_parse(pr->id, pr->bin);
+        pr->is_guid = wb_id_guid_from_str(pr->id, pr->bin);
     }
     pr->h = hash_key(pr->kind, pr->id);
 }
