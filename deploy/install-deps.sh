@@ -7,7 +7,7 @@ pkgs=(
   build-essential cmake pkg-config
   librdkafka-dev libcurl4-openssl-dev libcjson-dev libldap-dev libmicrohttpd-dev libcmocka-dev
   clang-format
-  samba samba-ad-dc ldap-utils
+  samba samba-ad-dc samba-ad-provision ldap-utils
   openjdk-17-jre-headless maven
   python3 python3-yaml curl openssl
   docker-compose prometheus
