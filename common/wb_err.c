@@ -1,6 +1,6 @@
 /*
- * wb_err: map LDAP result codes and librdkafka errors onto the classes of design.md.
- * The LDAP table follows entra-spec.md §4 and §5: 68 is a conflict (DN or sAMAccountName
+ * wb_err: map LDAP result codes and librdkafka errors onto the classes of docs/errors.md.
+ * The LDAP table follows AD's answers (docs/microsoft.md): 68 is a conflict (DN or sAMAccountName
  * taken), 32 on a reference is a dependency, busy/unavailable/timeouts are transient, bad
  * credentials are fatal.
  */

@@ -1,5 +1,5 @@
 /*
- * wb_err: the error classes of design.md. An operation returns a wb_err_t whose class says
+ * wb_err: the error classes of docs/errors.md. An operation returns a wb_err_t whose class says
  * what the caller does next: retry, dead-letter, bounded retry, or exit. Detail text is
  * logged once, where the failure is detected.
  */

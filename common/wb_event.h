@@ -1,5 +1,5 @@
 /*
- * wb_event: the JSON codec of the events on writeback.groups (design.md "Events", "v": 1).
+ * wb_event: the JSON codec of the events on writeback.groups (docs/events.md, "v": 1).
  * Plain-data structs, one encoder and one strict decoder: anything the decoder accepts is safe
  * to apply, anything else comes back as WB_ERR_INVALID with a precise reason for the dead
  * letter. Pure functions, safe from any thread (cJSON also records its last parse error in a

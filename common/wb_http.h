@@ -23,10 +23,10 @@ typedef struct wb_http_s wb_http_t;
 /*
  * Starts serving on listen: "host:port" with a numeric IPv4 address or host name
  * ("127.0.0.1:9464", "0.0.0.0:9464", "localhost:9464"), "[v6addr]:port" ("[::1]:9464"), or
- * ":port", which binds loopback (127.0.0.1), the safe default of design.md. Port 0 takes an
- * ephemeral port (tests); wb_http_port() reports it. metrics is borrowed, may be NULL (then
- * /metrics is empty), and must outlive the returned handle. The process starts alive and not
- * ready (reason "starting"). Returns NULL and fills errstr (bad address, bind failure) on error.
+ * ":port", which binds loopback (127.0.0.1), the safe default (docs/configuration.md). Port 0
+ * takes an ephemeral port (tests); wb_http_port() reports it. metrics is borrowed, may be NULL
+ * (then /metrics is empty), and must outlive the returned handle. The process starts alive and
+ * not ready (reason "starting"). Returns NULL and fills errstr (bad address, bind failure).
  */
 wb_http_t *wb_http_new(const char *listen, wb_metrics_t *metrics, char *errstr, size_t errsz);
 

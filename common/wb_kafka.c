@@ -21,11 +21,11 @@ static const char *const common_defaults[] = {
 
 static const char *const producer_defaults[] = {
     "enable.idempotence", "true",
-    /* The Java client's placement, so other tools agree on a key's partition (design.md). */
+    /* The Java client's placement: other tools agree on partitions (docs/architecture.md). */
     "partitioner", "murmur2_random", NULL};
 
 static const char *const consumer_defaults[] = {
-    /* Rebalances move only the partitions that change owner (design.md, Worker). */
+    /* Rebalances move only the partitions that change owner (docs/architecture.md). */
     "partition.assignment.strategy", "cooperative-sticky",
     /* Offsets are stored by the application once an event is applied or dead-lettered. */
     "enable.auto.offset.store", "false", "auto.offset.reset", "earliest", NULL};

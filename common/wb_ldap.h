@@ -17,7 +17,7 @@ typedef struct wb_ldap_s wb_ldap_t;
 /* LDAP_SERVER_PERMISSIVE_MODIFY_OID (MS-ADTS 3.1.1.3.4.1.8). */
 #define WB_LDAP_PERMISSIVE_MODIFY_OID "1.2.840.113556.1.4.1413"
 
-/* The anchor attribute and its value prefix (design.md "Worker"). */
+/* The anchor attribute and its value prefix (docs/architecture.md, "Ownership"). */
 #define WB_LDAP_ANCHOR_ATTR   "msDS-ExternalDirectoryObjectId"
 #define WB_LDAP_ANCHOR_PREFIX "Group_"
 

@@ -1,5 +1,5 @@
 /*
- * wb_map: Cloud Sync's default group attribute mappings (entra-spec.md 1.7) as pure functions:
+ * wb_map: Cloud Sync's default group attribute mappings (docs/microsoft.md) as pure functions:
  * cn, description, displayName, the Group_<objectId> anchor, sAMAccountName, groupType and the
  * group's RDN and DN. Every function is safe from any thread and returns caller-owned strings
  * (release with free(), or wb_map_group_free for the bundle).

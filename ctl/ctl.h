@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Exit codes (design.md "Command line"); lag has its own (see lag.c). */
+/* Exit codes (docs/errors.md); lag has its own (see lag.c). */
 #define CTL_EXIT_OK    0
 #define CTL_EXIT_FAIL  1
 #define CTL_EXIT_USAGE 2

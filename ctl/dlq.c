@@ -55,7 +55,7 @@ static void usage(FILE *fp)
           "wb.worker_id, wb.attempts, wb.time).\n"
           "\n"
           "Filters:\n"
-          "  --reason R      wb.reason equals R (e.g. name_conflict, poison)\n"
+          "  --reason R      wb.reason equals R (e.g. dn_conflict, poison)\n"
           "  --class C       wb.class equals C (conflict, invalid, dependency)\n"
           "  --group-id ID   the Entra group objectId (the message key)\n"
           "  --since TS      dead-lettered at or after TS (RFC 3339)\n"

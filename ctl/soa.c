@@ -1,5 +1,5 @@
 /*
- * soa: the AD group enforcement policy (entra-spec.md section 2). The allowed writer SIDs
+ * soa: the AD group enforcement policy (docs/microsoft.md). The allowed writer SIDs
  * live in msDS-Settings of the policy object under CN=SOA-Policies,CN=System,<domain>; one
  * stale or bad SID makes a DC drop the whole policy, so every SID is resolved in AD before
  * anything is written, and more than 64 are refused. check lists the enforced groups

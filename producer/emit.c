@@ -1,5 +1,5 @@
 /*
- * wb_emit: turning one group's round data into design.md events: upserts, chunked snapshots
+ * wb_emit: turning one group's round data into events (docs/events.md): upserts, chunked snapshots
  * and member deltas with the on-prem identities resolved, validated before encoding, and
  * written to Kafka (inside the round's transaction) or printed (dry run). Member references
  * that must not reach a worker are dropped here, counted by reason and logged once per group.

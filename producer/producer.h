@@ -1,6 +1,6 @@
 /*
  * wb_producer: one delta round from Graph to Kafka. Fetches the round, evaluates scope, turns
- * the differences into design.md events, and writes them with the round's checkpoint in one
+ * the differences into events (docs/events.md), and writes them with the round's checkpoint in one
  * Kafka transaction (or prints them as JSON lines in dry-run mode). Application thread only.
  */
 #ifndef WB_PRODUCER_H

@@ -1,5 +1,5 @@
 /*
- * wb_scope: which groups the producer provisions (entra-spec 1.3-1.4). The fixed clause
+ * wb_scope: which groups the producer provisions (docs/microsoft.md, "Scope"). The fixed clause
  * (security-enabled, not mail-enabled, not synced from AD, not Microsoft 365) is AND-ed with
  * scope.mode: all, selected (scope.group_ids) or filter (scope.filter, Cloud Sync attribute
  * value filters). Also the compact form of a group's Graph properties that rounds keep.

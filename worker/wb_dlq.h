@@ -18,7 +18,7 @@
 
 /* The failure context. Strings are borrowed for the call; NULL strings become "". */
 struct wb_dlq_info {
-    const char *reason;         /* short tag: poison, duplicate_anchor, name_conflict, ... */
+    const char *reason;         /* short tag: poison, dn_conflict, sam_conflict, ... */
     wb_err_t cls;               /* class: conflict, invalid, dependency */
     int ldap_rc;                /* LDAP result code, or -1 when LDAP had no say */
     const char *ldap_message;   /* server diagnostic message, or NULL */

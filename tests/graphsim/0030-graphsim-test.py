@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Tests of the Graph simulator (tests/graphsim/graphsim.py) over real HTTP: token endpoint,
-delta shapes against entra-spec section 3, paging to a deltaLink, the member split across
+delta shapes of docs/microsoft.md (Graph), paging to a deltaLink, the member split across
 pages, incremental rounds after admin changes, every fault switch, the expected-AD-state
 endpoint, generation, HTTPS and the README curl walk-through. Run: python3 <this file>."""
 

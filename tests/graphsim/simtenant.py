@@ -629,7 +629,7 @@ class Tenant:
 
 # -------------------------------------------------------------------- Cloud Sync rules
 def base_scope(p):
-    """The hard-coded default security clause (entra-spec 1.3): security, not mail-enabled,
+    """The hard-coded default security clause (docs/microsoft.md, Scope): security, not mail-enabled,
     not synced from AD (null and false alike), not a Microsoft 365 group."""
     return (p.get("securityEnabled") is True and p.get("mailEnabled") is not True
             and p.get("onPremisesSyncEnabled") is not True
@@ -683,7 +683,7 @@ def dn_escape(v):
 
 
 class ScopeFilter:
-    """Cloud Sync attribute value filter (entra-spec 1.4). Text form:
+    """Cloud Sync attribute value filter (docs/microsoft.md, Scope). Text form:
 
         clause [AND clause ...] [OR clause [AND clause ...] ...]
         clause = attribute OPERATOR [value]

@@ -400,7 +400,7 @@ static void test_cooperative_handover(void **state)
     wb_kafka_destroy(pk);
 }
 
-/* What the producer's target design needs (design.md, Producer): a transaction that holds
+/* What the producer needs (docs/architecture.md): a transaction that holds
  * events and the consumer offsets that led to them commits both or neither, and a
  * read_committed reader never sees an aborted event. Guards the Kafka version choice against
  * librdkafka 2.0.2. */

@@ -685,9 +685,9 @@ static void report(const char *what, wb_err_t err)
  * What Samba 4.17 does with LDAP_SERVER_PERMISSIVE_MODIFY_OID. Observed here (4.17.12): the
  * control is honoured for ordinary multi-valued attributes (url), but never for the linked
  * attribute member, whatever the number of values: a present value added answers 68, an absent
- * value deleted answers 53, and the whole request is rejected. (entra-spec.md §7 reported
- * single-value requests as honoured; this build does not.) Windows AD honours it for every
- * value (MS-ADTS 3.1.1.3.4.1.8), so callers must handle both behaviours.
+ * value deleted answers 53, and the whole request is rejected. (An earlier measurement saw
+ * single-value requests honoured; this build does not; docs/microsoft.md.) Windows AD honours it
+ * for every value (MS-ADTS 3.1.1.3.4.1.8), so callers must handle both behaviours.
  */
 static void test_permissive_modify(void **unused)
 {

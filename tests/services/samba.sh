@@ -162,7 +162,7 @@ start() {
         die "ports 389/636 are already taken by a process this script did not start"
     fi
     rm -f "$state/run/samba.pid"
-    # -F: foreground without -i, so a closed stdin does not stop it (entra-spec.md §7).
+    # -F: foreground without -i, so a closed stdin does not stop it (docs/microsoft.md, Samba).
     # setsid: the server outlives the caller's process group (ctest, a CI step).
     # The server must not inherit our stdout (a caller's $(...) would never end), the lock of
     # this script, or any other descriptor of the caller: close everything above 2.
