@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+"""0062-docs: the repository explains itself without anything outside it, and its docs stay
+true to the code.
+
+(a) No file of the repository refers to a path outside it: no machine paths of the build
+    hosts or home directories, no relative path that climbs above the repository root, no
+    markdown link to a file (or heading) that does not exist, no mention of a `*.md` document
+    the repository does not hold.
+(b) Every dead-letter, member-skip, member-drop and event-skip reason the sources emit is in a
+    reason table of docs/errors.md, and every reason listed there is emitted. The places that
+    quote reasons elsewhere (the operator's guide, `dlq --help`, wb_dlq.h) name only emitted
+    ones. Every scanner must find something, so a code change cannot make the check vacuous.
+(c) docs/README.md links every file of docs/.
+
+Usage: 0062-docs.py [ROOT]; ROOT defaults to $WB_SOURCE_DIR, else this checkout. Each
+checker first runs on broken inputs and must complain (self-check).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MD = ".md"
+UP = ".." + "/"
+
+# Paths that only exist on some machine, never in a checkout. Spelled in pieces so that this
+# file does not match itself.
+OUTSIDE = [
+    ("a build host's shared area", re.compile("/" + "work/")),
+    ("the shared design documents", re.compile(r"(?<![\w-])" + re.escape(UP) + "shared/")),
+    ("the shared design documents", re.compile(r"(?<![\w./-])shared/" + "docs/")),
+    ("the shared design documents", re.compile(r"\bentra" + r"-spec\b")),
+    ("a home directory", re.compile(r"(?<![\w.-])/(?:home|Users)/[A-Za-z0-9_.-]+")),
+    ("root's home directory", re.compile(r"(?<![\w.-])/" + r"root/")),
+]
+# A relative path that starts with ../ (not a continuation of a longer path or a variable).
+CLIMB = re.compile(r"(?<![\w$}/.~-])((?:" + re.escape(UP) + r")+[\w@.-]*)")
+MD_LINK = re.compile(r"\[[^\]\n]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+MD_NAME = re.compile(r"[\w./-]*[\w-]+\.md\b")
+FENCE = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
+SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def repo_files(root):
+    """Tracked and new (not ignored) files; a plain directory is walked."""
+    if os.path.exists(os.path.join(root, ".git")):
+        out = subprocess.run(["git", "-C", root, "ls-files", "--cached", "--others",
+                              "--exclude-standard", "-z"], capture_output=True, check=True)
+        names = [n for n in out.stdout.decode().split("\0") if n]
+        return sorted(n for n in set(names) if os.path.isfile(os.path.join(root, n)))
+    found = []
+    for d, dirs, files in os.walk(root):
+        dirs[:] = [x for x in dirs if not (x.startswith("build") or x in (".wb", ".git",
+                                                                         "__pycache__"))]
+        for f in files:
+            found.append(os.path.relpath(os.path.join(d, f), root))
+    return sorted(found)
+
+
+def read_text(path):
+    try:
+        with open(path, encoding="utf-8") as fp:
+            return fp.read()
+    except (UnicodeDecodeError, OSError):
+        return None
+
+
+def slug(heading):
+    """GitHub's anchor for a heading."""
+    h = heading.strip().lower().replace("`", "")
+    h = re.sub(r"[^\w\- ]", "", h)
+    return h.replace(" ", "-")
+
+
+def anchors(text):
+    seen, out = {}, set()
+    for m in re.finditer(r"^#{1,6}\s+(.+?)\s*#*\s*$", FENCE.sub("", text), re.M):
+        s = slug(m.group(1))
+        n = seen.get(s, 0)
+        seen[s] = n + 1
+        out.add(s if n == 0 else "%s-%d" % (s, n))
+    return out
+
+
+def line_of(text, pos):
+    return text.count("\n", 0, pos) + 1
+
+
+def inside(root, path):
+    root = os.path.realpath(root)
+    path = os.path.realpath(path)
+    return path == root or path.startswith(root + os.sep)
+
+
+# ------------------------------------------------------------------------------- part (a)
+
+def outside_problems(root, files):
+    problems = []
+    basenames = {os.path.basename(f) for f in files}
+    for rel in files:
+        text = read_text(os.path.join(root, rel))
+        if text is None:
+            continue
+        here = os.path.dirname(os.path.join(root, rel))
+        for what, rx in OUTSIDE:
+            for m in rx.finditer(text):
+                problems.append("%s:%d: refers to %s (%r)" % (rel, line_of(text, m.start()),
+                                                              what, m.group(0)))
+        for m in CLIMB.finditer(text):
+            target = os.path.normpath(os.path.join(here, m.group(1)))
+            if not inside(root, target):
+                problems.append("%s:%d: relative path %r climbs above the repository"
+                                % (rel, line_of(text, m.start()), m.group(1)))
+        for m in MD_NAME.finditer(text):
+            name = m.group(0)
+            if name.startswith("/") or "://" in text[max(0, m.start() - 12):m.end()]:
+                continue
+            cands = [os.path.join(here, name), os.path.join(root, name)]
+            if any(os.path.isfile(c) and inside(root, c) for c in cands):
+                continue
+            if "/" not in name and name in basenames:
+                continue
+            problems.append("%s:%d: names %r, which is not in the repository"
+                            % (rel, line_of(text, m.start()), name))
+        if rel.endswith(MD):
+            problems += link_problems(root, rel, text)
+    return problems
+
+
+def link_problems(root, rel, text):
+    problems = []
+    here = os.path.dirname(os.path.join(root, rel))
+    body = FENCE.sub(lambda f: "\n" * f.group(0).count("\n"), text)  # keeps line numbers
+    for m in MD_LINK.finditer(body):
+        target = m.group(1).strip("<>")
+        if SCHEME.match(target):
+            continue
+        where = "%s:%d" % (rel, line_of(body, m.start()))
+        path, _, frag = target.partition("#")
+        if path.startswith("/"):
+            problems.append("%s: absolute link %r" % (where, target))
+            continue
+        full = os.path.normpath(os.path.join(here, path)) if path else os.path.join(root, rel)
+        if not inside(root, full):
+            problems.append("%s: link %r leaves the repository" % (where, target))
+            continue
+        if not os.path.exists(full):
+            problems.append("%s: link %r: no such file" % (where, target))
+            continue
+        if frag and full.endswith(MD) and frag not in anchors(read_text(full) or ""):
+            problems.append("%s: link %r: no heading with that anchor" % (where, target))
+    return problems
+
+
+# ------------------------------------------------------------------------------- part (b)
+
+REASON = r'"([a-z][a-z0-9_]*)"'
+# (name, where the reasons go, pattern). Each must match somewhere in the sources.
+EMITTERS = [
+    ("apply_fail", "failure", re.compile(r"\bapply_fail\(\s*\w+,\s*\w+,\s*WB_ERR_\w+,\s*"
+                                         + REASON)),
+    ("apply_ldap_fail", "failure", re.compile(r"\bapply_ldap_fail\(\s*\w+,\s*\w+,\s*" + REASON)),
+    ("dead_letter", "failure", re.compile(r"\bdead_letter\(\s*\w+,\s*[^,()]+(?:\[[^\]]*\])?,\s*"
+                                          + REASON)),
+    ("reason assignment", "any", re.compile(r"(?:->|\.)reason\s*=\s*" + REASON)),
+    ("wb_wmetrics_skipped", "skip", re.compile(r"\bwb_wmetrics_skipped\(\s*[^,]+,\s*" + REASON)),
+    ("drop_names", "drop", re.compile(r"\bdrop_names\[[^\]]*\]\s*=\s*\{([^}]*)\}")),
+]
+SECTIONS = {  # heading in docs/errors.md -> kind of reason it lists
+    "Dead-letter reasons": "failure",
+    "Member skips (worker)": "skip",
+    "Producer member drops": "drop",
+    "Events left alone": "any",
+}
+SOURCE_DIRS = ("worker", "common", "producer", "ctl")
+
+
+def emitted_reasons(root, files):
+    """{reason: set of kinds} from the sources, and problems (a scanner that found nothing)."""
+    out, hits, problems = {}, {name: 0 for name, _, _ in EMITTERS}, []
+    for rel in files:
+        if rel.split("/")[0] not in SOURCE_DIRS or not rel.endswith((".c", ".h")):
+            continue
+        text = read_text(os.path.join(root, rel)) or ""
+        for name, kind, rx in EMITTERS:
+            for m in rx.finditer(text):
+                names = re.findall(REASON, m.group(0)) if name == "drop_names" else [m.group(1)]
+                for r in names:
+                    out.setdefault(r, set()).add(kind)
+                    hits[name] += 1
+    for name, n in hits.items():
+        if n == 0:
+            problems.append("scanner %r found no reason in %s: the code changed; update "
+                            "EMITTERS in 0062-docs.py" % (name, "/, ".join(SOURCE_DIRS) + "/"))
+    return out, problems
+
+
+def documented_reasons(text):
+    """{reason: section kind} from the reason tables of docs/errors.md, and problems."""
+    out, problems, counts = {}, [], {s: 0 for s in SECTIONS}
+    section = None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            section = line[3:].strip()
+            continue
+        m = re.match(r"^\|\s*`([a-z][a-z0-9_]*)`\s*\|", line)
+        if m and section in SECTIONS:
+            out[m.group(1)] = SECTIONS[section]
+            counts[section] += 1
+    for s, n in counts.items():
+        if n == 0:
+            problems.append("docs/errors.md: no reason table under \"## %s\"" % s)
+    return out, problems
+
+
+# Other places that quote reasons: (file, pattern whose group 1 holds a list of reasons).
+MENTIONS = [
+    ("ctl/OPERATIONS.md", re.compile(r"^## Dead letters\n(.*?)(?=^## )", re.S | re.M)),
+    ("ctl/dlq.c", re.compile(r"--reason R\s+wb\.reason equals R \(e\.g\. ([^)]*)\)")),
+    ("worker/wb_dlq.h", re.compile(r"short tag: ([^*]*?)(?:, \.\.\.)?\s*\*/")),
+]
+
+
+def mention_problems(root, emitted):
+    problems = []
+    for rel, rx in MENTIONS:
+        text = read_text(os.path.join(root, rel))
+        m = rx.search(text or "")
+        if not m:
+            problems.append("%s: the list of reasons was not found; update MENTIONS in "
+                            "0062-docs.py" % rel)
+            continue
+        if rel.endswith(MD):
+            names = re.findall(r"`([a-z][a-z0-9]*(?:_[a-z0-9]+)*)`", m.group(1))
+        else:
+            names = re.findall(r"[a-z][a-z0-9_]*", m.group(1))
+        if not names:
+            problems.append("%s: no reason found in the quoted list" % rel)
+        for r in names:
+            if r not in emitted:
+                problems.append("%s: names reason %r, which the code does not emit" % (rel, r))
+    return problems
+
+
+def reason_problems(root, files):
+    emitted, problems = emitted_reasons(root, files)
+    doc, dproblems = documented_reasons(read_text(os.path.join(root, "docs", "errors" + MD))
+                                        or "")
+    problems += dproblems
+    for r, kinds in sorted(emitted.items()):
+        if r not in doc:
+            problems.append("reason %r is emitted by the code but not in docs/errors.md" % r)
+            continue
+        want = kinds - {"any", "failure"}
+        if want and doc[r] not in want:
+            problems.append("reason %r is a %s reason but listed as %s in docs/errors.md"
+                            % (r, "/".join(sorted(want)), doc[r]))
+    for r in sorted(doc):
+        if r not in emitted:
+            problems.append("docs/errors.md lists reason %r, which the code does not emit" % r)
+    return problems + mention_problems(root, emitted)
+
+
+# ------------------------------------------------------------------------------- part (c)
+
+def index_problems(root, files):
+    index = read_text(os.path.join(root, "docs", "README" + MD))
+    if index is None:
+        return ["docs/README.md is missing"]
+    linked = {os.path.normpath(t.partition("#")[0]) for t in MD_LINK.findall(index)}
+    return ["docs/README.md does not list %s" % f for f in files
+            if f.startswith("docs/") and f.count("/") == 1 and f.endswith(MD)
+            and f != "docs/README" + MD and os.path.basename(f) not in linked]
+
+
+# ------------------------------------------------------------------------------- self-check
+
+def write(root, rel, text):
+    path = os.path.join(root, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fp:
+        fp.write(text)
+
+
+def self_check():
+    errors = []
+    with tempfile.TemporaryDirectory(prefix="wb0062-") as t:
+        write(t, "README" + MD, "# Top\n[ok](docs/a%s#top-part) [x](https://example.com)\n" % MD)
+        write(t, "docs/a" + MD,
+              "## Top part\n[gone](missing%s) [out](%s%soutside%s) [anchor](#nowhere)\n"
+              "[abs](/etc/passwd) see design%s\n```\n[in a fence](nothing.txt)\n```\n"
+              % (MD, UP, UP, MD, MD))
+        write(t, "src/x.c", '#include "%s%s%sy.h"\n/* %swork/x and %sshared/docs and %shome/ann */\n'
+              '/* see entra%s in %sroot/notes (%sdocs/z) */\n'
+              % (UP, UP, UP, "/", UP, "/", "-spec 1.3", "/", "shared/"))
+        got = outside_problems(t, repo_files(t))
+        want = ["missing", "leaves the repository", "no heading", "absolute link",
+                "design" + MD, "climbs above", "build host", "shared design", "home directory"]
+        for w in want:
+            if not any(w in p for p in got):
+                errors.append("self-check (a): a broken tree did not report %r: %s" % (w, got))
+        for what in {w for w, _ in OUTSIDE}:
+            n = sum(1 for w, _ in OUTSIDE if w == what)
+            if sum(1 for p in got if "refers to " + what in p) < n:
+                errors.append("self-check (a): not every pattern of %r fired: %s" % (what, got))
+        if any("nothing.txt" in p for p in got):
+            errors.append("self-check (a): a link inside a code fence was checked")
+        if any(p.startswith("README") for p in got):
+            errors.append("self-check (a): a good link was reported: %s" % got)
+
+        write(t, "worker/w.c", 'apply_fail(ap, res, WB_ERR_CONFLICT, "dn_conflict", 68, dn);\n'
+              'apply_ldap_fail(ap, res, "add_failed", rc, dn);\n'
+              'dead_letter(wk, &bm[i], "poison", WB_ERR_INVALID, -1, NULL, NULL, 1);\n'
+              'res->reason = "kept";\nwb_wmetrics_skipped(ap->wm, "user_gone", 1);\n')
+        write(t, "producer/p.c", 'static const char *const drop_names[2] = {"cloud_only", '
+              '"odd"};\n')
+        write(t, "docs/errors" + MD, "## Dead-letter reasons\n| `dn_conflict` | x |\n"
+              "| `poison` | x |\n| `not_emitted` | x |\n## Member skips (worker)\n"
+              "| `user_gone` | x |\n## Producer member drops\n| `cloud_only` | x |\n"
+              "## Events left alone\n| `kept` | x |\n")
+        write(t, "ctl/OPERATIONS" + MD, "## Dead letters\n`dn_conflict`, `stale_name`\n## Next\n")
+        write(t, "ctl/dlq.c", '"  --reason R      wb.reason equals R (e.g. name_gone, poison)\\n"')
+        write(t, "worker/wb_dlq.h", "/* short tag: poison, dn_conflict, ... */")
+        got = reason_problems(t, repo_files(t))
+        for w in ["'add_failed' is emitted", "'odd' is emitted", "lists reason 'not_emitted'",
+                  "names reason 'stale_name'", "names reason 'name_gone'"]:
+            if not any(w in p for p in got):
+                errors.append("self-check (b): did not report %r: %s" % (w, got))
+        if any("wb_dlq.h" in p for p in got):
+            errors.append("self-check (b): a good mention was reported: %s" % got)
+        write(t, "worker/w.c", "/* nothing */\n")
+        got = reason_problems(t, repo_files(t))
+        if not any("scanner 'apply_fail' found no reason" in p for p in got):
+            errors.append("self-check (b): an empty scan was not reported: %s" % got)
+
+    with tempfile.TemporaryDirectory(prefix="wb0062-") as t:
+        write(t, "docs/README" + MD, "[a](a%s)\n" % MD)
+        write(t, "docs/a" + MD, "# A\n")
+        write(t, "docs/b" + MD, "# B\n")
+        got = index_problems(t, repo_files(t))
+        if got != ["docs/README.md does not list docs/b" + MD]:
+            errors.append("self-check (c): an unlisted file was not reported: %s" % got)
+    return errors
+
+
+def main():
+    root = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
+                           os.environ.get("WB_SOURCE_DIR") or os.path.join(HERE, "..", ".."))
+    errors = self_check()
+    files = repo_files(root)
+    if len(files) < 50 or "docs/errors" + MD not in files:
+        errors.append("%s: only %d files found, or no docs/errors.md: wrong root?"
+                      % (root, len(files)))
+    errors += outside_problems(root, files)
+    errors += reason_problems(root, files)
+    errors += index_problems(root, files)
+    for e in errors:
+        print("FAIL: " + e)
+    emitted, _ = emitted_reasons(root, files)
+    print("0062-docs: %d files checked, %d reasons emitted by the sources, %d problem(s)"
+          % (len(files), len(emitted), len(errors)))
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
