@@ -24,7 +24,10 @@ static const char *prog_names(unsigned progs, char *buf, size_t bufsz)
 }
 
 /* Reads a secret file: a regular file of at most MAX_SECRET bytes without NUL bytes;
- * trailing CR/LF removed; must not be empty. */
+ * trailing CR/LF removed; must not be empty. Like ssh with a private key, a file of ours that
+ * the group or others may read or write is refused: the secret has already leaked to them, or
+ * can be swapped. A file owned by another user (root's 0444 systemd credential, a Kubernetes
+ * secret volume read by a non-root container user) is that owner's business. */
 static char *read_secret(const char *path, char *err, size_t errsz)
 {
     char *buf = NULL;
@@ -39,6 +42,13 @@ static char *read_secret(const char *path, char *err, size_t errsz)
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         errf(err, errsz, "\"%s\" is not a regular file", path);
+        goto fail;
+    }
+    if (st.st_uid == geteuid() && (st.st_mode & 077) != 0) {
+        errf(err, errsz,
+             "\"%s\" has mode %04o: a secret file must not be accessible by group or others "
+             "(run: chmod 600 %s)",
+             path, (unsigned)(st.st_mode & 07777), path);
         goto fail;
     }
     buf = wb_malloc(MAX_SECRET + 1);

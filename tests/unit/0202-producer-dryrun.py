@@ -60,6 +60,7 @@ def write_conf(workdir, sim, extra=None, name="producer.conf"):
     secret = os.path.join(workdir, "secret")
     with open(secret, "w") as f:
         f.write("graphsim-secret\n")
+    os.chmod(secret, 0o600)
     lines = {"graph.tenant_id": TENANT_ID, "graph.client_id": CLIENT_ID,
              "graph.client_secret_file": secret, "graph.authority": sim.url,
              "graph.endpoint": sim.url, "kafka.bootstrap.servers":
