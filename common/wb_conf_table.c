@@ -403,7 +403,9 @@ const struct wb_conf_prop wb_conf_props[] = {
      P | W | C, 0, NULL, "Least severe level logged (syslog levels)."},
     {"log.debug", WB_CONF_T_LIST, "", 0, 0,
      "conf,kafka,ldap,graph,event,http,worker,producer,ctl,all", 0, P | W | C, 0, NULL,
-     "Debug topics to log, comma-separated; any topic raises log.level to debug."},
+     "Debug topics to log, comma-separated; any topic raises log.level to debug. No topic prints "
+     "a secret: ldap traces libldap's calls and connections but never its packet dumps, kafka "
+     "passes librdkafka's own debug= output (kafka.debug), which redacts sensitive properties."},
 
     {NULL, WB_CONF_T_STR, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL},
 };

@@ -161,11 +161,20 @@ static void ldap_print(const char *buf)
         wb_log(LOG_DEBUG, "LIBLDAP", "%s", buf);
 }
 
+/*
+ * OpenLDAP's debug bits (ldap_log.h, not installed): TRACE 0x1 (function calls), PACKETS 0x2
+ * (hex dumps of every request, the simple bind's password included, before TLS encrypts it),
+ * ARGS 0x4, CONNS 0x8, BER 0x10 (BER element dumps). Only the bits that print no message
+ * content are ever enabled, and liblber's own debug (the dumps) never is: no debug level may
+ * print a secret.
+ */
+#define LIBLDAP_DEBUG_SAFE (0x1 | 0x4 | 0x8)
+
 void wb_log_route_ldap(void)
 {
-    int level = wb_log_debug_on("ldap") ? -1 : 0;
+    int level = wb_log_debug_on("ldap") ? LIBLDAP_DEBUG_SAFE : 0, off = 0;
 
     ber_set_option(NULL, LBER_OPT_LOG_PRINT_FN, (void *)ldap_print);
     ldap_set_option(NULL, LDAP_OPT_DEBUG_LEVEL, &level);
-    ber_set_option(NULL, LBER_OPT_DEBUG_LEVEL, &level);
+    ber_set_option(NULL, LBER_OPT_DEBUG_LEVEL, &off);
 }

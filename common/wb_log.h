@@ -36,7 +36,9 @@ void wb_vlog(int level, const char *fac, const char *fmt, va_list ap);
             wb_log(LOG_DEBUG, fac, __VA_ARGS__);                                                   \
     } while (0)
 
-/* Route libldap's debug output (ber/ldap printf hooks) through wb_log. Call once at start. */
+/* Route libldap's debug output (ber/ldap printf hooks) through wb_log. Call once at start.
+ * With the "ldap" topic on, libldap traces calls and connections; packet and BER dumps, which
+ * would print the bind password, are never switched on. */
 void wb_log_route_ldap(void);
 
 /* Capture: when set, each formatted line is also passed to fn (tests use it). NULL clears. */

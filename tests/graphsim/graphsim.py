@@ -862,6 +862,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                         "faultsApplied": sim.fault_stats,
                                         "tokensIssued": sim.tokens_issued,
                                         "faultsPending": len(sim.faults)})
+        if seg == ["tokens"] and method == "GET":
+            with sim.lock:
+                toks = list(sim.tokens)
+            return admin_json(200, {"tokens": toks})
         if seg == ["tokens", "expire"] and method == "POST":
             with sim.lock:
                 n = len(sim.tokens)
