@@ -104,15 +104,8 @@ def test_checkpoint(wd, foreign):
             "topic.dlq": "wbt0230.%s.dlq" % tag, "topic.state": state,
             "topic.partitions": "1"}, name="p-%s.conf" % tag)
 
-        def checkpoint():
-            last = None
-            for r in lib.dump_topic(state):
-                if r["k"] == tenant + "/checkpoint":
-                    last = json.loads(r["v"])
-            return last
-
         rc, out, err = lib.run_producer(conf, "--once")
-        ck = checkpoint()
+        ck = lib.last_checkpoint(state, tenant)
         check(rc == 0 and ck and ck["deltaLink"].startswith(sim.url), "first round committed")
 
         # a checkpoint written by whoever can write topic.state
@@ -123,7 +116,7 @@ def test_checkpoint(wd, foreign):
             check(p.returncode == 0, "crafted checkpoint written")
             before = len(foreign.seen)
             rc, out, err = lib.run_producer(conf, "--once")
-            ck = checkpoint()
+            ck = lib.last_checkpoint(state, tenant)
             check(len(foreign.seen) == before,
                   "checkpoint deltaLink %r: nothing reached the foreign server (got %s)"
                   % (link, [(r["path"], r["auth"] is not None) for r in foreign.seen[before:]]))

@@ -160,6 +160,15 @@ def dump_topic(topic, timeout_ms=60000):
     return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
 
 
+def last_checkpoint(state, tenant):
+    """The newest <tenant>/checkpoint record of topic state, parsed, or None."""
+    last = None
+    for r in dump_topic(state):
+        if r["k"] == tenant + "/checkpoint":
+            last = json.loads(r["v"])
+    return last
+
+
 # ------------------------------------------------------------------------------ the tests
 FAILURES = []
 
