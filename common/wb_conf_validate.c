@@ -4,6 +4,7 @@
  * wiped when the configuration is destroyed.
  */
 #include "wb_conf_int.h"
+#include "wb_log.h"
 #include "wb_mem.h"
 
 #include <errno.h>
@@ -220,12 +221,16 @@ wb_err_t wb_conf_validate(wb_conf_t *conf, unsigned programs, char *errstr, size
                 v->secret = read_secret(v->str, err, sizeof(err));
                 if (!v->secret)
                     eb_add(&eb, "%s%s: %s", where(v, w, sizeof(w)), p->name, err);
+                wb_log_secret(v->secret);
             }
         }
         if ((p->flags & WB_CONF_F_PATH) && has && used && access(v->str, R_OK) != 0)
             eb_add(&eb, "%s%s: cannot read \"%s\": %s", where(v, w, sizeof(w)), p->name, v->str,
                    strerror(errno));
     }
+    for (i = 0; i < conf->nkv; i++)
+        if (kafka_sensitive(conf->kv[i].name))
+            wb_log_secret(conf->kv[i].value);
     validate_ldap(conf, &eb);
     validate_scope(conf, &eb);
     if (wb_conf_get_int(conf, "worker.retry_backoff_ms") >

@@ -8,6 +8,7 @@
 #include <ldap.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -19,6 +20,10 @@ static unsigned debug_mask;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static void (*log_sink)(int, const char *, const char *, void *);
 static void *log_sink_opaque;
+
+/* Registered secrets, a ring of the newest; guarded by log_lock. */
+static char *secrets[WB_LOG_MAX_SECRETS];
+static size_t nsecrets_added;
 
 static const char *const level_names[] = {"emerg",   "alert",  "crit", "err",
                                           "warning", "notice", "info", "debug"};
@@ -103,6 +108,52 @@ void wb_log_set_sink(void (*fn)(int, const char *, const char *, void *), void *
     pthread_mutex_unlock(&log_lock);
 }
 
+void wb_log_secret(const char *secret)
+{
+    char *copy, *old;
+    size_t i;
+
+    if (!secret || strlen(secret) < WB_LOG_MIN_SECRET)
+        return;
+    copy = strdup(secret);
+    if (!copy)
+        abort();
+    pthread_mutex_lock(&log_lock);
+    for (i = 0; i < WB_LOG_MAX_SECRETS; i++)
+        if (secrets[i] && strcmp(secrets[i], copy) == 0)
+            break;
+    if (i < WB_LOG_MAX_SECRETS) {
+        free(copy);
+        copy = NULL;
+    } else {
+        old = secrets[nsecrets_added % WB_LOG_MAX_SECRETS];
+        secrets[nsecrets_added++ % WB_LOG_MAX_SECRETS] = copy;
+        if (old) {
+            explicit_bzero(old, strlen(old));
+            free(old);
+        }
+    }
+    pthread_mutex_unlock(&log_lock);
+}
+
+/* Replaces every registered secret in msg by "****" (never longer than the secret). Called
+ * with log_lock held. */
+static void redact(char *msg)
+{
+    size_t i, n;
+    char *p;
+
+    for (i = 0; i < WB_LOG_MAX_SECRETS; i++) {
+        if (!secrets[i])
+            continue;
+        n = strlen(secrets[i]);
+        while ((p = strstr(msg, secrets[i])) != NULL) {
+            memcpy(p, "****", 4);
+            memmove(p + 4, p + n, strlen(p + n) + 1);
+        }
+    }
+}
+
 void wb_vlog(int level, const char *fac, const char *fmt, va_list ap)
 {
     char msg[4096];
@@ -136,6 +187,7 @@ void wb_vlog(int level, const char *fac, const char *fmt, va_list ap)
     if (level > LOG_DEBUG)
         level = LOG_DEBUG;
     pthread_mutex_lock(&log_lock);
+    redact(msg);
     fprintf(stderr, "%s.%03ldZ %-7s %-8s %s\n", stamp, ts.tv_nsec / 1000000, level_names[level],
             fac ? fac : "-", msg);
     fflush(stderr);

@@ -351,6 +351,7 @@ static wb_err_t fetch_token(wb_graph_t *g)
 
                 free(g->token);
                 g->token = wb_strdup(tok->valuestring);
+                wb_log_secret(g->token);
                 g->token_renew_at = time(NULL) + (time_t)(life - margin);
                 wb_dbg("graph", "GRAPH", "token acquired, valid %lld s", life);
                 err = WB_OK;
