@@ -5,6 +5,7 @@
  */
 #include "wb_conf.h"
 #include "wb_mem.h"
+#include "wb_url.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -122,18 +123,14 @@ static int check_topic(const char *v, char **canon, char *err, size_t errsz)
     return 0;
 }
 
-static int is_loopback(const char *host)
-{
-    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-           strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
-}
-
-/* Graph and token URLs: https, or http to loopback only (the simulator); the trailing '/'
- * is dropped because request paths are appended to it. */
+/* Graph and token URLs: https, or http to loopback only (the simulator: localhost, 127.0.0.0/8
+ * or ::1 as numbers, never a name that merely starts with "127."); no user name or password
+ * (the secret and the token go to the host, not to whoever the text names after an '@'). The
+ * trailing '/' is dropped because request paths are appended to it. */
 static int check_url(const char *v, char **canon, char *err, size_t errsz)
 {
     CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *query = NULL, *frag = NULL;
+    char *scheme = NULL, *host = NULL, *query = NULL, *frag = NULL, *user = NULL, *pass = NULL;
     size_t n;
     int rc = -1;
 
@@ -143,8 +140,15 @@ static int check_url(const char *v, char **canon, char *err, size_t errsz)
         snprintf(err, errsz, "\"%s\" is not a URL", v);
         goto out;
     }
-    if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && is_loopback(host))) {
-        snprintf(err, errsz, "\"%s\" must use https:// (http:// only to localhost)", v);
+    if (strcmp(scheme, "https") != 0 &&
+        !(strcmp(scheme, "http") == 0 && wb_url_host_is_loopback(host))) {
+        snprintf(err, errsz,
+                 "\"%s\" must use https:// (http:// only to localhost, 127.x.x.x or [::1])", v);
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK) {
+        snprintf(err, errsz, "\"%s\" must not hold a user name or password", v);
         goto out;
     }
     if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
@@ -158,6 +162,8 @@ static int check_url(const char *v, char **canon, char *err, size_t errsz)
     *canon = wb_strndup(v, n);
     rc = 0;
 out:
+    curl_free(pass);
+    curl_free(user);
     curl_free(frag);
     curl_free(query);
     curl_free(host);
@@ -250,11 +256,13 @@ const struct wb_conf_prop wb_conf_props[] = {
      "it needs the Group.Read.All and User.Read.All application permissions."},
     {"graph.client_secret_file", WB_CONF_T_STR, NULL, 0, 0, NULL, WB_CONF_F_SECRET, P | C, P, NULL,
      "File holding the client secret (a trailing newline is ignored). Read once at start; the "
-     "secret is never logged."},
+     "secret is never logged. A file owned by the program's user must not be accessible by group "
+     "or others (chmod 600), as ssh requires of private keys."},
     {"graph.authority", WB_CONF_T_STR, "https://login.microsoftonline.com", 0, 0, NULL, 0, P | C, 0,
      check_url,
      "OAuth2 authority; tokens come from <authority>/<tenant_id>/oauth2/v2.0/token. Change it "
-     "for national clouds or the Graph simulator (http:// is accepted for localhost only)."},
+     "for national clouds or the Graph simulator (http:// is accepted for localhost, 127.x.x.x "
+     "and [::1] only; no user name or password)."},
     {"graph.endpoint", WB_CONF_T_STR, "https://graph.microsoft.com", 0, 0, NULL, 0, P | C, 0,
      check_url,
      "Base URL of Microsoft Graph, without /v1.0. Change it for national clouds, proxies or the "
@@ -314,7 +322,8 @@ const struct wb_conf_prop wb_conf_props[] = {
      "under ldap.target_ou."},
     {"ldap.password_file", WB_CONF_T_STR, NULL, 0, 0, NULL, WB_CONF_F_SECRET, W | C, W, NULL,
      "File holding the bind password (a trailing newline is ignored). Read once at start; the "
-     "password is never logged."},
+     "password is never logged. A file owned by the program's user must not be accessible by "
+     "group or others (chmod 600)."},
     {"ldap.ca_file", WB_CONF_T_STR, NULL, 0, 0, NULL, WB_CONF_F_PATH, W | C, 0, NULL,
      "PEM file of CA certificates that verify the domain controllers; unset uses the system "
      "trust store. Certificates are always verified."},
@@ -394,7 +403,9 @@ const struct wb_conf_prop wb_conf_props[] = {
      P | W | C, 0, NULL, "Least severe level logged (syslog levels)."},
     {"log.debug", WB_CONF_T_LIST, "", 0, 0,
      "conf,kafka,ldap,graph,event,http,worker,producer,ctl,all", 0, P | W | C, 0, NULL,
-     "Debug topics to log, comma-separated; any topic raises log.level to debug."},
+     "Debug topics to log, comma-separated; any topic raises log.level to debug. No topic prints "
+     "a secret: ldap traces libldap's calls and connections but never its packet dumps, kafka "
+     "passes librdkafka's own debug= output (kafka.debug), which redacts sensitive properties."},
 
     {NULL, WB_CONF_T_STR, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL},
 };

@@ -4,6 +4,7 @@
  * wiped when the configuration is destroyed.
  */
 #include "wb_conf_int.h"
+#include "wb_log.h"
 #include "wb_mem.h"
 
 #include <errno.h>
@@ -24,7 +25,10 @@ static const char *prog_names(unsigned progs, char *buf, size_t bufsz)
 }
 
 /* Reads a secret file: a regular file of at most MAX_SECRET bytes without NUL bytes;
- * trailing CR/LF removed; must not be empty. */
+ * trailing CR/LF removed; must not be empty. Like ssh with a private key, a file of ours that
+ * the group or others may read or write is refused: the secret has already leaked to them, or
+ * can be swapped. A file owned by another user (root's 0444 systemd credential, a Kubernetes
+ * secret volume read by a non-root container user) is that owner's business. */
 static char *read_secret(const char *path, char *err, size_t errsz)
 {
     char *buf = NULL;
@@ -39,6 +43,13 @@ static char *read_secret(const char *path, char *err, size_t errsz)
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         errf(err, errsz, "\"%s\" is not a regular file", path);
+        goto fail;
+    }
+    if (st.st_uid == geteuid() && (st.st_mode & 077) != 0) {
+        errf(err, errsz,
+             "\"%s\" has mode %04o: a secret file must not be accessible by group or others "
+             "(run: chmod 600 %s)",
+             path, (unsigned)(st.st_mode & 07777), path);
         goto fail;
     }
     buf = wb_malloc(MAX_SECRET + 1);
@@ -210,12 +221,16 @@ wb_err_t wb_conf_validate(wb_conf_t *conf, unsigned programs, char *errstr, size
                 v->secret = read_secret(v->str, err, sizeof(err));
                 if (!v->secret)
                     eb_add(&eb, "%s%s: %s", where(v, w, sizeof(w)), p->name, err);
+                wb_log_secret(v->secret);
             }
         }
         if ((p->flags & WB_CONF_F_PATH) && has && used && access(v->str, R_OK) != 0)
             eb_add(&eb, "%s%s: cannot read \"%s\": %s", where(v, w, sizeof(w)), p->name, v->str,
                    strerror(errno));
     }
+    for (i = 0; i < conf->nkv; i++)
+        if (kafka_sensitive(conf->kv[i].name))
+            wb_log_secret(conf->kv[i].value);
     validate_ldap(conf, &eb);
     validate_scope(conf, &eb);
     if (wb_conf_get_int(conf, "worker.retry_backoff_ms") >

@@ -8,6 +8,7 @@
 #include <ldap.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -19,6 +20,10 @@ static unsigned debug_mask;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static void (*log_sink)(int, const char *, const char *, void *);
 static void *log_sink_opaque;
+
+/* Registered secrets, a ring of the newest; guarded by log_lock. */
+static char *secrets[WB_LOG_MAX_SECRETS];
+static size_t nsecrets_added;
 
 static const char *const level_names[] = {"emerg",   "alert",  "crit", "err",
                                           "warning", "notice", "info", "debug"};
@@ -103,6 +108,52 @@ void wb_log_set_sink(void (*fn)(int, const char *, const char *, void *), void *
     pthread_mutex_unlock(&log_lock);
 }
 
+void wb_log_secret(const char *secret)
+{
+    char *copy, *old;
+    size_t i;
+
+    if (!secret || strlen(secret) < WB_LOG_MIN_SECRET)
+        return;
+    copy = strdup(secret);
+    if (!copy)
+        abort();
+    pthread_mutex_lock(&log_lock);
+    for (i = 0; i < WB_LOG_MAX_SECRETS; i++)
+        if (secrets[i] && strcmp(secrets[i], copy) == 0)
+            break;
+    if (i < WB_LOG_MAX_SECRETS) {
+        free(copy);
+        copy = NULL;
+    } else {
+        old = secrets[nsecrets_added % WB_LOG_MAX_SECRETS];
+        secrets[nsecrets_added++ % WB_LOG_MAX_SECRETS] = copy;
+        if (old) {
+            explicit_bzero(old, strlen(old));
+            free(old);
+        }
+    }
+    pthread_mutex_unlock(&log_lock);
+}
+
+/* Replaces every registered secret in msg by "****" (never longer than the secret). Called
+ * with log_lock held. */
+static void redact(char *msg)
+{
+    size_t i, n;
+    char *p;
+
+    for (i = 0; i < WB_LOG_MAX_SECRETS; i++) {
+        if (!secrets[i])
+            continue;
+        n = strlen(secrets[i]);
+        while ((p = strstr(msg, secrets[i])) != NULL) {
+            memcpy(p, "****", 4);
+            memmove(p + 4, p + n, strlen(p + n) + 1);
+        }
+    }
+}
+
 void wb_vlog(int level, const char *fac, const char *fmt, va_list ap)
 {
     char msg[4096];
@@ -136,6 +187,7 @@ void wb_vlog(int level, const char *fac, const char *fmt, va_list ap)
     if (level > LOG_DEBUG)
         level = LOG_DEBUG;
     pthread_mutex_lock(&log_lock);
+    redact(msg);
     fprintf(stderr, "%s.%03ldZ %-7s %-8s %s\n", stamp, ts.tv_nsec / 1000000, level_names[level],
             fac ? fac : "-", msg);
     fflush(stderr);
@@ -161,11 +213,20 @@ static void ldap_print(const char *buf)
         wb_log(LOG_DEBUG, "LIBLDAP", "%s", buf);
 }
 
+/*
+ * OpenLDAP's debug bits (ldap_log.h, not installed): TRACE 0x1 (function calls), PACKETS 0x2
+ * (hex dumps of every request, the simple bind's password included, before TLS encrypts it),
+ * ARGS 0x4, CONNS 0x8, BER 0x10 (BER element dumps). Only the bits that print no message
+ * content are ever enabled, and liblber's own debug (the dumps) never is: no debug level may
+ * print a secret.
+ */
+#define LIBLDAP_DEBUG_SAFE (0x1 | 0x4 | 0x8)
+
 void wb_log_route_ldap(void)
 {
-    int level = wb_log_debug_on("ldap") ? -1 : 0;
+    int level = wb_log_debug_on("ldap") ? LIBLDAP_DEBUG_SAFE : 0, off = 0;
 
     ber_set_option(NULL, LBER_OPT_LOG_PRINT_FN, (void *)ldap_print);
     ldap_set_option(NULL, LDAP_OPT_DEBUG_LEVEL, &level);
-    ber_set_option(NULL, LBER_OPT_DEBUG_LEVEL, &level);
+    ber_set_option(NULL, LBER_OPT_DEBUG_LEVEL, &off);
 }

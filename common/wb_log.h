@@ -36,8 +36,22 @@ void wb_vlog(int level, const char *fac, const char *fmt, va_list ap);
             wb_log(LOG_DEBUG, fac, __VA_ARGS__);                                                   \
     } while (0)
 
-/* Route libldap's debug output (ber/ldap printf hooks) through wb_log. Call once at start. */
+/* Route libldap's debug output (ber/ldap printf hooks) through wb_log. Call once at start.
+ * With the "ldap" topic on, libldap traces calls and connections; packet and BER dumps, which
+ * would print the bind password, are never switched on. */
 void wb_log_route_ldap(void);
+
+/*
+ * Registers a secret (a copy is kept) that no line may show: every occurrence in a message is
+ * replaced by "****" before the line is written or passed to the sink. A second line of
+ * defence behind never formatting secrets at all: the configuration registers its secrets
+ * when it reads them, the producer each bearer token it receives. The newest
+ * WB_LOG_MAX_SECRETS are kept (older tokens are dropped); strings shorter than
+ * WB_LOG_MIN_SECRET are ignored, as masking them would garble ordinary text. Thread-safe.
+ */
+#define WB_LOG_MAX_SECRETS 32
+#define WB_LOG_MIN_SECRET  6
+void wb_log_secret(const char *secret);
 
 /* Capture: when set, each formatted line is also passed to fn (tests use it). NULL clears. */
 void wb_log_set_sink(void (*fn)(int level, const char *fac, const char *line, void *opaque),

@@ -1,13 +1,15 @@
 /*
- * wb_emit: turning one group's round data into events (docs/events.md): upserts, chunked snapshots
- * and member deltas with the on-prem identities resolved, validated before encoding, and
- * written to Kafka (inside the round's transaction) or printed (dry run). Member references
- * that must not reach a worker are dropped here, counted by reason and logged once per group.
+ * wb_emit: turning one group's round data into events (docs/events.md): upserts, chunked
+ * snapshots and member deltas with the on-prem identities resolved, checked after encoding by
+ * the worker's own decoder, and written to Kafka (inside the round's transaction) or printed
+ * (dry run). Member references that must not reach a worker are dropped here, counted by
+ * reason and logged once per group.
  */
 #include "emit.h"
 
 #include "wb_kafka.h"
 #include "wb_log.h"
+#include "wb_map.h"
 #include "wb_mem.h"
 
 #include <signal.h>
@@ -40,8 +42,25 @@ wb_err_t wb_emit_kafka_failed(rd_kafka_t *rk, wb_err_t err)
     return err == WB_ERR_FATAL ? WB_ERR_FATAL : WB_ERR_TRANSIENT;
 }
 
+/* Invalid UTF-8 from Graph (raw bytes cJSON passed through) becomes U+FFFD, as wb_map does
+ * for AD; the worker's decoder refuses any message that is not UTF-8. Takes json over. */
+static char *clean_utf8(const struct wb_event *ev, char *json)
+{
+    size_t len = strlen(json);
+    char *clean;
+
+    if (wb_map_utf8_valid(json, len, NULL))
+        return json;
+    clean = wb_map_clean(json, len);
+    free(json);
+    wb_log(LOG_NOTICE, "PRODUCER", "group %s: invalid UTF-8 in Graph text replaced by U+FFFD",
+           ev->group);
+    return clean;
+}
+
 static wb_err_t emit(struct wb_emitter *em, struct wb_event *ev)
 {
+    struct wb_event check;
     char reason[256];
     char *json;
     wb_err_t err = WB_OK;
@@ -50,13 +69,20 @@ static wb_err_t emit(struct wb_emitter *em, struct wb_event *ev)
     ev->tenant = (char *)em->tenant;
     ev->round = em->round_id;
     ev->ts = em->ts;
-    if (wb_event_validate(ev, reason, sizeof(reason)) != WB_OK) {
-        /* never publish poison; the group is retried by the next full sync */
-        wb_log(LOG_ERR, "PRODUCER", "group %s: %s event not emitted: %s", ev->group,
+    json = clean_utf8(ev, wb_event_encode(ev));
+    /* One validation, the worker's: an event its decoder refuses would be dead-lettered as
+     * poison on every round and the group never provisioned. */
+    if (wb_event_decode(json, strlen(json), &check, reason, sizeof(reason)) != WB_OK) {
+        const char *v[] = {wb_event_type_name(ev->type)};
+
+        wb_log(LOG_ERR, "PRODUCER", "group %s: %s event refused, not emitted: %s", ev->group,
                wb_event_type_name(ev->type), reason);
-        return WB_OK;
+        if (em->m_rejected)
+            wb_metric_inc(em->m_rejected, v, 1);
+        free(json);
+        return WB_ERR_INVALID;
     }
-    json = wb_event_encode(ev);
+    wb_event_free(&check);
     if (em->dry_run) {
         fputs(json, em->out);
         fputc('\n', em->out);

@@ -1,7 +1,13 @@
 /*
  * wb_emit: the events of one round, group by group (upsert, snapshot chunks, member deltas,
  * delete, unscoped), to Kafka or, in dry-run mode, to a stream as JSON lines. Every event is
- * validated with wb_event_validate before it is encoded. Application thread only.
+ * encoded, cleaned of invalid UTF-8 (U+FFFD) and decoded again with the worker's decoder
+ * before it is written: what the decoder refuses is never published. Application thread only.
+ *
+ * Every wb_emit_* returns WB_OK, WB_ERR_INVALID when an event of the group was refused by the
+ * decoder (logged with the group id and the reason, counted in m_rejected; nothing of that
+ * event was written, the caller decides what becomes of the group), or the class of a Kafka
+ * failure (wb_emit_kafka_failed).
  */
 #ifndef WB_EMIT_H
 #define WB_EMIT_H
@@ -27,9 +33,9 @@ struct wb_emitter {
     int64_t chunk;           /* producer.member_chunk */
     char round_id[64];       /* the round being emitted (also the snapshot id) */
     char ts[WB_EVENT_TS_SIZE];
-    size_t events;                     /* events of this round so far */
-    long long kill_after, produced;    /* test hook: SIGKILL after that many events */
-    wb_metric_t *m_events, *m_dropped; /* may be NULL */
+    size_t events;                                  /* events of this round so far */
+    long long kill_after, produced;                 /* test hook: SIGKILL after that many events */
+    wb_metric_t *m_events, *m_dropped, *m_rejected; /* may be NULL */
 };
 
 /* An envelope-only event (group.delete, group.unscoped). */

@@ -11,6 +11,7 @@
 #include "wb_log.h"
 #include "wb_mem.h"
 #include "wb_signal.h"
+#include "wb_url.h"
 
 #include <curl/curl.h>
 #include <poll.h>
@@ -39,7 +40,7 @@ struct wb_graph_s {
     time_t token_renew_at;
     unsigned long requests;
     wb_metrics_t *metrics;
-    wb_metric_t *m_requests, *m_throttle, *m_throttle_s;
+    wb_metric_t *m_requests, *m_throttle, *m_throttle_s, *m_refused;
     /* headers of the last response */
     char retry_after[64];
 };
@@ -130,6 +131,11 @@ wb_graph_t *wb_graph_new(const struct wb_graph_opts *o, char *errstr, size_t err
         g->m_throttle_s =
             wb_metrics_counter(g->metrics, "writeback_producer_throttle_wait_seconds_total",
                                "Seconds spent waiting after 429/503 answers", 0, NULL);
+        g->m_refused = wb_metrics_counter(g->metrics, "writeback_producer_links_refused_total",
+                                          "Links (nextLink, deltaLink, checkpoint) and token URLs "
+                                          "refused because they leave graph.endpoint or "
+                                          "graph.authority; nothing was sent to them",
+                                          0, NULL);
     }
     return g;
 }
@@ -296,12 +302,25 @@ static wb_err_t fetch_token(wb_graph_t *g)
 {
     struct buf b = {NULL, 0, 0, 0};
     struct curl_slist *hdrs = NULL;
-    char *url = NULL, *form = NULL, *e_id = NULL, *e_sec = NULL, *e_scope = NULL;
+    char *url = NULL, *form = NULL, *e_id = NULL, *e_sec = NULL, *e_scope = NULL, why[160];
     cJSON *j = NULL;
     wb_err_t err = WB_ERR_TRANSIENT;
     int attempt;
 
-    url = wb_asprintf("%s/%s/oauth2/v2.0/token", g->authority, g->tenant_id);
+    /* tenant_id is checked at start (a GUID or a domain name); the same origin rule as for
+     * Graph links keeps the client secret on graph.authority whatever the text holds */
+    form = wb_asprintf("/%s/oauth2/v2.0/token", g->tenant_id);
+    url = wb_url_resolve(g->authority, form, why, sizeof(why));
+    free(form);
+    form = NULL;
+    if (!url) {
+        wb_log(LOG_ERR, "GRAPH", "refusing the token URL under graph.authority %s: %s",
+               g->authority, why);
+        if (g->m_refused)
+            wb_metric_inc(g->m_refused, NULL, 1);
+        err = WB_ERR_FATAL;
+        goto out;
+    }
     e_id = curl_easy_escape(g->curl, g->client_id, 0);
     e_sec = curl_easy_escape(g->curl, g->client_secret, 0);
     e_scope = curl_easy_escape(g->curl, TOKEN_SCOPE, 0);
@@ -332,6 +351,7 @@ static wb_err_t fetch_token(wb_graph_t *g)
 
                 free(g->token);
                 g->token = wb_strdup(tok->valuestring);
+                wb_log_secret(g->token);
                 g->token_renew_at = time(NULL) + (time_t)(life - margin);
                 wb_dbg("graph", "GRAPH", "token acquired, valid %lld s", life);
                 err = WB_OK;
@@ -421,24 +441,27 @@ wb_err_t wb_graph_request(wb_graph_t *g, const char *method, const char *url, co
 {
     struct buf b = {NULL, 0, 0, 0};
     struct curl_slist *hdrs = NULL;
-    char *full = NULL, *auth = NULL;
+    char *full = NULL, *auth = NULL, why[160];
     wb_err_t err = WB_ERR_TRANSIENT;
     int attempt, auth_retry = 0;
     long status = 0;
 
     *out = NULL;
     *resync = false;
-    if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) {
-        size_t n = strlen(g->endpoint);
-
-        if (strncmp(url, g->endpoint, n) != 0 || url[n] != '/') {
-            wb_log(LOG_ERR, "GRAPH", "refusing a link outside graph.endpoint: %.200s", url);
-            err = WB_ERR_FATAL;
-            goto out;
-        }
-        full = wb_strdup(url);
-    } else {
-        full = wb_asprintf("%s%s", g->endpoint, url);
+    full = wb_url_resolve(g->endpoint, url, why, sizeof(why));
+    if (!full) {
+        /* A link from Graph or from the checkpoint in topic.state that would carry the token
+         * elsewhere: nothing is sent, and the delta state is treated as lost, so the next
+         * round starts from the configured initial URL instead of this link. */
+        wb_log(LOG_ERR, "GRAPH",
+               "refusing a link outside graph.endpoint %s (%s); no request sent, full resync: "
+               "%.200s",
+               g->endpoint, why, url);
+        if (g->m_refused)
+            wb_metric_inc(g->m_refused, NULL, 1);
+        *resync = true;
+        err = WB_ERR_DEPENDENCY;
+        goto out;
     }
     wb_backoff_reset(&g->backoff);
     for (attempt = 0; attempt <= g->max_retries; attempt++) {

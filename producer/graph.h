@@ -45,11 +45,13 @@ void wb_graph_destroy(wb_graph_t *g);
 
 /*
  * One Graph request: method "GET" or "POST" (body: JSON text, may be NULL), url either a path
- * ("/v1.0/groups/delta?...") appended to the endpoint, or an absolute link Graph returned,
- * which must lie under the endpoint (the bearer token goes nowhere else). On WB_OK *out is
- * the caller-owned parsed body. Otherwise *out is NULL and:
- * - *resync true (410 Gone, or an error code syncStateNotFound): the delta token is dead,
- *   restart with a full sync; the return is WB_ERR_DEPENDENCY;
+ * ("/v1.0/groups/delta?...") appended to the endpoint, or an absolute link Graph returned.
+ * Either must resolve to the endpoint's scheme, host and port (wb_url_resolve): the bearer
+ * token goes nowhere else. On WB_OK *out is the caller-owned parsed body. Otherwise *out is
+ * NULL and:
+ * - *resync true (410 Gone, an error code syncStateNotFound, or a link refused as leaving the
+ *   endpoint, which is then neither requested nor followed): the delta token is dead or not
+ *   ours, restart with a full sync; the return is WB_ERR_DEPENDENCY;
  * - WB_ERR_TRANSIENT: retries exhausted (throttling, 5xx, network, malformed pages) or a stop
  *   was requested while waiting;
  * - WB_ERR_INVALID: another 4xx answer (*status says which; e.g. 404 for a group deleted

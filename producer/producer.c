@@ -125,6 +125,11 @@ wb_producer_t *wb_producer_new(const wb_conf_t *conf, bool dry_run, FILE *out,
         p->em.m_dropped =
             wb_metrics_counter(metrics, "writeback_producer_dropped_members_total",
                                "Member references not passed on, by reason", 1, l_reason);
+        p->em.m_rejected = wb_metrics_counter(
+            metrics, "writeback_producer_rejected_events_total",
+            "Events the worker's decoder would refuse, not published, by type (the group is "
+            "named in the log)",
+            1, l_type);
         p->m_last_ok =
             wb_metrics_gauge(metrics, "writeback_producer_last_success_timestamp_seconds",
                              "Unix time of the last committed round", 0, NULL);
@@ -263,6 +268,7 @@ struct plan {
     wb_idmap_t *gone;    /* deletion candidates: id -> WB_CKPT_STAGED_* */
     wb_idmap_t *staged;  /* staged after the round */
     wb_idmap_t *release; /* staged deletions released now: id -> kind */
+    wb_idmap_t *refused; /* groups with an event the decoder refused (NULL: none) */
     bool resync_cmd, allow_all;
     wb_idmap_t *allow;
     int64_t cmd_offset;
@@ -279,6 +285,7 @@ static void plan_free(struct plan *pl)
     wb_idmap_destroy(pl->staged, NULL);
     wb_idmap_destroy(pl->release, NULL);
     wb_idmap_destroy(pl->allow, NULL);
+    wb_idmap_destroy(pl->refused, NULL);
 }
 
 static wb_idmap_t *idmap_copy(const wb_idmap_t *src)
@@ -577,6 +584,40 @@ static void nested_update(wb_producer_t *p, struct plan *pl, struct wb_ckpt *nc)
     free(keys);
 }
 
+/*
+ * A group one of whose events the decoder refused (wb_emit logged the reason and counted it).
+ * Publishing it would only feed the workers poison, and failing the round would hold every
+ * other group back for as long as the group stays as it is in Entra. So the round goes on, and:
+ * - a group entering scope whose upsert was refused is not provisioned: no snapshot, and it is
+ *   left out of the checkpoint's in-scope set, so it enters scope again, whole, when Graph next
+ *   reports a change to it (or at a full resync);
+ * - for any other refused event the group's AD object keeps its last state, and its property
+ *   fingerprint is not recorded, so its next change in Graph is emitted whole.
+ */
+static wb_err_t refuse(struct plan *pl, const struct wb_idkey *k, const char *id, bool upsert)
+{
+    if (!pl->refused)
+        pl->refused = wb_idmap_new();
+    wb_idmap_add(pl->refused, k);
+    if (upsert && wb_idmap_has(pl->snap, k)) {
+        wb_idmap_del(pl->snap, k);
+        wb_idmap_del(pl->s1, k);
+        wb_log(LOG_ERR, "PRODUCER",
+               "group %s: not provisioned; it is tried again when it changes in Entra", id);
+    } else {
+        wb_log(LOG_ERR, "PRODUCER",
+               "group %s: this change is not applied to AD; the group's next change in Entra "
+               "is emitted whole",
+               id);
+    }
+    return WB_OK;
+}
+
+static bool refused(const struct plan *pl, const struct wb_idkey *k)
+{
+    return pl->refused && wb_idmap_has(pl->refused, k);
+}
+
 static wb_err_t emit_round(wb_producer_t *p, struct plan *pl)
 {
     struct wb_idkey *keys;
@@ -595,6 +636,8 @@ static wb_err_t emit_round(wb_producer_t *p, struct plan *pl)
                              &((struct wb_rgroup *)*wb_idmap_get(pl->r.groups, &keys[i]))->props);
         if (err == WB_OK)
             wb_emit_count(&p->em, WB_EVENT_GROUP_UPSERT, 1);
+        else if (err == WB_ERR_INVALID)
+            err = refuse(pl, &keys[i], id, true);
     }
     for (int pass = 0; pass < 2 && err == WB_OK; pass++) {
         wb_idmap_t *m = pass == 0 ? pl->gone : pl->release;
@@ -611,6 +654,8 @@ static wb_err_t emit_round(wb_producer_t *p, struct plan *pl)
             err = wb_emit_simple(&p->em, id, t);
             if (err == WB_OK)
                 wb_emit_count(&p->em, t, 1);
+            else if (err == WB_ERR_INVALID)
+                err = refuse(pl, &gk[j], id, false);
         }
         free(gk);
     }
@@ -623,6 +668,8 @@ static wb_err_t emit_round(wb_producer_t *p, struct plan *pl)
             err = wb_emit_snapshot(&p->em, id, rg, pl->s1);
         else if (wb_idmap_has(pl->s1, &keys[i]) && rg->nm > 0)
             err = wb_emit_members(&p->em, id, rg, pl->s1, pl->both);
+        if (err == WB_ERR_INVALID)
+            err = refuse(pl, &keys[i], id, false);
     }
     free(keys);
     return err;
@@ -747,7 +794,7 @@ wb_err_t wb_producer_round(wb_producer_t *p)
         while (wb_idmap_next(pl.r.groups, &pos, &k, &v)) {
             struct wb_rgroup *rg = v;
 
-            if (wb_idmap_has(nc.in_scope, &k) && rg->have_props)
+            if (wb_idmap_has(nc.in_scope, &k) && rg->have_props && !refused(&pl, &k))
                 *wb_idmap_put(p->hashes, &k, NULL) = (void *)(uintptr_t)wb_gprops_hash(&rg->props);
             else if (!wb_idmap_has(nc.in_scope, &k))
                 wb_idmap_del(p->hashes, &k);
@@ -758,10 +805,11 @@ wb_err_t wb_producer_round(wb_producer_t *p)
     wb_ckpt_init(&nc);
     result = full ? "full" : "incremental";
     wb_log(LOG_NOTICE, "PRODUCER",
-           "round %s committed: %s, %zu pages, %zu groups changed, %zu events, %zu in scope, "
-           "%zu staged, %lld ms",
+           "round %s committed: %s, %zu pages, %zu groups changed, %zu events, %zu groups refused, "
+           "%zu in scope, %zu staged, %lld ms",
            p->em.round_id, result, pl.r.pages, wb_idmap_count(pl.r.groups), p->em.events,
-           wb_idmap_count(p->ck.in_scope), wb_idmap_count(p->ck.staged), now_ms() - t0);
+           pl.refused ? wb_idmap_count(pl.refused) : 0, wb_idmap_count(p->ck.in_scope),
+           wb_idmap_count(p->ck.staged), now_ms() - t0);
     if (p->m_last_ok) {
         wb_metric_set(p->m_last_ok, NULL, (double)now_ms() / 1000.0);
         wb_metric_set(p->m_in_scope, NULL, (double)wb_idmap_count(p->ck.in_scope));

@@ -31,7 +31,7 @@ GRAPH_CTYPE = ("application/json;odata.metadata=minimal;odata.streaming=true;"
                "IEEE754Compatible=false;charset=utf-8")
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 FAULT_KINDS = ("429", "503", "410", "sync_state_not_found", "slow", "truncated", "malformed",
-               "token_error")
+               "token_error", "link", "bytes")
 SYNC_STATE_MSG = ("The sync state generation is not found. The delta token is expired and data "
                   "must be synchronized again.")
 GUID_SEG = re.compile(r"/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
@@ -112,6 +112,22 @@ class Fault:
         self.retry_after = d.get("retry_after")
         self.delay_ms = int(d.get("delay_ms", 2000 if kind == "slow" else 0))
         self.status = int(d.get("status", 0))
+        # "link": the value that replaces @odata.<which>Link ("next", "delta" or "any")
+        self.link = d.get("link")
+        self.which = d.get("which", "any")
+        if kind == "link" and (not isinstance(self.link, str) or
+                               self.which not in ("next", "delta", "any")):
+            raise SimError(400, "BadFault", "link needs a string link and which next|delta|any")
+        # "bytes": every occurrence of find in the body becomes the bytes of replace_hex
+        self.find = d.get("find")
+        self.replace_hex = d.get("replace_hex", "")
+        if kind == "bytes":
+            try:
+                bytes.fromhex(self.replace_hex)
+            except (TypeError, ValueError):
+                raise SimError(400, "BadFault", "replace_hex must be hex digits")
+            if not isinstance(self.find, str) or not self.find:
+                raise SimError(400, "BadFault", "bytes needs a non-empty find string")
         self.applied = 0
 
     def matches(self, method, path, target):
@@ -130,7 +146,8 @@ class Fault:
         return {"kind": self.kind, "count": self.count, "path": self.path,
                 "contains": self.contains, "method": self.method,
                 "retry_after": self.retry_after, "delay_ms": self.delay_ms,
-                "status": self.status, "applied": self.applied}
+                "status": self.status, "link": self.link, "which": self.which,
+                "find": self.find, "replace_hex": self.replace_hex, "applied": self.applied}
 
 
 class Sim:
@@ -331,13 +348,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.delay_ms / 1000.0)
             fault = None
-        if fault is not None and fault.kind in ("truncated", "malformed"):
+        if fault is not None and fault.kind in ("truncated", "malformed", "link", "bytes"):
             r = self.route(method, path, q, body)
             if fault.kind == "truncated":
                 truncate = True
-            else:
+            elif fault.kind == "malformed":
                 cut = r.body[:max(1, len(r.body) // 2)]
                 r.body = cut + b'\x00{"@odata.nextLink":'
+            elif fault.kind == "bytes":
+                r.body = r.body.replace(fault.find.encode("utf-8"),
+                                        bytes.fromhex(fault.replace_hex))
+            elif r.status == 200:
+                page = json.loads(r.body)
+                for w in ("next", "delta"):
+                    key = "@odata.%sLink" % w
+                    if key in page and fault.which in (w, "any"):
+                        page[key] = fault.link
+                r.body = json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode()
         elif fault is not None:
             r = self.fault_response(fault, path, q)
         else:
@@ -835,6 +862,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                         "faultsApplied": sim.fault_stats,
                                         "tokensIssued": sim.tokens_issued,
                                         "faultsPending": len(sim.faults)})
+        if seg == ["tokens"] and method == "GET":
+            with sim.lock:
+                toks = list(sim.tokens)
+            return admin_json(200, {"tokens": toks})
         if seg == ["tokens", "expire"] and method == "POST":
             with sim.lock:
                 n = len(sim.tokens)

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char tmpdir[] = "/tmp/wb-0001-XXXXXX";
@@ -29,6 +30,8 @@ static char *write_file(const char *name, const char *data, size_t len)
     assert_non_null(fp);
     assert_int_equal(fwrite(data, 1, len, fp), len);
     fclose(fp);
+    /* secret files must be private (test_secret_file_modes); the others do not care */
+    assert_int_equal(chmod(path, 0600), 0);
     return path;
 }
 
@@ -398,6 +401,75 @@ static void test_secret_file(void **state)
     free(body);
 }
 
+/* Issue 13, finding 8: secret files of ours that group or others can read or write are
+ * refused, naming the file, its mode and the fix; owner-only modes pass. */
+static void test_secret_file_modes(void **state)
+{
+    static const mode_t bad[] = {0640, 0604, 0620, 0602, 0644, 0660, 0666, 0610, 0601};
+    static const mode_t good[] = {0600, 0400};
+    char err[2048], want[512];
+    char *path = write_text("mode.secret", "s3cr3t\n");
+    wb_conf_t *conf;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(chmod(path, bad[i]), 0);
+        conf = producer_conf(path);
+        assert_int_equal(wb_conf_validate(conf, WB_CONF_PRODUCER, err, sizeof(err)),
+                         WB_ERR_INVALID);
+        snprintf(want, sizeof(want),
+                 "graph.client_secret_file: \"%s\" has mode %04o: a secret file must not be "
+                 "accessible by group or others (run: chmod 600 %s)",
+                 path, (unsigned)bad[i], path);
+        assert_string_equal(err, want);
+        assert_null(wb_conf_secret(conf, "graph.client_secret_file"));
+        wb_conf_destroy(conf);
+    }
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        assert_int_equal(chmod(path, good[i]), 0);
+        conf = producer_conf(path);
+        assert_int_equal(wb_conf_validate(conf, WB_CONF_PRODUCER, err, sizeof(err)), WB_OK);
+        assert_string_equal(wb_conf_secret(conf, "graph.client_secret_file"), "s3cr3t");
+        wb_conf_destroy(conf);
+    }
+    assert_int_equal(chmod(path, 0600), 0);
+    free(path);
+}
+
+/* Issue 13, finding 6: http:// only to loopback addresses, never to names that start like
+ * one; no user name or password in Graph URLs. */
+static void test_url_loopback(void **state)
+{
+    static const char *const bad[] = {"http://127.evil.example",
+                                      "http://127.0.0.1.nip.io",
+                                      "http://127.0.0.1.nip.io:8080/",
+                                      "http://localhost.evil.example",
+                                      "http://[::2]:80",
+                                      "http://10.0.0.1",
+                                      "https://graph.microsoft.com@evil.example",
+                                      "https://user:pw@graph.microsoft.com",
+                                      "http://127.0.0.1:80@evil.example"};
+    static const char *const good[] = {
+        "http://localhost:8080", "http://127.0.0.1:8080",       "http://127.1.2.3",
+        "http://[::1]:8080",     "https://graph.microsoft.com", "https://evil.example"};
+    char err[1024];
+    wb_conf_t *conf = wb_conf_new();
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (wb_conf_set(conf, "graph.endpoint", bad[i], err, sizeof(err)) != WB_ERR_INVALID)
+            fail_msg("graph.endpoint %s accepted", bad[i]);
+        if (wb_conf_set(conf, "graph.authority", bad[i], err, sizeof(err)) != WB_ERR_INVALID)
+            fail_msg("graph.authority %s accepted", bad[i]);
+    }
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (wb_conf_set(conf, "graph.endpoint", good[i], err, sizeof(err)) != WB_OK)
+            fail_msg("graph.endpoint %s refused: %s", good[i], err);
+    wb_conf_destroy(conf);
+}
+
 static void test_secret_file_errors(void **state)
 {
     char err[2048], *cpath, *want;
@@ -711,6 +783,7 @@ int main(void)
         cmocka_unit_test(test_unknown_key),       cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_enum_and_formats),  cmocka_unit_test(test_bool_forms),
         cmocka_unit_test(test_secret_file),       cmocka_unit_test(test_secret_file_errors),
+        cmocka_unit_test(test_secret_file_modes), cmocka_unit_test(test_url_loopback),
         cmocka_unit_test(test_kafka_passthrough), cmocka_unit_test(test_required_keys),
         cmocka_unit_test(test_cross_checks),      cmocka_unit_test(test_hostile_input),
         cmocka_unit_test(test_dump_roundtrip),

@@ -60,6 +60,7 @@ def write_conf(workdir, sim, extra=None, name="producer.conf"):
     secret = os.path.join(workdir, "secret")
     with open(secret, "w") as f:
         f.write("graphsim-secret\n")
+    os.chmod(secret, 0o600)
     lines = {"graph.tenant_id": TENANT_ID, "graph.client_id": CLIENT_ID,
              "graph.client_secret_file": secret, "graph.authority": sim.url,
              "graph.endpoint": sim.url, "kafka.bootstrap.servers":
@@ -157,6 +158,15 @@ def dump_topic(topic, timeout_ms=60000):
     if p.returncode != 0:
         raise RuntimeError("wb-topic-dump %s failed: %s" % (topic, p.stderr))
     return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+
+
+def last_checkpoint(state, tenant):
+    """The newest <tenant>/checkpoint record of topic state, parsed, or None."""
+    last = None
+    for r in dump_topic(state):
+        if r["k"] == tenant + "/checkpoint":
+            last = json.loads(r["v"])
+    return last
 
 
 # ------------------------------------------------------------------------------ the tests
