@@ -779,17 +779,31 @@ out:
     return err;
 }
 
-/*
- * Parses the attribute description the server returned for a ranged read. Returns 1 for
- * "<attr>;range=<lo>-<hi>" (*hi = SIZE_MAX for '*'), 2 for the bare "<attr>" (the server sent
- * every value at once), 0 for another attribute, -1 for a malformed range.
- */
-static int parse_range(const char *desc, const char *attr, size_t *lo, size_t *hi)
+/* Decimal digits at *p up to a value of max, no sign, no space; advances *p. -1 when there are
+ * none or the value exceeds max. */
+static int range_num(const char **p, size_t max, size_t *out)
+{
+    const char *q = *p;
+    size_t v = 0;
+
+    if (*q < '0' || *q > '9')
+        return -1;
+    for (; *q >= '0' && *q <= '9'; q++) {
+        size_t d = (size_t)(*q - '0');
+
+        if (v > (max - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *p = q;
+    *out = v;
+    return 0;
+}
+
+int wb_ldap_parse_range(const char *desc, const char *attr, size_t *lo, size_t *hi)
 {
     size_t alen = strlen(attr);
     const char *p;
-    char *end;
-    unsigned long long v;
 
     if (strncasecmp(desc, attr, alen) != 0)
         return 0;
@@ -805,23 +819,15 @@ static int parse_range(const char *desc, const char *attr, size_t *lo, size_t *h
     if (!p || !*p)
         return 0;
     p += 7;
-    if (*p < '0' || *p > '9')
+    if (range_num(&p, WB_LDAP_RANGE_MAX, lo) != 0 || *p++ != '-')
         return -1;
-    v = strtoull(p, &end, 10);
-    if (*end != '-')
-        return -1;
-    *lo = (size_t)v;
-    p = end + 1;
     if (*p == '*') {
         *hi = SIZE_MAX;
-        end = (char *)p + 1;
-    } else {
-        if (*p < '0' || *p > '9')
-            return -1;
-        v = strtoull(p, &end, 10);
-        *hi = (size_t)v;
+        p++;
+    } else if (range_num(&p, WB_LDAP_RANGE_MAX, hi) != 0 || *hi < *lo) {
+        return -1;
     }
-    if (*end != '\0' && *end != ';')
+    if (*p != '\0' && *p != ';')
         return -1;
     return 1;
 }
@@ -875,7 +881,7 @@ wb_err_t wb_ldap_read_values(wb_ldap_t *ld, const char *dn, const char *attr, si
         for (a = ldap_first_attribute(ld->l, e, &ber); a && !found;
              a = ldap_next_attribute(ld->l, e, ber)) {
             size_t rlo = 0, rhi = 0, i, n;
-            int kind = parse_range(a, attr, &rlo, &rhi);
+            int kind = wb_ldap_parse_range(a, attr, &rlo, &rhi);
 
             if (kind == 0) {
                 ldap_memfree(a);
@@ -891,6 +897,14 @@ wb_err_t wb_ldap_read_values(wb_ldap_t *ld, const char *dn, const char *attr, si
             found = 1;
             bv = ldap_get_values_len(ld->l, e, a);
             n = bv ? (size_t)ldap_count_values_len(bv) : 0;
+            if (kind == 1 && rhi != SIZE_MAX && n != rhi - rlo + 1) {
+                /* A partial window: taking it would silently skip values. */
+                err = set_local_error(ld, LDAP_DECODING_ERROR,
+                                      "server answered fewer or more values than its range");
+                wb_log(LOG_WARNING, "LDAP", "read %s of %s: \"%s\" with %zu values", attr, dn, a,
+                       n);
+                goto out;
+            }
             for (i = 0; i < n && err == WB_OK; i++) {
                 err = cb(bv[i]->bv_val, bv[i]->bv_len, opaque);
                 if (err == WB_OK)

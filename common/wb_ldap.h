@@ -181,6 +181,18 @@ wb_err_t wb_ldap_rename(wb_ldap_t *ld, const char *dn, const char *new_rdn,
 /* Deletes the leaf entry dn. */
 wb_err_t wb_ldap_delete(wb_ldap_t *ld, const char *dn);
 
+/* The largest index a ranged read accepts (far above any member count AD allows). */
+#define WB_LDAP_RANGE_MAX ((size_t)1 << 40)
+
+/*
+ * Parses the attribute description a server returned for a ranged read of attr:
+ * "<attr>;range=<lo>-<hi>" or "<attr>;range=<lo>-*", other options before or after (";binary").
+ * Strict: decimal digits only (no sign, no space), each at most WB_LDAP_RANGE_MAX, lo <= hi.
+ * Returns 1 for a range (*hi = SIZE_MAX for '*'), 2 for the bare attr (every value at once),
+ * 0 for another attribute, -1 for a malformed range. Pure; any thread.
+ */
+int wb_ldap_parse_range(const char *desc, const char *attr, size_t *lo, size_t *hi);
+
 /*
  * Called once per value; val is NUL-terminated and borrowed for the call only. Return WB_OK to
  * continue; any other value stops the read and is returned by wb_ldap_read_values.
