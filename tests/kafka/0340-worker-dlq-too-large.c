@@ -203,6 +203,10 @@ static void one_run(const char *dlq_max, long big_len)
         usleep(100 * 1000);
     }
     if (big_len >= 0) {
+        double n = metric(wk, "writeback_worker_dead_letters_total{reason=\"poison\"} ");
+
+        if (n < 3)
+            fail_msg("the partition did not move on: %.0f of 3 events dead-lettered in 60 s", n);
         print_message("%s: 3 dead letters after %.1f s\n", dlq_max, i / 10.0);
         assert_true(metric(wk, "writeback_worker_dead_letters_truncated_total{error=\""
                                "MSG_SIZE_TOO_LARGE\"} ") == 1);
