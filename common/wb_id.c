@@ -7,9 +7,11 @@
 
 #include "wb_mem.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static int hexval(char c)
 {
@@ -157,6 +159,89 @@ bool wb_id_guid_valid(const char *str)
         }
     }
     return str[36] == '\0';
+}
+
+bool wb_id_hex_decode(const char *hex, size_t n, unsigned char *out, size_t outlen)
+{
+    size_t i;
+
+    if (n != 2 * outlen || (n && !hex))
+        return false;
+    for (i = 0; i < outlen; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return true;
+}
+
+/* One "<GUID=…>" value (t[0..n)) into guid, "" when malformed. */
+static void extdn_guid(const char *t, size_t n, char guid[WB_ID_GUID_STR_SIZE])
+{
+    unsigned char bin[WB_ID_GUID_BIN_SIZE];
+    char tmp[WB_ID_GUID_STR_SIZE];
+    size_t i;
+
+    guid[0] = '\0';
+    if (n == 36) {
+        memcpy(tmp, t, n);
+        tmp[n] = '\0';
+        if (!wb_id_guid_valid(tmp))
+            return;
+        for (i = 0; i < n; i++)
+            guid[i] = (char)tolower((unsigned char)tmp[i]);
+        guid[n] = '\0';
+    } else if (wb_id_hex_decode(t, n, bin, sizeof(bin))) {
+        wb_id_guid_to_str(bin, guid);
+    }
+}
+
+/* One "<SID=…>" value (t[0..n)) into sid, "" when malformed. */
+static void extdn_sid(const char *t, size_t n, char sid[WB_ID_SID_STR_SIZE])
+{
+    unsigned char bin[WB_ID_SID_BIN_MAX];
+    char tmp[WB_ID_SID_STR_SIZE];
+    size_t bl;
+
+    sid[0] = '\0';
+    if (n >= 2 && t[0] == 'S' && t[1] == '-') {
+        if (n >= sizeof(tmp))
+            return;
+        memcpy(tmp, t, n);
+        tmp[n] = '\0';
+        bl = wb_id_sid_from_str(tmp, bin);
+        if (!bl || !wb_id_sid_to_str(bin, bl, sid))
+            sid[0] = '\0';
+    } else if (n % 2 == 0 && n / 2 <= sizeof(bin) && wb_id_hex_decode(t, n, bin, n / 2)) {
+        if (!wb_id_sid_to_str(bin, n / 2, sid))
+            sid[0] = '\0';
+    }
+}
+
+size_t wb_id_extdn_parse(const char *v, size_t len, char guid[WB_ID_GUID_STR_SIZE],
+                         char sid[WB_ID_SID_STR_SIZE])
+{
+    const char *p = v, *end = v + len;
+
+    guid[0] = sid[0] = '\0';
+    while (p < end && *p == '<') {
+        const char *close = memchr(p, '>', (size_t)(end - p));
+        size_t tl;
+
+        if (!close)
+            break;
+        tl = (size_t)(close - p - 1);
+        if (tl >= 5 && strncasecmp(p + 1, "GUID=", 5) == 0)
+            extdn_guid(p + 6, tl - 5, guid);
+        else if (tl >= 4 && strncasecmp(p + 1, "SID=", 4) == 0)
+            extdn_sid(p + 5, tl - 4, sid);
+        p = close + 1;
+        if (p < end && *p == ';')
+            p++;
+    }
+    return (size_t)(p - v);
 }
 
 /* Byte i of the AD form comes from hex pair order[i] of the 32 digits in string order. */

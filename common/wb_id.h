@@ -61,6 +61,24 @@ void wb_id_guid_to_str(const unsigned char bin[WB_ID_GUID_BIN_SIZE], char out[WB
 char *wb_id_guid_dn(const char *str);
 
 /*
+ * Decodes exactly 2 × outlen hexadecimal digits (either case) from hex[0..n) into out. Strict:
+ * n must equal 2 × outlen and every character must be a hex digit; false otherwise (out is
+ * then unspecified). hex may be NULL only with n 0.
+ */
+bool wb_id_hex_decode(const char *hex, size_t n, unsigned char *out, size_t outlen);
+
+/*
+ * Parses the identity prefix of an extended DN as AD returns it under the extended-DN control
+ * (1.2.840.113556.1.4.529): "<GUID=…>;<SID=…>;dn", the GUID as a string or as 32 hex digits of
+ * objectGUID, the SID as a string or as the hex of objectSid. v[0..len) need not be
+ * NUL-terminated. guid receives the lower-case GUID string and sid the canonical SID string,
+ * each "" when absent or malformed (bad hex, wrong length, not a SID, over-long). Returns the
+ * offset of the DN in v (len when nothing follows the prefix).
+ */
+size_t wb_id_extdn_parse(const char *v, size_t len, char guid[WB_ID_GUID_STR_SIZE],
+                         char sid[WB_ID_SID_STR_SIZE]);
+
+/*
  * "<SID=S-1-…>" in canonical form (leading zeros dropped) for a valid SID string.
  * Caller-owned; NULL if str is not a SID.
  */

@@ -6,6 +6,7 @@
  */
 #include "wb_ldap.h"
 
+#include <errno.h>
 #include <ldap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,93 @@ static struct timeval ms_to_tv(int ms)
     return tv;
 }
 
+/*
+ * On its first call libldap builds process-wide defaults, and a process-wide TLS context that a
+ * handle falls back to when its own cannot be built, from ldap.conf, ~/.ldaprc, ./ldaprc and
+ * LDAP* variables (LDAPTLS_REQCERT=never, LDAPTLS_CACERT=...). LDAPNOINIT makes it skip them
+ * all; set_tls also sets every option that decides verification on the handle and checks that
+ * the handle's own context was built, so a library initialised before us changes nothing.
+ */
+static void no_global_defaults(void)
+{
+    static int done;
+
+    if (!done) {
+        setenv("LDAPNOINIT", "1", 1);
+        done = 1;
+    }
+}
+
+/* The system trust store libldap would otherwise take from Debian's /etc/ldap/ldap.conf:
+ * libldap 2.5 with GnuTLS has no built-in default, and ldap.conf is no longer read. */
+#define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+
+/* Whether f holds a PEM certificate (libldap takes a file without one and then trusts
+ * nothing, which fails later with a less helpful message). */
+static int has_pem_cert(FILE *f)
+{
+    char line[256];
+
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, "-----BEGIN CERTIFICATE-----", 27) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * TLS settings of one handle, every result checked, then a fresh TLS context built from them
+ * (LDAP_OPT_X_TLS_NEWCTX, which is also where libldap reads the CA file). ca_file NULL means
+ * the system trust store. Returns LDAP_SUCCESS, or LDAP_CONFIDENTIALITY_REQUIRED (a
+ * configuration error: fatal, never retried) with errstr filled.
+ */
+static int set_tls(LDAP *l, const char *ca_file, char *errstr, size_t errsz)
+{
+    int demand = LDAP_OPT_X_TLS_DEMAND;
+    int san = LDAP_OPT_X_TLS_ALLOW;
+    int tls_min = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2;
+    int zero = 0;
+    const char *ca = ca_file ? ca_file : SYSTEM_CA_FILE;
+    const char *what = NULL;
+    FILE *f = NULL;
+    int rc = LDAP_CONFIDENTIALITY_REQUIRED;
+
+    f = fopen(ca, "r");
+    if (!f) {
+        snprintf(errstr, errsz, "%s %s: cannot read it (%s): refusing to connect",
+                 ca_file ? "ldap.ca_file" : "system trust store", ca, strerror(errno));
+        goto out;
+    }
+    if (!has_pem_cert(f)) {
+        snprintf(errstr, errsz, "%s %s: no PEM certificate in it: refusing to connect",
+                 ca_file ? "ldap.ca_file" : "system trust store", ca);
+        goto out;
+    }
+    if (ldap_set_option(l, LDAP_OPT_X_TLS_CACERTFILE, ca) != LDAP_OPT_SUCCESS)
+        what = "CA file";
+    else if (ldap_set_option(l, LDAP_OPT_X_TLS_CACERTDIR, NULL) != LDAP_OPT_SUCCESS)
+        what = "CA directory";
+    else if (ldap_set_option(l, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) != LDAP_OPT_SUCCESS)
+        what = "certificate verification (demand)";
+    else if (ldap_set_option(l, LDAP_OPT_X_TLS_REQUIRE_SAN, &san) != LDAP_OPT_SUCCESS)
+        what = "subjectAltName check";
+    else if (ldap_set_option(l, LDAP_OPT_X_TLS_PROTOCOL_MIN, &tls_min) != LDAP_OPT_SUCCESS)
+        what = "TLS 1.2 minimum";
+    else if (ldap_set_option(l, LDAP_OPT_X_TLS_CIPHER_SUITE, NULL) != LDAP_OPT_SUCCESS)
+        what = "default cipher suites";
+    else if (ldap_set_option(l, LDAP_OPT_X_TLS_NEWCTX, &zero) != LDAP_OPT_SUCCESS)
+        what = "TLS context (is the CA file PEM certificates?)";
+    if (what) {
+        snprintf(errstr, errsz, "TLS setup failed: %s; CA file %s: refusing to connect", what, ca);
+        goto out;
+    }
+    rc = LDAP_SUCCESS;
+
+out:
+    if (f)
+        fclose(f);
+    return rc;
+}
+
 /* Connects, sets TLS and timeouts, binds. Returns an LDAP result code (LDAP_SUCCESS, a
  * server's answer, or a negative client code) and fills errstr on failure. The handle's
  * previous connection must already be gone. */
@@ -118,9 +206,6 @@ static int do_connect(wb_ldap_t *ld, char *errstr, size_t errsz)
     struct timeval tv = ms_to_tv(ld->timeout_ms);
     struct berval cred;
     int version = LDAP_VERSION3;
-    int demand = LDAP_OPT_X_TLS_DEMAND;
-    int tls_min = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2;
-    int zero = 0;
     int timelimit = (ld->timeout_ms + 999) / 1000;
     enum uri_kind kind = uri_kind_of(ld->uri);
     int have_msg = 0;
@@ -141,6 +226,7 @@ static int do_connect(wb_ldap_t *ld, char *errstr, size_t errsz)
         rc = LDAP_PARAM_ERROR;
         goto out;
     }
+    no_global_defaults();
     rc = ldap_initialize(&l, ld->uri);
     if (rc != LDAP_SUCCESS)
         goto out;
@@ -154,19 +240,10 @@ static int do_connect(wb_ldap_t *ld, char *errstr, size_t errsz)
         goto out;
     }
     if (kind == URI_LDAPS || ld->starttls) {
-        /* Options on this handle only, then a fresh TLS context built from them: the
-         * process-wide defaults (ldap.conf, other handles) never weaken verification. */
         step = "TLS options";
-        if ((ld->ca_file &&
-             ldap_set_option(l, LDAP_OPT_X_TLS_CACERTFILE, ld->ca_file) != LDAP_OPT_SUCCESS) ||
-            ldap_set_option(l, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) != LDAP_OPT_SUCCESS ||
-            ldap_set_option(l, LDAP_OPT_X_TLS_PROTOCOL_MIN, &tls_min) != LDAP_OPT_SUCCESS) {
-            rc = LDAP_LOCAL_ERROR;
-            goto out;
-        }
-        step = "TLS context (CA file)";
-        if (ldap_set_option(l, LDAP_OPT_X_TLS_NEWCTX, &zero) != LDAP_OPT_SUCCESS) {
-            rc = LDAP_LOCAL_ERROR;
+        rc = set_tls(l, ld->ca_file, errstr, errsz);
+        if (rc != LDAP_SUCCESS) {
+            have_msg = 1;
             goto out;
         }
     }
@@ -252,6 +329,8 @@ wb_ldap_t *wb_ldap_new(const struct wb_ldap_opts *o, char *errstr, size_t errsz)
     ld->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : WB_LDAP_DEFAULT_TIMEOUT_MS;
     ld->last_error = wb_strdup("");
     ld->last_matched = wb_strdup("");
+    if (o->lazy)
+        goto out;
     if (do_connect(ld, errstr, errsz) != LDAP_SUCCESS) {
         wb_ldap_destroy(ld);
         ld = NULL;
@@ -282,15 +361,25 @@ void wb_ldap_destroy(wb_ldap_t *ld)
     free(ld);
 }
 
+void wb_ldap_disconnect(wb_ldap_t *ld)
+{
+    if (ld && ld->l) {
+        ldap_unbind_ext_s(ld->l, NULL, NULL);
+        ld->l = NULL;
+    }
+}
+
+struct ldap *wb_ldap_handle(wb_ldap_t *ld)
+{
+    return ld->l;
+}
+
 wb_err_t wb_ldap_reconnect(wb_ldap_t *ld)
 {
     char errstr[512];
     int rc;
 
-    if (ld->l) {
-        ldap_unbind_ext_s(ld->l, NULL, NULL);
-        ld->l = NULL;
-    }
+    wb_ldap_disconnect(ld);
     errstr[0] = '\0';
     rc = do_connect(ld, errstr, sizeof(errstr));
     if (rc != LDAP_SUCCESS) {
@@ -690,17 +779,31 @@ out:
     return err;
 }
 
-/*
- * Parses the attribute description the server returned for a ranged read. Returns 1 for
- * "<attr>;range=<lo>-<hi>" (*hi = SIZE_MAX for '*'), 2 for the bare "<attr>" (the server sent
- * every value at once), 0 for another attribute, -1 for a malformed range.
- */
-static int parse_range(const char *desc, const char *attr, size_t *lo, size_t *hi)
+/* Decimal digits at *p up to a value of max, no sign, no space; advances *p. -1 when there are
+ * none or the value exceeds max. */
+static int range_num(const char **p, size_t max, size_t *out)
+{
+    const char *q = *p;
+    size_t v = 0;
+
+    if (*q < '0' || *q > '9')
+        return -1;
+    for (; *q >= '0' && *q <= '9'; q++) {
+        size_t d = (size_t)(*q - '0');
+
+        if (v > (max - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *p = q;
+    *out = v;
+    return 0;
+}
+
+int wb_ldap_parse_range(const char *desc, const char *attr, size_t *lo, size_t *hi)
 {
     size_t alen = strlen(attr);
     const char *p;
-    char *end;
-    unsigned long long v;
 
     if (strncasecmp(desc, attr, alen) != 0)
         return 0;
@@ -716,23 +819,15 @@ static int parse_range(const char *desc, const char *attr, size_t *lo, size_t *h
     if (!p || !*p)
         return 0;
     p += 7;
-    if (*p < '0' || *p > '9')
+    if (range_num(&p, WB_LDAP_RANGE_MAX, lo) != 0 || *p++ != '-')
         return -1;
-    v = strtoull(p, &end, 10);
-    if (*end != '-')
-        return -1;
-    *lo = (size_t)v;
-    p = end + 1;
     if (*p == '*') {
         *hi = SIZE_MAX;
-        end = (char *)p + 1;
-    } else {
-        if (*p < '0' || *p > '9')
-            return -1;
-        v = strtoull(p, &end, 10);
-        *hi = (size_t)v;
+        p++;
+    } else if (range_num(&p, WB_LDAP_RANGE_MAX, hi) != 0 || *hi < *lo) {
+        return -1;
     }
-    if (*end != '\0' && *end != ';')
+    if (*p != '\0' && *p != ';')
         return -1;
     return 1;
 }
@@ -786,7 +881,7 @@ wb_err_t wb_ldap_read_values(wb_ldap_t *ld, const char *dn, const char *attr, si
         for (a = ldap_first_attribute(ld->l, e, &ber); a && !found;
              a = ldap_next_attribute(ld->l, e, ber)) {
             size_t rlo = 0, rhi = 0, i, n;
-            int kind = parse_range(a, attr, &rlo, &rhi);
+            int kind = wb_ldap_parse_range(a, attr, &rlo, &rhi);
 
             if (kind == 0) {
                 ldap_memfree(a);
@@ -802,6 +897,14 @@ wb_err_t wb_ldap_read_values(wb_ldap_t *ld, const char *dn, const char *attr, si
             found = 1;
             bv = ldap_get_values_len(ld->l, e, a);
             n = bv ? (size_t)ldap_count_values_len(bv) : 0;
+            if (kind == 1 && rhi != SIZE_MAX && n != rhi - rlo + 1) {
+                /* A partial window: taking it would silently skip values. */
+                err = set_local_error(ld, LDAP_DECODING_ERROR,
+                                      "server answered fewer or more values than its range");
+                wb_log(LOG_WARNING, "LDAP", "read %s of %s: \"%s\" with %zu values", attr, dn, a,
+                       n);
+                goto out;
+            }
             for (i = 0; i < n && err == WB_OK; i++) {
                 err = cb(bv[i]->bv_val, bv[i]->bv_len, opaque);
                 if (err == WB_OK)

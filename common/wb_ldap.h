@@ -31,11 +31,19 @@ typedef struct wb_ldap_s wb_ldap_t;
  *        (a local socket, accepted without TLS).
  *   bind_dn, password: simple bind; both required (an empty password would be an
  *        unauthenticated bind, which AD "accepts" without checking anything).
- *   ca_file: PEM CA bundle for this handle only; NULL uses the system trust store. The server
- *        certificate is always verified (TLS_REQCERT demand) and must match the URI's host.
+ *   ca_file: PEM CA bundle for this handle only; NULL uses the system trust store
+ *        (/etc/ssl/certs/ca-certificates.crt). The server certificate is always verified
+ *        (TLS_REQCERT demand) and must match the URI's host.
  *   starttls: upgrade ldap:// with StartTLS; failure to upgrade is an error.
  *   allow_insecure: permit a simple bind over ldap:// without TLS (tests only).
  *   timeout_ms: connect timeout and per-operation timeout; 0 = WB_LDAP_DEFAULT_TIMEOUT_MS.
+ *   lazy: wb_ldap_new only checks and copies the settings; the first wb_ldap_reconnect
+ *        connects (for callers that connect when they first need the server).
+ *
+ * This is the one connect path of every program (the worker's wb_ad and writebackctl use it
+ * too). TLS settings are set on each handle, every option result is checked, and libldap's
+ * process-wide defaults are never read (LDAPNOINIT): LDAPTLS_* variables, ldap.conf and
+ * .ldaprc cannot weaken verification. An unreadable ca_file is an error, never a fallback.
  */
 struct wb_ldap_opts {
     const char *uri;
@@ -45,6 +53,7 @@ struct wb_ldap_opts {
     int starttls;
     int allow_insecure;
     int timeout_ms;
+    int lazy;
 };
 
 /*
@@ -56,6 +65,16 @@ wb_ldap_t *wb_ldap_new(const struct wb_ldap_opts *o, char *errstr, size_t errsz)
 
 /* Unbinds and frees. NULL does nothing. */
 void wb_ldap_destroy(wb_ldap_t *ld);
+
+/* Unbinds; operations then answer WB_ERR_TRANSIENT until wb_ldap_reconnect succeeds. */
+void wb_ldap_disconnect(wb_ldap_t *ld);
+
+/*
+ * libldap's handle of the current connection (NULL while disconnected), for requests this
+ * module does not offer (the worker's asynchronous writes, searches returning many entries).
+ * Borrowed until the next reconnect, disconnect or destroy; never unbind it.
+ */
+struct ldap *wb_ldap_handle(wb_ldap_t *ld);
 
 /*
  * Drops the connection and connects and binds again with the same settings (after an
@@ -161,6 +180,18 @@ wb_err_t wb_ldap_rename(wb_ldap_t *ld, const char *dn, const char *new_rdn,
 
 /* Deletes the leaf entry dn. */
 wb_err_t wb_ldap_delete(wb_ldap_t *ld, const char *dn);
+
+/* The largest index a ranged read accepts (far above any member count AD allows). */
+#define WB_LDAP_RANGE_MAX ((size_t)1 << 40)
+
+/*
+ * Parses the attribute description a server returned for a ranged read of attr:
+ * "<attr>;range=<lo>-<hi>" or "<attr>;range=<lo>-*", other options before or after (";binary").
+ * Strict: decimal digits only (no sign, no space), each at most WB_LDAP_RANGE_MAX, lo <= hi.
+ * Returns 1 for a range (*hi = SIZE_MAX for '*'), 2 for the bare attr (every value at once),
+ * 0 for another attribute, -1 for a malformed range. Pure; any thread.
+ */
+int wb_ldap_parse_range(const char *desc, const char *attr, size_t *lo, size_t *hi);
 
 /*
  * Called once per value; val is NUL-terminated and borrowed for the call only. Return WB_OK to

@@ -208,39 +208,17 @@ static wb_err_t create_policy(struct ctl *c, wb_ldap_t *ld, const char *dn)
     return rc;
 }
 
-/* Enforced groups through plain libldap (wb_ldap has no multi-entry search): DNs of groups
- * with msDS-ObjectSoa=Cloud under base, at most 1000. Returns -1 on failure. */
-static int enforced_groups(struct ctl *c, const char *password, cJSON *out)
+/* Enforced groups through libldap on ld's connection (wb_ldap has no multi-entry search): DNs
+ * of groups with msDS-ObjectSoa=Cloud under base, at most 1000. Returns -1 on failure. */
+static int enforced_groups(struct ctl *c, wb_ldap_t *ld, cJSON *out)
 {
-    LDAP *l = NULL;
+    LDAP *l = wb_ldap_handle(ld);
     LDAPMessage *res = NULL, *m;
-    struct berval cred;
     struct timeval tv = {30, 0};
-    int v3 = LDAP_VERSION3, rc, n = -1, yes = 0;
-    const char *ca = wb_conf_get_str(c->conf, "ldap.ca_file");
-    char *uri = wb_strdup(wb_conf_get_str(c->conf, "ldap.uri")), *sp;
+    int rc, n = -1;
     char *attrs[] = {"1.1", NULL};
 
-    sp = strpbrk(uri, " ,");
-    if (sp)
-        *sp = '\0'; /* the first DC is enough for a read */
-    if (ldap_initialize(&l, uri) != LDAP_SUCCESS)
-        goto out;
-    ldap_set_option(l, LDAP_OPT_PROTOCOL_VERSION, &v3);
-    ldap_set_option(l, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
-    ldap_set_option(l, LDAP_OPT_NETWORK_TIMEOUT, &tv);
-    if (ca)
-        ldap_set_option(l, LDAP_OPT_X_TLS_CACERTFILE, ca);
-    yes = LDAP_OPT_X_TLS_DEMAND;
-    ldap_set_option(l, LDAP_OPT_X_TLS_REQUIRE_CERT, &yes);
-    yes = 0;
-    ldap_set_option(l, LDAP_OPT_X_TLS_NEWCTX, &yes);
-    if (wb_conf_get_bool(c->conf, "ldap.starttls") && ldap_start_tls_s(l, NULL, NULL) != 0)
-        goto out;
-    cred.bv_val = (char *)password;
-    cred.bv_len = strlen(password);
-    if (ldap_sasl_bind_s(l, wb_conf_get_str(c->conf, "ldap.bind_dn"), LDAP_SASL_SIMPLE, &cred, NULL,
-                         NULL, NULL) != LDAP_SUCCESS)
+    if (!l)
         goto out;
     rc = ldap_search_ext_s(l, wb_conf_get_str(c->conf, "ldap.base_dn"), LDAP_SCOPE_SUBTREE,
                            "(&(objectClass=group)(msDS-ObjectSoa=Cloud))", attrs, 0, NULL, NULL,
@@ -260,11 +238,7 @@ static int enforced_groups(struct ctl *c, const char *password, cJSON *out)
 out:
     if (n < 0)
         fprintf(stderr, "writebackctl soa-policy: searching enforced groups failed\n");
-    if (res)
-        ldap_msgfree(res);
-    if (l)
-        ldap_unbind_ext_s(l, NULL, NULL);
-    free(uri);
+    ldap_msgfree(res);
     return n;
 }
 
@@ -426,7 +400,7 @@ int ctl_soa(struct ctl *c, int argc, char **argv)
     if (strcmp(verb, "check") == 0) {
         cJSON *groups = cJSON_AddArrayToObject(doc, "enforcedGroups");
 
-        if (enforced_groups(c, password, groups) < 0)
+        if (enforced_groups(c, ld, groups) < 0)
             goto out;
     }
     if (c->json) {

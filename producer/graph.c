@@ -400,7 +400,7 @@ out:
     return err;
 }
 
-static bool page_ok(const cJSON *j, unsigned check, const char **why)
+bool wb_graph_page_ok(const cJSON *j, unsigned check, const char **why)
 {
     const cJSON *v, *next, *delta;
 
@@ -495,7 +495,7 @@ wb_err_t wb_graph_request(wb_graph_t *g, const char *method, const char *url, co
                 b.len = wb_event_strip_nul_escapes(b.data, b.len);
             j = cJSON_ParseWithLength(b.data ? b.data : "", b.len);
 
-            if (j && page_ok(j, check, &why)) {
+            if (j && wb_graph_page_ok(j, check, &why)) {
                 *out = j;
                 err = WB_OK;
                 goto out;

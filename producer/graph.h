@@ -38,6 +38,10 @@ struct wb_graph_opts {
 #define WB_GRAPH_LIST   1u /* object with a "value" array */
 #define WB_GRAPH_DELTA  2u /* LIST and exactly one of @odata.nextLink / @odata.deltaLink */
 
+/* Whether the response body j has the shape check asks for (WB_GRAPH_*); false with *why set
+ * otherwise. j may be NULL. Pure; any thread. */
+bool wb_graph_page_ok(const cJSON *j, unsigned check, const char **why);
+
 /* Copies every string of *o. Returns NULL and fills errstr when libcurl cannot start. */
 wb_graph_t *wb_graph_new(const struct wb_graph_opts *o, char *errstr, size_t errsz);
 

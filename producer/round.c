@@ -173,6 +173,31 @@ static void apply_page(struct wb_round *r, const cJSON *value)
     }
 }
 
+const char *wb_round_page(struct wb_round *r, const cJSON *page, char **next)
+{
+    const cJSON *value, *link;
+    const char *why = NULL;
+
+    *next = NULL;
+    if (!wb_graph_page_ok(page, WB_GRAPH_DELTA, &why))
+        return why;
+    value = cJSON_GetObjectItemCaseSensitive(page, "value");
+    why = check_page(value);
+    if (why)
+        return why;
+    apply_page(r, value);
+    r->pages++;
+    link = cJSON_GetObjectItemCaseSensitive(page, "@odata.nextLink");
+    if (cJSON_IsString(link)) {
+        *next = wb_strdup(link->valuestring);
+    } else {
+        link = cJSON_GetObjectItemCaseSensitive(page, "@odata.deltaLink");
+        free(r->delta_link);
+        r->delta_link = wb_strdup(link->valuestring);
+    }
+    return NULL;
+}
+
 static bool pause_ms(int ms)
 {
     struct pollfd pfd = {wb_signal_fd(), POLLIN, 0};
@@ -194,7 +219,7 @@ wb_err_t wb_round_fetch(wb_graph_t *g, const char *url, int max_retries, struct 
     *resync = false;
     for (;;) {
         cJSON *page = NULL;
-        const cJSON *value, *next, *delta;
+        char *next = NULL;
         const char *why;
 
         if (wb_signal_stop_requested()) {
@@ -204,8 +229,7 @@ wb_err_t wb_round_fetch(wb_graph_t *g, const char *url, int max_retries, struct 
         err = wb_graph_request(g, "GET", cur, NULL, WB_GRAPH_DELTA, &page, resync, NULL);
         if (err != WB_OK)
             break;
-        value = cJSON_GetObjectItemCaseSensitive(page, "value");
-        why = check_page(value);
+        why = wb_round_page(r, page, &next);
         if (why) {
             cJSON_Delete(page);
             wb_log(LOG_WARNING, "GRAPH", "groups delta page %zu malformed (%s), fetching it again",
@@ -225,22 +249,13 @@ wb_err_t wb_round_fetch(wb_graph_t *g, const char *url, int max_retries, struct 
             continue;
         }
         bad = 0;
-        apply_page(r, value);
-        r->pages++;
         if (pages)
             wb_metric_inc(pages, NULL, 1);
-        next = cJSON_GetObjectItemCaseSensitive(page, "@odata.nextLink");
-        delta = cJSON_GetObjectItemCaseSensitive(page, "@odata.deltaLink");
-        free(cur);
-        cur = NULL;
-        if (cJSON_IsString(next)) {
-            cur = wb_strdup(next->valuestring);
-            cJSON_Delete(page);
-            continue;
-        }
-        r->delta_link = wb_strdup(delta->valuestring);
         cJSON_Delete(page);
-        break;
+        free(cur);
+        cur = next;
+        if (!cur)
+            break;
     }
     free(cur);
     return err;

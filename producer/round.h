@@ -66,6 +66,14 @@ char *wb_round_initial_url(const char *const *extra);
 wb_err_t wb_round_fetch(wb_graph_t *g, const char *url, int max_retries, struct wb_round *r,
                         bool *resync, wb_metric_t *pages);
 
+/*
+ * Reads one groups delta page (a parsed response body) into *r: checks its shape
+ * (wb_graph_page_ok) and every object first, so a malformed page changes nothing. Returns NULL
+ * on success with *next the nextLink to fetch (caller-owned) or NULL when the page ended the
+ * round (r->delta_link set); otherwise why the page is malformed. Pure apart from *r.
+ */
+const char *wb_round_page(struct wb_round *r, const cJSON *page, char **next);
+
 /* Appends one member entry to rg. */
 void wb_rgroup_push(struct wb_rgroup *rg, const struct wb_idkey *id, int kind, int added,
                     uint32_t seq);

@@ -1,69 +1,68 @@
 /*
- * wb_ad: the worker's LDAP session (see wb_ad.h). Certificates are always verified
- * (LDAP_OPT_X_TLS_DEMAND on a fresh TLS context); the connection is re-established lazily by
- * the next operation after a code that means it is gone.
+ * wb_ad: the worker's LDAP session (see wb_ad.h). Connecting is wb_ldap's (the one checked
+ * connect path: TLS verification pinned on the handle); the connection is re-established
+ * lazily by the next operation after a code that means it is gone.
  */
 #include "wb_ad.h"
+#include "wb_ldap.h"
 #include "wb_log.h"
 #include "wb_mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #define FAC "LDAP"
 
 struct wb_ad_s {
-    char *uri, *bind_dn, *password, *ca_file;
-    bool starttls, allow_insecure;
+    wb_ldap_t *conn; /* settings and connection: the one checked connect path */
+    char *uri;
     int timeout_ms;
-    LDAP *ld;
     unsigned connections; /* successful binds so far */
     struct timespec t0;   /* start of the operation in progress */
     struct wb_wmetrics *wm;
     char *msg, *matched;
+    LDAP *ld; /* wb_ldap_handle(conn), NULL while disconnected */
 };
-
-static bool uri_is_plain(const char *uri)
-{
-    return strncasecmp(uri, "ldap://", 7) == 0;
-}
 
 wb_ad_t *wb_ad_new(const struct wb_ad_opts *o, struct wb_wmetrics *wm, char *errstr, size_t errsz)
 {
-    wb_ad_t *ad;
+    struct wb_ldap_opts lo = {0};
+    wb_ad_t *ad = NULL;
+    wb_ldap_t *conn;
 
     if (!o->uri || !*o->uri || !o->bind_dn || !o->password) {
         snprintf(errstr, errsz, "ldap.uri, ldap.bind_dn and ldap.password_file must be set");
-        return NULL;
+        goto out;
     }
-    if (uri_is_plain(o->uri) && !o->starttls && !o->allow_insecure) {
-        snprintf(errstr, errsz,
-                 "ldap.uri %s is plain LDAP: a simple bind would send the password in clear; "
-                 "use ldaps://, set ldap.starttls=true, or (tests only) ldap.allow_insecure=true",
-                 o->uri);
-        return NULL;
-    }
+    lo.uri = o->uri;
+    lo.bind_dn = o->bind_dn;
+    lo.password = o->password;
+    lo.ca_file = o->ca_file;
+    lo.starttls = o->starttls;
+    lo.allow_insecure = o->allow_insecure;
+    lo.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
+    lo.lazy = 1;
+    conn = wb_ldap_new(&lo, errstr, errsz);
+    if (!conn)
+        goto out;
     ad = wb_calloc(1, sizeof(*ad));
+    ad->conn = conn;
     ad->uri = wb_strdup(o->uri);
-    ad->bind_dn = wb_strdup(o->bind_dn);
-    ad->password = wb_strdup(o->password);
-    ad->ca_file = o->ca_file ? wb_strdup(o->ca_file) : NULL;
-    ad->starttls = o->starttls;
-    ad->allow_insecure = o->allow_insecure;
-    ad->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
+    ad->timeout_ms = lo.timeout_ms;
     ad->wm = wm;
     ad->msg = wb_strdup("");
     ad->matched = wb_strdup("");
+
+out:
     return ad;
 }
 
 void wb_ad_disconnect(wb_ad_t *ad)
 {
     if (ad && ad->ld) {
-        ldap_unbind_ext_s(ad->ld, NULL, NULL);
+        wb_ldap_disconnect(ad->conn);
         ad->ld = NULL;
     }
 }
@@ -72,14 +71,8 @@ void wb_ad_destroy(wb_ad_t *ad)
 {
     if (!ad)
         return;
-    wb_ad_disconnect(ad);
-    if (ad->password) {
-        memset(ad->password, 0, strlen(ad->password));
-        free(ad->password);
-    }
+    wb_ldap_destroy(ad->conn);
     free(ad->uri);
-    free(ad->bind_dn);
-    free(ad->ca_file);
     free(ad->msg);
     free(ad->matched);
     free(ad);
@@ -118,7 +111,7 @@ static void set_diag(wb_ad_t *ad, const char *msg, const char *matched)
     ad->matched = wb_strdup(matched ? matched : "");
 }
 
-/* Reads the handle's diagnostic message (after a failed bind or StartTLS). */
+/* Reads the handle's diagnostic message (after a failed operation). */
 static void diag_from_handle(wb_ad_t *ad, LDAP *ld)
 {
     char *msg = NULL;
@@ -134,87 +127,23 @@ static bool conn_gone(int rc)
            rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY;
 }
 
-static wb_err_t classify_bind(int rc)
-{
-    switch (rc) {
-    case LDAP_INVALID_CREDENTIALS:
-    case LDAP_INAPPROPRIATE_AUTH:
-    case LDAP_STRONG_AUTH_REQUIRED:
-    case LDAP_CONFIDENTIALITY_REQUIRED:
-    case LDAP_AUTH_METHOD_NOT_SUPPORTED:
-    case LDAP_INSUFFICIENT_ACCESS:
-    case LDAP_INVALID_DN_SYNTAX:
-        return WB_ERR_FATAL;
-    default:
-        return WB_ERR_TRANSIENT;
-    }
-}
-
 wb_err_t wb_ad_connect(wb_ad_t *ad, char *errstr, size_t errsz)
 {
-    struct timeval tv = {ad->timeout_ms / 1000, (ad->timeout_ms % 1000) * 1000};
-    struct berval cred;
-    int version = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0, rc;
-    LDAP *ld = NULL;
-    wb_err_t err = WB_OK;
+    wb_err_t err;
 
     if (ad->ld)
         return WB_OK;
-    rc = ldap_initialize(&ld, ad->uri);
-    if (rc != LDAP_SUCCESS) {
-        snprintf(errstr, errsz, "ldap.uri %s: %s", ad->uri, ldap_err2string(rc));
-        err = WB_ERR_FATAL;
-        goto out;
+    /* wb_ldap checks every option, pins TLS verification on the handle and logs a failure. */
+    err = wb_ldap_reconnect(ad->conn);
+    if (err != WB_OK) {
+        snprintf(errstr, errsz, "%s", wb_ldap_last_error(ad->conn));
+        set_diag(ad, wb_ldap_last_error(ad->conn), NULL);
+        return err;
     }
-    ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
-    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
-    ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
-    ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv);
-    ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
-    if (ad->ca_file)
-        ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, ad->ca_file);
-    ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero);
-
-    if (ad->starttls && uri_is_plain(ad->uri)) {
-        rc = ldap_start_tls_s(ld, NULL, NULL);
-        if (rc != LDAP_SUCCESS) {
-            diag_from_handle(ad, ld);
-            err = rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ? WB_ERR_TRANSIENT
-                                                                     : WB_ERR_FATAL;
-            snprintf(errstr, errsz,
-                     "StartTLS to %s failed: %s (%s); check ldap.uri, ldap.ca_file and "
-                     "ldap.starttls",
-                     ad->uri, ldap_err2string(rc), ad->msg);
-            goto out;
-        }
-    }
-    cred.bv_val = ad->password;
-    cred.bv_len = strlen(ad->password);
-    rc = ldap_sasl_bind_s(ld, ad->bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
-    if (rc != LDAP_SUCCESS) {
-        diag_from_handle(ad, ld);
-        err = classify_bind(rc);
-        if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR)
-            snprintf(errstr, errsz,
-                     "cannot reach %s: %s (%s); if the server is up, check ldap.uri and "
-                     "ldap.ca_file (certificate verification)",
-                     ad->uri, ldap_err2string(rc), ad->msg);
-        else
-            snprintf(errstr, errsz, "bind to %s as %s failed: %s (%s); check %s", ad->uri,
-                     ad->bind_dn, ldap_err2string(rc), ad->msg,
-                     rc == LDAP_STRONG_AUTH_REQUIRED || rc == LDAP_CONFIDENTIALITY_REQUIRED
-                         ? "ldap.uri (use ldaps://) or ldap.starttls"
-                         : "ldap.bind_dn and ldap.password_file");
-        goto out;
-    }
-    wb_log(LOG_INFO, FAC, "connected to %s as %s", ad->uri, ad->bind_dn);
-    ad->ld = ld;
+    ad->ld = wb_ldap_handle(ad->conn);
     ad->connections++;
-    ld = NULL;
-out:
-    if (ld)
-        ldap_unbind_ext_s(ld, NULL, NULL);
-    return err;
+    wb_log(LOG_INFO, FAC, "connected to %s", ad->uri);
+    return WB_OK;
 }
 
 /* Connect if needed; on failure the operation answers LDAP_SERVER_DOWN (or the bind code). */
@@ -225,11 +154,8 @@ static int ensure(wb_ad_t *ad)
     clock_gettime(CLOCK_MONOTONIC, &ad->t0);
     if (ad->ld)
         return LDAP_SUCCESS;
-    if (wb_ad_connect(ad, err, sizeof(err)) != WB_OK) {
-        wb_log(LOG_WARNING, FAC, "%s", err);
-        set_diag(ad, err, NULL);
-        return LDAP_SERVER_DOWN;
-    }
+    if (wb_ad_connect(ad, err, sizeof(err)) != WB_OK)
+        return LDAP_SERVER_DOWN; /* wb_ldap logged why; ad->msg says it too */
     return LDAP_SUCCESS;
 }
 

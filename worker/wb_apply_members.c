@@ -8,6 +8,7 @@
  */
 #include "wb_apply_int.h"
 #include "wb_id.h"
+#include "wb_ldap.h"
 #include "wb_log.h"
 #include "wb_map.h"
 #include "wb_mem.h"
@@ -248,67 +249,7 @@ static char *lower(char *s)
 static void parse_extdn(const char *v, size_t len, char guid[WB_ID_GUID_STR_SIZE],
                         char sid[WB_ID_SID_STR_SIZE], const char **dn)
 {
-    const char *p = v, *end = v + len;
-
-    guid[0] = sid[0] = '\0';
-    while (p < end && *p == '<') {
-        const char *close = memchr(p, '>', (size_t)(end - p));
-        size_t tl;
-
-        if (!close)
-            break;
-        tl = (size_t)(close - p - 1);
-        if (tl > 5 && strncasecmp(p + 1, "GUID=", 5) == 0) {
-            char tmp[64];
-            size_t n = tl - 5 < sizeof(tmp) - 1 ? tl - 5 : sizeof(tmp) - 1;
-
-            memcpy(tmp, p + 6, n);
-            tmp[n] = '\0';
-            if (wb_id_guid_valid(tmp)) {
-                memcpy(guid, tmp, WB_ID_GUID_STR_SIZE);
-                lower(guid);
-            } else if (n == 32) {
-                unsigned char bin[WB_ID_GUID_BIN_SIZE];
-                size_t i;
-
-                for (i = 0; i < 16; i++) {
-                    unsigned x;
-
-                    sscanf(tmp + 2 * i, "%2x", &x);
-                    bin[i] = (unsigned char)x;
-                }
-                wb_id_guid_to_str(bin, guid);
-            }
-        } else if (tl > 4 && strncasecmp(p + 1, "SID=", 4) == 0) {
-            char tmp[WB_ID_SID_STR_SIZE];
-            size_t n = tl - 4 < sizeof(tmp) - 1 ? tl - 4 : sizeof(tmp) - 1;
-            unsigned char bin[WB_ID_SID_BIN_MAX];
-
-            memcpy(tmp, p + 5, n);
-            tmp[n] = '\0';
-            if (tmp[0] == 'S' && tmp[1] == '-') {
-                size_t bl = wb_id_sid_from_str(tmp, bin);
-
-                if (!bl || !wb_id_sid_to_str(bin, bl, sid))
-                    sid[0] = '\0';
-            } else if (n % 2 == 0 && n / 2 <= sizeof(bin)) {
-                size_t i;
-
-                for (i = 0; i < n / 2; i++) {
-                    unsigned x;
-
-                    sscanf(tmp + 2 * i, "%2x", &x);
-                    bin[i] = (unsigned char)x;
-                }
-                if (!wb_id_sid_to_str(bin, n / 2, sid))
-                    sid[0] = '\0';
-            }
-        }
-        p = close + 1;
-        if (p < end && *p == ';')
-            p++;
-    }
-    *dn = p;
+    *dn = v + wb_id_extdn_parse(v, len, guid, sid);
 }
 
 /* Adds one current member (extended DN value) to the member set ctx (the public reader). */
@@ -368,7 +309,7 @@ static int read_values(wb_apply_t *ap, const char *dn, void (*add)(void *, const
     static char extdn_val[] = {0x30, 0x03, 0x02, 0x01, 0x01};
     LDAPControl ctrl = {"1.2.840.113556.1.4.529", {sizeof(extdn_val), extdn_val}, 0};
     LDAPControl *ctrls[2] = {&ctrl, NULL};
-    long low = 0;
+    size_t low = 0;
     int rc = LDAP_SUCCESS;
 
     for (;;) {
@@ -378,9 +319,11 @@ static int read_values(wb_apply_t *ap, const char *dn, void (*add)(void *, const
         LDAP *ld;
         BerElement *ber = NULL;
         char *a;
-        long next = -1;
+        size_t next = 0;
+        bool more = false;
 
-        snprintf(attr, sizeof(attr), "member;range=%ld-%ld", low, low + ap->cfg.range_window - 1);
+        snprintf(attr, sizeof(attr), "member;range=%zu-%zu", low,
+                 low + (size_t)ap->cfg.range_window - 1);
         rc = wb_ad_search(ap->ad, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, ctrls, &res);
         if (rc != LDAP_SUCCESS) {
             ldap_msgfree(res);
@@ -391,27 +334,40 @@ static int read_values(wb_apply_t *ap, const char *dn, void (*add)(void *, const
         for (a = e ? ldap_first_attribute(ld, e, &ber) : NULL; a;
              a = ldap_next_attribute(ld, e, ber)) {
             struct berval **vals;
-            const char *r;
-            size_t i;
+            size_t i, n, rlo = 0, rhi = 0;
+            /* "member;range=0-999" → next window; "member;range=1000-*" or plain → done. */
+            int kind = wb_ldap_parse_range(a, "member", &rlo, &rhi);
 
-            if (strncasecmp(a, "member", 6) != 0) {
+            if (kind == 0 || rc != LDAP_SUCCESS) {
                 ldap_memfree(a);
                 continue;
             }
             vals = ldap_get_values_len(ld, e, a);
-            for (i = 0; vals && vals[i]; i++)
-                add(ctx, vals[i]->bv_val, vals[i]->bv_len);
+            n = vals ? (size_t)ldap_count_values_len(vals) : 0;
+            /* The window must start where we asked and, unless final, hold exactly its
+             * values: anything else would silently skip or repeat members. */
+            if (kind < 0 || (kind == 1 && rlo != low) ||
+                (kind == 1 && rhi != SIZE_MAX && n != rhi - rlo + 1)) {
+                wb_log(LOG_WARNING, "WORKER",
+                       "%s: asked for member values from %zu, got \"%s\" "
+                       "with %zu values; not using a partial read",
+                       dn, low, a, n);
+                rc = LDAP_DECODING_ERROR;
+            } else {
+                for (i = 0; i < n; i++)
+                    add(ctx, vals[i]->bv_val, vals[i]->bv_len);
+                if (kind == 1 && rhi != SIZE_MAX) {
+                    next = rhi + 1;
+                    more = true;
+                }
+            }
             ldap_value_free_len(vals);
-            /* "member;range=0-999" → next window; "member;range=1000-*" or plain → done. */
-            r = strchr(a, '-');
-            if (strncasecmp(a, "member;range=", 13) == 0 && r && r[1] != '*')
-                next = strtol(r + 1, NULL, 10) + 1;
             ldap_memfree(a);
         }
         if (ber)
             ber_free(ber, 0);
         ldap_msgfree(res);
-        if (next <= low)
+        if (rc != LDAP_SUCCESS || !more)
             break;
         low = next;
     }

@@ -12,6 +12,7 @@ void wb_wmetrics_init(struct wb_wmetrics *wm, wb_metrics_t *reg)
     static const char *const ev_l[] = {"type", "outcome"};
     static const char *const op_l[] = {"op", "result"};
     static const char *const reason_l[] = {"reason"};
+    static const char *const error_l[] = {"error"};
     static const char *const cg_l[] = {"consumergroup", "topic", "partition"};
     static const char *const part_l[] = {"partition"};
     static const char *const opname_l[] = {"op"};
@@ -32,6 +33,15 @@ void wb_wmetrics_init(struct wb_wmetrics *wm, wb_metrics_t *reg)
                              opname_l, sizeof(op_bounds) / sizeof(op_bounds[0]), op_bounds);
     wm->dead_letters = wb_metrics_counter(reg, "writeback_worker_dead_letters_total",
                                           "Events dead-lettered, by reason.", 1, reason_l);
+    wm->dlq_bounded = wb_metrics_counter(
+        reg, "writeback_worker_dead_letters_truncated_total",
+        "Dead letters sent truncated because the whole record was refused, by Kafka error.", 1,
+        error_l);
+    wm->dlq_failures = wb_metrics_counter(
+        reg, "writeback_worker_dead_letter_failures_total",
+        "Dead letters not accepted by Kafka, by error; each one stalls its partition until a retry "
+        "succeeds.",
+        1, error_l);
     wm->skipped = wb_metrics_counter(reg, "writeback_worker_members_skipped_total",
                                      "Member references skipped, by reason.", 1, reason_l);
     wm->latency = wb_metrics_histogram(reg, "writeback_worker_apply_latency_seconds",
@@ -77,6 +87,22 @@ void wb_wmetrics_dead_letter(struct wb_wmetrics *wm, const char *reason)
 
     if (wm)
         wb_metric_inc(wm->dead_letters, lv, 1);
+}
+
+void wb_wmetrics_dlq_bounded(struct wb_wmetrics *wm, const char *error)
+{
+    const char *lv[1] = {error};
+
+    if (wm)
+        wb_metric_inc(wm->dlq_bounded, lv, 1);
+}
+
+void wb_wmetrics_dlq_failure(struct wb_wmetrics *wm, const char *error)
+{
+    const char *lv[1] = {error};
+
+    if (wm)
+        wb_metric_inc(wm->dlq_failures, lv, 1);
 }
 
 void wb_wmetrics_skipped(struct wb_wmetrics *wm, const char *reason, double n)

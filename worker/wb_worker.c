@@ -497,6 +497,7 @@ static wb_err_t dead_letter(wb_worker_t *wk, struct bmsg *b, const char *reason,
     rd_kafka_headers_t *hdrs = NULL;
     rd_kafka_timestamp_type_t tstype;
     struct wb_dlq_info info = {0};
+    struct wb_dlq_outcome out;
     wb_err_t err;
 
     rd_kafka_message_headers(m, &hdrs);
@@ -513,7 +514,11 @@ static wb_err_t dead_letter(wb_worker_t *wk, struct bmsg *b, const char *reason,
     info.worker_id = wk->worker_id;
     info.attempts = attempts;
     err = wb_dlq_send(wk->producer, wk->dlq_topic, m->key, m->key_len, m->payload, m->len, hdrs,
-                      &info, DLQ_WAIT_MS);
+                      &info, DLQ_WAIT_MS, &out);
+    if (out.bounded)
+        wb_wmetrics_dlq_bounded(&wk->wm, rd_kafka_err2name(out.refused));
+    if (err != WB_OK)
+        wb_wmetrics_dlq_failure(&wk->wm, rd_kafka_err2name(out.err));
     if (err == WB_OK) {
         b->done = true;
         wb_wmetrics_dead_letter(&wk->wm, reason);
@@ -806,7 +811,9 @@ static void process_batch(wb_worker_t *wk, struct bmsg *bm, size_t n)
     if (transient && !wk->blocked_until) {
         int64_t delay = (int64_t)wb_backoff_next(&wk->ad_backoff);
 
-        wb_log(LOG_WARNING, FAC, "AD unavailable or busy; pausing all partitions for %lld ms",
+        wb_log(LOG_WARNING, FAC,
+               "AD unavailable or busy, or a dead letter not accepted (see above); pausing all "
+               "partitions for %lld ms",
                (long long)delay);
         all_partitions(wk, true);
         wk->blocked_until = mono_ms() + delay;
