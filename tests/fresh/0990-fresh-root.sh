@@ -15,7 +15,8 @@
 # and Maven inside reach deb.debian.org and Maven Central through a small forwarding proxy
 # (allow-listed hosts only) whose listening socket is in the namespace and whose outgoing
 # connections are made from the host's namespace; it is configured in the root's apt.conf.d and
-# ~/.m2/settings.xml, the way a user behind a proxy would. Environment:
+# ~/.m2/settings.xml, the way a user behind a proxy would; the host's locally added CA
+# certificates (/usr/local/share/ca-certificates) are copied in for the same reason. Environment:
 #   WB_STATE_DIR         state directory (<repo>/.wb); the root lives in $WB_STATE_DIR/fresh-root
 #   WB_FRESH_MIRROR      Debian mirror (http://deb.debian.org/debian)
 #   WB_FRESH_QS_TIMEOUT  seconds the quickstart may take to reach its wait loop (1800)
@@ -174,6 +175,14 @@ EOF
 printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
     "$(hostname)" >"$rootfs/etc/hosts"
 hostname >"$rootfs/etc/hostname"
+# A certificate authority this machine added locally (a TLS-inspecting egress re-signs Maven
+# Central's certificate with one): a user behind such a proxy adds it the same way; the
+# ca-certificates package picks it up when install-deps.sh installs it (Java's store as well).
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    mkdir -p "$rootfs/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
+    say "copied the host's local CA certificates: $(cd /usr/local/share/ca-certificates && echo *.crt)"
+fi
 # The way out (see the header): a proxy for apt and Maven, nothing else.
 cat >"$rootfs/etc/apt/apt.conf.d/90fresh-root-proxy" <<EOF
 Acquire::http::Proxy "http://127.0.0.1:$proxy_port";
