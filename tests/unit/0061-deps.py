@@ -26,7 +26,8 @@ DEPS_FILE = os.environ.get("WB_DEPS_FILE") or os.path.join(ROOT, "deploy", "inst
 
 # What the project needs that a scan cannot see (or that must never drop out): a program on
 # PATH, an absolute path of a data file, "pc:<module>" for a pkg-config module the build
-# links, "py:<module>" for a Python module. Each says who needs it.
+# links, "cc:<file>" for a library the C compiler links, "py:<module>" for a Python module.
+# Each says who needs it.
 NEEDS = {
     "cc": "CMake's C compiler (run.sh, quickstart.sh build)",
     "make": "CMake's default generator",
@@ -55,8 +56,8 @@ NEEDS = {
     "pc:libmicrohttpd": "CMakeLists.txt", "pc:cmocka": "CMakeLists.txt (tests)",
     "py:yaml": "tests/unit/0060-deploy-files.py",
     "py:samba": "deploy/samba/extend-schema.py (run by tests/services/samba.sh)",
-    "/usr/lib/x86_64-linux-gnu/libasan.so.8": "-DWB_SANITIZE=ON (run.sh's build)",
-    "/usr/lib/x86_64-linux-gnu/libubsan.so.1": "-DWB_SANITIZE=ON (run.sh's build)",
+    "cc:libasan.so": "-DWB_SANITIZE=ON (run.sh's build)",
+    "cc:libubsan.so": "-DWB_SANITIZE=ON (run.sh's build)",
     "ss": "tests/services/samba.sh (are 389/636 taken?)",
     "ip": "tests/fresh/0990-fresh-root.sh (its network namespace)",
     "debootstrap": "tests/fresh/0990-fresh-root.sh (the Debian root)",
@@ -437,6 +438,11 @@ def resolve(needs, db):
             paths[need] = r.stdout.strip() if r.returncode == 0 else None
         elif need.startswith("py:"):
             paths[need] = module_origin(need[3:])
+        elif need.startswith("cc:"):
+            r = subprocess.run(["cc", "-print-file-name=" + need[3:]], capture_output=True,
+                               text=True)
+            p = os.path.realpath(r.stdout.strip()) if r.returncode == 0 else ""
+            paths[need] = p if p.startswith("/") and os.path.exists(p) else None
         elif need.startswith("/"):
             paths[need] = need if os.path.exists(need) else None
         else:
