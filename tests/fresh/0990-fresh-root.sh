@@ -73,11 +73,13 @@ inner() {
     mnt -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$rootfs/dev/pts"
     mnt -t tmpfs -o mode=1777 shm "$rootfs/dev/shm"
 
-    # Every output line gets the epoch second and the step's name: "EPOCH<TAB>STEP<TAB>line".
+    # Every output line goes to the terminal as it comes and to the log with the epoch second
+    # and the step's name: "EPOCH<TAB>STEP<TAB>line".
     stamp() {
         local line
         while IFS= read -r line; do
-            printf '%(%s)T\t%s\t%s\n' -1 "$1" "$line"
+            printf '%(%s)T\t%s\t%s\n' -1 "$1" "$line" >>"$log"
+            printf '%s\n' "$line"
         done
     }
     in_root() { chroot "$rootfs" "${chroot_env[@]}" bash -c "cd /root/writeback && $1"; }
@@ -85,7 +87,7 @@ inner() {
         local s
         printf '%(%s)T\t%s\t%s\n' -1 "$1" "== begin: $2" >>"$log"
         set +e
-        in_root "$2" 2>&1 | stamp "$1" | tee -a "$log" | cut -f3-
+        in_root "$2" 2>&1 | stamp "$1"
         s=${PIPESTATUS[0]}
         set -e
         printf '%(%s)T\t%s\t%s\n' -1 "$1" "== end: exit $s" >>"$log"
@@ -97,8 +99,8 @@ inner() {
     # The quickstart in the foreground, as the README shows it; stopped from "another terminal".
     printf '%(%s)T\t%s\t%s\n' -1 quickstart "== begin: ./deploy/quickstart.sh --demo-size small" \
         >>"$log"
-    (in_root "./deploy/quickstart.sh --demo-size small" 2>&1 | stamp quickstart |
-        tee -a "$log" | cut -f3-; exit "${PIPESTATUS[0]}") &
+    (in_root "./deploy/quickstart.sh --demo-size small" 2>&1 | stamp quickstart
+        exit "${PIPESTATUS[0]}") &
     qs_pid=$!
     for ((i = 0; i < qs_timeout; i++)); do
         grep -q 'running; press Ctrl-C to stop' "$log" && break
