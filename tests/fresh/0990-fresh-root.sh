@@ -21,7 +21,9 @@
 #   WB_FRESH_MIRROR      Debian mirror (http://deb.debian.org/debian)
 #   WB_FRESH_QS_TIMEOUT  seconds the quickstart may take to reach its wait loop (1800)
 set -euo pipefail
-
+# All of it in one block, so bash has read the whole file before running any of it: an edit
+# (a `git pull`) during the hour this takes cannot change what runs.
+{
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 state=${WB_STATE_DIR:-$repo/.wb}/fresh-root
@@ -314,3 +316,5 @@ printf '%(%s)T\t%s\t%s\n' -1 total "== end: exit $rc" >>"$log"
 python3 "$here/fresh_timing.py" "$log" "$t0"
 [ "$rc" = 0 ] || die "see $log"
 say "PASS in $(($(date +%s) - t0)) s"
+exit 0
+}

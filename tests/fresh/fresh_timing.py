@@ -39,7 +39,10 @@ def main():
                     break
         m = PHASE.match(text)
         if m:
-            phases.append((step, m.group(2)[:60], t))
+            label = m.group(2)
+            if label.startswith("services up"):  # run.sh's next line is ctest's
+                label = "ctest (" + label + ")"
+            phases.append((step, label[:60], t))
         m = TEST.match(text)
         if m:
             tests.append((float(m.group(3)), m.group(1), m.group(2), t))
