@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages writeback builds and tests with. Idempotent: apt is asked only
-# for what is missing, so a second run costs a dpkg query.
+# for what is missing, so a second run costs a dpkg query. Installs without Recommends, so
+# everything used must be named here or be a Depends of something named here:
+# tests/unit/0061-deps.py checks that against what the scripts and tests run (iproute2: `ss`
+# in tests/services/samba.sh; systemd: `systemd-analyze verify` in tests/unit/0060).
 set -euo pipefail
 
 pkgs=(
@@ -10,7 +13,7 @@ pkgs=(
   samba samba-ad-dc samba-ad-provision ldap-utils
   openjdk-17-jre-headless maven
   python3 python3-yaml curl openssl
-  docker-compose prometheus
+  iproute2 systemd docker-compose prometheus
 )
 
 missing=()

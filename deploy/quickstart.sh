@@ -87,11 +87,14 @@ stop_processes() {
     local name pid dir i
     [ -s "$pids" ] || return 0
     dir=$(sed -n 's/^QS_RUN_DIR=//p' "$runenv" 2>/dev/null | tr -d "'")
+    # The record goes first: a foreground quickstart waiting on this run sees it gone and exits
+    # (it checks every few seconds) instead of reporting its processes as crashed.
+    mv -f "$pids" "$pids.stopping"
     while read -r name pid; do
         if [ -n "$dir" ] && ours "$pid" "$dir"; then
             kill -TERM "$pid" 2>/dev/null || true
         fi
-    done <"$pids"
+    done <"$pids.stopping"
     while read -r name pid; do
         for ((i = 0; i < 150; i++)); do
             [ -n "$dir" ] && ours "$pid" "$dir" || break
@@ -102,8 +105,8 @@ stop_processes() {
             kill -KILL "$pid" 2>/dev/null || true
         fi
         echo "quickstart: stopped $name (pid $pid)" >&2
-    done <"$pids"
-    rm -f "$pids"
+    done <"$pids.stopping"
+    rm -f "$pids.stopping"
 }
 
 stop_services() {
@@ -248,6 +251,25 @@ spawn() { # name log command...: detached from this terminal, output in log
     echo "$name $!" >>"$pids"
 }
 
+# This run's processes are gone because `--stop` (another shell) took them, or a later run
+# replaced this one: its record is no longer this run's.
+stopped_elsewhere() {
+    [ ! -s "$pids" ] || ! grep -qxF "QS_RUN_DIR='$run'" "$runenv" 2>/dev/null
+}
+exited_processes() { # names of this run's processes that are no longer running
+    local name pid
+    while read -r name pid; do
+        ours "$pid" "$run" || printf '%s ' "$name"
+    done <"$pids" 2>/dev/null
+}
+report_exited() {
+    local name
+    for name in $1; do
+        echo "quickstart: $name exited; last lines of $run/$name.log:" >&2
+        tail -15 "$run/$name.log" >&2
+    done
+}
+
 step "starting the Graph simulator ($users users, $groups groups, $members memberships)"
 spawn graphsim "$run/graphsim.log" python3 "$root/tests/graphsim/graphsim.py" \
     --listen 127.0.0.1:0 --url-file "$run/graphsim.url" --tenant-id "$tenant_id" \
@@ -361,10 +383,12 @@ python3 "$demo_py" watch "${ldap_args[@]}" --ou "$groups_ou" --sim "$sim" \
     --summary-json "$qs/summary.json" --timeout "$timeout" "${ctl_arg[@]}" | tee "$qs/summary.txt"
 rc=${PIPESTATUS[0]}
 set -e
-while read -r name pid; do
-    ours "$pid" "$run" || { echo "quickstart: $name exited; last lines of its log:" >&2
-        tail -15 "$run/$name.log" >&2; rc=1; }
-done <"$pids"
+stopped_elsewhere && { step "stopped by ./deploy/quickstart.sh --stop; exiting"; exit 0; }
+exited=$(exited_processes)
+if [ -n "$exited" ]; then
+    report_exited "$exited"
+    rc=1
+fi
 
 ctl_line="(writebackctl is not built yet)"
 [ -x "$ctl_bin" ] && ctl_line="$ctl_bin -c $run/ctl.conf lag"
@@ -387,8 +411,21 @@ step "done in $(($(date +%s) - t0)) s"
 if [ "$wait_mode" = 0 ]; then
     exit "$rc"
 fi
-step "running; press Ctrl-C to stop"
+step "running; press Ctrl-C to stop (or run ./deploy/quickstart.sh --stop anywhere)"
 while :; do
-    sleep 5 &
+    sleep 2 &
     wait $! || true
+    if stopped_elsewhere; then
+        step "stopped by ./deploy/quickstart.sh --stop; exiting"
+        exit 0
+    fi
+    exited=$(exited_processes)
+    if [ -n "$exited" ]; then
+        report_exited "$exited"
+        trap - INT TERM
+        step "stopping the rest"
+        stop_processes
+        stop_services
+        exit 1
+    fi
 done

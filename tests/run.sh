@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing, builds the sanitizer build, starts the real
-# services (Kafka broker in KRaft mode, Samba AD DC), runs every CTest label except `bench`,
-# and stops the services it started even when tests fail. Exit status is ctest's.
+# services (Kafka broker in KRaft mode, Samba AD DC), runs every CTest label except `bench` and
+# `fresh`, and stops the services it started even when tests fail. Exit status is ctest's.
 #
-#   ./tests/run.sh                 everything but benchmarks
-#   ./tests/run.sh -L unit         only one label (extra arguments go to ctest)
+#   ./tests/run.sh                 everything but benchmarks and the fresh-root run
+#   ./tests/run.sh -L unit         only one label (extra arguments go to ctest; with -L the
+#                                  labels are the caller's choice: -L bench runs benchmarks)
 #   WB_KEEP_SERVICES=1 ./tests/run.sh   leave the services running afterwards
 set -euo pipefail
 
@@ -48,8 +49,14 @@ done
 . "$envfile"
 step "services up after $(($(date +%s) - t0)) s"
 
+# Benchmarks and the fresh-root run (tests/fresh: 30-60 min, builds a Debian root) only when
+# asked for by label.
+exclude=(-LE '^(bench|fresh)$')
+for a in "$@"; do
+  case $a in -L | --label-regex | -L?* | --label-regex=*) exclude=() ;; esac
+done
 set +e
-ctest --test-dir "$build" --output-on-failure --no-tests=error -LE bench "$@"
+ctest --test-dir "$build" --output-on-failure --no-tests=error "${exclude[@]+"${exclude[@]}"}" "$@"
 rc=$?
 set -e
 step "done in $(($(date +%s) - t0)) s, ctest exit $rc"

@@ -1,13 +1,21 @@
 """The README's first command in reduced size: ./deploy/quickstart.sh --demo-size small --no-wait
 must bring the demo up and print a summary that agrees with the Graph simulator's expected
 state and with Active Directory as read here independently; --stop must then stop exactly the
-processes the quickstart started. Uses its own quickstart state directory under the build."""
+processes the quickstart started. Then the foreground form (no --no-wait), twice: --stop from
+another shell makes it exit 0 on its own, and a process of the demo that dies makes it exit 1
+naming it. No output carries terminal escapes, the Maven step of a first run (kafka.sh
+fetching the jars into a new state directory) included. Uses its own quickstart state
+directory under the build."""
 
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -54,9 +62,81 @@ def summary_number(text, label, pattern=r"(\d+) of (\d+)"):
     return tuple(int(x) for x in m.groups())
 
 
+def no_escapes(what, text):
+    if "\x1b" in text:
+        i = text.index("\x1b")
+        fail("%s carries a terminal escape: %r" % (what, text[max(0, i - 80):i + 40]))
+
+
+def maven_step():
+    """A first run's Maven step, as the quickstart's output shows it: kafka.sh fetching the
+    Kafka jars into a new state directory (Maven itself reads ~/.m2, filled by the services'
+    first start)."""
+    tmp = tempfile.mkdtemp(prefix="wb-0950-")
+    try:
+        p = subprocess.run(["bash", os.path.join(ROOT, "tests", "services", "kafka.sh"), "libs"],
+                           env=dict(os.environ, WB_STATE_DIR=tmp), capture_output=True,
+                           text=True, timeout=600)
+        if p.returncode != 0 or not os.listdir(os.path.join(tmp, "kafka", "libs")):
+            fail("kafka.sh libs failed (%d): %s" % (p.returncode, p.stderr[-1500:]))
+        if "Maven" not in p.stderr:
+            fail("kafka.sh libs did not run Maven: %r" % p.stderr)
+        no_escapes("kafka.sh's Maven step", p.stdout + p.stderr)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def foreground(env, state, how):
+    """./deploy/quickstart.sh --demo-size small in the foreground, as the README shows it;
+    once it waits, `how` is "stop" (./deploy/quickstart.sh --stop from another shell) or a
+    process name of the demo to kill. Returns (exit status, output, seconds from the end of
+    --stop or the kill to the exit)."""
+    p = subprocess.Popen(["bash", QS, "--demo-size", "small", "--timeout", "600"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out, waiting = [], threading.Event()
+
+    def reader():
+        for line in p.stdout:
+            out.append(line)
+            if "press Ctrl-C to stop" in line:
+                waiting.set()
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    if not waiting.wait(1500):
+        p.kill()
+        fail("the foreground quickstart did not reach its wait loop:\n" + "".join(out)[-3000:])
+    with open(os.path.join(state, "pids")) as f:
+        pids = dict(line.split() for line in f)
+    t0 = time.time()
+    if how == "stop":
+        s = subprocess.run(["bash", QS, "--stop"], env=env, capture_output=True, text=True,
+                           timeout=300)
+        if s.returncode != 0:
+            fail("--stop exited %d: %s" % (s.returncode, s.stderr))
+        sys.stderr.write("--stop took %.1f s\n" % (time.time() - t0))
+    else:
+        os.kill(int(pids[how]), signal.SIGKILL)
+    t0 = time.time()
+    try:
+        rc = p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        fail("the foreground quickstart still waits 60 s after %s" % (
+            "--stop" if how == "stop" else "%s died" % how))
+    took = time.time() - t0
+    t.join(10)
+    text = "".join(out)
+    left = [n for n, pid in pids.items() if alive(int(pid))]
+    if left:
+        fail("still running after the foreground quickstart exited: %s" % left)
+    return rc, text, took
+
+
 def main():
     state = os.path.join(os.environ.get("WB_BUILD_DIR") or "/tmp/build-e2e", "quickstart-test")
     env = dict(os.environ, WB_QUICKSTART_DIR=state)
+    maven_step()
     # bad usage is refused with status 2, before anything starts
     for bad in (["--demo-size", "huge"], ["--bogus"], ["--timeout", "x"]):
         p = subprocess.run(["bash", QS] + bad, env=env, capture_output=True, text=True)
@@ -68,6 +148,7 @@ def main():
                        env=env, capture_output=True, text=True, timeout=1500)
     out = p.stdout
     sys.stderr.write(out[-4000:] + "\n" + p.stderr[-3000:] + "\n")
+    no_escapes("the quickstart's output", out + p.stderr)
     sys.stderr.write("quickstart took %.0f s, exit %d\n" % (time.time() - t0, p.returncode))
     run = read_env(os.path.join(state, "run.env"))
     pids = []
@@ -95,6 +176,19 @@ def main():
         ld = harness.Ldap(svc_env(run))
         if not ld.exists(ld.base_dn):
             fail("--stop took down the LDAP server it did not start")
+
+    # the foreground form: --stop from elsewhere ends it; so does a process of the demo dying
+    rc, text, took = foreground(env, state, "stop")
+    sys.stderr.write("foreground quickstart exited %d %.1f s after --stop\n" % (rc, took))
+    if rc != 0 or "stopped by ./deploy/quickstart.sh --stop" not in text:
+        fail("after --stop the foreground quickstart exited %d:\n%s" % (rc, text[-2000:]))
+    no_escapes("the foreground quickstart's output", text)
+    rc, text, took = foreground(env, state, "worker-2")
+    sys.stderr.write("foreground quickstart exited %d %.1f s after worker-2 died\n" % (rc, took))
+    if rc != 1 or "worker-2 exited" not in text:
+        fail("after worker-2 died the foreground quickstart exited %d:\n%s" % (rc, text[-2000:]))
+    if os.path.exists(os.path.join(state, "pids")):
+        fail("the foreground quickstart left its process record behind")
     print("0950-quickstart: PASS")
 
 

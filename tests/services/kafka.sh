@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# kafka.sh up|down|env|status: a single-node Apache Kafka (KRaft, broker+controller in one JVM)
-# on 127.0.0.1:19092 (controller 127.0.0.1:19093) for the kafka/e2e tests. The official jars
+# kafka.sh up|down|env|status|libs: a single-node Apache Kafka (KRaft, broker+controller in one
+# JVM) on 127.0.0.1:19092 (controller 127.0.0.1:19093) for the kafka/e2e tests. The official jars
 # come from Maven Central through deploy/kafka/pom.xml (cached in ~/.m2, copied once into
-# ${WB_STATE_DIR:-<repo>/.wb}/kafka/libs); data and logs live beside them. stdout carries only
+# ${WB_STATE_DIR:-<repo>/.wb}/kafka/libs; `libs` does only that); data and logs live beside them. stdout carries only
 # `export WB_TEST_KAFKA_BOOTSTRAP=...`; everything else goes to stderr. Environment:
 # WB_STATE_DIR, WB_KAFKA_PORT (19092; controller on the next port), WB_KAFKA_JVM_OPTS,
 # WB_KAFKA_START_TIMEOUT (seconds, 90).
@@ -88,7 +88,11 @@ ensure_libs() {
     command -v java >/dev/null || die "java not found (apt-get install openjdk-17-jre-headless)"
     log "fetching Kafka jars with Maven (first run only)"
     rm -rf "$libs" "$jsa" "$jsa.new"
-    mvn -B -q -Dstyle.color=never -f "$pom" -Dkafka.libs="$libs" package >&2 ||
+    # -B and style.color=never keep Maven's own messages plain; Debian's Maven 3.8.7 with jansi
+    # 2.4 still writes ESC[0m resets to stdout and stderr when it uninstalls its console
+    # streams, which only the JVM property jansi.noreset turns off (too late as a mvn -D).
+    MAVEN_OPTS="${MAVEN_OPTS:+$MAVEN_OPTS }-Djansi.noreset=true" \
+        mvn -B -q -Dstyle.color=never -f "$pom" -Dkafka.libs="$libs" package >&2 ||
         die "mvn failed for $pom"
     echo "$sum" >"$libs/.pom.sha256"
 }
@@ -221,6 +225,7 @@ with_lock() {
 
 case ${1:-} in
 up) with_lock cmd_up ;;
+libs) with_lock ensure_libs ;;
 down) with_lock cmd_down ;;
 env) print_env ;;
 status)
@@ -233,7 +238,7 @@ status)
     fi
     ;;
 *)
-    echo "usage: $0 up|down|env|status" >&2
+    echo "usage: $0 up|down|env|status|libs" >&2
     exit 2
     ;;
 esac
