@@ -71,7 +71,8 @@ security=${WB_FRESH_SECURITY:-$host_security}
 hostof() { python3 -c 'import sys,urllib.parse;print(urllib.parse.urlsplit(sys.argv[1]).hostname)' "$1"; }
 # the proxy lets through only these hosts (WB_FRESH_ALLOW adds more, comma-separated)
 allow=$(hostof "$mirror"),$(hostof "$security"),$(hostof "$maven_repo")${WB_FRESH_ALLOW:+,$WB_FRESH_ALLOW}
-chroot_env=(env -i HOME=/root USER=root LOGNAME=root LANG=C.UTF-8 TERM=dumb
+home_in_root=/root # root's home inside the new root, where the clone goes
+chroot_env=(env -i HOME=$home_in_root USER=root LOGNAME=root LANG=C.UTF-8 TERM=dumb
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
 
 say() { printf '[fresh %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
@@ -123,7 +124,7 @@ inner() {
             printf '%s\n' "$line"
         done
     }
-    in_root() { chroot "$rootfs" "${chroot_env[@]}" bash -c "cd /root/writeback && $1"; }
+    in_root() { chroot "$rootfs" "${chroot_env[@]}" bash -c "cd $home_in_root/writeback && $1"; }
     step_run() { # name command
         local s
         printf '%(%s)T\t%s\t%s\n' -1 "$1" "== begin: $2" >>"$log"
