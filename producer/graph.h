@@ -53,9 +53,11 @@ void wb_graph_destroy(wb_graph_t *g);
  * Either must resolve to the endpoint's scheme, host and port (wb_url_resolve): the bearer
  * token goes nowhere else. On WB_OK *out is the caller-owned parsed body. Otherwise *out is
  * NULL and:
- * - *resync true (410 Gone, an error code syncStateNotFound, or a link refused as leaving the
- *   endpoint, which is then neither requested nor followed): the delta token is dead or not
- *   ours, restart with a full sync; the return is WB_ERR_DEPENDENCY;
+ * - *resync true (410 Gone, an error code syncStateNotFound, resyncRequired or
+ *   syncStateInvalid, or a link refused as leaving the endpoint, which is then neither
+ *   requested nor followed): the delta state is lost or not ours, the link must not be
+ *   requested again; wb_delta_round restarts with a full round; the return is
+ *   WB_ERR_DEPENDENCY;
  * - WB_ERR_TRANSIENT: retries exhausted (throttling, 5xx, network, malformed pages) or a stop
  *   was requested while waiting;
  * - WB_ERR_INVALID: another 4xx answer (*status says which; e.g. 404 for a group deleted
