@@ -94,8 +94,8 @@ def free_port():
 
 def write_conf(d, port, ca_file):
     pw = os.path.join(d, "password")
-    with open(pw, "w") as f:
-        f.write(PASSWORD + "\n")
+    with open(os.open(pw, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(PASSWORD + "\n")  # 0600: the programs refuse secret files others can read
     keys = {
         "kafka.bootstrap.servers": "127.0.0.1:9",
         "ldap.uri": "ldaps://127.0.0.1:%d" % port,
