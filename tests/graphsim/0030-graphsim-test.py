@@ -678,6 +678,85 @@ class IncrementalTests(unittest.TestCase):
         self.assertEqual(st, 400)
         check_graph_error(self, d, "syncStateNotFound")
 
+    def test_fault_410_default_hits_both_deltas(self):
+        s = self.sim
+        _, gl = s.walk("/v1.0/groups/delta?$select=displayName")
+        _, ul = s.walk("/v1.0/users/delta?$select=id")
+        self.fault(kind="410", count=2)
+        for link, kind in ((ul, "users"), (gl, "groups")):
+            st, h, d = s.graph(link)
+            self.assertEqual(st, 410)
+            check_graph_error(self, d, "resyncRequired")
+            self.assertTrue(h["location"].startswith(s.url + "/v1.0/%s/delta?" % kind))
+        self.fault(kind="sync_state_not_found", path=["/v1.0/users/delta"])
+        self.assertEqual(s.graph(gl)[0], 200)
+        st, _, d = s.graph(ul)
+        self.assertEqual(st, 400)
+        check_graph_error(self, d, "syncStateNotFound")
+        st, d = s.admin("POST", "faults", {"kind": "410", "path": 5})
+        self.assertEqual(st, 400)
+
+    def test_fault_reset_mid_paging(self):
+        """A reset between pages: the nextLink issued before it and the old deltaLink die."""
+        s = self.sim
+        _, dl = s.walk("/v1.0/groups/delta?$select=displayName")
+        s.admin("DELETE", "requests")
+        self.fault(kind="reset", path="/v1.0/groups/delta", contains="$skiptoken")
+        st, _, p1 = s.graph("/v1.0/groups/delta?$select=displayName")
+        self.assertEqual(st, 200)
+        st, _, p2 = s.graph(p1["@odata.nextLink"])        # served, then the reset
+        self.assertEqual(st, 200)
+        st, h, d = s.graph(p2["@odata.nextLink"])
+        self.assertEqual(st, 410)
+        check_graph_error(self, d, "resyncRequired")
+        self.assertIn("$select=displayName", h["location"])
+        self.assertEqual(s.graph(dl)[0], 410)
+        pages, _ = s.walk(h["location"])                   # a new round works
+        self.assertEqual(len(merge(pages)), 9)
+        st, d = s.admin("GET", "requests?contains=$skiptoken")
+        self.assertEqual([x["status"] for x in d["requests"]], [200, 410] + [200] * (
+            len(pages) - 1))
+        self.fault(kind="reset", mode="sync_state_not_found", contains="$skiptoken")
+        st, _, p1 = s.graph("/v1.0/groups/delta?$select=displayName")
+        s.graph(p1["@odata.nextLink"])
+        st, _, d = s.graph(p1["@odata.nextLink"])
+        self.assertEqual(st, 400)
+        check_graph_error(self, d, "syncStateNotFound")
+
+    def test_fault_expired_token(self):
+        s = self.sim
+        self.fault(kind="expired_token", path="/v1.0/users/")
+        self.assertEqual(s.graph("/v1.0/groups/" + G1)[0], 200)
+        st, h, d = s.graph("/v1.0/users/" + uid(1))
+        self.assertEqual(st, 401)
+        check_graph_error(self, d, "InvalidAuthenticationToken")
+        self.assertIn("www-authenticate", h)
+        # the token stays expired for every endpoint; a new one works
+        self.assertEqual(s.graph("/v1.0/groups/" + G1)[0], 401)
+        s.token = None
+        self.assertEqual(s.graph("/v1.0/groups/" + G1)[0], 200)
+
+    def test_fault_duplicate_and_split_members(self):
+        s = self.sim
+        url = "/v1.0/groups/delta?$select=displayName,members"
+        want = merge(s.walk(url)[0])
+        self.fault(kind="duplicate_members", count=-1, path="/v1.0/groups/delta")
+        pages, _ = s.walk(url)
+        s.admin("DELETE", "faults")
+        entries = [m["id"] for p in pages for o in p["value"] for m in o.get("members@delta", [])]
+        self.assertTrue(entries and all(entries.count(x) % 2 == 0 for x in entries))
+        self.assertEqual(merge(pages), want)
+        self.fault(kind="split_members", count=-1, path="/v1.0/groups/delta")
+        pages, _ = s.walk(url)
+        s.admin("DELETE", "faults")
+        ids = [o["id"] for p in pages for o in p["value"]]
+        split = [x for x in set(ids) if ids.count(x) > 1]
+        self.assertTrue(split)
+        for p in pages:
+            for o in p["value"]:
+                self.assertIn("displayName", o)        # properties repeated on each part
+        self.assertEqual(merge(pages), want)
+
     def test_fault_slow(self):
         self.fault(kind="slow", delay_ms=400)
         t0 = time.time()

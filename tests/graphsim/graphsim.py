@@ -31,7 +31,10 @@ GRAPH_CTYPE = ("application/json;odata.metadata=minimal;odata.streaming=true;"
                "IEEE754Compatible=false;charset=utf-8")
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 FAULT_KINDS = ("429", "503", "410", "sync_state_not_found", "slow", "truncated", "malformed",
-               "token_error")
+               "token_error", "expired_token", "duplicate_members", "split_members", "reset")
+# Faults that answer for a delta link default to both delta endpoints.
+DELTA_PATHS = ["/v1.0/groups/delta", "/v1.0/users/delta"]
+REQUEST_LOG_MAX = 20000
 SYNC_STATE_MSG = ("The sync state generation is not found. The delta token is expired and data "
                   "must be synchronized again.")
 GUID_SEG = re.compile(r"/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
@@ -93,6 +96,35 @@ def aad_error(status, error, code, text):
                 "application/json; charset=utf-8")
 
 
+def reshape_members(body, kind):
+    """A delta page with every members@delta entry twice (duplicate_members), or with every
+    group object that has two or more member entries split into two objects on the same page,
+    the properties repeated and the entries divided (split_members)."""
+    try:
+        d = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(d, dict) or not isinstance(d.get("value"), list):
+        return body
+    out = []
+    for o in d["value"]:
+        md = o.get("members@delta") if isinstance(o, dict) else None
+        if not isinstance(md, list) or not md:
+            out.append(o)
+        elif kind == "duplicate_members":
+            o["members@delta"] = [e for e in md for _ in (0, 1)]
+            out.append(o)
+        elif len(md) < 2:
+            out.append(o)
+        else:
+            half = len(md) // 2
+            a, b = dict(o), dict(o)
+            a["members@delta"], b["members@delta"] = md[:half], md[half:]
+            out += [a, b]
+    d["value"] = out
+    return json.dumps(d, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def admin_json(status, obj):
     return Resp(status, obj, None, "application/json")
 
@@ -104,9 +136,16 @@ class Fault:
             raise SimError(400, "BadFault", "kind must be one of %s" % ", ".join(FAULT_KINDS))
         self.kind = kind
         self.count = int(d.get("count", 1))
-        default_path = {"token_error": None, "410": "/v1.0/groups/delta",
-                        "sync_state_not_found": "/v1.0/groups/delta"}.get(kind, "/v1.0/")
+        default_path = {"token_error": None, "410": DELTA_PATHS,
+                        "sync_state_not_found": DELTA_PATHS}.get(kind, "/v1.0/")
         self.path = d.get("path", default_path)
+        if not (self.path is None or isinstance(self.path, str) or (
+                isinstance(self.path, list) and self.path and
+                all(isinstance(x, str) for x in self.path))):
+            raise SimError(400, "BadFault", "path must be a string or a list of strings")
+        self.mode = str(d.get("mode", "410"))
+        if self.mode not in ("410", "sync_state_not_found"):
+            raise SimError(400, "BadFault", "mode must be 410 or sync_state_not_found")
         self.contains = d.get("contains")
         self.method = d.get("method")
         self.retry_after = d.get("retry_after")
@@ -120,7 +159,8 @@ class Fault:
         if self.path is None:
             if not path.endswith("/oauth2/v2.0/token"):
                 return False
-        elif not path.startswith(self.path):
+        elif not any(path.startswith(p) for p in (
+                [self.path] if isinstance(self.path, str) else self.path)):
             return False
         if self.contains and self.contains not in urllib.parse.unquote(target):
             return False
@@ -130,7 +170,7 @@ class Fault:
         return {"kind": self.kind, "count": self.count, "path": self.path,
                 "contains": self.contains, "method": self.method,
                 "retry_after": self.retry_after, "delay_ms": self.delay_ms,
-                "status": self.status, "applied": self.applied}
+                "status": self.status, "mode": self.mode, "applied": self.applied}
 
 
 class Sim:
@@ -157,11 +197,14 @@ class Sim:
         self.stats = {}
         self.fault_stats = {}
         self.total = 0
+        self.log = collections.deque(maxlen=REQUEST_LOG_MAX)
         self.verbose = args.verbose
 
     # -------------------------------------------------------------- bookkeeping
-    def count(self, key, status):
+    def count(self, key, status, method=None, target=None):
         with self.lock:
+            if target is not None:
+                self.log.append({"method": method, "target": target, "status": status})
             d = self.stats.setdefault(key, {})
             s = str(status)
             d[s] = d.get(s, 0) + 1
@@ -338,6 +381,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 cut = r.body[:max(1, len(r.body) // 2)]
                 r.body = cut + b'\x00{"@odata.nextLink":'
+        elif fault is not None and fault.kind == "reset":
+            # the answer is normal; then every delta and skip token issued so far dies
+            r = self.route(method, path, q, body)
+            if r.status == 200:
+                sim.tenant.invalidate_delta_tokens(fault.mode)
+        elif fault is not None and fault.kind in ("duplicate_members", "split_members"):
+            r = self.route(method, path, q, body)
+            if r.status == 200:
+                r.body = reshape_members(r.body, fault.kind)
+        elif fault is not None and fault.kind == "expired_token":
+            r = self.expire_presented_token()
         elif fault is not None:
             r = self.fault_response(fault, path, q)
         else:
@@ -345,7 +399,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         lat = sim.cfg["latency_ms"]
         if lat and path.startswith("/v1.0/"):
             time.sleep(lat / 1000.0)
-        sim.count(key, r.status)
+        sim.count(key, r.status, method, target)
         self.send(r, truncate)
 
     @staticmethod
@@ -378,6 +432,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                              "Invalid client secret provided (graphsim fault).")
         return aad_error(st, "temporarily_unavailable", 50028 if st >= 500 else 90002,
                          "The service is temporarily unavailable (graphsim fault).")
+
+    def expire_presented_token(self):
+        """401 InvalidAuthenticationToken as for an expired token; the token presented is
+        expired from now on, so only a new one helps."""
+        sim = self.server.sim
+        h = self.headers.get("Authorization", "")
+        tok = h[7:].strip() if h[:7].lower() == "bearer " else ""
+        with sim.lock:
+            if tok in sim.tokens:
+                sim.tokens[tok] = 0
+        return graph_error(401, "InvalidAuthenticationToken",
+                           "Lifetime validation failed, the token is expired.",
+                           [("WWW-Authenticate", 'Bearer realm="", error="invalid_token", '
+                             'error_description="The access token has expired"')])
 
     def gone(self, path, q):
         """410 Gone with a Location naming the request URL with an empty $deltatoken; the
@@ -573,6 +641,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rnd = sim.get_round(st.get("r")) if st.get("x") == sim.instance else None
             if rnd is None:
                 return graph_error(400, "syncStateNotFound", SYNC_STATE_MSG)
+            if st.get("g", 0) < t.gen:      # a reset between pages: this link is dead too
+                if t.gen_mode == "410":
+                    return self.gone("/v1.0/%s/delta" % kind, q)
+                return graph_error(400, "syncStateNotFound", SYNC_STATE_MSG)
             return self.page(kind, rnd, st["i"], int(st.get("m", 0)), base, minimal)
         if dtok and dtok != "latest":
             st = b64d(dtok)
@@ -641,7 +713,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if nxt is not None:
             link = "%s/v1.0/%s/delta?$skiptoken=%s" % (
                 base, kind, b64e({"x": sim.instance, "k": kind, "r": rnd.id, "i": nxt[0],
-                                  "m": nxt[1]}))
+                                  "m": nxt[1], "g": t.gen}))
             text = '{"@odata.context":"%s","@odata.nextLink":"%s","value":[%s]}' % (
                 ctx, link, ",".join(out))
         else:
@@ -835,6 +907,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                         "faultsApplied": sim.fault_stats,
                                         "tokensIssued": sim.tokens_issued,
                                         "faultsPending": len(sim.faults)})
+        if seg == ["requests"]:
+            with sim.lock:
+                if method == "DELETE":
+                    sim.log.clear()
+                log = list(sim.log)
+            c = q.get("contains")
+            if c:
+                log = [x for x in log if c in urllib.parse.unquote(x["target"])]
+            return admin_json(200, {"requests": log})
         if seg == ["tokens", "expire"] and method == "POST":
             with sim.lock:
                 n = len(sim.tokens)
