@@ -5,8 +5,10 @@ For one seed, a random.Random(seed) draws a sequence of steps. Each step is a te
 through the simulator's admin API (groups created, renamed, re-described, deleted; members
 added and removed; users deleted and made cloud-only; groups leaving and entering scope;
 nested groups added, removed and deleted; a big group changing by thousands) or a Graph fault
-(429 with Retry-After, 503, 410 and syncStateNotFound on the delta links, malformed and
-truncated pages, token endpoint errors, expired access tokens, invalidated delta tokens).
+(429 with Retry-After and 503 on any Graph endpoint, 410 and syncStateNotFound on each delta
+link, malformed and truncated pages, token endpoint errors, expired access tokens, duplicated
+and split member entries, a sync-state reset in the middle of paging, every delta link
+invalidated at once).
 Meanwhile a chaos thread kills the producer or a worker with SIGKILL every `chaos` seconds
 (uniform in the range) and restarts it half a second later, as systemd or Kubernetes would.
 
@@ -30,16 +32,36 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import harness as h  # noqa: E402
 
-# Kinds of Graph faults and how each is injected (see tests/graphsim/README.md, Faults).
+# Kinds of Graph faults and how each is injected (see tests/graphsim/README.md, Faults). The
+# producer calls the token endpoint, /groups/delta, /users/delta, getByIds and group members;
+# faults without a path hit whichever Graph request comes next.
+GROUPS_DELTA, USERS_DELTA = "/v1.0/groups/delta", "/v1.0/users/delta"
+ANY_GRAPH = "/v1.0/"
 FAULTS = {
-    "429": lambda r: {"kind": "429", "count": r.randint(1, 3), "retry_after": 1},
-    "503": lambda r: {"kind": "503", "count": r.randint(1, 3)},
-    "410": lambda r: {"kind": "410", "count": 1, "contains": "$deltatoken"},
-    "sync_state_not_found": lambda r: {"kind": "sync_state_not_found", "count": 1,
-                                       "contains": "$deltatoken"},
-    "malformed": lambda r: {"kind": "malformed", "count": 1},
-    "truncated": lambda r: {"kind": "truncated", "count": 1},
+    "429": lambda r: {"kind": "429", "count": r.randint(1, 3), "retry_after": 1,
+                      "path": r.choice([ANY_GRAPH, GROUPS_DELTA, USERS_DELTA])},
+    "503": lambda r: {"kind": "503", "count": r.randint(1, 3),
+                      "path": r.choice([ANY_GRAPH, GROUPS_DELTA, USERS_DELTA])},
+    "410_groups_delta": lambda r: {"kind": "410", "path": GROUPS_DELTA,
+                                   "contains": "$deltatoken"},
+    "410_users_delta": lambda r: {"kind": "410", "path": USERS_DELTA, "contains": "$deltatoken"},
+    "sync_state_not_found_groups_delta": lambda r: {
+        "kind": "sync_state_not_found", "path": GROUPS_DELTA, "contains": "$deltatoken"},
+    "sync_state_not_found_users_delta": lambda r: {
+        "kind": "sync_state_not_found", "path": USERS_DELTA, "contains": "$deltatoken"},
+    "malformed": lambda r: {"kind": "malformed",
+                            "path": r.choice([ANY_GRAPH, GROUPS_DELTA, USERS_DELTA])},
+    "truncated": lambda r: {"kind": "truncated",
+                            "path": r.choice([ANY_GRAPH, GROUPS_DELTA, USERS_DELTA])},
     "token_error": lambda r: {"kind": "token_error", "count": r.randint(1, 2)},
+    "expired_token": lambda r: {"kind": "expired_token"},
+    "duplicate_members": lambda r: {"kind": "duplicate_members", "path": GROUPS_DELTA,
+                                    "count": r.randint(1, 3)},
+    "split_members": lambda r: {"kind": "split_members", "path": GROUPS_DELTA,
+                                "count": r.randint(1, 3)},
+    "reset_mid_paging": lambda r: {"kind": "reset", "contains": "$skiptoken",
+                                   "path": [GROUPS_DELTA, USERS_DELTA],
+                                   "mode": r.choice(["410", "sync_state_not_found"])},
 }
 # Faults that are admin actions rather than queued answers.
 ACTIONS = ("expire_tokens", "invalidate_410", "invalidate_sync_state_not_found")
