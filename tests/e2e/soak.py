@@ -134,6 +134,7 @@ class Soak:
         self.lock = threading.Lock()       # process table vs. the chaos thread
         self.chaos_stop = threading.Event()
         self.chaos_thread = None
+        self.chaos_rng = random.Random(seed * 7919 + 1)   # kill moments and victims
         self.crashed = None
         # the driver's model: what it needs to pick valid mutations
         self.groups = {}          # id -> {"order": n, "in_scope": bool, "members": set()}
@@ -154,7 +155,7 @@ class Soak:
         self.producer = self.e.start_producer()
 
     def _chaos(self):
-        r = random.Random(self.seed * 7919 + 1)
+        r = self.chaos_rng
         while not self.chaos_stop.wait(r.uniform(*self.chaos)):
             victim = r.choice(["producer"] + sorted(self.workers))
             with self.lock:
