@@ -948,40 +948,20 @@ static const char **kv_merge(const char *const *defaults, const char *const *use
 }
 
 /* Static membership (KIP-345): a worker with a worker.id joins its consumer group as
- * group.instance.id <worker.group_id>-<worker.id>, so that a crashed worker restarted under
- * the same id takes its partitions back at once, without a rebalance and without waiting
- * for session.timeout.ms. An explicit kafka.group.instance.id wins. Returns the derived id
- * (NULL: none to derive) and sets *bad when it is not a valid Kafka group.instance.id. */
-static char *static_instance_id(const wb_conf_t *conf, const char *group_id, char *errstr,
-                                size_t errsz, bool *bad)
+ * group.instance.id <worker.group_id>-<worker.id> (checked by wb_conf_validate), so that a
+ * crashed worker restarted under the same id takes its partitions back at once, without a
+ * rebalance and without waiting for session.timeout.ms. An explicit kafka.group.instance.id
+ * wins. Returns the derived id, or NULL when there is none to derive. */
+static char *static_instance_id(const wb_conf_t *conf, const char *group_id)
 {
     const char *const *kv = wb_conf_kafka_kv(conf);
     const char *wid = wb_conf_get_str(conf, "worker.id");
-    char *id;
-    size_t i, n;
+    size_t i;
 
-    *bad = false;
     for (i = 0; kv[i]; i += 2)
         if (strcmp(kv[i], "group.instance.id") == 0)
             return NULL;
-    if (!wid || !*wid)
-        return NULL;
-    id = wb_asprintf("%s-%s", group_id, wid);
-    n = strlen(id);
-    for (i = 0; i < n; i++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", id[i]))
-            break;
-    if (i < n || n > 249) {
-        snprintf(errstr, errsz,
-                 "worker.id %s: the static member id %s must be at most 249 characters of "
-                 "[a-zA-Z0-9._-]; change worker.id or worker.group_id, or set "
-                 "kafka.group.instance.id",
-                 wid, id);
-        *bad = true;
-        free(id);
-        return NULL;
-    }
-    return id;
+    return wid && *wid ? wb_asprintf("%s-%s", group_id, wid) : NULL;
 }
 
 /* On a requested stop the worker leaves its group before closing: librdkafka's close does
@@ -1033,7 +1013,6 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
                                    NULL, /* group.instance.id when derived */
                                    NULL,
                                    NULL};
-    bool bad_id;
     static const char *const prod_defaults[] = {"message.timeout.ms", "30000", NULL};
     wb_worker_t *wk = wb_calloc(1, sizeof(*wk));
     struct wb_ad_opts ao = {0};
@@ -1105,9 +1084,7 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
     ac.range_window = (int)wb_conf_get_int(conf, "ldap.range_window");
     wk->ap = wb_apply_new(wk->ad, &ac, &wk->wm);
 
-    wk->instance_id = static_instance_id(conf, wk->group_id, errstr, errsz, &bad_id);
-    if (bad_id)
-        goto fail;
+    wk->instance_id = static_instance_id(conf, wk->group_id);
     if (wk->instance_id) {
         cons_defaults[8] = "group.instance.id";
         cons_defaults[9] = wk->instance_id;
