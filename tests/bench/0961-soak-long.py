@@ -7,7 +7,8 @@ the same run, with their ratio. Prints a summary table: seeds, steps, faults inj
 kills, checks passed, time-to-convergence p50/max.
 
   python3 tests/bench/0961-soak-long.py [--seeds 20] [--steps 200] [--chaos 2-6]
-      [--check-every 50] [--pause 0.05-0.5] [--compare-seeds 3] [--compare-steps 30]
+      [--check-every 50] [--pause 0.05-0.5] [--compare-seeds 3] [--compare-steps 40]
+      [--compare-pause 1-2]
       [--converge-timeout 240]
 A failing seed prints the command that replays it with tests/e2e/0960-soak.py."""
 
@@ -26,7 +27,10 @@ SHORT = os.path.join(h.ROOT, "tests", "e2e", "0960-soak.py")
 def options(ap):
     ap.add_argument("--compare-seeds", type=int, default=3,
                     help="seeds run with dynamic and with static workers for the comparison")
-    ap.add_argument("--compare-steps", type=int, default=30)
+    ap.add_argument("--compare-steps", type=int, default=40,
+                    help="steps of each comparison run, one quiescent check at the end")
+    ap.add_argument("--compare-pause", default="1-2",
+                    help="seconds between its steps: the kills go on for about a minute")
     ap.add_argument("--converge-timeout", type=float, default=240)
     ap.add_argument("--no-soak", action="store_true", help="only the before/after comparison")
 
@@ -65,7 +69,8 @@ def main():
             h.log("=== comparison, %s workers, seed %d" % (mode, seed))
             try:
                 st = soak.Soak(seed, a.compare_steps, a.chaos_range, static=(mode == "static"),
-                               check_every=max(1, a.compare_steps // 2), pause=a.pause_range,
+                               check_every=a.compare_steps,
+                               pause=tuple(float(x) for x in a.compare_pause.split("-")),
                                converge_timeout=a.converge_timeout, script=SHORT).run()
             except Exception as ex:  # noqa: BLE001
                 failed.append(("%d (%s)" % (seed, mode), str(ex).splitlines()[0][:200]))
