@@ -273,6 +273,10 @@ const struct wb_conf_prop wb_conf_props[] = {
     {"graph.max_retries", WB_CONF_T_INT, "8", 0, 100, NULL, 0, P | C, 0, NULL,
      "Retries of one Graph request after throttling (429/503, honouring Retry-After), network "
      "errors or 5xx answers; then the round is abandoned and retried at the next poll."},
+    {"graph.unready_after_failed_rounds", WB_CONF_T_INT, "3", 1, 1000000, NULL, 0, P, 0, NULL,
+     "After this many delta rounds in a row failed, the producer's /readyz answers 503 with a "
+     "one-line reason and an error is logged; the next committed round makes it ready again. "
+     "writeback_producer_consecutive_failed_rounds shows the count."},
 
     /* scope */
     {"scope.mode", WB_CONF_T_ENUM, "all", 0, 0, "all,selected,filter", 0, P | C, 0, NULL,

@@ -499,7 +499,7 @@ int ctl_provision(struct ctl *c, int argc, char **argv)
         rc = CTL_EXIT_USAGE;
         goto out;
     }
-    u = wb_users_new(g);
+    u = wb_users_new(g, (int)wb_conf_get_int(c->conf, "graph.max_retries"), NULL);
     err = wb_single_read(g, sc, c->conf, u, gid, &s);
     if (err != WB_OK) {
         fprintf(stderr, "writebackctl provision: reading group %s from Graph failed (%s)\n", gid,

@@ -408,6 +408,15 @@ static bool page_ok(const cJSON *j, unsigned check, const char **why)
     return true;
 }
 
+/* Graph error codes that mean the delta state behind a link is gone, whatever the status:
+ * syncStateNotFound (expired token, documented with 400), resyncRequired (the code of the
+ * documented 410), syncStateInvalid (seen with 410 as well). */
+static bool sync_state_lost(const char *code)
+{
+    return strcmp(code, "syncStateNotFound") == 0 || strcmp(code, "resyncRequired") == 0 ||
+           strcmp(code, "syncStateInvalid") == 0;
+}
+
 /* Only the path and query of a link are logged: tokens are opaque but long. */
 static const char *short_url(const char *url)
 {
@@ -482,7 +491,7 @@ wb_err_t wb_graph_request(wb_graph_t *g, const char *method, const char *url, co
                    method, short_url(full), j ? why : "not JSON", b.len);
         } else {
             error_text(&b, code, sizeof(code), msg, sizeof(msg));
-            if (status == 410 || strcmp(code, "syncStateNotFound") == 0) {
+            if (status == 410 || sync_state_lost(code)) {
                 wb_log(LOG_WARNING, "GRAPH",
                        "%s %.300s: HTTP %ld %s: delta state lost, full resync", method,
                        short_url(full), status, code);

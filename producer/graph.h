@@ -48,8 +48,9 @@ void wb_graph_destroy(wb_graph_t *g);
  * ("/v1.0/groups/delta?...") appended to the endpoint, or an absolute link Graph returned,
  * which must lie under the endpoint (the bearer token goes nowhere else). On WB_OK *out is
  * the caller-owned parsed body. Otherwise *out is NULL and:
- * - *resync true (410 Gone, or an error code syncStateNotFound): the delta token is dead,
- *   restart with a full sync; the return is WB_ERR_DEPENDENCY;
+ * - *resync true (410 Gone, or an error code syncStateNotFound, resyncRequired or
+ *   syncStateInvalid): the delta state is lost, the link must not be requested again;
+ *   wb_delta_round restarts with a full round; the return is WB_ERR_DEPENDENCY;
  * - WB_ERR_TRANSIENT: retries exhausted (throttling, 5xx, network, malformed pages) or a stop
  *   was requested while waiting;
  * - WB_ERR_INVALID: another 4xx answer (*status says which; e.g. 404 for a group deleted

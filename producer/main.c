@@ -56,6 +56,29 @@ static void sleep_ms(long long ms, wb_http_t *http)
     }
 }
 
+/* Readiness after a round: not ready once unready_after rounds failed in a row, with a one-line
+ * reason (it names the stage and the error class, never a link). Logged once when reached. */
+static void report_failures(wb_producer_t *p, unsigned unready_after, wb_http_t *http)
+{
+    const char *why = NULL;
+    unsigned failed = wb_producer_failed_rounds(p, &why);
+    char line[256];
+
+    if (failed < unready_after) {
+        if (http)
+            wb_http_set_ready(http, 1, NULL);
+        return;
+    }
+    snprintf(line, sizeof(line), "%u delta rounds failed in a row, the last: %s", failed, why);
+    if (failed == unready_after)
+        wb_log(LOG_ERR, "PRODUCER",
+               "%s; provisioning has stopped, /readyz reports not ready "
+               "(graph.unready_after_failed_rounds=%u)",
+               line, unready_after);
+    if (http)
+        wb_http_set_ready(http, 0, line);
+}
+
 static const struct wb_cli_flag flags[] = {
     {"--once", NULL, NULL},
     {"--dry-run", NULL, NULL},
@@ -80,6 +103,7 @@ int main(int argc, char **argv)
     wb_producer_t *p = NULL;
     char *errstr = wb_calloc(1, ERRSZ);
     const char *listen;
+    unsigned unready_after;
     int rc;
     wb_err_t err;
 
@@ -125,6 +149,7 @@ int main(int argc, char **argv)
     }
     if (http)
         wb_http_set_ready(http, 1, NULL);
+    unready_after = (unsigned)wb_conf_get_int(conf, "graph.unready_after_failed_rounds");
     for (;;) {
         if (http)
             wb_http_set_alive(http);
@@ -137,8 +162,7 @@ int main(int argc, char **argv)
         }
         if (wb_signal_stop_requested())
             break;
-        if (http)
-            wb_http_set_ready(http, err == WB_OK, err == WB_OK ? NULL : "last round failed");
+        report_failures(p, unready_after, http);
         sleep_ms(wb_conf_get_int(conf, "graph.poll_interval_ms"), http);
         if (wb_signal_stop_requested())
             break;

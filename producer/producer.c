@@ -8,6 +8,7 @@
 #include "producer.h"
 
 #include "ckpt.h"
+#include "delta.h"
 #include "emit.h"
 #include "graph.h"
 #include "idmap.h"
@@ -39,16 +40,22 @@ struct wb_producer_s {
     int max_retries;
     wb_graph_t *g;
     wb_users_t *users;
+    wb_delta_t *gdelta; /* the groups delta; its link mirrors ck.delta_link */
     wb_scope_t *scope;
     char *initial_url;
     rd_kafka_t *rk;
     wb_state_t *st;
     struct wb_ckpt ck;
-    wb_idmap_t *hashes; /* group id -> (void *)props hash of the last upsert */
-    bool users_loaded;
+    wb_idmap_t *hashes;   /* group id -> (void *)props hash of the last upsert */
     struct wb_emitter em; /* the round being emitted */
+    /* rounds failed in a row, and why the last one failed (one line, no link or token) */
+    unsigned failed;
+    char fail_stage[32];
+    const char *fail_err; /* wb_err_name of the last failure */
+    char fail_reason[160];
     /* metrics */
     wb_metric_t *m_rounds, *m_pages, *m_last_ok, *m_in_scope, *m_staged, *m_round_s, *m_users;
+    wb_metric_t *m_failed, *m_failure;
 };
 
 static long long now_ms(void)
@@ -63,7 +70,7 @@ wb_producer_t *wb_producer_new(const wb_conf_t *conf, bool dry_run, FILE *out,
                                wb_metrics_t *metrics, char *errstr, size_t errsz)
 {
     static const char *const l_result[] = {"result"}, *const l_type[] = {"type"},
-                             *const l_reason[] = {"reason"};
+                             *const l_reason[] = {"reason"}, *const l_fail[] = {"stage", "error"};
     wb_producer_t *p = wb_calloc(1, sizeof(*p));
     struct wb_graph_opts go;
     const char *txn, *kill;
@@ -107,7 +114,8 @@ wb_producer_t *wb_producer_new(const wb_conf_t *conf, bool dry_run, FILE *out,
     p->g = wb_graph_new(&go, errstr, errsz);
     if (!p->g)
         goto fail;
-    p->users = wb_users_new(p->g);
+    p->users = wb_users_new(p->g, p->max_retries, metrics);
+    p->gdelta = wb_delta_new(p->g, "groups", p->initial_url, p->max_retries, metrics);
     p->em.dry_run = dry_run;
     p->em.out = p->out;
     p->em.topic = p->topic_events;
@@ -136,6 +144,15 @@ wb_producer_t *wb_producer_new(const wb_conf_t *conf, bool dry_run, FILE *out,
                                         "Duration of the last committed round", 0, NULL);
         p->m_users = wb_metrics_gauge(metrics, "writeback_producer_users_known",
                                       "Users in the identity map", 0, NULL);
+        p->m_failed = wb_metrics_gauge(metrics, "writeback_producer_consecutive_failed_rounds",
+                                       "Delta rounds failed in a row since the last committed "
+                                       "round",
+                                       0, NULL);
+        p->m_failure = wb_metrics_gauge(
+            metrics, "writeback_producer_round_failure",
+            "1 for the stage and error class of the last failed round while rounds keep "
+            "failing; absent once a round commits",
+            2, l_fail);
     }
     return p;
 fail:
@@ -151,6 +168,7 @@ void wb_producer_destroy(wb_producer_t *p)
     if (p->rk)
         wb_kafka_destroy(p->rk);
     wb_users_destroy(p->users);
+    wb_delta_destroy(p->gdelta);
     wb_graph_destroy(p->g);
     wb_scope_destroy(p->scope);
     wb_ckpt_free(&p->ck);
@@ -254,6 +272,8 @@ wb_err_t wb_producer_start(wb_producer_t *p)
 
 /* ---------------------------------------------------------------- one round */
 
+static wb_err_t write_checkpoint(wb_producer_t *p, const struct wb_ckpt *nc);
+
 struct plan {
     struct wb_round r;
     wb_idmap_t *s1;      /* in scope after the round */
@@ -336,20 +356,57 @@ static void read_commands(wb_producer_t *p, struct plan *pl)
     free(cmds);
 }
 
-/* Groups delta (restarting as a full round when Graph lost our state). */
+/*
+ * The checkpoint's deltaLink answered that the sync state is lost: it is dropped from the
+ * committed checkpoint at once (same round, no link, resync due), so that no restart before
+ * the full round commits requests it again. A failure here is logged only: the full round's
+ * own commit replaces the link anyway.
+ */
+static void persist_reset(wb_producer_t *p)
+{
+    rd_kafka_error_t *e;
+    wb_err_t err;
+
+    if (p->dry_run)
+        return;
+    e = rd_kafka_begin_transaction(p->rk);
+    if (e) {
+        txn_error(p, "begin_transaction (dropping the dead deltaLink)", e);
+        return;
+    }
+    err = write_checkpoint(p, &p->ck);
+    if (err == WB_OK) {
+        e = rd_kafka_commit_transaction(p->rk, TXN_TIMEOUT_MS);
+        if (!e) {
+            wb_log(LOG_NOTICE, "PRODUCER",
+                   "checkpoint of round %" PRIu64 " no longer holds the dead groups deltaLink",
+                   p->ck.round);
+            return;
+        }
+        txn_error(p, "commit_transaction (dropping the dead deltaLink)", e);
+    }
+    e = rd_kafka_abort_transaction(p->rk, TXN_TIMEOUT_MS);
+    if (e)
+        txn_error(p, "abort_transaction", e);
+}
+
+/* Groups delta: through p->gdelta, which restarts it as a full round when Graph lost the
+ * sync state (of the checkpoint's link or of a nextLink). */
 static wb_err_t fetch(wb_producer_t *p, struct plan *pl, bool full)
 {
-    bool resync = false;
+    struct wb_delta_result res;
     wb_err_t err;
 
     wb_round_init(&pl->r);
-    err = wb_round_fetch(p->g, full ? p->initial_url : p->ck.delta_link, p->max_retries, &pl->r,
-                         &resync, p->m_pages);
-    if (err != WB_OK && resync && !full) {
-        wb_log(LOG_WARNING, "PRODUCER", "delta token no longer valid: full resync");
-        wb_round_free(&pl->r);
-        wb_round_init(&pl->r);
-        err = wb_round_fetch(p->g, p->initial_url, p->max_retries, &pl->r, &resync, p->m_pages);
+    wb_delta_set_link(p->gdelta, full ? NULL : p->ck.delta_link);
+    err = wb_round_fetch(p->gdelta, &pl->r, &res);
+    if (p->m_pages)
+        wb_metric_inc(p->m_pages, NULL, (double)res.pages);
+    if (res.resets && p->ck.delta_link) {
+        free(p->ck.delta_link);
+        p->ck.delta_link = NULL;
+        p->ck.resync = true;
+        persist_reset(p);
     }
     return err;
 }
@@ -650,6 +707,47 @@ static wb_err_t write_checkpoint(wb_producer_t *p, const struct wb_ckpt *nc)
     return err;
 }
 
+/* Counts failed rounds in a row (stage NULL: the round committed) for /readyz and metrics. */
+static void round_outcome(wb_producer_t *p, const char *stage, wb_err_t err)
+{
+    if (p->m_failure && p->failed) {
+        const char *v[] = {p->fail_stage, p->fail_err};
+
+        wb_metric_remove(p->m_failure, v);
+    }
+    if (!stage) {
+        if (p->failed)
+            wb_log(LOG_NOTICE, "PRODUCER", "round committed after %u failed round(s)", p->failed);
+        p->failed = 0;
+        p->fail_reason[0] = '\0';
+    } else {
+        size_t i;
+
+        p->failed++;
+        /* metric label: the stage's first word (users, groups, member, kafka, ...) */
+        for (i = 0; stage[i] && stage[i] != ' ' && i + 1 < sizeof(p->fail_stage); i++)
+            p->fail_stage[i] = stage[i];
+        p->fail_stage[i] = '\0';
+        p->fail_err = wb_err_name(err);
+        snprintf(p->fail_reason, sizeof(p->fail_reason), "%s failed (%s)", stage, p->fail_err);
+        wb_log(LOG_WARNING, "PRODUCER", "round failed: %s; %u in a row", p->fail_reason, p->failed);
+        if (p->m_failure) {
+            const char *v[] = {p->fail_stage, p->fail_err};
+
+            wb_metric_set(p->m_failure, v, 1);
+        }
+    }
+    if (p->m_failed)
+        wb_metric_set(p->m_failed, NULL, (double)p->failed);
+}
+
+unsigned wb_producer_failed_rounds(const wb_producer_t *p, const char **reason)
+{
+    if (reason)
+        *reason = p->failed ? p->fail_reason : NULL;
+    return p->failed;
+}
+
 wb_err_t wb_producer_round(wb_producer_t *p)
 {
     struct plan pl;
@@ -658,7 +756,7 @@ wb_err_t wb_producer_round(wb_producer_t *p)
     long long t0 = now_ms();
     wb_err_t err;
     rd_kafka_error_t *e;
-    const char *result = "failed";
+    const char *result = "failed", *stage = "commands";
 
     memset(&pl, 0, sizeof(pl));
     wb_ckpt_init(&nc);
@@ -668,33 +766,30 @@ wb_err_t wb_producer_round(wb_producer_t *p)
         wb_log(LOG_NOTICE, "PRODUCER", "scope configuration changed: full resync");
         full = true;
     }
-    if (!p->users_loaded || full) {
-        /* a full round also rebuilds the identity map from scratch */
-        if (p->users_loaded) {
-            wb_users_destroy(p->users);
-            p->users = wb_users_new(p->g);
-            p->em.users = p->users;
-        }
-        p->users_loaded = false;
-    }
+    if (full) /* a full round also rebuilds the identity map */
+        wb_users_resync(p->users);
+    stage = "users delta";
     err = wb_users_refresh(p->users);
     if (err != WB_OK)
         goto out;
-    p->users_loaded = true;
     if (p->m_users)
         wb_metric_set(p->m_users, NULL, (double)wb_users_count(p->users));
+    stage = "groups delta";
     err = fetch(p, &pl, full);
     if (err != WB_OK)
         goto out;
     plan_round(p, &pl);
+    stage = "member lists and user lookups";
     err = complete(p, &pl);
     if (err != WB_OK)
         goto out;
     nested_update(p, &pl, &nc);
     if (wb_signal_stop_requested()) {
+        stage = "stopped";
         err = WB_ERR_TRANSIENT;
         goto out;
     }
+    stage = "kafka transaction";
 
     /* the new checkpoint */
     nc.round = p->ck.round + 1;
@@ -756,7 +851,7 @@ wb_err_t wb_producer_round(wb_producer_t *p)
     wb_ckpt_free(&p->ck);
     p->ck = nc;
     wb_ckpt_init(&nc);
-    result = full ? "full" : "incremental";
+    result = pl.r.full ? "full" : "incremental";
     wb_log(LOG_NOTICE, "PRODUCER",
            "round %s committed: %s, %zu pages, %zu groups changed, %zu events, %zu in scope, "
            "%zu staged, %lld ms",
@@ -784,6 +879,7 @@ out:
 
         wb_metric_inc(p->m_rounds, v, 1);
     }
+    round_outcome(p, err == WB_OK ? NULL : stage, err);
     wb_ckpt_free(&nc);
     plan_free(&pl);
     return err;

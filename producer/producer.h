@@ -35,4 +35,9 @@ wb_err_t wb_producer_start(wb_producer_t *p);
  * later); WB_ERR_FATAL when the process must exit (fenced, bad credentials). */
 wb_err_t wb_producer_round(wb_producer_t *p);
 
+/* Rounds failed in a row since the last committed one. reason (may be NULL) receives, when
+ * that is not 0, one line saying where the last one failed ("groups delta failed
+ * (transient)"; never a link or a secret), borrowed until the next round; else NULL. */
+unsigned wb_producer_failed_rounds(const wb_producer_t *p, const char **reason);
+
 #endif

@@ -6,9 +6,7 @@
 
 #include "wb_log.h"
 #include "wb_mem.h"
-#include "wb_signal.h"
 
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,76 +171,36 @@ static void apply_page(struct wb_round *r, const cJSON *value)
     }
 }
 
-static bool pause_ms(int ms)
+static void round_apply(void *ctx, const cJSON *value)
 {
-    struct pollfd pfd = {wb_signal_fd(), POLLIN, 0};
+    struct wb_round *r = ctx;
 
-    if (wb_signal_stop_requested())
-        return false;
-    poll(pfd.fd >= 0 ? &pfd : NULL, pfd.fd >= 0 ? 1 : 0, ms);
-    return !wb_signal_stop_requested();
+    apply_page(r, value);
+    r->pages++;
 }
 
-wb_err_t wb_round_fetch(wb_graph_t *g, const char *url, int max_retries, struct wb_round *r,
-                        bool *resync, wb_metric_t *pages)
+static void round_restart(void *ctx)
 {
-    char *cur = wb_strdup(url);
-    wb_err_t err = WB_OK;
-    int bad = 0;
+    struct wb_round *r = ctx;
+    size_t pages = r->pages;
 
-    r->full = strstr(url, "$deltatoken=") == NULL;
-    *resync = false;
-    for (;;) {
-        cJSON *page = NULL;
-        const cJSON *value, *next, *delta;
-        const char *why;
+    wb_round_free(r);
+    wb_round_init(r);
+    r->pages = pages; /* pages fetched, discarded ones included */
+}
 
-        if (wb_signal_stop_requested()) {
-            err = WB_ERR_TRANSIENT;
-            break;
-        }
-        err = wb_graph_request(g, "GET", cur, NULL, WB_GRAPH_DELTA, &page, resync, NULL);
-        if (err != WB_OK)
-            break;
-        value = cJSON_GetObjectItemCaseSensitive(page, "value");
-        why = check_page(value);
-        if (why) {
-            cJSON_Delete(page);
-            wb_log(LOG_WARNING, "GRAPH", "groups delta page %zu malformed (%s), fetching it again",
-                   r->pages + 1, why);
-            if (++bad > max_retries) {
-                wb_log(LOG_ERR, "GRAPH",
-                       "groups delta page %zu still malformed after %d "
-                       "attempts; round abandoned",
-                       r->pages + 1, bad);
-                err = WB_ERR_TRANSIENT;
-                break;
-            }
-            if (!pause_ms(500)) {
-                err = WB_ERR_TRANSIENT;
-                break;
-            }
-            continue;
-        }
-        bad = 0;
-        apply_page(r, value);
-        r->pages++;
-        if (pages)
-            wb_metric_inc(pages, NULL, 1);
-        next = cJSON_GetObjectItemCaseSensitive(page, "@odata.nextLink");
-        delta = cJSON_GetObjectItemCaseSensitive(page, "@odata.deltaLink");
-        free(cur);
-        cur = NULL;
-        if (cJSON_IsString(next)) {
-            cur = wb_strdup(next->valuestring);
-            cJSON_Delete(page);
-            continue;
-        }
-        r->delta_link = wb_strdup(delta->valuestring);
-        cJSON_Delete(page);
-        break;
-    }
-    free(cur);
+static const struct wb_delta_ops round_ops = {check_page, round_apply, round_restart};
+
+wb_err_t wb_round_fetch(wb_delta_t *d, struct wb_round *r, struct wb_delta_result *res)
+{
+    struct wb_delta_result tmp;
+    wb_err_t err = wb_delta_round(d, &round_ops, r, &tmp);
+
+    r->full = tmp.full;
+    if (err == WB_OK)
+        r->delta_link = wb_strdup(wb_delta_link(d));
+    if (res)
+        *res = tmp;
     return err;
 }
 

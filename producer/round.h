@@ -8,6 +8,7 @@
 #ifndef WB_ROUND_H
 #define WB_ROUND_H
 
+#include "delta.h"
 #include "graph.h"
 #include "idmap.h"
 #include "scope.h"
@@ -57,14 +58,12 @@ void wb_round_free(struct wb_round *r);
 char *wb_round_initial_url(const char *const *extra);
 
 /*
- * Fetches a round starting at url (the initial URL: a full round; a deltaLink: incremental)
- * into *r (initialised by the caller). Malformed pages are fetched again, up to max_retries
- * times, and the round fails rather than skip one. On 410 / syncStateNotFound returns
- * WB_ERR_DEPENDENCY with *resync set (r is then partial: free it and start a full round).
- * pages (may be NULL) counts pages into a metric.
+ * Fetches a groups delta round through d (from its deltaLink, or a full round when it holds
+ * none; a lost sync state restarts it as a full round there, see wb_delta_round) into *r
+ * (initialised by the caller). On WB_OK r->delta_link is the link of the next round and
+ * r->full says whether the round was full. res (may be NULL) receives what the round did.
  */
-wb_err_t wb_round_fetch(wb_graph_t *g, const char *url, int max_retries, struct wb_round *r,
-                        bool *resync, wb_metric_t *pages);
+wb_err_t wb_round_fetch(wb_delta_t *d, struct wb_round *r, struct wb_delta_result *res);
 
 /* Appends one member entry to rg. */
 void wb_rgroup_push(struct wb_rgroup *rg, const struct wb_idkey *id, int kind, int added,

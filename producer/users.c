@@ -13,12 +13,15 @@
 #include <string.h>
 
 #define USER_SELECT "id,onPremisesSecurityIdentifier,onPremisesObjectIdentifier"
+#define USERS_URL   "/v1.0/users/delta?$select=" USER_SELECT
 #define BATCH       1000
 
 struct wb_users_s {
     wb_graph_t *g;
+    wb_delta_t *delta;
     wb_idmap_t *map;
-    char *delta_link;
+    wb_idmap_t *old; /* during a full round: the map it replaces */
+    size_t changed;
 };
 
 static void uident_free(void *p)
@@ -30,11 +33,18 @@ static void uident_free(void *p)
     free(ui);
 }
 
-wb_users_t *wb_users_new(wb_graph_t *g)
+static void uident_free_maybe(void *p)
+{
+    if (p)
+        uident_free(p);
+}
+
+wb_users_t *wb_users_new(wb_graph_t *g, int max_retries, wb_metrics_t *metrics)
 {
     wb_users_t *u = wb_calloc(1, sizeof(*u));
 
     u->g = g;
+    u->delta = wb_delta_new(g, "users", USERS_URL, max_retries, metrics);
     u->map = wb_idmap_new();
     return u;
 }
@@ -44,7 +54,8 @@ void wb_users_destroy(wb_users_t *u)
     if (!u)
         return;
     wb_idmap_destroy(u->map, uident_free);
-    free(u->delta_link);
+    wb_idmap_destroy(u->old, uident_free_maybe);
+    wb_delta_destroy(u->delta);
     free(u);
 }
 
@@ -112,67 +123,89 @@ static void store(wb_users_t *u, const cJSON *o)
     }
 }
 
-static wb_err_t run_delta(wb_users_t *u, const char *start)
+static void users_apply(void *ctx, const cJSON *value)
 {
-    char *url = wb_strdup(start);
-    wb_err_t err = WB_OK;
-    size_t pages = 0, n = 0;
+    wb_users_t *u = ctx;
+    const cJSON *o;
 
-    for (;;) {
-        cJSON *page = NULL;
-        const cJSON *v, *o, *next, *delta;
-        bool resync = false;
-
-        err = wb_graph_request(u->g, "GET", url, NULL, WB_GRAPH_DELTA, &page, &resync, NULL);
-        if (err != WB_OK && resync && strcmp(url, start) != 0) {
-            /* the state behind our link is gone: start over with a full round */
-            free(url);
-            free(u->delta_link);
-            u->delta_link = NULL;
-            url = wb_strdup("/v1.0/users/delta?$select=" USER_SELECT);
-            start = "/v1.0/users/delta?$select=" USER_SELECT;
-            continue;
-        }
-        if (err != WB_OK)
-            break;
-        pages++;
-        v = cJSON_GetObjectItemCaseSensitive(page, "value");
-        cJSON_ArrayForEach(o, v)
-        {
-            store(u, o);
-            n++;
-        }
-        next = cJSON_GetObjectItemCaseSensitive(page, "@odata.nextLink");
-        delta = cJSON_GetObjectItemCaseSensitive(page, "@odata.deltaLink");
-        free(url);
-        url = NULL;
-        if (cJSON_IsString(next)) {
-            url = wb_strdup(next->valuestring);
-            cJSON_Delete(page);
-            continue;
-        }
-        free(u->delta_link);
-        u->delta_link = wb_strdup(delta->valuestring);
-        cJSON_Delete(page);
-        break;
+    cJSON_ArrayForEach(o, value)
+    {
+        store(u, o);
+        u->changed++;
     }
-    free(url);
-    if (err == WB_OK)
-        wb_dbg("graph", "GRAPH", "users delta: %zu pages, %zu users changed, %zu known", pages, n,
-               wb_idmap_count(u->map));
-    return err;
 }
+
+/* A full round rebuilds the map from Graph's listing: the current map is set aside and only
+ * consulted, at the end, for the users the listing lacks (deleted meanwhile). */
+static void users_restart(void *ctx)
+{
+    wb_users_t *u = ctx;
+
+    if (!u->old) {
+        u->old = u->map;
+        u->map = wb_idmap_new();
+    } else {
+        wb_idmap_destroy(u->map, uident_free);
+        u->map = wb_idmap_new();
+    }
+}
+
+/* Ends a rebuild: users the listing no longer shows keep their last identity, so that the
+ * removals of their memberships that the groups delta reports can still name them. */
+static size_t rebuild_finish(wb_users_t *u)
+{
+    struct wb_idkey k;
+    void *v;
+    size_t pos = 0, kept = 0;
+
+    if (!u->old)
+        return 0;
+    while (wb_idmap_next(u->old, &pos, &k, &v)) {
+        struct wb_uident *ui = v, *now;
+        void **slot;
+
+        if (!ui || ui->missing || (!ui->sid && !ui->guid))
+            continue;
+        slot = wb_idmap_put(u->map, &k, NULL);
+        now = *slot;
+        /* absent, or only a placeholder for an @removed entry of the listing */
+        if (now && (now->sid || now->guid || now->missing))
+            continue;
+        if (now)
+            uident_free(now);
+        *slot = ui;
+        *wb_idmap_get(u->old, &k) = NULL; /* moved */
+        kept++;
+    }
+    wb_idmap_destroy(u->old, uident_free_maybe);
+    u->old = NULL;
+    return kept;
+}
+
+static const struct wb_delta_ops users_ops = {NULL, users_apply, users_restart};
 
 wb_err_t wb_users_refresh(wb_users_t *u)
 {
-    if (u->delta_link) {
-        char *link = wb_strdup(u->delta_link);
-        wb_err_t err = run_delta(u, link);
+    struct wb_delta_result res;
+    wb_err_t err;
+    size_t kept;
 
-        free(link);
-        return err;
-    }
-    return run_delta(u, "/v1.0/users/delta?$select=" USER_SELECT);
+    u->changed = 0;
+    err = wb_delta_round(u->delta, &users_ops, u, &res);
+    /* a failed rebuild keeps the identities it replaced, so nothing is lost meanwhile */
+    kept = rebuild_finish(u);
+    if (err == WB_OK)
+        wb_dbg("graph", "GRAPH",
+               "users delta: %s round, %zu pages, %zu users changed, %zu known (%zu no longer "
+               "listed, identities kept)",
+               res.full ? "full" : "incremental", res.pages, u->changed, wb_idmap_count(u->map),
+               kept);
+    return err;
+}
+
+void wb_users_resync(wb_users_t *u)
+{
+    wb_delta_set_link(u->delta, NULL);
 }
 
 wb_err_t wb_users_resolve(wb_users_t *u, const struct wb_idkey *ids, size_t n)

@@ -1,13 +1,16 @@
 /*
  * wb_users: the producer's map of Entra user objectId -> on-prem identity (SID and objectGUID),
  * filled by a full /v1.0/users/delta at start, refreshed incrementally every round (the
- * deltaLink lives in memory only), with /v1.0/directoryObjects/getByIds for ids not seen yet.
- * Deleted users keep their identity so that their membership removals can still name them.
+ * deltaLink lives in memory only, in a wb_delta), with /v1.0/directoryObjects/getByIds for ids
+ * not seen yet. A full round (the first, after wb_users_resync, or after Graph lost the sync
+ * state) rebuilds the map from Graph's listing. Deleted users, and users a rebuild no longer
+ * finds, keep their identity so that their membership removals can still name them.
  * Application thread only.
  */
 #ifndef WB_USERS_H
 #define WB_USERS_H
 
+#include "delta.h"
 #include "graph.h"
 #include "idmap.h"
 
@@ -21,13 +24,17 @@ struct wb_uident {
     bool missing; /* Graph does not know the id (getByIds returned nothing) */
 };
 
-/* g is borrowed and must outlive the map. Never NULL. */
-wb_users_t *wb_users_new(wb_graph_t *g);
+/* g and metrics (may be NULL) are borrowed and must outlive the map. Never NULL. */
+wb_users_t *wb_users_new(wb_graph_t *g, int max_retries, wb_metrics_t *metrics);
 void wb_users_destroy(wb_users_t *u);
 
-/* One users delta round: full when none ran yet (or Graph lost the state), else incremental.
- * WB_OK, or the wb_graph_request class of the failure. */
+/* One users delta round (wb_delta_round): full when none ran yet, after wb_users_resync or when
+ * Graph lost the sync state, else incremental. WB_OK, or the wb_delta_round class of the
+ * failure. */
 wb_err_t wb_users_refresh(wb_users_t *u);
+
+/* The next refresh is a full round that rebuilds the map. */
+void wb_users_resync(wb_users_t *u);
 
 /* Looks up, through getByIds in batches of 1000, every id of ids[0..n) not in the map yet;
  * ids Graph does not return are remembered as missing. */

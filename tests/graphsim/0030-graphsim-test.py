@@ -693,6 +693,11 @@ class IncrementalTests(unittest.TestCase):
         st, _, d = s.graph(ul)
         self.assertEqual(st, 400)
         check_graph_error(self, d, "syncStateNotFound")
+        self.fault(kind="410", location=False)
+        st, h, d = s.graph(gl)
+        self.assertEqual(st, 410)
+        check_graph_error(self, d, "resyncRequired")
+        self.assertNotIn("location", h)
         st, d = s.admin("POST", "faults", {"kind": "410", "path": 5})
         self.assertEqual(st, 400)
 

@@ -143,6 +143,7 @@ class Fault:
                 isinstance(self.path, list) and self.path and
                 all(isinstance(x, str) for x in self.path))):
             raise SimError(400, "BadFault", "path must be a string or a list of strings")
+        self.location = bool(d.get("location", True))
         self.mode = str(d.get("mode", "410"))
         if self.mode not in ("410", "sync_state_not_found"):
             raise SimError(400, "BadFault", "mode must be 410 or sync_state_not_found")
@@ -170,7 +171,8 @@ class Fault:
         return {"kind": self.kind, "count": self.count, "path": self.path,
                 "contains": self.contains, "method": self.method,
                 "retry_after": self.retry_after, "delay_ms": self.delay_ms,
-                "status": self.status, "mode": self.mode, "applied": self.applied}
+                "status": self.status, "mode": self.mode, "location": self.location,
+                "applied": self.applied}
 
 
 class Sim:
@@ -422,7 +424,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return graph_error(503, "serviceNotAvailable",
                                "The service is temporarily unavailable.", h)
         if f.kind == "410":
-            return self.gone(path, q)
+            r = self.gone(path, q)
+            if not f.location:
+                r.headers = [h for h in r.headers if h[0] != "Location"]
+            return r
         if f.kind == "sync_state_not_found":
             return graph_error(400, "syncStateNotFound", SYNC_STATE_MSG)
         # token_error
