@@ -49,8 +49,8 @@ def main():
     failed = []
     if not a.no_soak:
         for seed in a.seed_list:
-            h.log("=== long soak seed %d (%d/%d)" % (seed, len(total.convergence) and
-                                                     total.seeds + 1 or 1, len(a.seed_list)))
+            h.log("=== long soak seed %d (%d of %d)" % (seed, a.seed_list.index(seed) + 1,
+                                                      len(a.seed_list)))
             try:
                 st = soak.Soak(seed, a.steps, a.chaos_range, static=not a.dynamic,
                                check_every=a.check_every, pause=a.pause_range,
@@ -63,7 +63,7 @@ def main():
             sys.stdout.flush()
     # before/after: the same seeds and steps, dynamic then static workers
     cmp = {}
-    for mode in ("dynamic", "static"):
+    for mode in ("dynamic", "static") if a.compare_seeds > 0 else ():
         st_all = soak.Stats()
         for seed in range(1, a.compare_seeds + 1):
             h.log("=== comparison, %s workers, seed %d" % (mode, seed))
