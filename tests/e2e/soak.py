@@ -108,8 +108,12 @@ class Stats:
         self.convergence += other.convergence
 
 
-def _uuid(rng):
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+def _uuid(rng, salt):
+    """An object id whose first 16 hex digits come from the seed's rng (they fix every sort
+    order the driver's choices depend on) and whose last 16 are unique to this run: runs of
+    the same seed, at once or one after another, must not share ids or sAMAccountNames (the
+    worker finds groups by anchor anywhere under ldap.base_dn)."""
+    return str(uuid.UUID(int=(rng.getrandbits(64) << 64) | salt.getrandbits(64), version=4))
 
 
 class Soak:
@@ -126,6 +130,7 @@ class Soak:
         self.pause = pause
         self.script = script or sys.argv[0]
         self.rng = random.Random(seed)
+        self.salt = random.Random()        # from os.urandom: unique ids per run
         self.stats = Stats()
         self.stats.seeds = 1
         self.e = None
@@ -206,18 +211,18 @@ class Soak:
         pool = e.user_pool(self.npool) if self.npool else []
         users = []
         for u in ad_users + pool:
-            u["oid"] = _uuid(r)
+            u["oid"] = _uuid(r, self.salt)
             users.append(h.synced_user(u))
         self.users = [u["oid"] for u in ad_users]
         self.pool_ids = [u["oid"] for u in pool]
         for i in range(4):
             c = h.cloud_user(i)
-            c["id"] = _uuid(r)
+            c["id"] = _uuid(r, self.salt)
             users.append(c)
             self.cloud.append(c["id"])
         groups = []
         for i in range(10):
-            gid = _uuid(r)
+            gid = _uuid(r, self.salt)
             mem = set(r.sample(self.users, r.randint(0, 12)))
             if r.random() < 0.3:
                 mem.add(r.choice(self.cloud))
@@ -226,7 +231,7 @@ class Soak:
             self.groups[gid] = {"order": self.order, "in_scope": True, "members": mem}
             self.order += 1
         if pool:
-            gid = _uuid(r)
+            gid = _uuid(r, self.salt)
             mem = set(r.sample(self.pool_ids, min(len(pool), r.randint(*self.big_change))))
             groups.append(h.seed_group("Soak big %d" % self.seed, "big", sorted(mem), gid=gid))
             self.groups[gid] = {"order": self.order, "in_scope": True, "members": mem}
@@ -243,7 +248,7 @@ class Soak:
                     "leave_scope", "nest", "unnest") and not gids:
             kind = "create_group"
         if kind == "create_group":
-            gid = _uuid(r)
+            gid = _uuid(r, self.salt)
             mem = set(r.sample(self.users, min(len(self.users), r.randint(0, 10))))
             sim.add_group({"id": gid, "displayName": "Soak %d-%d %s" % (
                 self.seed, self.order, r.choice(["", "x", "Ünïcode", "a,b+c"])),
