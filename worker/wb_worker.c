@@ -951,7 +951,7 @@ static const char **kv_merge(const char *const *defaults, const char *const *use
  * group.instance.id <worker.group_id>-<worker.id> (checked by wb_conf_validate), so that a
  * crashed worker restarted under the same id takes its partitions back at once, without a
  * rebalance and without waiting for session.timeout.ms. An explicit kafka.group.instance.id
- * wins. Returns the derived id, or NULL when there is none to derive. */
+ * wins (and is returned). Returns NULL for a dynamic member. */
 static char *static_instance_id(const wb_conf_t *conf, const char *group_id)
 {
     const char *const *kv = wb_conf_kafka_kv(conf);
@@ -960,7 +960,7 @@ static char *static_instance_id(const wb_conf_t *conf, const char *group_id)
 
     for (i = 0; kv[i]; i += 2)
         if (strcmp(kv[i], "group.instance.id") == 0)
-            return NULL;
+            return wb_strdup(kv[i + 1]);
     return wid && *wid ? wb_asprintf("%s-%s", group_id, wid) : NULL;
 }
 
