@@ -26,6 +26,7 @@ import random
 import sys
 import threading
 import time
+import traceback
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -160,6 +161,12 @@ class Soak:
         self.producer = self.e.start_producer()
 
     def _chaos(self):
+        try:
+            self._chaos_loop()
+        except Exception:  # noqa: BLE001 (the main thread reports it at the next check)
+            self.crashed = "the chaos thread failed:\n" + traceback.format_exc()
+
+    def _chaos_loop(self):
         r = self.chaos_rng
         while not self.chaos_stop.wait(r.uniform(*self.chaos)):
             victim = r.choice(["producer"] + sorted(self.workers))
