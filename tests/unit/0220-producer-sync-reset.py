@@ -182,7 +182,8 @@ def run_matrix(wd, conf_extra=None, producer_args=("--dry-run",), events=None,
                                              "graph.max_retries": "3"}, **(conf_extra or {})))
         prod = Producer(conf, *producer_args)
         get_events = events or (lambda p: p.events())
-        check(prod.wait_rounds(1), "first round committed")
+        ok = prod.wait_rounds(1)
+        check(ok, "first round committed" + ("" if ok else ": %s" % prod.stderr()[-1500:]))
         tenant = Tenant(sim)
         for name, faults in cases():
             if only and not only(name):
