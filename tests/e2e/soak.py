@@ -426,12 +426,12 @@ class Soak:
                     time.sleep(self.rng.uniform(*self.pause))
                     if step % self.check_every == 0 or step == self.steps:
                         self.quiescent_check(step)
-            except BaseException:
+            except BaseException as ex:
                 self.chaos_stop.set()
-                sys.stderr.write("\nSOAK FAILED: seed %d, step %d\nreplay: %s\n\n" % (
-                    self.seed, self.stats.steps, replay_command(
-                        self.script, self.seed, self.steps, self.chaos, self.static,
-                        self.check_every, self.pause)))
+                sys.stderr.write("\nSOAK FAILED: seed %d, step %d\n%s\nreplay: %s\n\n" % (
+                    self.seed, self.stats.steps, "\n".join(str(ex).splitlines()[:20]),
+                    replay_command(self.script, self.seed, self.steps, self.chaos,
+                                   self.static, self.check_every, self.pause)))
                 raise
             finally:
                 self.chaos_stop.set()
