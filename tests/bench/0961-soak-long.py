@@ -51,14 +51,14 @@ def main():
         for seed in a.seed_list:
             h.log("=== long soak seed %d (%d of %d)" % (seed, a.seed_list.index(seed) + 1,
                                                       len(a.seed_list)))
+            run = soak.Soak(seed, a.steps, a.chaos_range, static=not a.dynamic,
+                            check_every=a.check_every, pause=a.pause_range,
+                            converge_timeout=a.converge_timeout, script=SHORT)
             try:
-                st = soak.Soak(seed, a.steps, a.chaos_range, static=not a.dynamic,
-                               check_every=a.check_every, pause=a.pause_range,
-                               converge_timeout=a.converge_timeout, script=SHORT).run()
+                run.run()
             except Exception as ex:  # noqa: BLE001 (report every seed, then fail)
                 failed.append((seed, str(ex).splitlines()[0][:200]))
-                continue
-            total.add(st)
+            total.add(run.stats)   # a failed seed's steps, faults and kills count too
             print(soak.summary(total, "after seed %d" % seed))
             sys.stdout.flush()
     # before/after: the same seeds and steps, dynamic then static workers
