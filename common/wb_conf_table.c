@@ -355,7 +355,10 @@ const struct wb_conf_prop wb_conf_props[] = {
     {"worker.group_id", WB_CONF_T_STR, "writeback-workers", 0, 0, NULL, 0, W | C, 0, check_ident,
      "Kafka consumer group of the workers; writebackctl lag and replay act on it."},
     {"worker.id", WB_CONF_T_STR, "", 0, 0, NULL, 0, W, 0, check_ident,
-     "Name of this worker in logs and dead-letter headers; empty uses <hostname>-<pid>."},
+     "Stable name of this worker, the same across its restarts: it names the worker in logs and "
+     "dead-letter headers and makes it a static consumer group member (group.instance.id "
+     "<worker.group_id>-<worker.id>), so a crashed worker restarted under it gets its partitions "
+     "back without a rebalance. Empty: <hostname>-<pid>, a dynamic member."},
     {"worker.dry_run", WB_CONF_T_BOOL, "false", 0, 0, NULL, 0, W, 0, NULL,
      "Log the LDAP operations the worker would make and write nothing to AD."},
     {"worker.adopt_writeback_v2", WB_CONF_T_BOOL, "false", 0, 0, NULL, 0, W, 0, NULL,

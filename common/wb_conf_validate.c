@@ -195,6 +195,33 @@ static void validate_scope(const wb_conf_t *conf, struct errbuf *eb)
                where(filter, w, sizeof(w)), mode->str);
 }
 
+/* worker.id makes the worker a static member with group.instance.id
+ * <worker.group_id>-<worker.id> (worker/wb_worker.c), which Kafka accepts only as at most
+ * 249 characters of [a-zA-Z0-9._-]; an explicit kafka.group.instance.id is used instead. */
+static void validate_worker_id(const wb_conf_t *conf, struct errbuf *eb)
+{
+    const struct value *wid = val(conf, "worker.id"), *gid = val(conf, "worker.group_id");
+    const char *const *kv = wb_conf_kafka_kv(conf);
+    char w[4200];
+    size_t i;
+
+    if (!wid->str || !*wid->str)
+        return;
+    for (i = 0; kv[i]; i += 2)
+        if (strcmp(kv[i], "group.instance.id") == 0)
+            return;
+    if (strspn(wid->str, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+            strlen(wid->str) ||
+        strspn(gid->str, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+            strlen(gid->str) ||
+        strlen(gid->str) + 1 + strlen(wid->str) > 249)
+        eb_add(eb,
+               "%sworker.id \"%s\": the static member id worker.group_id-worker.id must be at "
+               "most 249 characters of [a-zA-Z0-9._-]; change worker.id or worker.group_id, or "
+               "set kafka.group.instance.id",
+               where(wid, w, sizeof(w)), wid->str);
+}
+
 wb_err_t wb_conf_validate(wb_conf_t *conf, unsigned programs, char *errstr, size_t errsz)
 {
     static const char *const topics[] = {"topic.events", "topic.dlq", "topic.state"};
@@ -233,6 +260,8 @@ wb_err_t wb_conf_validate(wb_conf_t *conf, unsigned programs, char *errstr, size
             wb_log_secret(conf->kv[i].value);
     validate_ldap(conf, &eb);
     validate_scope(conf, &eb);
+    if (programs & WB_CONF_WORKER)
+        validate_worker_id(conf, &eb);
     if (wb_conf_get_int(conf, "worker.retry_backoff_ms") >
         wb_conf_get_int(conf, "worker.retry_backoff_max_ms"))
         eb_add(&eb, "%sworker.retry_backoff_ms is larger than worker.retry_backoff_max_ms",

@@ -514,6 +514,10 @@ wb_err_t wb_graph_request(wb_graph_t *g, const char *method, const char *url, co
                    method, short_url(full), j ? why : "not JSON", b.len);
         } else {
             error_text(&b, code, sizeof(code), msg, sizeof(msg));
+            /* a renewed token that Graph accepted (any answer but 401) may expire again later
+             * in this request's retries: that 401 gets its own renewal */
+            if (status != 401)
+                auth_retry = 0;
             if (status == 410 || sync_state_lost(code)) {
                 wb_log(LOG_WARNING, "GRAPH",
                        "%s %.300s: HTTP %ld %s: delta state lost, full resync", method,

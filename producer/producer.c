@@ -284,6 +284,7 @@ struct plan {
     wb_idmap_t *s1;      /* in scope after the round */
     wb_idmap_t *both;    /* S0 | S1, for member removals of nested groups */
     wb_idmap_t *snap;    /* groups that get upsert + snapshot */
+    wb_idmap_t *resnap;  /* groups in scope whose member list goes out whole (complete()) */
     wb_idmap_t *upsert;  /* groups (already in scope) whose properties changed */
     wb_idmap_t *gone;    /* deletion candidates: id -> WB_CKPT_STAGED_* */
     wb_idmap_t *staged;  /* staged after the round */
@@ -300,6 +301,7 @@ static void plan_free(struct plan *pl)
     wb_idmap_destroy(pl->s1, NULL);
     wb_idmap_destroy(pl->both, NULL);
     wb_idmap_destroy(pl->snap, NULL);
+    wb_idmap_destroy(pl->resnap, NULL);
     wb_idmap_destroy(pl->upsert, NULL);
     wb_idmap_destroy(pl->gone, NULL);
     wb_idmap_destroy(pl->staged, NULL);
@@ -428,6 +430,7 @@ static wb_err_t plan_round(wb_producer_t *p, struct plan *pl)
     char id[37];
 
     pl->snap = wb_idmap_new();
+    pl->resnap = wb_idmap_new();
     pl->upsert = wb_idmap_new();
     pl->gone = wb_idmap_new();
     pl->release = wb_idmap_new();
@@ -504,42 +507,49 @@ static wb_err_t plan_round(wb_producer_t *p, struct plan *pl)
     return WB_OK;
 }
 
-/* Member lists of groups entering scope incrementally; unknown users. */
-static wb_err_t complete(wb_producer_t *p, struct plan *pl)
+/* Reads the whole member list of every group in set into its round entry. A group deleted
+ * meanwhile is taken out of set and of also (when given): the next round reports it. */
+static wb_err_t read_members(wb_producer_t *p, struct plan *pl, wb_idmap_t *set, wb_idmap_t *also)
+{
+    struct wb_idkey *keys;
+    size_t n, i;
+    wb_err_t err = WB_OK;
+    char id[37];
+
+    keys = wb_idmap_keys_sorted(set, &n);
+    for (i = 0; i < n && err == WB_OK; i++) {
+        struct wb_rgroup *rg = *wb_idmap_get(pl->r.groups, &keys[i]);
+        bool gone = false;
+
+        wb_idkey_format(&keys[i], id);
+        rg->nm = 0;
+        err = wb_round_members(p->g, id, rg, &gone);
+        if (err != WB_OK && gone) {
+            wb_idmap_del(set, &keys[i]);
+            if (also)
+                wb_idmap_del(also, &keys[i]);
+            err = WB_OK;
+        }
+    }
+    free(keys);
+    return err;
+}
+
+/* Resolves the unknown user members of the round's groups in scope (only those in only, when
+ * given) with getByIds. */
+static wb_err_t resolve_unknown(wb_producer_t *p, struct plan *pl, const wb_idmap_t *only)
 {
     struct wb_idkey k, *ids = NULL;
     size_t pos = 0, n = 0, cap = 0, i;
     void *v;
     wb_err_t err = WB_OK;
-    char id[37];
 
-    if (!pl->r.full) {
-        struct wb_idkey *snaps;
-        size_t ns;
-
-        snaps = wb_idmap_keys_sorted(pl->snap, &ns);
-        for (i = 0; i < ns && err == WB_OK; i++) {
-            struct wb_rgroup *rg = *wb_idmap_get(pl->r.groups, &snaps[i]);
-            bool gone = false;
-
-            wb_idkey_format(&snaps[i], id);
-            rg->nm = 0;
-            err = wb_round_members(p->g, id, rg, &gone);
-            if (err != WB_OK && gone) {
-                /* deleted meanwhile: the next round reports it */
-                wb_idmap_del(pl->snap, &snaps[i]);
-                wb_idmap_del(pl->s1, &snaps[i]);
-                err = WB_OK;
-            }
-        }
-        free(snaps);
-        if (err != WB_OK)
-            return err;
-    }
     while (wb_idmap_next(pl->r.groups, &pos, &k, &v)) {
         struct wb_rgroup *rg = v;
 
         if (!wb_idmap_has(pl->s1, &k) && !wb_idmap_has(pl->both, &k))
+            continue;
+        if (only && !wb_idmap_has(only, &k))
             continue;
         wb_rgroup_net(rg);
         for (i = 0; i < rg->nm; i++) {
@@ -559,6 +569,64 @@ static wb_err_t complete(wb_producer_t *p, struct plan *pl)
         err = wb_users_resolve(p->users, ids, n);
     }
     free(ids);
+    return err;
+}
+
+/* An incremental round that removes a user member nobody can name any more (deleted in
+ * Entra: the users delta, or a restart's full users round, no longer lists it, and getByIds
+ * does not return it) cannot say which AD member value to remove. Such a group's whole member
+ * list is read and sent as a snapshot instead, which removes whatever AD holds beyond it. */
+static wb_err_t resnap_unnamed(wb_producer_t *p, struct plan *pl)
+{
+    struct wb_idkey k;
+    size_t pos = 0, i;
+    void *v;
+    wb_err_t err = WB_OK;
+    char id[37];
+
+    while (wb_idmap_next(pl->r.groups, &pos, &k, &v)) {
+        struct wb_rgroup *rg = v;
+        size_t unnamed = 0;
+
+        if (!wb_idmap_has(pl->s1, &k) || wb_idmap_has(pl->snap, &k))
+            continue;
+        for (i = 0; i < rg->nm; i++) {
+            const struct wb_uident *ui;
+
+            if (rg->m[i].kind != WB_MK_USER || rg->m[i].added)
+                continue;
+            ui = wb_users_get(p->users, &rg->m[i].id);
+            if (!ui || ui->missing)
+                unnamed++;
+        }
+        if (unnamed) {
+            wb_idmap_add(pl->resnap, &k);
+            wb_idkey_format(&k, id);
+            wb_log(LOG_INFO, "PRODUCER",
+                   "group %s: %zu removed member(s) no longer known to Graph (deleted users); "
+                   "sending its whole member list",
+                   id, unnamed);
+        }
+    }
+    err = read_members(p, pl, pl->resnap, NULL);
+    if (err == WB_OK && wb_idmap_count(pl->resnap))
+        err = resolve_unknown(p, pl, pl->resnap);
+    return err;
+}
+
+/* Member lists of groups entering scope incrementally; unknown users. */
+static wb_err_t complete(wb_producer_t *p, struct plan *pl)
+{
+    wb_err_t err = WB_OK;
+
+    if (!pl->r.full) {
+        err = read_members(p, pl, pl->snap, pl->s1);
+        if (err != WB_OK)
+            return err;
+    }
+    err = resolve_unknown(p, pl, NULL);
+    if (err == WB_OK && !pl->r.full)
+        err = resnap_unnamed(p, pl);
     return err;
 }
 
@@ -721,7 +789,7 @@ static wb_err_t emit_round(wb_producer_t *p, struct plan *pl)
         struct wb_rgroup *rg = *wb_idmap_get(pl->r.groups, &keys[i]);
 
         wb_idkey_format(&keys[i], id);
-        if (wb_idmap_has(pl->snap, &keys[i]))
+        if (wb_idmap_has(pl->snap, &keys[i]) || wb_idmap_has(pl->resnap, &keys[i]))
             err = wb_emit_snapshot(&p->em, id, rg, pl->s1);
         else if (wb_idmap_has(pl->s1, &keys[i]) && rg->nm > 0)
             err = wb_emit_members(&p->em, id, rg, pl->s1, pl->both);

@@ -16,6 +16,8 @@ void wb_wmetrics_init(struct wb_wmetrics *wm, wb_metrics_t *reg)
     static const char *const cg_l[] = {"consumergroup", "topic", "partition"};
     static const char *const part_l[] = {"partition"};
     static const char *const opname_l[] = {"op"};
+    static const char *const type_l[] = {"type"};
+    static const char *const dir_l[] = {"direction"};
     static const double bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900};
     static const double op_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                        0.1,   0.25,   0.5,   1,    2.5,   10};
@@ -52,6 +54,34 @@ void wb_wmetrics_init(struct wb_wmetrics *wm, wb_metrics_t *reg)
                          "Consumer lag in messages (Burrow/kafka-exporter name).", 3, cg_l);
     wm->lag = wb_metrics_gauge(reg, "writeback_worker_lag_messages",
                                "Consumer lag in messages per assigned partition.", 1, part_l);
+    wm->rebalances = wb_metrics_counter(
+        reg, "writeback_worker_rebalances_total",
+        "Consumer group rebalances this worker took part in, by callback type (assign, revoke).", 1,
+        type_l);
+    wm->moved = wb_metrics_counter(reg, "writeback_worker_partitions_moved_total",
+                                   "Partitions assigned to or taken from this worker, by "
+                                   "direction (assigned, revoked, lost).",
+                                   1, dir_l);
+    wm->assigned = wb_metrics_gauge(reg, "writeback_worker_assigned_partitions",
+                                    "Partitions of topic.events assigned to this worker.", 0, NULL);
+}
+
+void wb_wmetrics_rebalance(struct wb_wmetrics *wm, bool assign, bool lost, int n)
+{
+    const char *tl[1] = {assign ? "assign" : "revoke"};
+    const char *dl[1] = {assign ? "assigned" : lost ? "lost" : "revoked"};
+
+    if (!wm)
+        return;
+    wb_metric_inc(wm->rebalances, tl, 1);
+    if (n > 0)
+        wb_metric_inc(wm->moved, dl, n);
+}
+
+void wb_wmetrics_assigned(struct wb_wmetrics *wm, int n)
+{
+    if (wm)
+        wb_metric_set(wm->assigned, NULL, n);
 }
 
 void wb_wmetrics_ldap(struct wb_wmetrics *wm, const char *op, bool ok, bool sent)

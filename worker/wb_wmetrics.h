@@ -23,6 +23,9 @@ struct wb_wmetrics {
     wb_metric_t *latency;      /* writeback_worker_apply_latency_seconds */
     wb_metric_t *cg_lag;       /* kafka_consumergroup_lag{consumergroup,topic,partition} */
     wb_metric_t *lag;          /* writeback_worker_lag_messages{partition} */
+    wb_metric_t *rebalances;   /* writeback_worker_rebalances_total{type} */
+    wb_metric_t *moved;        /* writeback_worker_partitions_moved_total{direction} */
+    wb_metric_t *assigned;     /* writeback_worker_assigned_partitions */
 };
 
 /* Registers the families in reg (borrowed; must outlive wm). */
@@ -45,6 +48,13 @@ void wb_wmetrics_dlq_failure(struct wb_wmetrics *wm, const char *error);
 void wb_wmetrics_skipped(struct wb_wmetrics *wm, const char *reason, double n);
 /* Seconds from event time to applied. */
 void wb_wmetrics_latency(struct wb_wmetrics *wm, double seconds);
+
+/* One rebalance callback: an assignment (also one that moves nothing, as cooperative rounds
+ * call back with an empty list) or a revocation (lost: the session had expired), of n
+ * partitions. */
+void wb_wmetrics_rebalance(struct wb_wmetrics *wm, bool assign, bool lost, int n);
+/* Partitions assigned to this worker now. */
+void wb_wmetrics_assigned(struct wb_wmetrics *wm, int n);
 
 /* Reads consumer_lag of every partition of topic from a librdkafka statistics JSON document
  * (json[0..len)) and sets both lag families; partitions no longer assigned ("desired": false)

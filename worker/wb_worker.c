@@ -71,6 +71,7 @@ struct wb_worker_s {
     const wb_conf_t *conf;
     const char *topic, *dlq_topic, *group_id;
     char *worker_id;
+    char *instance_id; /* group.instance.id derived from worker.id; NULL: dynamic member */
     unsigned max_retries;
     int64_t dep_timeout_ms;
     size_t batch_max;
@@ -435,6 +436,16 @@ static void carry_drop(wb_worker_t *wk, int32_t partition)
 
 /* --- callbacks --- */
 
+static void assigned_gauge(wb_worker_t *wk)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+
+    if (rd_kafka_assignment(wk->consumer, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || !l)
+        return;
+    wb_wmetrics_assigned(&wk->wm, l->cnt);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -466,7 +477,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             wb_metric_remove(wk->wm.cg_lag, cg);
         }
     }
+    wb_wmetrics_rebalance(
+        &wk->wm, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS,
+        err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && rd_kafka_assignment_lost(rk), parts->cnt);
     wb_kafka_rebalance_cb(rk, err, parts, NULL);
+    assigned_gauge(wk);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
         for (i = 0; i < parts->cnt; i++) {
             pstate_drop(wk, parts->elems[i].partition);
@@ -939,15 +954,72 @@ static const char **kv_merge(const char *const *defaults, const char *const *use
     return kv;
 }
 
+/* Static membership (KIP-345): a worker with a worker.id joins its consumer group as
+ * group.instance.id <worker.group_id>-<worker.id> (checked by wb_conf_validate), so that a
+ * crashed worker restarted under the same id takes its partitions back at once, without a
+ * rebalance and without waiting for session.timeout.ms. An explicit kafka.group.instance.id
+ * wins (and is returned). Returns NULL for a dynamic member. */
+static char *static_instance_id(const wb_conf_t *conf, const char *group_id)
+{
+    const char *const *kv = wb_conf_kafka_kv(conf);
+    const char *wid = wb_conf_get_str(conf, "worker.id");
+    size_t i;
+
+    for (i = 0; kv[i]; i += 2)
+        if (strcmp(kv[i], "group.instance.id") == 0)
+            return wb_strdup(kv[i + 1]);
+    return wid && *wid ? wb_asprintf("%s-%s", group_id, wid) : NULL;
+}
+
+/* On a requested stop the worker leaves its group before closing: librdkafka's close does
+ * not send LeaveGroup for a static member (KIP-345), which would keep its partitions
+ * unassigned until session.timeout.ms (and `writebackctl replay` refused) after a planned
+ * stop. Unsubscribing first revokes the partitions (committing them) and leaves; a crash
+ * sends nothing, so the restarted worker takes its place. */
+static void leave_group(wb_worker_t *wk)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    int64_t deadline = mono_ms() + 10000;
+    rd_kafka_resp_err_t err = rd_kafka_unsubscribe(wk->consumer);
+
+    if (err) {
+        wb_log(LOG_WARNING, FAC, "unsubscribe: %s", rd_kafka_err2str(err));
+        return;
+    }
+    while (mono_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(wk->consumer, 100);
+        int cnt;
+
+        if (m)
+            rd_kafka_message_destroy(m); /* not applied: its offset is not stored */
+        if (rd_kafka_assignment(wk->consumer, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || !l)
+            break;
+        cnt = l->cnt;
+        rd_kafka_topic_partition_list_destroy(l);
+        l = NULL;
+        if (cnt == 0)
+            break;
+    }
+    /* the LeaveGroup request goes out once the revocation is done; give it time to */
+    rd_kafka_consumer_poll(wk->consumer, 200);
+}
+
 wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
 {
-    static const char *const cons_defaults[] = {"statistics.interval.ms",
-                                                "5000",
-                                                "queued.max.messages.kbytes",
-                                                "4096",
-                                                "fetch.max.bytes",
-                                                "4194304",
-                                                NULL};
+    /* session.timeout.ms: how long a vanished member keeps its partitions. A static member
+     * restarted within it rejoins without a rebalance; a worker gone for good (scaled down,
+     * host lost) has its partitions moved after it. docs/scaling-and-restarts.md. */
+    const char *cons_defaults[] = {"statistics.interval.ms",
+                                   "5000",
+                                   "queued.max.messages.kbytes",
+                                   "4096",
+                                   "fetch.max.bytes",
+                                   "4194304",
+                                   "session.timeout.ms",
+                                   "45000",
+                                   NULL, /* group.instance.id when derived */
+                                   NULL,
+                                   NULL};
     static const char *const prod_defaults[] = {"message.timeout.ms", "30000", NULL};
     wb_worker_t *wk = wb_calloc(1, sizeof(*wk));
     struct wb_ad_opts ao = {0};
@@ -1019,6 +1091,11 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
     ac.range_window = (int)wb_conf_get_int(conf, "ldap.range_window");
     wk->ap = wb_apply_new(wk->ad, &ac, &wk->wm);
 
+    wk->instance_id = static_instance_id(conf, wk->group_id);
+    if (wk->instance_id) {
+        cons_defaults[8] = "group.instance.id";
+        cons_defaults[9] = wk->instance_id;
+    }
     kv = kv_merge(cons_defaults, wb_conf_kafka_kv(conf));
     kc = wb_kafka_consumer_conf_new(kv, wk->group_id, errstr, errsz);
     free(kv);
@@ -1055,9 +1132,10 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
         }
     }
     wb_log(LOG_NOTICE, FAC,
-           "worker %s started: group %s, topic %s, dead letters to %s, AD %s, target %s%s",
-           wk->worker_id, wk->group_id, wk->topic, wk->dlq_topic, ao.uri, ac.target_ou,
-           ac.dry_run ? " (dry run: no AD writes)" : "");
+           "worker %s started: group %s (%s%s), topic %s, dead letters to %s, AD %s, target %s%s",
+           wk->worker_id, wk->group_id, wk->instance_id ? "static member " : "",
+           wk->instance_id ? wk->instance_id : "dynamic member: no worker.id", wk->topic,
+           wk->dlq_topic, ao.uri, ac.target_ou, ac.dry_run ? " (dry run: no AD writes)" : "");
     return wk;
 fail:
     wb_worker_destroy(wk);
@@ -1142,7 +1220,9 @@ int wb_worker_run(wb_worker_t *wk)
     carry_drop(wk, -1);
     if (wk->fatal)
         return 1;
-    wb_log(LOG_NOTICE, FAC, "stopping on request; committing offsets");
+    wb_log(LOG_NOTICE, FAC, "stopping on request; committing offsets and leaving group %s",
+           wk->group_id);
+    leave_group(wk);
     return 0;
 }
 
@@ -1171,6 +1251,7 @@ void wb_worker_destroy(wb_worker_t *wk)
     for (size_t i = 0; i < wk->ngone; i++)
         free(wk->gone[i]);
     free(wk->worker_id);
+    free(wk->instance_id);
     free(wk);
 }
 

@@ -91,6 +91,18 @@ def free_port():
     return port
 
 
+def wait_for(pred, timeout, what, interval=1.0):
+    """Polls pred() until it returns something true (returned) or timeout seconds pass."""
+    deadline = time.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise E2EError("timed out waiting for " + what)
+        time.sleep(interval)
+
+
 # ------------------------------------------------------------------------ LDAP
 def sid_to_str(b):
     if len(b) < 8:

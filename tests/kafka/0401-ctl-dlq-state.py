@@ -18,15 +18,7 @@ from ctlrun import CTL, Ctl  # noqa: E402
 
 
 
-def wait(pred, timeout, what):
-    deadline = time.time() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise h.E2EError("timed out waiting for " + what)
-        time.sleep(1)
+wait = h.wait_for
 
 
 def snapshots(e):

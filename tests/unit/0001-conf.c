@@ -647,6 +647,32 @@ static void test_cross_checks(void **state)
     assert_int_equal(count_lines(err), 4);
     wb_conf_destroy(conf);
 
+    /* worker.id makes a static member <worker.group_id>-<worker.id>: Kafka's rules for a
+     * group.instance.id apply, unless kafka.group.instance.id is given. */
+    conf = worker_conf(pw, "OU=Groups,DC=wb,DC=test");
+    assert_int_equal(wb_conf_set(conf, "worker.id", "host-1.example_2", err, sizeof(err)), WB_OK);
+    assert_int_equal(wb_conf_validate(conf, WB_CONF_WORKER, err, sizeof(err)), WB_OK);
+    assert_int_equal(wb_conf_set(conf, "worker.id", "host:1", err, sizeof(err)), WB_OK);
+    assert_int_equal(wb_conf_validate(conf, WB_CONF_WORKER, err, sizeof(err)), WB_ERR_INVALID);
+    assert_non_null(strstr(err, "worker.id \"host:1\": the static member id"));
+    assert_int_equal(wb_conf_set(conf, "kafka.group.instance.id", "mine", err, sizeof(err)), WB_OK);
+    assert_int_equal(wb_conf_validate(conf, WB_CONF_WORKER, err, sizeof(err)), WB_OK);
+    wb_conf_destroy(conf);
+    conf = worker_conf(pw, "OU=Groups,DC=wb,DC=test");
+    {
+        char gid[201], wid[61];
+
+        memset(gid, 'g', 200); /* each within check_ident's 200, together too long */
+        gid[200] = '\0';
+        memset(wid, 'w', 60);
+        wid[60] = '\0';
+        assert_int_equal(wb_conf_set(conf, "worker.group_id", gid, err, sizeof(err)), WB_OK);
+        assert_int_equal(wb_conf_set(conf, "worker.id", wid, err, sizeof(err)), WB_OK);
+    }
+    assert_int_equal(wb_conf_validate(conf, WB_CONF_WORKER, err, sizeof(err)), WB_ERR_INVALID);
+    assert_non_null(strstr(err, "the static member id"));
+    wb_conf_destroy(conf);
+
     /* A suffix that is not a whole RDN is not "under". */
     conf = worker_conf(pw, "OU=Groups,DC=xwb,DC=test");
     assert_int_equal(wb_conf_validate(conf, WB_CONF_WORKER, err, sizeof(err)), WB_ERR_INVALID);

@@ -87,6 +87,8 @@ def compose_problems(c):
     for name in ("producer", "worker"):
         if not sv[name].get("secrets"):
             out.append("%s gets no secret" % name)
+    if "worker.id=" not in " ".join(sv["worker"].get("command") or []):
+        out.append("worker must be given a stable worker.id (static group membership)")
     return out
 
 
@@ -142,8 +144,10 @@ def check_compose():
     broken = copy.deepcopy(c)
     del broken["services"]["worker"]["healthcheck"]
     broken["services"]["worker"]["deploy"]["replicas"] = 1
-    if len(compose_problems(broken)) < 2:
-        err("self-check: compose checker missed a removed health check / replica count")
+    broken["services"]["worker"]["command"] = ["writeback-worker"]
+    if len(compose_problems(broken)) < 3:
+        err("self-check: compose checker missed a removed health check / replica count / "
+            "worker.id")
     broken = copy.deepcopy(c)
     broken["secrets"]["ldap_password"]["file"] = "deploy/compose/secrets/nope.txt"
     if not compose_files(broken, ROOT):
@@ -169,6 +173,9 @@ def unit_problems(text, name):
         out.append("%s: secrets must come in as credentials (LoadCredential)" % name)
     if "CREDENTIALS_DIRECTORY" not in kv.get("ExecStart", ""):
         out.append("%s: ExecStart does not read the credential" % name)
+    if name.endswith("@.service") and not re.search(r"-X worker\.id=\S*%i", kv.get("ExecStart",
+                                                                                    "")):
+        out.append("%s: worker.id must come from the instance name (%%i)" % name)
     return out
 
 
@@ -211,9 +218,28 @@ def check_systemd():
         shutil.rmtree(tmp)
     if not unit_problems("[Service]\nUser=root\nExecStart=/bin/x\n", "broken"):
         err("self-check: unit checker accepted an unhardened unit")
+    with open(os.path.join(D, "systemd", "writeback-worker@.service")) as f:
+        unit = re.sub(r"-X worker\.id=\S+ ", "", f.read())
+    if not unit_problems(unit, "writeback-worker@.service"):
+        err("self-check: unit checker accepted a worker unit without a stable worker.id")
 
 
 # ------------------------------------------------------------------------ Kubernetes
+def worker_identity_problems(sts, c, by):
+    """Each worker pod's stable name is its worker.id (static group membership): the
+    StatefulSet names a headless Service and passes metadata.name as worker.id."""
+    out = []
+    svc = by.get(("Service", sts["spec"].get("serviceName")))
+    if not svc or svc["spec"].get("clusterIP") != "None":
+        out.append("writeback-worker: serviceName must name a headless Service")
+    env = {e["name"]: e for e in c.get("env") or []}
+    if "-X" not in c.get("args", []) or "worker.id=$(POD_NAME)" not in c.get("args", []) or \
+            ((env.get("POD_NAME") or {}).get("valueFrom") or {}).get("fieldRef", {}).get(
+                "fieldPath") != "metadata.name":
+        out.append("writeback-worker: worker.id must be the pod name (-X worker.id=$(POD_NAME))")
+    return out
+
+
 def k8s_problems(docs):
     out = []
     by = {}
@@ -235,11 +261,11 @@ def k8s_problems(docs):
                 return line.split("=", 1)[1].strip()
         return default
 
-    for name, port, want_reps in (("writeback-producer", 9465, 1), ("writeback-worker", 9464,
-                                                                     None)):
-        dep = by.get(("Deployment", name))
+    for name, kind, port, want_reps in (("writeback-producer", "Deployment", 9465, 1),
+                                        ("writeback-worker", "StatefulSet", 9464, None)):
+        dep = by.get((kind, name))
         if not dep:
-            out.append("Deployment %s missing" % name)
+            out.append("%s %s missing" % (kind, name))
             continue
         spec = dep["spec"]
         if want_reps is not None and spec.get("replicas") != want_reps:
@@ -271,6 +297,8 @@ def k8s_problems(docs):
             elif "secret" not in v or not v["secret"].get("secretName"):
                 out.append("%s: volume %s is neither the ConfigMap nor a Secret" % (
                     name, vm["name"]))
+        if kind == "StatefulSet":
+            out += worker_identity_problems(dep, c, by)
         conf = "producer.conf" if "producer" in name else "worker.conf"
         listen = conf_value(conf, name.split("-")[1] + ".metrics_listen", "")
         if not listen.startswith("0.0.0.0:%d" % port):
@@ -283,8 +311,9 @@ def k8s_problems(docs):
     so = by.get(("ScaledObject", "writeback-worker"))
     if not so:
         return out + ["KEDA ScaledObject writeback-worker missing"]
-    if so["spec"]["scaleTargetRef"]["name"] != "writeback-worker":
-        out.append("ScaledObject does not target the worker Deployment")
+    if so["spec"]["scaleTargetRef"]["name"] != "writeback-worker" or \
+            so["spec"]["scaleTargetRef"].get("kind") != "StatefulSet":
+        out.append("ScaledObject does not target the worker StatefulSet")
     parts = int(conf_value("producer.conf", "topic.partitions", "12"))
     if not 1 <= so["spec"].get("maxReplicaCount", 100) <= parts:
         out.append("ScaledObject maxReplicaCount must be capped at the %d partitions" % parts)
@@ -326,8 +355,10 @@ def check_k8s():
         if d["kind"] == "Deployment" and d["metadata"]["name"] == "writeback-producer":
             d["spec"]["replicas"] = 2
             del d["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
-    if len(k8s_problems(broken)) < 3:
-        err("self-check: k8s checker missed broken replicas/probe/KEDA cap")
+        if d["kind"] == "StatefulSet":
+            d["spec"]["template"]["spec"]["containers"][0]["args"] = ["writeback-worker"]
+    if len(k8s_problems(broken)) < 4:
+        err("self-check: k8s checker missed broken replicas/probe/KEDA cap/worker.id")
 
 
 # ------------------------------------------------------------------------ Prometheus
