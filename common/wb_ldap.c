@@ -287,6 +287,18 @@ out:
     return rc;
 }
 
+void wb_ldap_opts_from_conf(const wb_conf_t *conf, struct wb_ldap_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->uri = wb_conf_get_str(conf, "ldap.uri");
+    o->bind_dn = wb_conf_get_str(conf, "ldap.bind_dn");
+    o->password = wb_conf_secret(conf, "ldap.password_file");
+    o->ca_file = wb_conf_get_str(conf, "ldap.ca_file");
+    o->starttls = wb_conf_get_bool(conf, "ldap.starttls");
+    o->allow_insecure = wb_conf_get_bool(conf, "ldap.allow_insecure");
+    o->timeout_ms = (int)wb_conf_get_int(conf, "ldap.timeout_ms");
+}
+
 wb_ldap_t *wb_ldap_new(const struct wb_ldap_opts *o, char *errstr, size_t errsz)
 {
     wb_ldap_t *ld = NULL;

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "wb_conf.h"
 #include "wb_err.h"
 
 typedef struct wb_ldap_s wb_ldap_t;
@@ -55,6 +56,14 @@ struct wb_ldap_opts {
     int timeout_ms;
     int lazy;
 };
+
+/*
+ * Fills o from the ldap.* keys of conf (ldap.uri, ldap.bind_dn, the contents of
+ * ldap.password_file, ldap.ca_file, ldap.starttls, ldap.allow_insecure, ldap.timeout_ms);
+ * lazy is 0. The strings are borrowed from conf and live as long as it does. Absent keys are
+ * NULL: the caller says which of them it needs.
+ */
+void wb_ldap_opts_from_conf(const wb_conf_t *conf, struct wb_ldap_opts *o);
 
 /*
  * Connects and binds. Returns a handle, or NULL with a one-line reason in errstr (which names

@@ -226,7 +226,7 @@ struct plan_out {
 static int plan_ldap(const wb_conf_t *conf, const char *gid, const struct lines *ev,
                      struct capture *cp, struct plan_out *po, char *err, size_t errsz)
 {
-    struct wb_ad_opts ao = {0};
+    struct wb_ldap_opts ao;
     struct wb_apply_cfg ac = {0};
     struct wb_event *evs = wb_calloc(ev->n + 1, sizeof(*evs));
     struct wb_plan_in *in = wb_calloc(ev->n + 1, sizeof(*in));
@@ -239,13 +239,7 @@ static int plan_ldap(const wb_conf_t *conf, const char *gid, const struct lines 
     int rc = -1, lrc;
     char reason[256];
 
-    ao.uri = wb_conf_get_str(conf, "ldap.uri");
-    ao.bind_dn = wb_conf_get_str(conf, "ldap.bind_dn");
-    ao.password = wb_conf_secret(conf, "ldap.password_file");
-    ao.ca_file = wb_conf_get_str(conf, "ldap.ca_file");
-    ao.starttls = wb_conf_get_bool(conf, "ldap.starttls");
-    ao.allow_insecure = wb_conf_get_bool(conf, "ldap.allow_insecure");
-    ao.timeout_ms = (int)wb_conf_get_int(conf, "ldap.timeout_ms");
+    wb_ldap_opts_from_conf(conf, &ao);
     ac.base_dn = wb_conf_get_str(conf, "ldap.base_dn");
     ac.target_ou = wb_conf_get_str(conf, "ldap.target_ou");
     if (!ac.base_dn || !ac.target_ou || !ao.bind_dn || !ao.password) {

@@ -26,9 +26,9 @@ struct wb_ad_s {
     LDAP *ld; /* wb_ldap_handle(conn), NULL while disconnected */
 };
 
-wb_ad_t *wb_ad_new(const struct wb_ad_opts *o, struct wb_wmetrics *wm, char *errstr, size_t errsz)
+wb_ad_t *wb_ad_new(const struct wb_ldap_opts *o, struct wb_wmetrics *wm, char *errstr, size_t errsz)
 {
-    struct wb_ldap_opts lo = {0};
+    struct wb_ldap_opts lo = *o;
     wb_ad_t *ad = NULL;
     wb_ldap_t *conn;
 
@@ -36,12 +36,6 @@ wb_ad_t *wb_ad_new(const struct wb_ad_opts *o, struct wb_wmetrics *wm, char *err
         snprintf(errstr, errsz, "ldap.uri, ldap.bind_dn and ldap.password_file must be set");
         goto out;
     }
-    lo.uri = o->uri;
-    lo.bind_dn = o->bind_dn;
-    lo.password = o->password;
-    lo.ca_file = o->ca_file;
-    lo.starttls = o->starttls;
-    lo.allow_insecure = o->allow_insecure;
     lo.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
     lo.lazy = 1;
     conn = wb_ldap_new(&lo, errstr, errsz);

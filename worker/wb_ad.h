@@ -8,6 +8,7 @@
 #define WB_AD_H
 
 #include "wb_err.h"
+#include "wb_ldap.h"
 #include "wb_wmetrics.h"
 
 #include <ldap.h>
@@ -16,21 +17,12 @@
 
 typedef struct wb_ad_s wb_ad_t;
 
-/* Connection settings; every string is copied by wb_ad_new. */
-struct wb_ad_opts {
-    const char *uri;      /* ldap.uri */
-    const char *bind_dn;  /* ldap.bind_dn */
-    const char *password; /* the contents of ldap.password_file */
-    const char *ca_file;  /* ldap.ca_file, may be NULL (system store) */
-    bool starttls;        /* ldap.starttls */
-    bool allow_insecure;  /* ldap.allow_insecure */
-    int timeout_ms;       /* ldap.timeout_ms */
-};
-
-/* A session (not yet connected). Returns NULL and fills errstr when the settings are unsafe
+/* A session (not yet connected) with settings o (see wb_ldap_opts; o->lazy is ignored, every
+ * string is copied). Returns NULL and fills errstr when the settings are unsafe
  * (plain ldap:// simple bind without starttls or allow_insecure) or incomplete. wm may be NULL
  * and is borrowed. */
-wb_ad_t *wb_ad_new(const struct wb_ad_opts *o, struct wb_wmetrics *wm, char *errstr, size_t errsz);
+wb_ad_t *wb_ad_new(const struct wb_ldap_opts *o, struct wb_wmetrics *wm, char *errstr,
+                   size_t errsz);
 /* Unbinds and frees; wipes the password. NULL does nothing. */
 void wb_ad_destroy(wb_ad_t *ad);
 
