@@ -287,6 +287,12 @@ out:
     return rc;
 }
 
+int wb_ldap_conn_gone(int rc)
+{
+    return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT ||
+           rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY;
+}
+
 void wb_ldap_opts_from_conf(const wb_conf_t *conf, struct wb_ldap_opts *o)
 {
     memset(o, 0, sizeof(*o));

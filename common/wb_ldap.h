@@ -95,6 +95,14 @@ struct ldap *wb_ldap_handle(wb_ldap_t *ld);
 wb_err_t wb_ldap_reconnect(wb_ldap_t *ld);
 
 /*
+ * True for the result codes that mean the connection is gone or the server cannot answer now
+ * (server down, connect error, timeout, unavailable, busy): the caller drops the connection
+ * and retries later, and never reads such a code as the server's verdict on the request.
+ * Pure; any thread.
+ */
+int wb_ldap_conn_gone(int rc);
+
+/*
  * Outcome of the last operation on ld: the LDAP result code (0 success, negative for
  * client-side errors such as LDAP_SERVER_DOWN -1 or LDAP_TIMEOUT -5), the server's diagnostic
  * message (AD's "00000562: UpdErr: ..." text) or libldap's text when the server sent none, and

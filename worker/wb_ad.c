@@ -115,12 +115,6 @@ static void diag_from_handle(wb_ad_t *ad, LDAP *ld)
     ldap_memfree(msg);
 }
 
-static bool conn_gone(int rc)
-{
-    return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT ||
-           rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY;
-}
-
 wb_err_t wb_ad_connect(wb_ad_t *ad, char *errstr, size_t errsz)
 {
     wb_err_t err;
@@ -179,7 +173,7 @@ static int result_of(wb_ad_t *ad, int rc, LDAPMessage *res)
 
 static int finish_sent(wb_ad_t *ad, const char *op, int rc, bool sent)
 {
-    if (conn_gone(rc)) {
+    if (wb_ldap_conn_gone(rc)) {
         wb_log(LOG_WARNING, FAC, "%s: %s (%s); reconnecting", op, ldap_err2string(rc), ad->msg);
         wb_ad_disconnect(ad);
     }
@@ -260,7 +254,7 @@ int wb_ad_add(wb_ad_t *ad, const char *dn, LDAPMod **mods)
 
 int wb_ad_modify(wb_ad_t *ad, const char *dn, LDAPMod **mods, bool permissive)
 {
-    LDAPControl ctrl = {"1.2.840.113556.1.4.1413", {0, NULL}, 0};
+    LDAPControl ctrl = {WB_LDAP_PERMISSIVE_MODIFY_OID, {0, NULL}, 0};
     LDAPControl *ctrls[2] = {&ctrl, NULL};
     int msgid = 0, rc = ensure(ad);
 

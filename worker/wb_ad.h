@@ -48,7 +48,7 @@ unsigned wb_ad_connections(const wb_ad_t *ad);
 int wb_ad_search(wb_ad_t *ad, const char *base, int scope, const char *filter,
                  const char *const *attrs, LDAPControl **ctrls, LDAPMessage **res);
 int wb_ad_add(wb_ad_t *ad, const char *dn, LDAPMod **mods);
-/* Modify, with the permissive-modify control (1.2.840.113556.1.4.1413) when permissive. */
+/* Modify, with the permissive-modify control (WB_LDAP_PERMISSIVE_MODIFY_OID) when permissive. */
 int wb_ad_modify(wb_ad_t *ad, const char *dn, LDAPMod **mods, bool permissive);
 int wb_ad_rename(wb_ad_t *ad, const char *dn, const char *newrdn, const char *newsuperior);
 int wb_ad_delete(wb_ad_t *ad, const char *dn);

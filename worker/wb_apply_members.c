@@ -639,8 +639,7 @@ static wb_err_t send_chunk(wb_apply_t *ap, const struct wb_apply_ctx *cx, const 
         }
         /* Nothing to drop, yet refused: not the permissive case. */
     }
-    if (op == LDAP_MOD_ADD && rc != LDAP_SERVER_DOWN && rc != LDAP_TIMEOUT && rc != LDAP_BUSY &&
-        rc != LDAP_UNAVAILABLE && rc != LDAP_CONNECT_ERROR) {
+    if (op == LDAP_MOD_ADD && !wb_ldap_conn_gone(rc)) {
         err = add_missing_users(ap, cx, dn, v, n, rc, cur, res);
         goto out;
     }
