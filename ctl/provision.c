@@ -158,35 +158,6 @@ static void sink(int level, const char *fac, const char *line, void *opaque)
     free(atv);
 }
 
-/* The AD object carrying the group's anchor (*dn NULL when none). LDAP code. */
-static int match_anchor(wb_ad_t *ad, const char *base, const char *anchor, char **dn, int *n)
-{
-    char *filter = wb_asprintf("(&(objectClass=group)(msDS-ExternalDirectoryObjectId=%s))", anchor);
-    LDAPMessage *res = NULL, *e;
-    int rc;
-
-    *dn = NULL;
-    *n = 0;
-    rc = wb_ad_search(ad, base, LDAP_SCOPE_SUBTREE, filter, (const char *const[]){"1.1", NULL},
-                      NULL, &res);
-    if (rc == LDAP_SUCCESS) {
-        LDAP *ld = wb_ad_handle(ad);
-
-        for (e = ldap_first_entry(ld, res); e; e = ldap_next_entry(ld, e)) {
-            if (!*dn) {
-                char *d = ldap_get_dn(ld, e);
-
-                *dn = wb_strdup(d ? d : "");
-                ldap_memfree(d);
-            }
-            (*n)++;
-        }
-    }
-    ldap_msgfree(res);
-    free(filter);
-    return rc;
-}
-
 /* The events as JSON lines (lines[0..n)), owned. */
 struct lines {
     char **v;
@@ -253,13 +224,6 @@ static int plan_ldap(const wb_conf_t *conf, const char *gid, const struct lines 
         goto out;
     if (wb_ad_connect(ad, err, errsz) != WB_OK)
         goto out;
-    po->anchor = wb_map_anchor(gid);
-    lrc = match_anchor(ad, ac.base_dn, po->anchor, &po->match_dn, &po->match_n);
-    if (lrc != LDAP_SUCCESS) {
-        snprintf(err, errsz, "searching %s for the anchor: %s (%s)", ac.base_dn,
-                 ldap_err2string(lrc), wb_ad_last_message(ad));
-        goto out;
-    }
     ac.soa = wb_conf_get_bool(conf, "mapping.soa");
     ac.dry_run = true; /* never write: the audit lines are the plan */
     ac.adopt = wb_conf_get_bool(conf, "worker.adopt_writeback_v2");
@@ -268,6 +232,13 @@ static int plan_ldap(const wb_conf_t *conf, const char *gid, const struct lines 
     ac.member_chunk = (int)wb_conf_get_int(conf, "ldap.member_chunk");
     ac.range_window = (int)wb_conf_get_int(conf, "ldap.range_window");
     ap = wb_apply_new(ad, &ac, NULL);
+    po->anchor = wb_map_anchor(gid);
+    lrc = wb_apply_find_anchor(ap, po->anchor, &po->match_dn, &po->match_n);
+    if (lrc != LDAP_SUCCESS) {
+        snprintf(err, errsz, "searching %s for the anchor: %s (%s)", ac.base_dn,
+                 ldap_err2string(lrc), wb_ad_last_message(ad));
+        goto out;
+    }
     for (i = 0; i < ev->n; i++) {
         if (wb_event_decode(ev->v[i], strlen(ev->v[i]), &evs[i], reason, sizeof(reason)) != WB_OK) {
             snprintf(err, errsz, "event %zu does not decode: %s", i + 1, reason);

@@ -166,6 +166,18 @@ static int find_by(wb_apply_t *ap, const char *attr, const char *value, struct a
     return rc;
 }
 
+int wb_apply_find_anchor(wb_apply_t *ap, const char *anchor, char **dn, int *n)
+{
+    struct adobj o = {0};
+    int rc = find_by(ap, "msDS-ExternalDirectoryObjectId", anchor, &o, n);
+
+    *dn = NULL;
+    if (rc == LDAP_SUCCESS && *n > 0)
+        *dn = wb_strdup(o.dn ? o.dn : "");
+    adobj_free(&o);
+    return rc;
+}
+
 /* Normalised form of a DN for comparisons (case-insensitive compare of the result). */
 static char *dn_norm(const char *dn)
 {
