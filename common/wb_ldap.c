@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "wb_id.h"
 #include "wb_log.h"
@@ -31,6 +32,8 @@ struct wb_ldap_s {
     int last_rc;
     char *last_error;
     char *last_matched;
+    wb_ldap_op_hook hook;
+    void *hook_opaque;
 };
 
 /* The scheme every URI of a space/comma-separated list shares. */
@@ -421,6 +424,20 @@ const char *wb_ldap_last_error(const wb_ldap_t *ld)
 const char *wb_ldap_last_matched(const wb_ldap_t *ld)
 {
     return ld->last_matched ? ld->last_matched : "";
+}
+
+void wb_ldap_set_op_hook(wb_ldap_t *ld, wb_ldap_op_hook hook, void *opaque)
+{
+    ld->hook = hook;
+    ld->hook_opaque = opaque;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
 /* Operations on a handle whose reconnect failed. */
@@ -851,8 +868,12 @@ int wb_ldap_parse_range(const char *desc, const char *attr, size_t *lo, size_t *
 }
 
 wb_err_t wb_ldap_read_values(wb_ldap_t *ld, const char *dn, const char *attr, size_t window,
-                             wb_ldap_value_cb cb, void *opaque, size_t *count)
+                             unsigned flags, wb_ldap_value_cb cb, void *opaque, size_t *count)
 {
+    /* Extended DN control, string form: SEQUENCE { INTEGER 1 }. */
+    static char extdn_val[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+    LDAPControl extdn = {"1.2.840.113556.1.4.529", {sizeof(extdn_val), extdn_val}, 0};
+    LDAPControl *ctrls[2] = {&extdn, NULL};
     LDAPMessage *res = NULL;
     BerElement *ber = NULL;
     struct berval **bv = NULL;
@@ -872,6 +893,7 @@ wb_err_t wb_ldap_read_values(wb_ldap_t *ld, const char *dn, const char *attr, si
         window = 1000;
     while (!done) {
         char *attrs[2];
+        struct timespec t0;
         LDAPMessage *e;
         int found = 0;
 
@@ -883,9 +905,12 @@ wb_err_t wb_ldap_read_values(wb_ldap_t *ld, const char *dn, const char *attr, si
         desc = wb_asprintf("%s;range=%zu-%zu", attr, lo, lo + window - 1);
         attrs[0] = desc;
         attrs[1] = NULL;
-        rc = ldap_search_ext_s(ld->l, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
-                               &tv, 0, &res);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        rc = ldap_search_ext_s(ld->l, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
+                               (flags & WB_LDAP_READ_EXTDN) ? ctrls : NULL, NULL, &tv, 0, &res);
         requests++;
+        if (ld->hook)
+            ld->hook("search", rc, seconds_since(&t0), ld->hook_opaque);
         if (rc != LDAP_SUCCESS) {
             set_result(ld, rc);
             err = wb_err_from_ldap(rc);

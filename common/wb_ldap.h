@@ -113,6 +113,14 @@ int wb_ldap_last_rc(const wb_ldap_t *ld);
 const char *wb_ldap_last_error(const wb_ldap_t *ld);
 const char *wb_ldap_last_matched(const wb_ldap_t *ld);
 
+/*
+ * Called after each request wb_ldap_read_values sends, with the operation ("search"), its LDAP
+ * result code and the seconds from request to result: the caller's per-operation timing and
+ * counting (the worker's metrics). NULL removes it. opaque is borrowed.
+ */
+typedef void (*wb_ldap_op_hook)(const char *op, int rc, double seconds, void *opaque);
+void wb_ldap_set_op_hook(wb_ldap_t *ld, wb_ldap_op_hook hook, void *opaque);
+
 /* One attribute value; data is NUL-terminated (values may still contain NUL, e.g. objectSid). */
 struct wb_ldap_val {
     char *data;
@@ -223,9 +231,11 @@ typedef wb_err_t (*wb_ldap_value_cb)(const char *val, size_t len, void *opaque);
  * arrives, so a 60,000-member group is never held in memory. window 0 means 1000 (the most
  * every AD version returns per request). An entry without the attribute yields no callback and
  * WB_OK; a missing dn is LDAP 32 (WB_ERR_DEPENDENCY). *count, when not NULL, receives the
- * number of values delivered (also on error).
+ * number of values delivered (also on error). flags: WB_LDAP_READ_EXTDN asks for the values in
+ * AD's extended DN form ("<GUID=...>;<SID=...>;CN=...", control 1.2.840.113556.1.4.529).
  */
+#define WB_LDAP_READ_EXTDN 1u
 wb_err_t wb_ldap_read_values(wb_ldap_t *ld, const char *dn, const char *attr, size_t window,
-                             wb_ldap_value_cb cb, void *opaque, size_t *count);
+                             unsigned flags, wb_ldap_value_cb cb, void *opaque, size_t *count);
 
 #endif

@@ -26,6 +26,15 @@ struct wb_ad_s {
     LDAP *ld; /* wb_ldap_handle(conn), NULL while disconnected */
 };
 
+/* Counts and times one operation sent to the server (wb_ldap's hook, and ours). */
+static void op_done(const char *op, int rc, double seconds, void *opaque)
+{
+    wb_ad_t *ad = opaque;
+
+    wb_wmetrics_ldap(ad->wm, op, rc == LDAP_SUCCESS, true);
+    wb_wmetrics_ldap_time(ad->wm, op, seconds);
+}
+
 wb_ad_t *wb_ad_new(const struct wb_ldap_opts *o, struct wb_wmetrics *wm, char *errstr, size_t errsz)
 {
     struct wb_ldap_opts lo = *o;
@@ -48,6 +57,7 @@ wb_ad_t *wb_ad_new(const struct wb_ldap_opts *o, struct wb_wmetrics *wm, char *e
     ad->wm = wm;
     ad->msg = wb_strdup("");
     ad->matched = wb_strdup("");
+    wb_ldap_set_op_hook(conn, op_done, ad);
 
 out:
     return ad;
@@ -177,14 +187,15 @@ static int finish_sent(wb_ad_t *ad, const char *op, int rc, bool sent)
         wb_log(LOG_WARNING, FAC, "%s: %s (%s); reconnecting", op, ldap_err2string(rc), ad->msg);
         wb_ad_disconnect(ad);
     }
-    wb_wmetrics_ldap(ad->wm, op, rc == LDAP_SUCCESS, sent);
     if (sent) {
         struct timespec t1;
 
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        wb_wmetrics_ldap_time(ad->wm, op,
-                              (double)(t1.tv_sec - ad->t0.tv_sec) +
-                                  (double)(t1.tv_nsec - ad->t0.tv_nsec) / 1e9);
+        op_done(op, rc,
+                (double)(t1.tv_sec - ad->t0.tv_sec) + (double)(t1.tv_nsec - ad->t0.tv_nsec) / 1e9,
+                ad);
+    } else {
+        wb_wmetrics_ldap(ad->wm, op, rc == LDAP_SUCCESS, false);
     }
     return rc;
 }
@@ -282,4 +293,22 @@ int wb_ad_delete(wb_ad_t *ad, const char *dn)
         return finish_sent(ad, "delete", rc, false);
     rc = ldap_delete_ext(ad->ld, dn, NULL, NULL, &msgid);
     return write_op(ad, "delete", rc, msgid);
+}
+
+int wb_ad_read_members(wb_ad_t *ad, const char *dn, size_t window, wb_ldap_value_cb cb,
+                       void *opaque)
+{
+    int rc = ensure(ad);
+
+    if (rc != LDAP_SUCCESS)
+        return finish_sent(ad, "search", rc, false);
+    /* wb_ldap counts and times each request through op_done. */
+    wb_ldap_read_values(ad->conn, dn, "member", window, WB_LDAP_READ_EXTDN, cb, opaque, NULL);
+    rc = wb_ldap_last_rc(ad->conn);
+    set_diag(ad, rc == LDAP_SUCCESS ? NULL : wb_ldap_last_error(ad->conn), NULL);
+    if (wb_ldap_conn_gone(rc)) {
+        wb_log(LOG_WARNING, FAC, "search: %s (%s); reconnecting", ldap_err2string(rc), ad->msg);
+        wb_ad_disconnect(ad);
+    }
+    return rc;
 }
