@@ -440,6 +440,21 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* A search with the handle's timeout, reported to the op hook. Returns the LDAP code. */
+static int hooked_search(wb_ldap_t *ld, const char *base, int scope, const char *filter,
+                         char **attrs, LDAPControl **ctrls, LDAPMessage **res)
+{
+    struct timeval tv = ms_to_tv(ld->timeout_ms);
+    struct timespec t0;
+    int rc;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = ldap_search_ext_s(ld->l, base, scope, filter, attrs, 0, ctrls, NULL, &tv, 0, res);
+    if (ld->hook)
+        ld->hook("search", rc, seconds_since(&t0), ld->hook_opaque);
+    return rc;
+}
+
 /* Operations on a handle whose reconnect failed. */
 static int disconnected(wb_ldap_t *ld)
 {
@@ -606,6 +621,87 @@ wb_err_t wb_ldap_search_unique(wb_ldap_t *ld, const char *base, enum wb_ldap_sco
 
 out:
     ldap_msgfree(res);
+    return err;
+}
+
+wb_err_t wb_ldap_search_paged(wb_ldap_t *ld, const char *base, enum wb_ldap_scope scope,
+                              const char *filter, const char *const *attrs, int page_size,
+                              wb_ldap_entry_cb cb, void *opaque)
+{
+    static char *no_attrs[] = {LDAP_NO_ATTRS, NULL};
+    struct berval cookie = {0, NULL};
+    LDAPMessage *res = NULL;
+    wb_err_t err = WB_OK;
+
+    if (!base || !filter || !cb || (unsigned)scope > WB_LDAP_SCOPE_SUB) {
+        err = set_local_error(ld, LDAP_PARAM_ERROR, "paged search: no base, filter or callback");
+        goto out;
+    }
+    for (;;) {
+        LDAPControl *pc = NULL, **rctrls = NULL, *ctrls[2] = {NULL, NULL};
+        struct berval next = {0, NULL};
+        LDAPMessage *msg;
+        ber_int_t total = 0;
+        int rc;
+
+        if (disconnected(ld)) {
+            err = WB_ERR_TRANSIENT;
+            goto out;
+        }
+        if (ldap_create_page_control(ld->l, page_size, &cookie, 0, &pc) != LDAP_SUCCESS) {
+            err = set_local_error(ld, LDAP_SERVER_DOWN, "cannot build the paged results control");
+            goto out;
+        }
+        ctrls[0] = pc;
+        rc = hooked_search(ld, base, scope_map[scope], filter, attrs ? (char **)attrs : no_attrs,
+                           ctrls, &res);
+        ldap_control_free(pc);
+        if (rc != LDAP_SUCCESS) {
+            set_result(ld, rc);
+            err = wb_err_from_ldap(rc);
+            goto out;
+        }
+        for (msg = ldap_first_entry(ld->l, res); msg && err == WB_OK;
+             msg = ldap_next_entry(ld->l, msg)) {
+            struct wb_ldap_entry *e = NULL;
+
+            rc = copy_entry(ld->l, msg, &e);
+            if (rc == LDAP_SIZELIMIT_EXCEEDED) {
+                set_local_error(ld, rc, "an attribute has more values than a search may hold");
+                err = WB_ERR_INVALID;
+            } else if (rc != LDAP_SUCCESS) {
+                err = set_local_error(ld, rc, "cannot decode the entry");
+            } else if ((err = cb(e, opaque)) != WB_OK) {
+                set_local_error(ld, LDAP_SUCCESS, "stopped by the entry callback");
+            }
+            wb_ldap_entry_free(e);
+        }
+        if (err != WB_OK)
+            goto out;
+        if (ldap_parse_result(ld->l, res, &rc, NULL, NULL, NULL, &rctrls, 0) == LDAP_SUCCESS) {
+            LDAPControl *c = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, rctrls, NULL);
+
+            if (c)
+                ldap_parse_pageresponse_control(ld->l, c, &total, &next);
+            ldap_controls_free(rctrls);
+        }
+        ldap_msgfree(res);
+        res = NULL;
+        ber_memfree(cookie.bv_val);
+        cookie = next;
+        if (rc != LDAP_SUCCESS) {
+            set_result(ld, rc);
+            err = wb_err_from_ldap(rc);
+            goto out;
+        }
+        if (!cookie.bv_val || cookie.bv_len == 0)
+            break;
+    }
+    set_result(ld, LDAP_SUCCESS);
+
+out:
+    ldap_msgfree(res);
+    ber_memfree(cookie.bv_val);
     return err;
 }
 
@@ -879,7 +975,6 @@ wb_err_t wb_ldap_read_values(wb_ldap_t *ld, const char *dn, const char *attr, si
     struct berval **bv = NULL;
     char *a = NULL;
     char *desc = NULL;
-    struct timeval tv = ms_to_tv(ld->timeout_ms);
     size_t lo = 0, delivered = 0, requests = 0;
     int done = 0;
     int rc;
@@ -893,7 +988,6 @@ wb_err_t wb_ldap_read_values(wb_ldap_t *ld, const char *dn, const char *attr, si
         window = 1000;
     while (!done) {
         char *attrs[2];
-        struct timespec t0;
         LDAPMessage *e;
         int found = 0;
 
@@ -905,12 +999,9 @@ wb_err_t wb_ldap_read_values(wb_ldap_t *ld, const char *dn, const char *attr, si
         desc = wb_asprintf("%s;range=%zu-%zu", attr, lo, lo + window - 1);
         attrs[0] = desc;
         attrs[1] = NULL;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        rc = ldap_search_ext_s(ld->l, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
-                               (flags & WB_LDAP_READ_EXTDN) ? ctrls : NULL, NULL, &tv, 0, &res);
+        rc = hooked_search(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs,
+                           (flags & WB_LDAP_READ_EXTDN) ? ctrls : NULL, &res);
         requests++;
-        if (ld->hook)
-            ld->hook("search", rc, seconds_since(&t0), ld->hook_opaque);
         if (rc != LDAP_SUCCESS) {
             set_result(ld, rc);
             err = wb_err_from_ldap(rc);

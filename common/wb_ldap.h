@@ -114,9 +114,9 @@ const char *wb_ldap_last_error(const wb_ldap_t *ld);
 const char *wb_ldap_last_matched(const wb_ldap_t *ld);
 
 /*
- * Called after each request wb_ldap_read_values sends, with the operation ("search"), its LDAP
- * result code and the seconds from request to result: the caller's per-operation timing and
- * counting (the worker's metrics). NULL removes it. opaque is borrowed.
+ * Called after each request wb_ldap_read_values and wb_ldap_search_paged send, with the operation
+ * ("search"), its LDAP result code and the seconds from request to result: the caller's
+ * per-operation timing and counting (the worker's metrics). NULL removes it. opaque is borrowed.
  */
 typedef void (*wb_ldap_op_hook)(const char *op, int rc, double seconds, void *opaque);
 void wb_ldap_set_op_hook(wb_ldap_t *ld, wb_ldap_op_hook hook, void *opaque);
@@ -170,6 +170,22 @@ wb_err_t wb_ldap_search_unique(wb_ldap_t *ld, const char *base, enum wb_ldap_sco
  */
 wb_err_t wb_ldap_find_anchor(wb_ldap_t *ld, const char *base, const char *object_id,
                              const char *const *attrs, struct wb_ldap_entry **out);
+
+/*
+ * Called once per entry of wb_ldap_search_paged; e is borrowed for the call only. Return WB_OK
+ * to continue; any other value stops the search and is returned by wb_ldap_search_paged.
+ */
+typedef wb_err_t (*wb_ldap_entry_cb)(const struct wb_ldap_entry *e, void *opaque);
+
+/*
+ * Searches base with the simple paged results control (RFC 2696), page_size entries per
+ * request, passing every entry to cb as its page arrives, so a large result is never held at
+ * once. attrs as wb_ldap_search_unique; an attribute with more than WB_LDAP_ENTRY_MAX_VALUES
+ * values is WB_ERR_INVALID. Each request goes through the op hook as a "search".
+ */
+wb_err_t wb_ldap_search_paged(wb_ldap_t *ld, const char *base, enum wb_ldap_scope scope,
+                              const char *filter, const char *const *attrs, int page_size,
+                              wb_ldap_entry_cb cb, void *opaque);
 
 /* One attribute of an add, or one change of a modify. values are borrowed C strings. */
 enum wb_ldap_mod_op { WB_LDAP_MOD_ADD, WB_LDAP_MOD_DELETE, WB_LDAP_MOD_REPLACE };

@@ -295,6 +295,29 @@ int wb_ad_delete(wb_ad_t *ad, const char *dn)
     return write_op(ad, "delete", rc, msgid);
 }
 
+/* The outcome of a wb_ldap call on the connection: its code and diagnostic, and a connection
+ * that is gone dropped, as the other operations do. */
+static int after_wb_ldap(wb_ad_t *ad)
+{
+    int rc = wb_ldap_last_rc(ad->conn);
+
+    set_diag(ad, rc == LDAP_SUCCESS ? NULL : wb_ldap_last_error(ad->conn), NULL);
+    if (wb_ldap_conn_gone(rc)) {
+        wb_log(LOG_WARNING, FAC, "search: %s (%s); reconnecting", ldap_err2string(rc), ad->msg);
+        wb_ad_disconnect(ad);
+    }
+    return rc;
+}
+
+int wb_ad_search_paged(wb_ad_t *ad, const char *base, const char *filter, const char *const *attrs,
+                       int page_size, wb_ldap_entry_cb cb, void *opaque)
+{
+    if (!ad->ld)
+        return LDAP_SERVER_DOWN;
+    wb_ldap_search_paged(ad->conn, base, WB_LDAP_SCOPE_SUB, filter, attrs, page_size, cb, opaque);
+    return after_wb_ldap(ad);
+}
+
 int wb_ad_read_members(wb_ad_t *ad, const char *dn, size_t window, wb_ldap_value_cb cb,
                        void *opaque)
 {
@@ -304,11 +327,5 @@ int wb_ad_read_members(wb_ad_t *ad, const char *dn, size_t window, wb_ldap_value
         return finish_sent(ad, "search", rc, false);
     /* wb_ldap counts and times each request through op_done. */
     wb_ldap_read_values(ad->conn, dn, "member", window, WB_LDAP_READ_EXTDN, cb, opaque, NULL);
-    rc = wb_ldap_last_rc(ad->conn);
-    set_diag(ad, rc == LDAP_SUCCESS ? NULL : wb_ldap_last_error(ad->conn), NULL);
-    if (wb_ldap_conn_gone(rc)) {
-        wb_log(LOG_WARNING, FAC, "search: %s (%s); reconnecting", ldap_err2string(rc), ad->msg);
-        wb_ad_disconnect(ad);
-    }
-    return rc;
+    return after_wb_ldap(ad);
 }

@@ -52,6 +52,10 @@ int wb_ad_add(wb_ad_t *ad, const char *dn, LDAPMod **mods);
 int wb_ad_modify(wb_ad_t *ad, const char *dn, LDAPMod **mods, bool permissive);
 int wb_ad_rename(wb_ad_t *ad, const char *dn, const char *newrdn, const char *newsuperior);
 int wb_ad_delete(wb_ad_t *ad, const char *dn);
+/* A paged subtree search of base (wb_ldap_search_paged), each page counted like a search.
+ * Answers LDAP_SERVER_DOWN without connecting when the session is disconnected. */
+int wb_ad_search_paged(wb_ad_t *ad, const char *base, const char *filter, const char *const *attrs,
+                       int page_size, wb_ldap_entry_cb cb, void *opaque);
 /* Every value of dn's member attribute in extended DN form, window values per request
  * (wb_ldap_read_values with WB_LDAP_READ_EXTDN), each request counted like a search. */
 int wb_ad_read_members(wb_ad_t *ad, const char *dn, size_t window, wb_ldap_value_cb cb,
