@@ -2,8 +2,10 @@
  * wb_ldap: the one LDAP connection module, on OpenLDAP libldap. Connects with certificate
  * verification always on (ldaps:// or ldap:// + StartTLS; a simple bind over plain ldap:// is
  * refused unless allow_insecure), binds, and offers the few operations writeback needs: find a
- * group by its anchor, add, modify (with the permissive-modify control), rename, delete, and a
- * ranged read of large multi-valued attributes (member;range=) that streams values.
+ * group by its anchor, add, modify (with the permissive-modify control), rename, delete, a
+ * ranged read of large multi-valued attributes (member;range=, optionally in extended DN form)
+ * that streams values, and a paged search that streams entries; an op hook lets the caller
+ * count and time each request.
  */
 #ifndef WB_LDAP_H
 #define WB_LDAP_H
