@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "wb_id.h"
 #include "wb_log.h"
@@ -31,6 +32,8 @@ struct wb_ldap_s {
     int last_rc;
     char *last_error;
     char *last_matched;
+    wb_ldap_op_hook hook;
+    void *hook_opaque;
 };
 
 /* The scheme every URI of a space/comma-separated list shares. */
@@ -287,6 +290,24 @@ out:
     return rc;
 }
 
+int wb_ldap_conn_gone(int rc)
+{
+    return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT ||
+           rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY;
+}
+
+void wb_ldap_opts_from_conf(const wb_conf_t *conf, struct wb_ldap_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->uri = wb_conf_get_str(conf, "ldap.uri");
+    o->bind_dn = wb_conf_get_str(conf, "ldap.bind_dn");
+    o->password = wb_conf_secret(conf, "ldap.password_file");
+    o->ca_file = wb_conf_get_str(conf, "ldap.ca_file");
+    o->starttls = wb_conf_get_bool(conf, "ldap.starttls");
+    o->allow_insecure = wb_conf_get_bool(conf, "ldap.allow_insecure");
+    o->timeout_ms = (int)wb_conf_get_int(conf, "ldap.timeout_ms");
+}
+
 wb_ldap_t *wb_ldap_new(const struct wb_ldap_opts *o, char *errstr, size_t errsz)
 {
     wb_ldap_t *ld = NULL;
@@ -403,6 +424,35 @@ const char *wb_ldap_last_error(const wb_ldap_t *ld)
 const char *wb_ldap_last_matched(const wb_ldap_t *ld)
 {
     return ld->last_matched ? ld->last_matched : "";
+}
+
+void wb_ldap_set_op_hook(wb_ldap_t *ld, wb_ldap_op_hook hook, void *opaque)
+{
+    ld->hook = hook;
+    ld->hook_opaque = opaque;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* A search with the handle's timeout, reported to the op hook. Returns the LDAP code. */
+static int hooked_search(wb_ldap_t *ld, const char *base, int scope, const char *filter,
+                         char **attrs, LDAPControl **ctrls, LDAPMessage **res)
+{
+    struct timeval tv = ms_to_tv(ld->timeout_ms);
+    struct timespec t0;
+    int rc;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = ldap_search_ext_s(ld->l, base, scope, filter, attrs, 0, ctrls, NULL, &tv, 0, res);
+    if (ld->hook)
+        ld->hook("search", rc, seconds_since(&t0), ld->hook_opaque);
+    return rc;
 }
 
 /* Operations on a handle whose reconnect failed. */
@@ -571,6 +621,87 @@ wb_err_t wb_ldap_search_unique(wb_ldap_t *ld, const char *base, enum wb_ldap_sco
 
 out:
     ldap_msgfree(res);
+    return err;
+}
+
+wb_err_t wb_ldap_search_paged(wb_ldap_t *ld, const char *base, enum wb_ldap_scope scope,
+                              const char *filter, const char *const *attrs, int page_size,
+                              wb_ldap_entry_cb cb, void *opaque)
+{
+    static char *no_attrs[] = {LDAP_NO_ATTRS, NULL};
+    struct berval cookie = {0, NULL};
+    LDAPMessage *res = NULL;
+    wb_err_t err = WB_OK;
+
+    if (!base || !filter || !cb || (unsigned)scope > WB_LDAP_SCOPE_SUB) {
+        err = set_local_error(ld, LDAP_PARAM_ERROR, "paged search: no base, filter or callback");
+        goto out;
+    }
+    for (;;) {
+        LDAPControl *pc = NULL, **rctrls = NULL, *ctrls[2] = {NULL, NULL};
+        struct berval next = {0, NULL};
+        LDAPMessage *msg;
+        ber_int_t total = 0;
+        int rc;
+
+        if (disconnected(ld)) {
+            err = WB_ERR_TRANSIENT;
+            goto out;
+        }
+        if (ldap_create_page_control(ld->l, page_size, &cookie, 0, &pc) != LDAP_SUCCESS) {
+            err = set_local_error(ld, LDAP_SERVER_DOWN, "cannot build the paged results control");
+            goto out;
+        }
+        ctrls[0] = pc;
+        rc = hooked_search(ld, base, scope_map[scope], filter, attrs ? (char **)attrs : no_attrs,
+                           ctrls, &res);
+        ldap_control_free(pc);
+        if (rc != LDAP_SUCCESS) {
+            set_result(ld, rc);
+            err = wb_err_from_ldap(rc);
+            goto out;
+        }
+        for (msg = ldap_first_entry(ld->l, res); msg && err == WB_OK;
+             msg = ldap_next_entry(ld->l, msg)) {
+            struct wb_ldap_entry *e = NULL;
+
+            rc = copy_entry(ld->l, msg, &e);
+            if (rc == LDAP_SIZELIMIT_EXCEEDED) {
+                set_local_error(ld, rc, "an attribute has more values than a search may hold");
+                err = WB_ERR_INVALID;
+            } else if (rc != LDAP_SUCCESS) {
+                err = set_local_error(ld, rc, "cannot decode the entry");
+            } else if ((err = cb(e, opaque)) != WB_OK) {
+                set_local_error(ld, LDAP_SUCCESS, "stopped by the entry callback");
+            }
+            wb_ldap_entry_free(e);
+        }
+        if (err != WB_OK)
+            goto out;
+        if (ldap_parse_result(ld->l, res, &rc, NULL, NULL, NULL, &rctrls, 0) == LDAP_SUCCESS) {
+            LDAPControl *c = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, rctrls, NULL);
+
+            if (c)
+                ldap_parse_pageresponse_control(ld->l, c, &total, &next);
+            ldap_controls_free(rctrls);
+        }
+        ldap_msgfree(res);
+        res = NULL;
+        ber_memfree(cookie.bv_val);
+        cookie = next;
+        if (rc != LDAP_SUCCESS) {
+            set_result(ld, rc);
+            err = wb_err_from_ldap(rc);
+            goto out;
+        }
+        if (!cookie.bv_val || cookie.bv_len == 0)
+            break;
+    }
+    set_result(ld, LDAP_SUCCESS);
+
+out:
+    ldap_msgfree(res);
+    ber_memfree(cookie.bv_val);
     return err;
 }
 
@@ -833,14 +964,17 @@ int wb_ldap_parse_range(const char *desc, const char *attr, size_t *lo, size_t *
 }
 
 wb_err_t wb_ldap_read_values(wb_ldap_t *ld, const char *dn, const char *attr, size_t window,
-                             wb_ldap_value_cb cb, void *opaque, size_t *count)
+                             unsigned flags, wb_ldap_value_cb cb, void *opaque, size_t *count)
 {
+    /* Extended DN control, string form: SEQUENCE { INTEGER 1 }. */
+    static char extdn_val[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+    LDAPControl extdn = {"1.2.840.113556.1.4.529", {sizeof(extdn_val), extdn_val}, 0};
+    LDAPControl *ctrls[2] = {&extdn, NULL};
     LDAPMessage *res = NULL;
     BerElement *ber = NULL;
     struct berval **bv = NULL;
     char *a = NULL;
     char *desc = NULL;
-    struct timeval tv = ms_to_tv(ld->timeout_ms);
     size_t lo = 0, delivered = 0, requests = 0;
     int done = 0;
     int rc;
@@ -865,8 +999,8 @@ wb_err_t wb_ldap_read_values(wb_ldap_t *ld, const char *dn, const char *attr, si
         desc = wb_asprintf("%s;range=%zu-%zu", attr, lo, lo + window - 1);
         attrs[0] = desc;
         attrs[1] = NULL;
-        rc = ldap_search_ext_s(ld->l, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
-                               &tv, 0, &res);
+        rc = hooked_search(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs,
+                           (flags & WB_LDAP_READ_EXTDN) ? ctrls : NULL, &res);
         requests++;
         if (rc != LDAP_SUCCESS) {
             set_result(ld, rc);

@@ -2,14 +2,17 @@
  * wb_ldap: the one LDAP connection module, on OpenLDAP libldap. Connects with certificate
  * verification always on (ldaps:// or ldap:// + StartTLS; a simple bind over plain ldap:// is
  * refused unless allow_insecure), binds, and offers the few operations writeback needs: find a
- * group by its anchor, add, modify (with the permissive-modify control), rename, delete, and a
- * ranged read of large multi-valued attributes (member;range=) that streams values.
+ * group by its anchor, add, modify (with the permissive-modify control), rename, delete, a
+ * ranged read of large multi-valued attributes (member;range=, optionally in extended DN form)
+ * that streams values, and a paged search that streams entries; an op hook lets the caller
+ * count and time each request.
  */
 #ifndef WB_LDAP_H
 #define WB_LDAP_H
 
 #include <stddef.h>
 
+#include "wb_conf.h"
 #include "wb_err.h"
 
 typedef struct wb_ldap_s wb_ldap_t;
@@ -57,6 +60,14 @@ struct wb_ldap_opts {
 };
 
 /*
+ * Fills o from the ldap.* keys of conf (ldap.uri, ldap.bind_dn, the contents of
+ * ldap.password_file, ldap.ca_file, ldap.starttls, ldap.allow_insecure, ldap.timeout_ms);
+ * lazy is 0. The strings are borrowed from conf and live as long as it does. Absent keys are
+ * NULL: the caller says which of them it needs.
+ */
+void wb_ldap_opts_from_conf(const wb_conf_t *conf, struct wb_ldap_opts *o);
+
+/*
  * Connects and binds. Returns a handle, or NULL with a one-line reason in errstr (which names
  * the URI and the LDAP result, never the password). o and errstr must not be NULL. The handle
  * is used from one thread at a time.
@@ -86,6 +97,14 @@ struct ldap *wb_ldap_handle(wb_ldap_t *ld);
 wb_err_t wb_ldap_reconnect(wb_ldap_t *ld);
 
 /*
+ * True for the result codes that mean the connection is gone or the server cannot answer now
+ * (server down, connect error, timeout, unavailable, busy): the caller drops the connection
+ * and retries later, and never reads such a code as the server's verdict on the request.
+ * Pure; any thread.
+ */
+int wb_ldap_conn_gone(int rc);
+
+/*
  * Outcome of the last operation on ld: the LDAP result code (0 success, negative for
  * client-side errors such as LDAP_SERVER_DOWN -1 or LDAP_TIMEOUT -5), the server's diagnostic
  * message (AD's "00000562: UpdErr: ..." text) or libldap's text when the server sent none, and
@@ -95,6 +114,14 @@ wb_err_t wb_ldap_reconnect(wb_ldap_t *ld);
 int wb_ldap_last_rc(const wb_ldap_t *ld);
 const char *wb_ldap_last_error(const wb_ldap_t *ld);
 const char *wb_ldap_last_matched(const wb_ldap_t *ld);
+
+/*
+ * Called after each request wb_ldap_read_values and wb_ldap_search_paged send, with the operation
+ * ("search"), its LDAP result code and the seconds from request to result: the caller's
+ * per-operation timing and counting (the worker's metrics). NULL removes it. opaque is borrowed.
+ */
+typedef void (*wb_ldap_op_hook)(const char *op, int rc, double seconds, void *opaque);
+void wb_ldap_set_op_hook(wb_ldap_t *ld, wb_ldap_op_hook hook, void *opaque);
 
 /* One attribute value; data is NUL-terminated (values may still contain NUL, e.g. objectSid). */
 struct wb_ldap_val {
@@ -145,6 +172,22 @@ wb_err_t wb_ldap_search_unique(wb_ldap_t *ld, const char *base, enum wb_ldap_sco
  */
 wb_err_t wb_ldap_find_anchor(wb_ldap_t *ld, const char *base, const char *object_id,
                              const char *const *attrs, struct wb_ldap_entry **out);
+
+/*
+ * Called once per entry of wb_ldap_search_paged; e is borrowed for the call only. Return WB_OK
+ * to continue; any other value stops the search and is returned by wb_ldap_search_paged.
+ */
+typedef wb_err_t (*wb_ldap_entry_cb)(const struct wb_ldap_entry *e, void *opaque);
+
+/*
+ * Searches base with the simple paged results control (RFC 2696), page_size entries per
+ * request, passing every entry to cb as its page arrives, so a large result is never held at
+ * once. attrs as wb_ldap_search_unique; an attribute with more than WB_LDAP_ENTRY_MAX_VALUES
+ * values is WB_ERR_INVALID. Each request goes through the op hook as a "search".
+ */
+wb_err_t wb_ldap_search_paged(wb_ldap_t *ld, const char *base, enum wb_ldap_scope scope,
+                              const char *filter, const char *const *attrs, int page_size,
+                              wb_ldap_entry_cb cb, void *opaque);
 
 /* One attribute of an add, or one change of a modify. values are borrowed C strings. */
 enum wb_ldap_mod_op { WB_LDAP_MOD_ADD, WB_LDAP_MOD_DELETE, WB_LDAP_MOD_REPLACE };
@@ -206,9 +249,11 @@ typedef wb_err_t (*wb_ldap_value_cb)(const char *val, size_t len, void *opaque);
  * arrives, so a 60,000-member group is never held in memory. window 0 means 1000 (the most
  * every AD version returns per request). An entry without the attribute yields no callback and
  * WB_OK; a missing dn is LDAP 32 (WB_ERR_DEPENDENCY). *count, when not NULL, receives the
- * number of values delivered (also on error).
+ * number of values delivered (also on error). flags: WB_LDAP_READ_EXTDN asks for the values in
+ * AD's extended DN form ("<GUID=...>;<SID=...>;CN=...", control 1.2.840.113556.1.4.529).
  */
+#define WB_LDAP_READ_EXTDN 1u
 wb_err_t wb_ldap_read_values(wb_ldap_t *ld, const char *dn, const char *attr, size_t window,
-                             wb_ldap_value_cb cb, void *opaque, size_t *count);
+                             unsigned flags, wb_ldap_value_cb cb, void *opaque, size_t *count);
 
 #endif

@@ -158,35 +158,6 @@ static void sink(int level, const char *fac, const char *line, void *opaque)
     free(atv);
 }
 
-/* The AD object carrying the group's anchor (*dn NULL when none). LDAP code. */
-static int match_anchor(wb_ad_t *ad, const char *base, const char *anchor, char **dn, int *n)
-{
-    char *filter = wb_asprintf("(&(objectClass=group)(msDS-ExternalDirectoryObjectId=%s))", anchor);
-    LDAPMessage *res = NULL, *e;
-    int rc;
-
-    *dn = NULL;
-    *n = 0;
-    rc = wb_ad_search(ad, base, LDAP_SCOPE_SUBTREE, filter, (const char *const[]){"1.1", NULL},
-                      NULL, &res);
-    if (rc == LDAP_SUCCESS) {
-        LDAP *ld = wb_ad_handle(ad);
-
-        for (e = ldap_first_entry(ld, res); e; e = ldap_next_entry(ld, e)) {
-            if (!*dn) {
-                char *d = ldap_get_dn(ld, e);
-
-                *dn = wb_strdup(d ? d : "");
-                ldap_memfree(d);
-            }
-            (*n)++;
-        }
-    }
-    ldap_msgfree(res);
-    free(filter);
-    return rc;
-}
-
 /* The events as JSON lines (lines[0..n)), owned. */
 struct lines {
     char **v;
@@ -226,7 +197,7 @@ struct plan_out {
 static int plan_ldap(const wb_conf_t *conf, const char *gid, const struct lines *ev,
                      struct capture *cp, struct plan_out *po, char *err, size_t errsz)
 {
-    struct wb_ad_opts ao = {0};
+    struct wb_ldap_opts ao;
     struct wb_apply_cfg ac = {0};
     struct wb_event *evs = wb_calloc(ev->n + 1, sizeof(*evs));
     struct wb_plan_in *in = wb_calloc(ev->n + 1, sizeof(*in));
@@ -239,13 +210,7 @@ static int plan_ldap(const wb_conf_t *conf, const char *gid, const struct lines 
     int rc = -1, lrc;
     char reason[256];
 
-    ao.uri = wb_conf_get_str(conf, "ldap.uri");
-    ao.bind_dn = wb_conf_get_str(conf, "ldap.bind_dn");
-    ao.password = wb_conf_secret(conf, "ldap.password_file");
-    ao.ca_file = wb_conf_get_str(conf, "ldap.ca_file");
-    ao.starttls = wb_conf_get_bool(conf, "ldap.starttls");
-    ao.allow_insecure = wb_conf_get_bool(conf, "ldap.allow_insecure");
-    ao.timeout_ms = (int)wb_conf_get_int(conf, "ldap.timeout_ms");
+    wb_ldap_opts_from_conf(conf, &ao);
     ac.base_dn = wb_conf_get_str(conf, "ldap.base_dn");
     ac.target_ou = wb_conf_get_str(conf, "ldap.target_ou");
     if (!ac.base_dn || !ac.target_ou || !ao.bind_dn || !ao.password) {
@@ -259,13 +224,6 @@ static int plan_ldap(const wb_conf_t *conf, const char *gid, const struct lines 
         goto out;
     if (wb_ad_connect(ad, err, errsz) != WB_OK)
         goto out;
-    po->anchor = wb_map_anchor(gid);
-    lrc = match_anchor(ad, ac.base_dn, po->anchor, &po->match_dn, &po->match_n);
-    if (lrc != LDAP_SUCCESS) {
-        snprintf(err, errsz, "searching %s for the anchor: %s (%s)", ac.base_dn,
-                 ldap_err2string(lrc), wb_ad_last_message(ad));
-        goto out;
-    }
     ac.soa = wb_conf_get_bool(conf, "mapping.soa");
     ac.dry_run = true; /* never write: the audit lines are the plan */
     ac.adopt = wb_conf_get_bool(conf, "worker.adopt_writeback_v2");
@@ -274,6 +232,13 @@ static int plan_ldap(const wb_conf_t *conf, const char *gid, const struct lines 
     ac.member_chunk = (int)wb_conf_get_int(conf, "ldap.member_chunk");
     ac.range_window = (int)wb_conf_get_int(conf, "ldap.range_window");
     ap = wb_apply_new(ad, &ac, NULL);
+    po->anchor = wb_map_anchor(gid);
+    lrc = wb_apply_find_anchor(ap, po->anchor, &po->match_dn, &po->match_n);
+    if (lrc != LDAP_SUCCESS) {
+        snprintf(err, errsz, "searching %s for the anchor: %s (%s)", ac.base_dn,
+                 ldap_err2string(lrc), wb_ad_last_message(ad));
+        goto out;
+    }
     for (i = 0; i < ev->n; i++) {
         if (wb_event_decode(ev->v[i], strlen(ev->v[i]), &evs[i], reason, sizeof(reason)) != WB_OK) {
             snprintf(err, errsz, "event %zu does not decode: %s", i + 1, reason);

@@ -74,18 +74,13 @@ static char *read_secret(struct ctl *c)
 
 static wb_ldap_t *ad_connect(struct ctl *c, char **password)
 {
-    struct wb_ldap_opts o = {0};
+    struct wb_ldap_opts o;
     char errstr[512];
     wb_ldap_t *ld;
 
     *password = read_secret(c);
-    o.uri = wb_conf_get_str(c->conf, "ldap.uri");
-    o.bind_dn = wb_conf_get_str(c->conf, "ldap.bind_dn");
-    o.password = *password;
-    o.ca_file = wb_conf_get_str(c->conf, "ldap.ca_file");
-    o.starttls = wb_conf_get_bool(c->conf, "ldap.starttls");
-    o.allow_insecure = wb_conf_get_bool(c->conf, "ldap.allow_insecure");
-    o.timeout_ms = (int)wb_conf_get_int(c->conf, "ldap.timeout_ms");
+    wb_ldap_opts_from_conf(c->conf, &o);
+    o.password = *password; /* read_secret also reads the file when the conf has not */
     if (!o.uri || !o.bind_dn || !o.password || !wb_conf_get_str(c->conf, "ldap.base_dn")) {
         fprintf(stderr, "writebackctl soa-policy: ldap.uri, ldap.bind_dn, ldap.password_file "
                         "and ldap.base_dn are required\n");

@@ -26,9 +26,18 @@ struct wb_ad_s {
     LDAP *ld; /* wb_ldap_handle(conn), NULL while disconnected */
 };
 
-wb_ad_t *wb_ad_new(const struct wb_ad_opts *o, struct wb_wmetrics *wm, char *errstr, size_t errsz)
+/* Counts and times one operation sent to the server (wb_ldap's hook, and ours). */
+static void op_done(const char *op, int rc, double seconds, void *opaque)
 {
-    struct wb_ldap_opts lo = {0};
+    wb_ad_t *ad = opaque;
+
+    wb_wmetrics_ldap(ad->wm, op, rc == LDAP_SUCCESS, true);
+    wb_wmetrics_ldap_time(ad->wm, op, seconds);
+}
+
+wb_ad_t *wb_ad_new(const struct wb_ldap_opts *o, struct wb_wmetrics *wm, char *errstr, size_t errsz)
+{
+    struct wb_ldap_opts lo = *o;
     wb_ad_t *ad = NULL;
     wb_ldap_t *conn;
 
@@ -36,12 +45,6 @@ wb_ad_t *wb_ad_new(const struct wb_ad_opts *o, struct wb_wmetrics *wm, char *err
         snprintf(errstr, errsz, "ldap.uri, ldap.bind_dn and ldap.password_file must be set");
         goto out;
     }
-    lo.uri = o->uri;
-    lo.bind_dn = o->bind_dn;
-    lo.password = o->password;
-    lo.ca_file = o->ca_file;
-    lo.starttls = o->starttls;
-    lo.allow_insecure = o->allow_insecure;
     lo.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
     lo.lazy = 1;
     conn = wb_ldap_new(&lo, errstr, errsz);
@@ -54,6 +57,7 @@ wb_ad_t *wb_ad_new(const struct wb_ad_opts *o, struct wb_wmetrics *wm, char *err
     ad->wm = wm;
     ad->msg = wb_strdup("");
     ad->matched = wb_strdup("");
+    wb_ldap_set_op_hook(conn, op_done, ad);
 
 out:
     return ad;
@@ -121,12 +125,6 @@ static void diag_from_handle(wb_ad_t *ad, LDAP *ld)
     ldap_memfree(msg);
 }
 
-static bool conn_gone(int rc)
-{
-    return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT ||
-           rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY;
-}
-
 wb_err_t wb_ad_connect(wb_ad_t *ad, char *errstr, size_t errsz)
 {
     wb_err_t err;
@@ -185,18 +183,19 @@ static int result_of(wb_ad_t *ad, int rc, LDAPMessage *res)
 
 static int finish_sent(wb_ad_t *ad, const char *op, int rc, bool sent)
 {
-    if (conn_gone(rc)) {
+    if (wb_ldap_conn_gone(rc)) {
         wb_log(LOG_WARNING, FAC, "%s: %s (%s); reconnecting", op, ldap_err2string(rc), ad->msg);
         wb_ad_disconnect(ad);
     }
-    wb_wmetrics_ldap(ad->wm, op, rc == LDAP_SUCCESS, sent);
     if (sent) {
         struct timespec t1;
 
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        wb_wmetrics_ldap_time(ad->wm, op,
-                              (double)(t1.tv_sec - ad->t0.tv_sec) +
-                                  (double)(t1.tv_nsec - ad->t0.tv_nsec) / 1e9);
+        op_done(op, rc,
+                (double)(t1.tv_sec - ad->t0.tv_sec) + (double)(t1.tv_nsec - ad->t0.tv_nsec) / 1e9,
+                ad);
+    } else {
+        wb_wmetrics_ldap(ad->wm, op, rc == LDAP_SUCCESS, false);
     }
     return rc;
 }
@@ -266,7 +265,7 @@ int wb_ad_add(wb_ad_t *ad, const char *dn, LDAPMod **mods)
 
 int wb_ad_modify(wb_ad_t *ad, const char *dn, LDAPMod **mods, bool permissive)
 {
-    LDAPControl ctrl = {"1.2.840.113556.1.4.1413", {0, NULL}, 0};
+    LDAPControl ctrl = {WB_LDAP_PERMISSIVE_MODIFY_OID, {0, NULL}, 0};
     LDAPControl *ctrls[2] = {&ctrl, NULL};
     int msgid = 0, rc = ensure(ad);
 
@@ -294,4 +293,39 @@ int wb_ad_delete(wb_ad_t *ad, const char *dn)
         return finish_sent(ad, "delete", rc, false);
     rc = ldap_delete_ext(ad->ld, dn, NULL, NULL, &msgid);
     return write_op(ad, "delete", rc, msgid);
+}
+
+/* The outcome of a wb_ldap call on the connection: its code and diagnostic, and a connection
+ * that is gone dropped, as the other operations do. */
+static int after_wb_ldap(wb_ad_t *ad)
+{
+    int rc = wb_ldap_last_rc(ad->conn);
+
+    set_diag(ad, rc == LDAP_SUCCESS ? NULL : wb_ldap_last_error(ad->conn), NULL);
+    if (wb_ldap_conn_gone(rc)) {
+        wb_log(LOG_WARNING, FAC, "search: %s (%s); reconnecting", ldap_err2string(rc), ad->msg);
+        wb_ad_disconnect(ad);
+    }
+    return rc;
+}
+
+int wb_ad_search_paged(wb_ad_t *ad, const char *base, const char *filter, const char *const *attrs,
+                       int page_size, wb_ldap_entry_cb cb, void *opaque)
+{
+    if (!ad->ld)
+        return LDAP_SERVER_DOWN;
+    wb_ldap_search_paged(ad->conn, base, WB_LDAP_SCOPE_SUB, filter, attrs, page_size, cb, opaque);
+    return after_wb_ldap(ad);
+}
+
+int wb_ad_read_members(wb_ad_t *ad, const char *dn, size_t window, wb_ldap_value_cb cb,
+                       void *opaque)
+{
+    int rc = ensure(ad);
+
+    if (rc != LDAP_SUCCESS)
+        return finish_sent(ad, "search", rc, false);
+    /* wb_ldap counts and times each request through op_done. */
+    wb_ldap_read_values(ad->conn, dn, "member", window, WB_LDAP_READ_EXTDN, cb, opaque, NULL);
+    return after_wb_ldap(ad);
 }

@@ -8,6 +8,7 @@
 #define WB_AD_H
 
 #include "wb_err.h"
+#include "wb_ldap.h"
 #include "wb_wmetrics.h"
 
 #include <ldap.h>
@@ -16,21 +17,12 @@
 
 typedef struct wb_ad_s wb_ad_t;
 
-/* Connection settings; every string is copied by wb_ad_new. */
-struct wb_ad_opts {
-    const char *uri;      /* ldap.uri */
-    const char *bind_dn;  /* ldap.bind_dn */
-    const char *password; /* the contents of ldap.password_file */
-    const char *ca_file;  /* ldap.ca_file, may be NULL (system store) */
-    bool starttls;        /* ldap.starttls */
-    bool allow_insecure;  /* ldap.allow_insecure */
-    int timeout_ms;       /* ldap.timeout_ms */
-};
-
-/* A session (not yet connected). Returns NULL and fills errstr when the settings are unsafe
+/* A session (not yet connected) with settings o (see wb_ldap_opts; o->lazy is ignored, every
+ * string is copied). Returns NULL and fills errstr when the settings are unsafe
  * (plain ldap:// simple bind without starttls or allow_insecure) or incomplete. wm may be NULL
  * and is borrowed. */
-wb_ad_t *wb_ad_new(const struct wb_ad_opts *o, struct wb_wmetrics *wm, char *errstr, size_t errsz);
+wb_ad_t *wb_ad_new(const struct wb_ldap_opts *o, struct wb_wmetrics *wm, char *errstr,
+                   size_t errsz);
 /* Unbinds and frees; wipes the password. NULL does nothing. */
 void wb_ad_destroy(wb_ad_t *ad);
 
@@ -56,10 +48,18 @@ unsigned wb_ad_connections(const wb_ad_t *ad);
 int wb_ad_search(wb_ad_t *ad, const char *base, int scope, const char *filter,
                  const char *const *attrs, LDAPControl **ctrls, LDAPMessage **res);
 int wb_ad_add(wb_ad_t *ad, const char *dn, LDAPMod **mods);
-/* Modify, with the permissive-modify control (1.2.840.113556.1.4.1413) when permissive. */
+/* Modify, with the permissive-modify control (WB_LDAP_PERMISSIVE_MODIFY_OID) when permissive. */
 int wb_ad_modify(wb_ad_t *ad, const char *dn, LDAPMod **mods, bool permissive);
 int wb_ad_rename(wb_ad_t *ad, const char *dn, const char *newrdn, const char *newsuperior);
 int wb_ad_delete(wb_ad_t *ad, const char *dn);
+/* A paged subtree search of base (wb_ldap_search_paged), each page counted like a search.
+ * Answers LDAP_SERVER_DOWN without connecting when the session is disconnected. */
+int wb_ad_search_paged(wb_ad_t *ad, const char *base, const char *filter, const char *const *attrs,
+                       int page_size, wb_ldap_entry_cb cb, void *opaque);
+/* Every value of dn's member attribute in extended DN form, window values per request
+ * (wb_ldap_read_values with WB_LDAP_READ_EXTDN), each request counted like a search. */
+int wb_ad_read_members(wb_ad_t *ad, const char *dn, size_t window, wb_ldap_value_cb cb,
+                       void *opaque);
 
 /* Diagnostics of the last operation ("" when none); borrowed until the next operation. */
 const char *wb_ad_last_message(const wb_ad_t *ad);

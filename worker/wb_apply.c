@@ -166,6 +166,18 @@ static int find_by(wb_apply_t *ap, const char *attr, const char *value, struct a
     return rc;
 }
 
+int wb_apply_find_anchor(wb_apply_t *ap, const char *anchor, char **dn, int *n)
+{
+    struct adobj o = {0};
+    int rc = find_by(ap, "msDS-ExternalDirectoryObjectId", anchor, &o, n);
+
+    *dn = NULL;
+    if (rc == LDAP_SUCCESS && *n > 0)
+        *dn = wb_strdup(o.dn ? o.dn : "");
+    adobj_free(&o);
+    return rc;
+}
+
 /* Normalised form of a DN for comparisons (case-insensitive compare of the result). */
 static char *dn_norm(const char *dn)
 {
@@ -505,12 +517,27 @@ static int read_usn(wb_apply_t *ap, long long *usn)
     return rc;
 }
 
-/* Appends to the list the Connect-written groups changed since USN since (all: -1), paged. */
-static int wbv2_list(wb_apply_t *ap, long long since, size_t *cap)
+/* Appends one Connect-written group's adminDescription to the list (wbv2_list's callback). */
+static wb_err_t wbv2_add(const struct wb_ldap_entry *e, void *opaque)
 {
-    struct berval cookie = {0, NULL};
+    wb_apply_t *ap = opaque;
+    const struct wb_ldap_val *a = wb_ldap_entry_get(e, "adminDescription");
+
+    if (!a)
+        return WB_OK;
+    if (ap->wbv2.n == ap->wbv2.cap) {
+        ap->wbv2.cap = ap->wbv2.cap ? ap->wbv2.cap * 2 : 64;
+        ap->wbv2.anchors = wb_realloc(ap->wbv2.anchors, ap->wbv2.cap * sizeof(*ap->wbv2.anchors));
+    }
+    ap->wbv2.anchors[ap->wbv2.n++] = wb_strndup(a->data, a->len);
+    return WB_OK;
+}
+
+/* Appends to the list the Connect-written groups changed since USN since (all: -1), paged. */
+static int wbv2_list(wb_apply_t *ap, long long since)
+{
     char *filter;
-    int rc = LDAP_SUCCESS;
+    int rc;
 
     if (since < 0)
         filter = wb_asprintf("(&(objectClass=group)(adminDescription=Group_*)"
@@ -519,53 +546,9 @@ static int wbv2_list(wb_apply_t *ap, long long since, size_t *cap)
         filter = wb_asprintf("(&(objectClass=group)(uSNChanged>=%lld)(adminDescription=Group_*)"
                              "(!(msDS-ExternalDirectoryObjectId=*)))",
                              since);
-    for (;;) {
-        LDAP *ld = wb_ad_handle(ap->ad);
-        LDAPControl *pc = NULL, **rctrls = NULL, *ctrls[2] = {NULL, NULL};
-        LDAPMessage *r = NULL, *e;
-        struct berval next = {0, NULL};
-        ber_int_t total = 0;
-        int code = LDAP_SUCCESS;
-
-        if (!ld || ldap_create_page_control(ld, WBV2_PAGE, &cookie, 0, &pc) != LDAP_SUCCESS) {
-            rc = LDAP_SERVER_DOWN;
-            break;
-        }
-        ctrls[0] = pc;
-        rc = wb_ad_search(ap->ad, ap->cfg.base_dn, LDAP_SCOPE_SUBTREE, filter,
-                          (const char *const[]){"adminDescription", NULL}, ctrls, &r);
-        ldap_control_free(pc);
-        ld = wb_ad_handle(ap->ad);
-        if (rc == LDAP_SUCCESS && ld) {
-            for (e = ldap_first_entry(ld, r); e; e = ldap_next_entry(ld, e)) {
-                char *a = apply_first_value(ld, e, "adminDescription");
-
-                if (!a)
-                    continue;
-                if (ap->wbv2.n == *cap) {
-                    *cap = *cap ? *cap * 2 : 64;
-                    ap->wbv2.anchors =
-                        wb_realloc(ap->wbv2.anchors, *cap * sizeof(*ap->wbv2.anchors));
-                }
-                ap->wbv2.anchors[ap->wbv2.n++] = a;
-            }
-            if (ldap_parse_result(ld, r, &code, NULL, NULL, NULL, &rctrls, 0) == LDAP_SUCCESS) {
-                LDAPControl *c = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, rctrls, NULL);
-
-                if (c)
-                    ldap_parse_pageresponse_control(ld, c, &total, &next);
-                ldap_controls_free(rctrls);
-            }
-        }
-        ldap_msgfree(r);
-        ber_memfree(cookie.bv_val);
-        cookie = next;
-        if (rc == LDAP_SUCCESS && code != LDAP_SUCCESS)
-            rc = code;
-        if (rc != LDAP_SUCCESS || !cookie.bv_val || cookie.bv_len == 0)
-            break;
-    }
-    ber_memfree(cookie.bv_val);
+    rc = wb_ad_search_paged(ap->ad, ap->cfg.base_dn, filter,
+                            (const char *const[]){"adminDescription", NULL}, WBV2_PAGE, wbv2_add,
+                            ap);
     free(filter);
     return rc;
 }
@@ -600,7 +583,7 @@ static int wbv2_refresh(wb_apply_t *ap)
     conn = wb_ad_connections(ap->ad);
     before = ap->wbv2.n;
     if (rc == LDAP_SUCCESS)
-        rc = wbv2_list(ap, full ? -1 : ap->wbv2.usn, &ap->wbv2.cap);
+        rc = wbv2_list(ap, full ? -1 : ap->wbv2.usn);
     if (rc == LDAP_SUCCESS && conn != wb_ad_connections(ap->ad))
         rc = LDAP_SERVER_DOWN; /* reconnected meanwhile: USNs may be another server's */
     if (rc != LDAP_SUCCESS) {

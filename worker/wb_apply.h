@@ -66,6 +66,13 @@ wb_err_t wb_apply_step(wb_apply_t *ap, const struct wb_apply_ctx *cx, const stru
 void wb_apply_result_free(struct wb_apply_result *res);
 
 /*
+ * The group carrying anchor (msDS-ExternalDirectoryObjectId, e.g. wb_map_anchor's value) under
+ * cfg.base_dn: *dn receives the first one's DN (owned, NULL when none), *n how many carry it.
+ * The search the apply itself matches with. Returns an LDAP code.
+ */
+int wb_apply_find_anchor(wb_apply_t *ap, const char *anchor, char **dn, int *n);
+
+/*
  * Current members of the group at dn, read with ranged retrieval (member;range=) and the
  * extended-DN control, as keys: "s:<SID>" and "g:<guid>" (kind USER, the key in id, the
  * member's objectGUID in guid; its DN in sid only when it has no GUID, else NULL — an internal

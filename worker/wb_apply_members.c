@@ -253,7 +253,7 @@ static void parse_extdn(const char *v, size_t len, char guid[WB_ID_GUID_STR_SIZE
 }
 
 /* Adds one current member (extended DN value) to the member set ctx (the public reader). */
-static void mset_add(void *ctx, const char *v, size_t len)
+static wb_err_t mset_add(const char *v, size_t len, void *ctx)
 {
     wb_mset_t *cur = ctx;
     char guid[WB_ID_GUID_STR_SIZE], sid[WB_ID_SID_STR_SIZE], *dn, *key;
@@ -277,10 +277,11 @@ static void mset_add(void *ctx, const char *v, size_t len)
         free(key);
     }
     free(dn);
+    return WB_OK;
 }
 
 /* Adds one current member (extended DN value) to the packed struct cur. */
-static void packed_add(void *ctx, const char *v, size_t len)
+static wb_err_t packed_add(const char *v, size_t len, void *ctx)
 {
     struct cur *c = ctx;
     char guid[WB_ID_GUID_STR_SIZE], sid[WB_ID_SID_STR_SIZE], *dn;
@@ -293,91 +294,18 @@ static void packed_add(void *ctx, const char *v, size_t len)
         sl = wb_id_sid_from_str(sid, sbin);
     if (guid[0] && wb_id_guid_from_str(guid, gbin)) {
         cur_put(c, gbin, sl ? sbin : NULL, sl, NULL);
-        return;
+        return WB_OK;
     }
     dn = wb_strndup(dnp, len - (size_t)(dnp - v));
     cur_put(c, NULL, sl ? sbin : NULL, sl, dn);
     free(dn);
-}
-
-/* Reads the member attribute of dn window by window (ranged retrieval, extended DN) and hands
- * every value to add; each window's result is freed before the next is read. */
-static int read_values(wb_apply_t *ap, const char *dn, void (*add)(void *, const char *, size_t),
-                       void *ctx)
-{
-    /* Extended DN control, string form: SEQUENCE { INTEGER 1 }. */
-    static char extdn_val[] = {0x30, 0x03, 0x02, 0x01, 0x01};
-    LDAPControl ctrl = {"1.2.840.113556.1.4.529", {sizeof(extdn_val), extdn_val}, 0};
-    LDAPControl *ctrls[2] = {&ctrl, NULL};
-    size_t low = 0;
-    int rc = LDAP_SUCCESS;
-
-    for (;;) {
-        char attr[64];
-        const char *attrs[2] = {attr, NULL};
-        LDAPMessage *res = NULL, *e;
-        LDAP *ld;
-        BerElement *ber = NULL;
-        char *a;
-        size_t next = 0;
-        bool more = false;
-
-        snprintf(attr, sizeof(attr), "member;range=%zu-%zu", low,
-                 low + (size_t)ap->cfg.range_window - 1);
-        rc = wb_ad_search(ap->ad, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, ctrls, &res);
-        if (rc != LDAP_SUCCESS) {
-            ldap_msgfree(res);
-            break;
-        }
-        ld = wb_ad_handle(ap->ad);
-        e = ldap_first_entry(ld, res);
-        for (a = e ? ldap_first_attribute(ld, e, &ber) : NULL; a;
-             a = ldap_next_attribute(ld, e, ber)) {
-            struct berval **vals;
-            size_t i, n, rlo = 0, rhi = 0;
-            /* "member;range=0-999" → next window; "member;range=1000-*" or plain → done. */
-            int kind = wb_ldap_parse_range(a, "member", &rlo, &rhi);
-
-            if (kind == 0 || rc != LDAP_SUCCESS) {
-                ldap_memfree(a);
-                continue;
-            }
-            vals = ldap_get_values_len(ld, e, a);
-            n = vals ? (size_t)ldap_count_values_len(vals) : 0;
-            /* The window must start where we asked and, unless final, hold exactly its
-             * values: anything else would silently skip or repeat members. */
-            if (kind < 0 || (kind == 1 && rlo != low) ||
-                (kind == 1 && rhi != SIZE_MAX && n != rhi - rlo + 1)) {
-                wb_log(LOG_WARNING, "WORKER",
-                       "%s: asked for member values from %zu, got \"%s\" "
-                       "with %zu values; not using a partial read",
-                       dn, low, a, n);
-                rc = LDAP_DECODING_ERROR;
-            } else {
-                for (i = 0; i < n; i++)
-                    add(ctx, vals[i]->bv_val, vals[i]->bv_len);
-                if (kind == 1 && rhi != SIZE_MAX) {
-                    next = rhi + 1;
-                    more = true;
-                }
-            }
-            ldap_value_free_len(vals);
-            ldap_memfree(a);
-        }
-        if (ber)
-            ber_free(ber, 0);
-        ldap_msgfree(res);
-        if (rc != LDAP_SUCCESS || !more)
-            break;
-        low = next;
-    }
-    return rc;
+    return WB_OK;
 }
 
 int wb_apply_read_members(wb_apply_t *ap, const char *dn, wb_mset_t **out)
 {
     wb_mset_t *cur = wb_mset_new();
-    int rc = read_values(ap, dn, mset_add, cur);
+    int rc = wb_ad_read_members(ap->ad, dn, (size_t)ap->cfg.range_window, mset_add, cur);
 
     *out = NULL;
     if (rc != LDAP_SUCCESS) {
@@ -392,7 +320,7 @@ int wb_apply_read_members(wb_apply_t *ap, const char *dn, wb_mset_t **out)
 static int read_cur(wb_apply_t *ap, const char *dn, struct cur **out)
 {
     struct cur *c = cur_new();
-    int rc = read_values(ap, dn, packed_add, c);
+    int rc = wb_ad_read_members(ap->ad, dn, (size_t)ap->cfg.range_window, packed_add, c);
 
     *out = NULL;
     if (rc != LDAP_SUCCESS) {
@@ -639,8 +567,7 @@ static wb_err_t send_chunk(wb_apply_t *ap, const struct wb_apply_ctx *cx, const 
         }
         /* Nothing to drop, yet refused: not the permissive case. */
     }
-    if (op == LDAP_MOD_ADD && rc != LDAP_SERVER_DOWN && rc != LDAP_TIMEOUT && rc != LDAP_BUSY &&
-        rc != LDAP_UNAVAILABLE && rc != LDAP_CONNECT_ERROR) {
+    if (op == LDAP_MOD_ADD && !wb_ldap_conn_gone(rc)) {
         err = add_missing_users(ap, cx, dn, v, n, rc, cur, res);
         goto out;
     }

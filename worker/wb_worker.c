@@ -1022,7 +1022,7 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
                                    NULL};
     static const char *const prod_defaults[] = {"message.timeout.ms", "30000", NULL};
     wb_worker_t *wk = wb_calloc(1, sizeof(*wk));
-    struct wb_ad_opts ao = {0};
+    struct wb_ldap_opts ao;
     struct wb_apply_cfg ac = {0};
     rd_kafka_conf_t *kc = NULL;
     const char **kv = NULL;
@@ -1057,13 +1057,7 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
     wb_wmetrics_init(&wk->wm, wk->reg);
     wk->ss = wb_snapstore_new();
 
-    ao.uri = wb_conf_get_str(conf, "ldap.uri");
-    ao.bind_dn = wb_conf_get_str(conf, "ldap.bind_dn");
-    ao.password = wb_conf_secret(conf, "ldap.password_file");
-    ao.ca_file = wb_conf_get_str(conf, "ldap.ca_file");
-    ao.starttls = wb_conf_get_bool(conf, "ldap.starttls");
-    ao.allow_insecure = wb_conf_get_bool(conf, "ldap.allow_insecure");
-    ao.timeout_ms = (int)wb_conf_get_int(conf, "ldap.timeout_ms");
+    wb_ldap_opts_from_conf(conf, &ao);
     wk->ad = wb_ad_new(&ao, &wk->wm, errstr, errsz);
     if (!wk->ad)
         goto fail;

@@ -103,7 +103,7 @@ static size_t member_count(const char *dn)
 static int setup(void **state)
 {
     char err[512], *pw;
-    struct wb_ad_opts o = {0};
+    struct wb_ldap_opts o = {0};
     rd_kafka_t *rk;
     int i;
 

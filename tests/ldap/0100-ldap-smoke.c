@@ -552,7 +552,7 @@ static int read_counted(size_t window, struct collect *c, size_t *count, wb_err_
 
     wb_log_set_sink(count_sink, &requests);
     wb_log_set_debug("ldap");
-    *err = wb_ldap_read_values(st.ld, st.group_dn, "member", window, collect_cb, c, count);
+    *err = wb_ldap_read_values(st.ld, st.group_dn, "member", window, 0, collect_cb, c, count);
     wb_log_set_debug("");
     wb_log_set_level(LOG_INFO);
     wb_log_set_sink(NULL, NULL);
@@ -633,23 +633,23 @@ static void test_ranged_members(void **unused)
 
     /* The callback stops the read; its answer is returned. */
     c.stop_after = 1500;
-    err = wb_ldap_read_values(st.ld, st.group_dn, "member", WINDOW, collect_cb, &c, &count);
+    err = wb_ldap_read_values(st.ld, st.group_dn, "member", WINDOW, 0, collect_cb, &c, &count);
     assert_int_equal(err, WB_ERR_INVALID);
     assert_int_equal(count, 1500);
     collect_free(&c);
 
     /* No members: no callback, WB_OK. A missing DN: 32, a dependency. */
     add_group(empty_dn, sam2, sam2, NULL, 0);
-    err = wb_ldap_read_values(st.ld, empty_dn, "member", WINDOW, collect_cb, &c, &count);
+    err = wb_ldap_read_values(st.ld, empty_dn, "member", WINDOW, 0, collect_cb, &c, &count);
     assert_int_equal(err, WB_OK);
     assert_int_equal(count, 0);
     assert_int_equal(c.n, 0);
     assert_int_equal(wb_ldap_delete(st.ld, empty_dn), WB_OK);
-    err = wb_ldap_read_values(st.ld, missing, "member", WINDOW, collect_cb, &c, &count);
+    err = wb_ldap_read_values(st.ld, missing, "member", WINDOW, 0, collect_cb, &c, &count);
     assert_int_equal(err, WB_ERR_DEPENDENCY);
     assert_int_equal(wb_ldap_last_rc(st.ld), 32);
     assert_int_equal(
-        wb_ldap_read_values(st.ld, st.group_dn, "member;range=0-1", 10, collect_cb, &c, &count),
+        wb_ldap_read_values(st.ld, st.group_dn, "member;range=0-1", 10, 0, collect_cb, &c, &count),
         WB_ERR_INVALID);
 
     free(missing);
@@ -667,7 +667,7 @@ static int has_member(const char *group, const char *dn)
     int found = 0;
 
     memset(&c, 0, sizeof(c));
-    assert_int_equal(wb_ldap_read_values(st.ld, group, "member", WINDOW, collect_cb, &c, &count),
+    assert_int_equal(wb_ldap_read_values(st.ld, group, "member", WINDOW, 0, collect_cb, &c, &count),
                      WB_OK);
     for (i = 0; i < c.n; i++)
         found |= strcasecmp(c.vals[i], dn) == 0;

@@ -153,7 +153,7 @@ static int setup(void **state)
 {
     const char *uri = getenv("WB_TEST_LDAP_URI");
     char err[512], *pw;
-    struct wb_ad_opts o = {0};
+    struct wb_ldap_opts o = {0};
     int i;
 
     (void)state;
