@@ -59,5 +59,28 @@ def test_identity_changes_follow_into_groups():
         e.stop_all(check=True)
 
 
+def test_identity_changes_beyond_the_cap_resync():
+    """More changed users in one round than graph.identity_moves_max (0 here: any) turn the
+    round into a full groups round instead of memberOf listings."""
+    with h.E2E("0908-cap") as e:
+        us = e.create_users(3)
+        ids = [u["oid"] for u in us]
+        groups = [h.seed_group("Cap A", None, ids)]
+        e.start_sim([h.synced_user(u) for u in us], groups)
+        prod = e.start_producer(graph__identity_moves_max=0)
+        e.start_worker("w1")
+        e.wait_converged(90)
+        full0 = h.metric_sum(e.metrics(prod), "writeback_producer_rounds_total", result="full")
+        e.sim.req("PATCH", "users/" + ids[0], {k: None for k in ONPREM})
+        e.wait_converged(60)
+        assert ad_member_sids(e, groups[0]["id"]) == {us[1]["sid"], us[2]["sid"]}
+        m = e.metrics(prod)
+        assert h.metric_sum(m, "writeback_producer_identity_moves_total", how="full_resync") == 1
+        assert h.metric_sum(m, "writeback_producer_identity_moves_total", how="memberof") == 0
+        assert h.metric_sum(m, "writeback_producer_rounds_total", result="full") == full0 + 1
+        stats = e.sim.req("GET", "stats")["requests"]
+        assert not any("memberOf" in k for k in stats), sorted(stats)
+        e.stop_all(check=True)
+
 if __name__ == "__main__":
-    h.run([test_identity_changes_follow_into_groups])
+    h.run([test_identity_changes_follow_into_groups, test_identity_changes_beyond_the_cap_resync])
