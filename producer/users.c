@@ -111,10 +111,12 @@ static void store(wb_users_t *u, const cJSON *o)
     }
     slot = wb_idmap_put(u->map, &k, NULL);
     if (cJSON_GetObjectItemCaseSensitive(o, "@removed")) {
-        if (*slot)
+        if (*slot) {
             ((struct wb_uident *)*slot)->missing = false;
-        else
+        } else {
             *slot = wb_calloc(1, sizeof(struct wb_uident));
+            ((struct wb_uident *)*slot)->removed = true;
+        }
         return;
     }
     ui = *slot;
@@ -126,7 +128,7 @@ static void store(wb_users_t *u, const cJSON *o)
         prev = NULL;
     if (!ui)
         ui = *slot = wb_calloc(1, sizeof(*ui));
-    ui->missing = false;
+    ui->missing = ui->removed = false;
     /* absent properties (a minimal delta) leave the stored value alone */
     if (sid) {
         char *nsid = NULL;
@@ -202,8 +204,9 @@ static size_t rebuild_finish(wb_users_t *u)
             continue;
         slot = wb_idmap_put(u->map, &k, NULL);
         now = *slot;
-        /* absent, or only a placeholder for an @removed entry of the listing */
-        if (now && (now->sid || now->guid || now->missing))
+        /* absent, or only a placeholder for an @removed entry of the listing (a listed user
+         * without SID and GUID is cloud-only now: that is its identity) */
+        if (now && !now->removed)
             continue;
         if (now)
             uident_free(now);

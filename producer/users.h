@@ -22,6 +22,7 @@ struct wb_uident {
     char *sid;    /* onPremisesSecurityIdentifier, NULL: cloud-only */
     char *guid;   /* onPremisesObjectIdentifier (lower case), NULL when Graph has none */
     bool missing; /* Graph does not know the id (getByIds returned nothing) */
+    bool removed; /* only an @removed entry of a listing: no identity of its own */
 };
 
 /* g and metrics (may be NULL) are borrowed and must outlive the map. Never NULL. */

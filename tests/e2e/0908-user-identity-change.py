@@ -82,5 +82,28 @@ def test_identity_changes_beyond_the_cap_resync():
         assert not any("memberOf" in k for k in stats), sorted(stats)
         e.stop_all(check=True)
 
+def test_made_cloud_only_while_the_users_delta_resets():
+    """The users delta loses its sync state in the round that reports the change: the rebuilt
+    identity map must hold the user as cloud-only, not restore its old SID as it does for users
+    the listing no longer shows (found by the soak: seed 2 of the long run, steps 193-195)."""
+    with h.E2E("0908-reset") as e:
+        us = e.create_users(2)
+        ids = [u["oid"] for u in us]
+        groups = [h.seed_group("Reset A", None, ids)]
+        e.start_sim([h.synced_user(u) for u in us], groups)
+        prod = e.start_producer()
+        e.start_worker("w1")
+        e.wait_converged(90)
+        e.sim.req("POST", "faults", {"kind": "410", "path": "/v1.0/users/delta",
+                                     "contains": "$deltatoken", "count": 1})
+        e.sim.req("PATCH", "users/" + ids[0], {k: None for k in ONPREM})
+        e.wait_converged(60)
+        assert ad_member_sids(e, groups[0]["id"]) == {us[1]["sid"]}
+        m = e.metrics(prod)
+        assert h.metric_sum(m, "writeback_producer_sync_resets_total", delta="users") == 1
+        e.stop_all(check=True)
+
+
 if __name__ == "__main__":
-    h.run([test_identity_changes_follow_into_groups, test_identity_changes_beyond_the_cap_resync])
+    h.run([test_identity_changes_follow_into_groups, test_identity_changes_beyond_the_cap_resync,
+           test_made_cloud_only_while_the_users_delta_resets])
