@@ -275,6 +275,11 @@ const struct wb_conf_prop wb_conf_props[] = {
     {"graph.delete_threshold", WB_CONF_T_INT, "500", 0, 100000000, NULL, 0, P, 0, NULL,
      "More group deletions than this in one round are staged in the checkpoint instead of "
      "emitted, until an operator runs `writebackctl deletes allow`; 0 turns the guard off."},
+    {"graph.identity_moves_max", WB_CONF_T_INT, "200", 0, 100000, NULL, 0, P, 0, NULL,
+     "Most users per round whose on-premises identity changed (made cloud-only, made synced, "
+     "new SID) that the producer follows into their groups with one memberOf listing each; "
+     "more turn the round into a full groups resync, which sends every member list whole. "
+     "0 always resyncs."},
     {"graph.page_timeout_ms", WB_CONF_T_INT, "60000", 1000, 600000, NULL, 0, P | C, 0, NULL,
      "Timeout of one Graph or token request, including reading the whole response, in "
      "milliseconds."},

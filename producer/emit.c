@@ -155,7 +155,13 @@ static size_t resolve(struct wb_emitter *em, const struct wb_rgroup *rg, int add
         if (added >= 0 && m->added != added)
             continue;
         if (m->kind == WB_MK_USER) {
-            const struct wb_uident *ui = wb_users_get(em->users, &m->id);
+            const struct wb_uident *ui = NULL;
+
+            /* a removal names the value AD holds: the identity before a pending change */
+            if (!m->added)
+                ui = wb_users_before(em->users, &m->id);
+            if (!ui || !ui->sid)
+                ui = wb_users_get(em->users, &m->id);
 
             if (!ui || ui->missing) {
                 drops[DROP_UNRESOLVED]++;

@@ -577,3 +577,31 @@ out:
     free(b.data);
     return err;
 }
+
+wb_err_t wb_graph_list(wb_graph_t *g, const char *url, void (*each)(void *ctx, const cJSON *obj),
+                       void *ctx, long *status)
+{
+    char *next_url = wb_strdup(url);
+    wb_err_t err = WB_OK;
+
+    while (next_url) {
+        cJSON *page = NULL;
+        const cJSON *o, *next;
+        bool resync;
+
+        err = wb_graph_request(g, "GET", next_url, NULL, WB_GRAPH_LIST, &page, &resync, status);
+        free(next_url);
+        next_url = NULL;
+        if (err != WB_OK)
+            break;
+        cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(page, "value"))
+        {
+            each(ctx, o);
+        }
+        next = cJSON_GetObjectItemCaseSensitive(page, "@odata.nextLink");
+        if (cJSON_IsString(next))
+            next_url = wb_strdup(next->valuestring);
+        cJSON_Delete(page);
+    }
+    return err;
+}

@@ -69,6 +69,12 @@ void wb_graph_destroy(wb_graph_t *g);
 wb_err_t wb_graph_request(wb_graph_t *g, const char *method, const char *url, const char *body,
                           unsigned check, cJSON **out, bool *resync, long *status);
 
+/* GETs url and every page its @odata.nextLink chain leads to, calling each(ctx, object) for
+ * every object of every "value". The wb_graph_request result of the first failing page;
+ * status (may be NULL) as there (404: the resource is gone). */
+wb_err_t wb_graph_list(wb_graph_t *g, const char *url, void (*each)(void *ctx, const cJSON *obj),
+                       void *ctx, long *status);
+
 /* Drops the cached token so the next request fetches a new one (tests, 401 handling). */
 void wb_graph_forget_token(wb_graph_t *g);
 

@@ -36,7 +36,7 @@ struct wb_producer_s {
     FILE *out;
     const char *tenant, *topic_events, *topic_state, *topic_dlq;
     char *txn_id;
-    int64_t threshold, chunk;
+    int64_t threshold, chunk, moves_max;
     int max_retries;
     wb_graph_t *g;
     wb_users_t *users;
@@ -55,7 +55,7 @@ struct wb_producer_s {
     char fail_reason[160];
     /* metrics */
     wb_metric_t *m_rounds, *m_pages, *m_last_ok, *m_in_scope, *m_staged, *m_round_s, *m_users;
-    wb_metric_t *m_failed, *m_failure;
+    wb_metric_t *m_failed, *m_failure, *m_moves;
 };
 
 static long long now_ms(void)
@@ -70,7 +70,8 @@ wb_producer_t *wb_producer_new(const wb_conf_t *conf, bool dry_run, FILE *out,
                                wb_metrics_t *metrics, char *errstr, size_t errsz)
 {
     static const char *const l_result[] = {"result"}, *const l_type[] = {"type"},
-                             *const l_reason[] = {"reason"}, *const l_fail[] = {"stage", "error"};
+                             *const l_reason[] = {"reason"}, *const l_fail[] = {"stage", "error"},
+                             *const l_how[] = {"how"};
     wb_producer_t *p = wb_calloc(1, sizeof(*p));
     struct wb_graph_opts go;
     const char *txn, *kill;
@@ -84,6 +85,7 @@ wb_producer_t *wb_producer_new(const wb_conf_t *conf, bool dry_run, FILE *out,
     p->topic_dlq = wb_conf_get_str(conf, "topic.dlq");
     p->threshold = wb_conf_get_int(conf, "graph.delete_threshold");
     p->chunk = wb_conf_get_int(conf, "producer.member_chunk");
+    p->moves_max = wb_conf_get_int(conf, "graph.identity_moves_max");
     p->max_retries = (int)wb_conf_get_int(conf, "graph.max_retries");
     txn = wb_conf_get_str(conf, "producer.transactional_id");
     p->txn_id = txn && *txn ? wb_strdup(txn) : wb_asprintf("writeback-producer-%s", p->tenant);
@@ -158,6 +160,12 @@ wb_producer_t *wb_producer_new(const wb_conf_t *conf, bool dry_run, FILE *out,
             "1 for the stage and error class of the last failed round while rounds keep "
             "failing; absent once a round commits",
             2, l_fail);
+        p->m_moves = wb_metrics_counter(
+            metrics, "writeback_producer_identity_moves_total",
+            "Users whose on-premises identity changed, by how their groups were updated "
+            "(memberof: member changes or snapshots of the groups memberOf lists; full_resync: "
+            "more than graph.identity_moves_max in one round)",
+            1, l_how);
     }
     return p;
 fail:
@@ -614,20 +622,9 @@ static wb_err_t resnap_unnamed(wb_producer_t *p, struct plan *pl)
     return err;
 }
 
-/* Member lists of groups entering scope incrementally; unknown users. */
-static wb_err_t complete(wb_producer_t *p, struct plan *pl)
+static bool sid_eq(const char *a, const char *b)
 {
-    wb_err_t err = WB_OK;
-
-    if (!pl->r.full) {
-        err = read_members(p, pl, pl->snap, pl->s1);
-        if (err != WB_OK)
-            return err;
-    }
-    err = resolve_unknown(p, pl, NULL);
-    if (err == WB_OK && !pl->r.full)
-        err = resnap_unnamed(p, pl);
-    return err;
+    return a == b || (a && b && strcmp(a, b) == 0);
 }
 
 /* The round's group in pl->r for id, created without properties when the round did not carry
@@ -643,6 +640,94 @@ static struct wb_rgroup *round_group(struct plan *pl, const struct wb_idkey *id)
         *slot = rg;
     }
     return *slot;
+}
+
+/*
+ * Users whose on-premises identity changed (wb_users_moved) stay members of the same Entra
+ * groups, so the groups delta reports nothing, yet the AD groups must change: a user made
+ * cloud-only leaves them, one made synced joins them, one with a new SID moves. For each such
+ * user the groups that hold it are listed (memberOf) and every one in scope that the round
+ * does not send whole anyway gets a member change: a removal of the old identity or an
+ * addition of the new one (wb_emit_members), or, for a new SID (one entry per member cannot
+ * both remove and add), its whole member list as a snapshot. Incremental rounds only: a full
+ * round sends every member list whole with the current identities.
+ */
+static wb_err_t follow_moves(wb_producer_t *p, struct plan *pl)
+{
+    const wb_idmap_t *moved = wb_users_moved(p->users);
+    struct wb_idkey *ids;
+    size_t n, i;
+    wb_err_t err = WB_OK;
+
+    if (pl->r.full || !wb_idmap_count(moved))
+        return WB_OK;
+    ids = wb_idmap_keys_sorted(moved, &n);
+    for (i = 0; i < n && err == WB_OK; i++) {
+        const struct wb_uident *was = wb_users_before(p->users, &ids[i]);
+        const struct wb_uident *now = wb_users_get(p->users, &ids[i]);
+        wb_idmap_t *groups;
+        struct wb_idkey g;
+        size_t pos = 0, changed = 0, whole = 0;
+        bool gone = false;
+        char uid[37];
+
+        if (!now || now->missing || sid_eq(was->sid, now->sid))
+            continue;
+        groups = wb_idmap_new();
+        err = wb_users_member_of(p->users, &ids[i], groups, &gone);
+        if (err != WB_OK && gone)
+            err = WB_OK; /* deleted meanwhile: the groups delta reports the removals */
+        while (err == WB_OK && wb_idmap_next(groups, &pos, &g, NULL)) {
+            if (!wb_idmap_has(pl->s1, &g) || wb_idmap_has(pl->snap, &g) ||
+                wb_idmap_has(pl->resnap, &g))
+                continue;
+            if (was->sid && now->sid) {
+                round_group(pl, &g);
+                wb_idmap_add(pl->resnap, &g);
+                whole++;
+            } else {
+                struct wb_rgroup *rg = round_group(pl, &g);
+
+                wb_rgroup_push(rg, &ids[i], WB_MK_USER, now->sid != NULL, pl->r.seq++);
+                wb_rgroup_net(rg);
+                changed++;
+            }
+        }
+        wb_idmap_destroy(groups, NULL);
+        wb_idkey_format(&ids[i], uid);
+        if (err == WB_OK)
+            wb_log(LOG_INFO, "PRODUCER",
+                   "user %s %s: member change in %zu group(s) in scope, whole member list of "
+                   "%zu",
+                   uid,
+                   !now->sid   ? "made cloud-only"
+                   : !was->sid ? "made synced"
+                               : "has a new onPremisesSecurityIdentifier",
+                   changed, whole);
+    }
+    free(ids);
+    if (err == WB_OK && p->m_moves) {
+        const char *v[] = {"memberof"};
+
+        wb_metric_inc(p->m_moves, v, (double)n);
+    }
+    return err;
+}
+
+/* Member lists of groups entering scope incrementally; unknown users. */
+static wb_err_t complete(wb_producer_t *p, struct plan *pl)
+{
+    wb_err_t err = WB_OK;
+
+    if (!pl->r.full) {
+        err = read_members(p, pl, pl->snap, pl->s1);
+        if (err != WB_OK)
+            return err;
+    }
+    err = resolve_unknown(p, pl, NULL);
+    if (err == WB_OK && !pl->r.full)
+        err = resnap_unnamed(p, pl);
+    return err;
 }
 
 /*
@@ -868,6 +953,7 @@ wb_err_t wb_producer_round(wb_producer_t *p)
     struct plan pl;
     struct wb_ckpt nc;
     bool full, txn_open = false;
+    size_t moves;
     long long t0 = now_ms();
     wb_err_t err;
     rd_kafka_error_t *e;
@@ -889,11 +975,28 @@ wb_err_t wb_producer_round(wb_producer_t *p)
         goto out;
     if (p->m_users)
         wb_metric_set(p->m_users, NULL, (double)wb_users_count(p->users));
+    moves = wb_idmap_count(wb_users_moved(p->users));
+    if (!full && moves > (size_t)p->moves_max) {
+        wb_log(LOG_NOTICE, "PRODUCER",
+               "%zu users changed their on-premises identity, more than "
+               "graph.identity_moves_max=%" PRId64 ": full groups resync",
+               moves, p->moves_max);
+        full = true;
+        if (p->m_moves) {
+            const char *v[] = {"full_resync"};
+
+            wb_metric_inc(p->m_moves, v, (double)moves);
+        }
+    }
     stage = "groups delta";
     err = fetch(p, &pl, full);
     if (err != WB_OK)
         goto out;
     plan_round(p, &pl);
+    stage = "memberof lookups of users whose identity changed";
+    err = follow_moves(p, &pl);
+    if (err != WB_OK)
+        goto out;
     stage = "member lists and user lookups";
     err = complete(p, &pl);
     if (err != WB_OK)
@@ -966,6 +1069,7 @@ wb_err_t wb_producer_round(wb_producer_t *p)
     wb_ckpt_free(&p->ck);
     p->ck = nc;
     wb_ckpt_init(&nc);
+    wb_users_moved_clear(p->users); /* this round carried them */
     result = pl.r.full ? "full" : "incremental";
     wb_log(LOG_NOTICE, "PRODUCER",
            "round %s committed: %s, %zu pages, %zu groups changed, %zu events, %zu groups refused, "

@@ -248,38 +248,30 @@ void wb_rgroup_net(struct wb_rgroup *rg)
     rg->nm = k;
 }
 
+struct members_ctx {
+    struct wb_rgroup *rg;
+    uint32_t seq;
+};
+
+static void member_push(void *ctx, const cJSON *o)
+{
+    struct members_ctx *c = ctx;
+    const cJSON *mid = cJSON_GetObjectItemCaseSensitive(o, "id");
+    struct wb_idkey mk;
+
+    if (cJSON_IsString(mid) && wb_idkey_parse(mid->valuestring, &mk))
+        wb_rgroup_push(c->rg, &mk, member_kind(o), 1, c->seq++);
+}
+
 wb_err_t wb_round_members(wb_graph_t *g, const char *id, struct wb_rgroup *rg, bool *gone)
 {
     char *url = wb_asprintf("/v1.0/groups/%s/members?$select=id&$top=999", id);
-    wb_err_t err = WB_OK;
-    uint32_t seq = 0;
+    struct members_ctx c = {rg, 0};
+    long status = 0;
+    wb_err_t err;
 
-    *gone = false;
-    while (url) {
-        cJSON *page = NULL;
-        const cJSON *o, *next;
-        bool resync;
-        long status = 0;
-
-        err = wb_graph_request(g, "GET", url, NULL, WB_GRAPH_LIST, &page, &resync, &status);
-        free(url);
-        url = NULL;
-        if (err != WB_OK) {
-            *gone = status == 404;
-            break;
-        }
-        cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(page, "value"))
-        {
-            const cJSON *mid = cJSON_GetObjectItemCaseSensitive(o, "id");
-            struct wb_idkey mk;
-
-            if (cJSON_IsString(mid) && wb_idkey_parse(mid->valuestring, &mk))
-                wb_rgroup_push(rg, &mk, member_kind(o), 1, seq++);
-        }
-        next = cJSON_GetObjectItemCaseSensitive(page, "@odata.nextLink");
-        if (cJSON_IsString(next))
-            url = wb_strdup(next->valuestring);
-        cJSON_Delete(page);
-    }
+    err = wb_graph_list(g, url, member_push, &c, &status);
+    free(url);
+    *gone = err != WB_OK && status == 404;
     return err;
 }

@@ -20,7 +20,8 @@ struct wb_users_s {
     wb_graph_t *g;
     wb_delta_t *delta;
     wb_idmap_t *map;
-    wb_idmap_t *old; /* during a full round: the map it replaces */
+    wb_idmap_t *old;   /* during a full round: the map it replaces */
+    wb_idmap_t *moved; /* id -> struct wb_uident *: the identity before a pending change */
     size_t changed;
 };
 
@@ -46,6 +47,7 @@ wb_users_t *wb_users_new(wb_graph_t *g, int max_retries, wb_metrics_t *metrics)
     u->g = g;
     u->delta = wb_delta_new(g, "users", USERS_URL, max_retries, metrics);
     u->map = wb_idmap_new();
+    u->moved = wb_idmap_new();
     return u;
 }
 
@@ -55,6 +57,7 @@ void wb_users_destroy(wb_users_t *u)
         return;
     wb_idmap_destroy(u->map, uident_free);
     wb_idmap_destroy(u->old, uident_free_maybe);
+    wb_idmap_destroy(u->moved, uident_free);
     wb_delta_destroy(u->delta);
     free(u);
 }
@@ -71,15 +74,36 @@ const struct wb_uident *wb_users_get(const wb_users_t *u, const struct wb_idkey 
     return v ? *v : NULL;
 }
 
-/* Stores one user object; removed users keep their last identity. */
+static bool str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Remembers the identity id had before its first pending change (the one AD holds). */
+static void note_move(wb_users_t *u, const struct wb_idkey *k, const struct wb_uident *was)
+{
+    void **slot = wb_idmap_put(u->moved, k, NULL);
+    struct wb_uident *c;
+
+    if (*slot)
+        return;
+    c = wb_calloc(1, sizeof(*c));
+    c->sid = was->sid ? wb_strdup(was->sid) : NULL;
+    c->guid = was->guid ? wb_strdup(was->guid) : NULL;
+    *slot = c;
+}
+
+/* Stores one user object; removed users keep their last identity. A known user whose SID
+ * changes (cleared, set or replaced) is noted in u->moved. */
 static void store(wb_users_t *u, const cJSON *o)
 {
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
     const cJSON *sid = cJSON_GetObjectItemCaseSensitive(o, "onPremisesSecurityIdentifier");
     const cJSON *guid = cJSON_GetObjectItemCaseSensitive(o, "onPremisesObjectIdentifier");
+    const struct wb_uident *prev;
     struct wb_uident *ui;
     struct wb_idkey k;
-    void **slot;
+    void **slot, **was;
 
     if (!cJSON_IsString(id) || !wb_idkey_parse(id->valuestring, &k)) {
         wb_log(LOG_WARNING, "GRAPH", "user object without a GUID id ignored");
@@ -87,27 +111,39 @@ static void store(wb_users_t *u, const cJSON *o)
     }
     slot = wb_idmap_put(u->map, &k, NULL);
     if (cJSON_GetObjectItemCaseSensitive(o, "@removed")) {
-        if (*slot)
+        if (*slot) {
             ((struct wb_uident *)*slot)->missing = false;
-        else
+        } else {
             *slot = wb_calloc(1, sizeof(struct wb_uident));
+            ((struct wb_uident *)*slot)->removed = true;
+        }
         return;
     }
     ui = *slot;
+    /* the identity before this object: during a rebuild it is in the replaced map; a user
+     * seen for the first time, or known only as missing, has none */
+    was = u->old ? wb_idmap_get(u->old, &k) : NULL;
+    prev = u->old ? (was ? *was : NULL) : ui;
+    if (prev && prev->missing)
+        prev = NULL;
     if (!ui)
         ui = *slot = wb_calloc(1, sizeof(*ui));
-    ui->missing = false;
+    ui->missing = ui->removed = false;
     /* absent properties (a minimal delta) leave the stored value alone */
     if (sid) {
-        free(ui->sid);
-        ui->sid = NULL;
+        char *nsid = NULL;
+
         if (cJSON_IsString(sid) && *sid->valuestring) {
             if (wb_id_sid_valid(sid->valuestring))
-                ui->sid = wb_strdup(sid->valuestring);
+                nsid = wb_strdup(sid->valuestring);
             else
                 wb_log(LOG_WARNING, "GRAPH", "user %s: onPremisesSecurityIdentifier is not a SID",
                        id->valuestring);
         }
+        if (prev && !str_eq(prev->sid, nsid))
+            note_move(u, &k, prev);
+        free(ui->sid);
+        ui->sid = nsid;
     }
     if (guid) {
         free(ui->guid);
@@ -168,8 +204,9 @@ static size_t rebuild_finish(wb_users_t *u)
             continue;
         slot = wb_idmap_put(u->map, &k, NULL);
         now = *slot;
-        /* absent, or only a placeholder for an @removed entry of the listing */
-        if (now && (now->sid || now->guid || now->missing))
+        /* absent, or only a placeholder for an @removed entry of the listing (a listed user
+         * without SID and GUID is cloud-only now: that is its identity) */
+        if (now && !now->removed)
             continue;
         if (now)
             uident_free(now);
@@ -258,5 +295,47 @@ wb_err_t wb_users_resolve(wb_users_t *u, const struct wb_idkey *ids, size_t n)
         cJSON_Delete(resp);
     }
     free(todo);
+    return err;
+}
+
+const wb_idmap_t *wb_users_moved(const wb_users_t *u)
+{
+    return u->moved;
+}
+
+const struct wb_uident *wb_users_before(const wb_users_t *u, const struct wb_idkey *id)
+{
+    void **v = wb_idmap_get(u->moved, id);
+
+    return v ? *v : NULL;
+}
+
+void wb_users_moved_clear(wb_users_t *u)
+{
+    wb_idmap_destroy(u->moved, uident_free);
+    u->moved = wb_idmap_new();
+}
+
+static void group_add(void *ctx, const cJSON *o)
+{
+    const cJSON *gid = cJSON_GetObjectItemCaseSensitive(o, "id");
+    struct wb_idkey gk;
+
+    if (cJSON_IsString(gid) && wb_idkey_parse(gid->valuestring, &gk))
+        wb_idmap_add(ctx, &gk);
+}
+
+wb_err_t wb_users_member_of(wb_users_t *u, const struct wb_idkey *id, wb_idmap_t *groups,
+                            bool *gone)
+{
+    char s[37], *url;
+    long status = 0;
+    wb_err_t err;
+
+    wb_idkey_format(id, s);
+    url = wb_asprintf("/v1.0/users/%s/memberOf/microsoft.graph.group?$select=id&$top=999", s);
+    err = wb_graph_list(u->g, url, group_add, groups, &status);
+    free(url);
+    *gone = err != WB_OK && status == 404;
     return err;
 }

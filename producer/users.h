@@ -22,6 +22,7 @@ struct wb_uident {
     char *sid;    /* onPremisesSecurityIdentifier, NULL: cloud-only */
     char *guid;   /* onPremisesObjectIdentifier (lower case), NULL when Graph has none */
     bool missing; /* Graph does not know the id (getByIds returned nothing) */
+    bool removed; /* only an @removed entry of a listing: no identity of its own */
 };
 
 /* g and metrics (may be NULL) are borrowed and must outlive the map. Never NULL. */
@@ -44,5 +45,26 @@ wb_err_t wb_users_resolve(wb_users_t *u, const struct wb_idkey *ids, size_t n);
 const struct wb_uident *wb_users_get(const wb_users_t *u, const struct wb_idkey *id);
 
 size_t wb_users_count(const wb_users_t *u);
+
+/*
+ * Users whose onPremisesSecurityIdentifier changed (cleared: made cloud-only; set: made
+ * synced; replaced) since the last wb_users_moved_clear, as id -> const struct wb_uident *
+ * holding the identity before the first such change, the one AD still holds. A user first
+ * seen in a round (the first full round after a start included) has no previous identity and
+ * is never listed. Kept across failed rounds; the producer clears it once a round that
+ * carried the moves committed.
+ */
+const wb_idmap_t *wb_users_moved(const wb_users_t *u);
+
+/* The identity before id's pending change, or NULL when id has none. */
+const struct wb_uident *wb_users_before(const wb_users_t *u, const struct wb_idkey *id);
+
+void wb_users_moved_clear(wb_users_t *u);
+
+/* Adds to groups the ids of the groups that hold user id as a direct member
+ * (GET /v1.0/users/{id}/memberOf/microsoft.graph.group, every page). *gone: Graph answered
+ * 404 (the user was deleted meanwhile). */
+wb_err_t wb_users_member_of(wb_users_t *u, const struct wb_idkey *id, wb_idmap_t *groups,
+                            bool *gone);
 
 #endif

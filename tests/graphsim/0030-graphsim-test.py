@@ -598,6 +598,38 @@ class IncrementalTests(unittest.TestCase):
         st, _, d = s.graph("/v1.0/groups/%s/members?$top=1000" % G7)
         self.assertEqual(st, 400)
 
+    def test_member_of(self):
+        s = self.sim
+        st, u = s.admin("POST", "users", {"displayName": "In three groups",
+                                          "userPrincipalName": "three@graphsim.test"})
+        self.assertEqual(st, 201, u)
+        mine = []
+        for i in range(3):
+            st, g = s.admin("POST", "groups", {"displayName": "MemberOf %d" % i,
+                                               "securityEnabled": True, "mailEnabled": False,
+                                               "mailNickname": "mo%d" % i, "members": [u["id"]]})
+            self.assertEqual(st, 201, g)
+            mine.append(g["id"])
+        for cast in ("", "/microsoft.graph.group"):
+            url = "/v1.0/users/%s/memberOf%s?$select=id&$top=2" % (u["id"], cast)
+            ids, pages = [], 0
+            while url:
+                st, _, d = s.graph(url)
+                self.assertEqual(st, 200, d)
+                pages += 1
+                for o in d["value"]:
+                    self.assertEqual(o, {"@odata.type": "#microsoft.graph.group", "id": o["id"]})
+                ids += [o["id"] for o in d["value"]]
+                url = d.get("@odata.nextLink")
+            self.assertEqual((ids, pages), (sorted(mine), 2))
+        st, _, d = s.graph("/v1.0/users/%s/memberOf" % uid(999))
+        self.assertEqual(st, 404)
+        check_graph_error(self, d, "Request_ResourceNotFound")
+        # faults reach it through the default path
+        self.fault(kind="503", count=1)
+        self.assertEqual(s.graph("/v1.0/users/%s/memberOf" % u["id"])[0], 503)
+        self.assertEqual(s.graph("/v1.0/users/%s/memberOf" % u["id"])[0], 200)
+
     # ------------------------------------------------------------------ faults
     def fault(self, **kw):
         st, d = self.sim.admin("POST", "faults", kw)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Graph simulator: a stand-in for Microsoft Graph (groups/users delta, user and group reads,
-getByIds) and the Entra token endpoint, with an admin API under /_sim/ to change the tenant,
-switch faults on and read the AD state correct provisioning must produce. Python 3 standard
-library only. Usage: graphsim.py --listen 127.0.0.1:0 [--users N --groups M --members K]."""
+group members, a user's memberOf, getByIds) and the Entra token endpoint, with an admin API
+under /_sim/ to change the tenant, switch faults on and read the AD state correct provisioning
+must produce. Python 3 standard library only. Usage: graphsim.py --listen 127.0.0.1:0 [--users N --groups M --members K]."""
 
 import argparse
 import base64
@@ -531,6 +531,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.get_object(seg[0], urllib.parse.unquote(seg[1]), q)
             if method == "GET" and len(seg) == 3 and seg[0] == "groups" and seg[2] == "members":
                 return self.group_members(seg[1].lower(), q)
+            if (method == "GET" and seg[0] == "users" and len(seg) in (3, 4) and
+                    seg[2] == "memberOf" and seg[3:] in ([], ["microsoft.graph.group"])):
+                return self.member_of(urllib.parse.unquote(seg[1]).lower(), len(seg) == 4, q)
             if method == "POST" and seg == ["directoryObjects", "getByIds"]:
                 return self.get_by_ids(q, body)
             return graph_error(400, "BadRequest",
@@ -786,6 +789,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def group_members(self, gid, q):
         t = self.server.sim.tenant
+
+        def ids():
+            g = t.groups.get(gid)
+            return None if g is None else g.member_tuple()
+        return self.paged_objects(q, gid, ids, "groups/%s/members" % gid, "directoryObjects")
+
+    def member_of(self, uid, cast, q):
+        """GET /v1.0/users/{id}/memberOf[/microsoft.graph.group]: the groups (only groups here:
+        the tenant has no directory roles or administrative units) that hold uid as a direct
+        member, sorted by id."""
+        t = self.server.sim.tenant
+
+        def ids():
+            if uid not in t.users:
+                return None
+            return sorted(gid for gid, g in t.groups.items() if uid in g.members)
+        return self.paged_objects(q, uid, ids, "users/%s/memberOf%s" % (
+            uid, "/microsoft.graph.group" if cast else ""), "groups" if cast else
+            "directoryObjects")
+
+    def paged_objects(self, q, owner, ids_of, path, ctx):
+        """One page of the objects whose ids ids_of() lists (None: owner does not exist, 404),
+        $top 1-999 (default 100), $select, @odata.nextLink with an opaque $skiptoken."""
+        t = self.server.sim.tenant
         base = self.base_url()
         top = 100
         if "$top" in q:
@@ -802,23 +829,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         off = 0
         if q.get("$skiptoken"):
             st = b64d(q["$skiptoken"])
-            if not st or st.get("g") != gid:
+            if not st or st.get("g") != owner:
                 raise SimError(400, "Request_BadRequest", "Invalid skip token.")
             off = int(st.get("o", 0))
             top = int(st.get("n", top))
             sel = tuple(st["sel"]) if st.get("sel") else None
         with t.lock:
-            g = t.groups.get(gid)
-            if g is None:
-                return self.not_found(gid)
-            ids = g.member_tuple()[off:off + top]
-            more = off + top < len(g.members)
+            all_ids = ids_of()
+            if all_ids is None:
+                return self.not_found(owner)
+            ids = all_ids[off:off + top]
+            more = off + top < len(all_ids)
         value = [t.object_json(x, sel, with_type=True) for x in ids]
-        out = {"@odata.context": "%s/v1.0/$metadata#directoryObjects" % base}
+        out = {"@odata.context": "%s/v1.0/$metadata#%s" % (base, ctx)}
         if more:
-            out["@odata.nextLink"] = "%s/v1.0/groups/%s/members?$skiptoken=%s" % (
-                base, gid, b64e({"g": gid, "o": off + top, "n": top,
-                                 "sel": list(sel) if sel else None}))
+            out["@odata.nextLink"] = "%s/v1.0/%s?$skiptoken=%s" % (
+                base, path, b64e({"g": owner, "o": off + top, "n": top,
+                                  "sel": list(sel) if sel else None}))
         out["value"] = [v for v in value if v is not None]
         return Resp(200, out)
 
