@@ -8,6 +8,7 @@
 #include "wb_id.h"
 #include "wb_kafka.h"
 #include "wb_mem.h"
+#include "wb_reason.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,6 +372,12 @@ int ctl_dlq(struct ctl *c, int argc, char **argv)
         rc = ctl_usage_error("dlq", "%sredrive needs PARTITION:OFFSET ids, a filter or --all", "");
         goto out;
     }
+    i = wb_reason_find(s.reason);
+    if (s.reason && (i < 0 || wb_reasons[i].kind != WB_REASON_KIND_DEAD_LETTER))
+        fprintf(stderr,
+                "dlq: warning: --reason %s is not a dead-letter reason of this version "
+                "(docs/errors.md); only older workers could have written it\n",
+                s.reason);
     s.limit = strcmp(verb, "list") == 0 ? (size_t)limit : 1000000;
     dlq = wb_conf_get_str(c->conf, "topic.dlq");
     events = wb_conf_get_str(c->conf, "topic.events");
