@@ -497,7 +497,7 @@ static wb_err_t dead_letter(wb_worker_t *wk, struct bmsg *b, const char *reason,
     rd_kafka_message_t *m = b->rkm;
     rd_kafka_headers_t *hdrs = NULL;
     rd_kafka_timestamp_type_t tstype;
-    struct wb_dlq_info info = {0};
+    struct wb_dlqhdr_info info = {0};
     struct wb_dlq_outcome out;
     wb_err_t err;
 

@@ -10,7 +10,7 @@ true to the code.
     string literal or a WB_REASON_* id) is in the reason table of common/wb_reason.c with the
     right kind, and every reason of the table is emitted; the reason tables of docs/errors.md
     list exactly the table's reasons (0015-reason checks their text). The places that quote
-    reasons elsewhere (the operator's guide, `dlq --help`, wb_dlq.h) name only emitted ones.
+    reasons elsewhere (the operator's guide, `dlq --help`, wb_dlqhdr.h) name only emitted ones.
     Every scanner must find something, so a code change cannot make the check vacuous.
 (c) docs/README.md links every file of docs/.
 
@@ -247,7 +247,7 @@ def documented_reasons(text):
 MENTIONS = [
     ("ctl/OPERATIONS.md", re.compile(r"^## Dead letters\n(.*?)(?=^## )", re.S | re.M)),
     ("ctl/dlq.c", re.compile(r"--reason R\s+wb\.reason equals R \(e\.g\. ([^)]*)\)")),
-    ("worker/wb_dlq.h", re.compile(r"short tag: ([^*]*?)(?:, \.\.\.)?\s*\*/")),
+    ("common/wb_dlqhdr.h", re.compile(r"short tag: ([^*]*?)(?:, \.\.\.)?\s*\*/")),
 ]
 
 
@@ -369,7 +369,7 @@ def self_check():
               "## Events left alone\n| `kept` | x |\n")
         write(t, "ctl/OPERATIONS" + MD, "## Dead letters\n`dn_conflict`, `stale_name`\n## Next\n")
         write(t, "ctl/dlq.c", '"  --reason R      wb.reason equals R (e.g. name_gone, poison)\\n"')
-        write(t, "worker/wb_dlq.h", "/* short tag: poison, dn_conflict, ... */")
+        write(t, "common/wb_dlqhdr.h", "/* short tag: poison, dn_conflict, ... */")
         got = reason_problems(t, repo_files(t))
         for w in ["'add_failed' is emitted", "'odd' is emitted", "lists reason 'not_emitted'",
                   "names reason 'stale_name'", "names reason 'name_gone'",
@@ -378,7 +378,7 @@ def self_check():
                   "the id must be the tag", "lists reason 'odd_tag'"]:
             if not any(w in p for p in got):
                 errors.append("self-check (b): did not report %r: %s" % (w, got))
-        if any("wb_dlq.h" in p for p in got):
+        if any("wb_dlqhdr.h" in p for p in got):
             errors.append("self-check (b): a good mention was reported: %s" % got)
         write(t, "worker/w.c", "/* nothing */\n")
         got = reason_problems(t, repo_files(t))
