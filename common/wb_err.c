@@ -7,6 +7,8 @@
 #include "wb_err.h"
 
 #include <ldap.h>
+#include <stdarg.h>
+#include <stdio.h>
 
 const char *wb_err_name(wb_err_t err)
 {
@@ -125,4 +127,16 @@ wb_err_t wb_err_from_kafka(rd_kafka_resp_err_t err)
     default:
         return WB_ERR_TRANSIENT;
     }
+}
+
+wb_err_t wb_err_invalid(char *reason, size_t reasonsz, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (reason && reasonsz) {
+        va_start(ap, fmt);
+        vsnprintf(reason, reasonsz, fmt, ap);
+        va_end(ap);
+    }
+    return WB_ERR_INVALID;
 }

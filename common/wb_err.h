@@ -7,6 +7,7 @@
 #define WB_ERR_H
 
 #include <librdkafka/rdkafka.h>
+#include <stddef.h>
 
 typedef enum {
     WB_OK = 0,
@@ -19,6 +20,11 @@ typedef enum {
 
 /* "ok", "transient", "dependency", "conflict", "invalid", "fatal". Never NULL. */
 const char *wb_err_name(wb_err_t err);
+
+/* Writes the printf-formatted reason into reason[0..reasonsz) (nothing when reason is NULL or
+ * reasonsz 0) and returns WB_ERR_INVALID: the one-line refusal of the decoders. */
+wb_err_t wb_err_invalid(char *reason, size_t reasonsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Class of an LDAP result code (LDAP_SUCCESS → WB_OK). */
 wb_err_t wb_err_from_ldap(int ldap_rc);

@@ -15,21 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-static wb_err_t bad(char *reason, size_t reasonsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static wb_err_t bad(char *reason, size_t reasonsz, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (reason && reasonsz) {
-        va_start(ap, fmt);
-        vsnprintf(reason, reasonsz, fmt, ap);
-        va_end(ap);
-    }
-    return WB_ERR_INVALID;
-}
-
 /* Untrusted text quoted in a reason: printable ASCII only, at most 40 characters. */
 static void quote(char out[48], const char *s)
 {
@@ -197,17 +182,18 @@ static bool is_attr_key(const char *k)
 static wb_err_t member_validate(const struct wb_member *m, const char *arr, size_t i, struct ctx *c)
 {
     if (m->kind != WB_MEMBER_USER && m->kind != WB_MEMBER_GROUP)
-        return bad(c->reason, c->reasonsz, "%s[%zu].kind: unknown kind %d", arr, i, (int)m->kind);
+        return wb_err_invalid(c->reason, c->reasonsz, "%s[%zu].kind: unknown kind %d", arr, i,
+                              (int)m->kind);
     if (!m->id)
-        return bad(c->reason, c->reasonsz, "%s[%zu].id: missing", arr, i);
+        return wb_err_invalid(c->reason, c->reasonsz, "%s[%zu].id: missing", arr, i);
     if (!wb_id_guid_valid(m->id))
-        return bad(c->reason, c->reasonsz, "%s[%zu].id: not a GUID", arr, i);
+        return wb_err_invalid(c->reason, c->reasonsz, "%s[%zu].id: not a GUID", arr, i);
     if (m->sid && !wb_id_sid_valid(m->sid))
-        return bad(c->reason, c->reasonsz, "%s[%zu].sid: not a SID", arr, i);
+        return wb_err_invalid(c->reason, c->reasonsz, "%s[%zu].sid: not a SID", arr, i);
     if (m->guid && !wb_id_guid_valid(m->guid))
-        return bad(c->reason, c->reasonsz, "%s[%zu].guid: not a GUID", arr, i);
+        return wb_err_invalid(c->reason, c->reasonsz, "%s[%zu].guid: not a GUID", arr, i);
     if (m->kind == WB_MEMBER_USER && !m->sid && !m->guid)
-        return bad(c->reason, c->reasonsz, "%s[%zu]: user needs sid or guid", arr, i);
+        return wb_err_invalid(c->reason, c->reasonsz, "%s[%zu]: user needs sid or guid", arr, i);
     return WB_OK;
 }
 
@@ -218,7 +204,7 @@ static wb_err_t members_validate(const struct wb_member *v, size_t n, const char
     wb_err_t err;
 
     if (n && !v)
-        return bad(c->reason, c->reasonsz, "%s: count %zu without members", arr, n);
+        return wb_err_invalid(c->reason, c->reasonsz, "%s: count %zu without members", arr, n);
     for (i = 0; i < n; i++) {
         err = member_validate(&v[i], arr, i, c);
         if (err != WB_OK)
@@ -238,42 +224,46 @@ wb_err_t wb_event_validate(const struct wb_event *ev, char *reason, size_t reaso
     if (reason && reasonsz)
         reason[0] = '\0';
     if (ev->v != WB_EVENT_VERSION)
-        return bad(reason, reasonsz, "unknown v %d", ev->v);
+        return wb_err_invalid(reason, reasonsz, "unknown v %d", ev->v);
     if (type_row(ev->type) < 0)
-        return bad(reason, reasonsz, "unknown type %d", (int)ev->type);
+        return wb_err_invalid(reason, reasonsz, "unknown type %d", (int)ev->type);
     if (!token_valid(ev->tenant, "._-"))
-        return bad(reason, reasonsz, "field tenant: not a tenant id (1..%d of A-Za-z0-9._-)",
-                   WB_EVENT_MAX_TOKEN);
+        return wb_err_invalid(reason, reasonsz,
+                              "field tenant: not a tenant id (1..%d of A-Za-z0-9._-)",
+                              WB_EVENT_MAX_TOKEN);
     if (!wb_id_guid_valid(ev->group))
-        return bad(reason, reasonsz, "field group: not a GUID");
+        return wb_err_invalid(reason, reasonsz, "field group: not a GUID");
     if (!token_valid(ev->round, "._:-"))
-        return bad(reason, reasonsz, "field round: not a round id (1..%d of A-Za-z0-9._:-)",
-                   WB_EVENT_MAX_TOKEN);
+        return wb_err_invalid(reason, reasonsz,
+                              "field round: not a round id (1..%d of A-Za-z0-9._:-)",
+                              WB_EVENT_MAX_TOKEN);
     if (!wb_event_ts_valid(ev->ts))
-        return bad(reason, reasonsz, "field ts: not an RFC 3339 UTC time");
+        return wb_err_invalid(reason, reasonsz, "field ts: not an RFC 3339 UTC time");
 
     if (ev->type == WB_EVENT_GROUP_UPSERT) {
         if (!a->display_name)
-            return bad(reason, reasonsz, "attrs.displayName: missing");
+            return wb_err_invalid(reason, reasonsz, "attrs.displayName: missing");
         if (a->group_types_count > WB_EVENT_MAX_GROUP_TYPES)
-            return bad(reason, reasonsz, "attrs.groupTypes: too many entries (max %d)",
-                       WB_EVENT_MAX_GROUP_TYPES);
+            return wb_err_invalid(reason, reasonsz, "attrs.groupTypes: too many entries (max %d)",
+                                  WB_EVENT_MAX_GROUP_TYPES);
         if (a->group_types_count && !a->group_types)
-            return bad(reason, reasonsz, "attrs.groupTypes: count without entries");
+            return wb_err_invalid(reason, reasonsz, "attrs.groupTypes: count without entries");
         for (i = 0; i < a->group_types_count; i++)
             if (!token_valid(a->group_types[i], "._-"))
-                return bad(reason, reasonsz, "attrs.groupTypes[%zu]: not a group type", i);
+                return wb_err_invalid(reason, reasonsz, "attrs.groupTypes[%zu]: not a group type",
+                                      i);
         if (a->extra && !cJSON_IsObject(a->extra))
-            return bad(reason, reasonsz, "attrs: extra attributes are not an object");
+            return wb_err_invalid(reason, reasonsz, "attrs: extra attributes are not an object");
         cJSON_ArrayForEach(x, a->extra)
         {
             if (!x->string || is_attr_key(x->string))
-                return bad(reason, reasonsz, "attrs: extra attribute with a reserved name");
+                return wb_err_invalid(reason, reasonsz,
+                                      "attrs: extra attribute with a reserved name");
         }
     }
     if (ev->add_count + ev->remove_count + ev->members_count > WB_EVENT_MAX_MEMBERS)
-        return bad(reason, reasonsz, "too many members in one event (max %d)",
-                   WB_EVENT_MAX_MEMBERS);
+        return wb_err_invalid(reason, reasonsz, "too many members in one event (max %d)",
+                              WB_EVENT_MAX_MEMBERS);
     if (ev->type == WB_EVENT_GROUP_UPSERT || ev->type == WB_EVENT_GROUP_MEMBERS) {
         err = members_validate(ev->add, ev->add_count, "add", &c);
         if (err == WB_OK)
@@ -283,15 +273,15 @@ wb_err_t wb_event_validate(const struct wb_event *ev, char *reason, size_t reaso
     }
     if (ev->type == WB_EVENT_GROUP_SNAPSHOT) {
         if (!token_valid(ev->snapshot, "._:-"))
-            return bad(reason, reasonsz,
-                       "field snapshot: not a snapshot id (1..%d of A-Za-z0-9._:-)",
-                       WB_EVENT_MAX_TOKEN);
+            return wb_err_invalid(reason, reasonsz,
+                                  "field snapshot: not a snapshot id (1..%d of A-Za-z0-9._:-)",
+                                  WB_EVENT_MAX_TOKEN);
         if (ev->chunks < 1 || ev->chunks > WB_EVENT_MAX_CHUNKS)
-            return bad(reason, reasonsz, "field chunks: %u out of range 1..%d", ev->chunks,
-                       WB_EVENT_MAX_CHUNKS);
+            return wb_err_invalid(reason, reasonsz, "field chunks: %u out of range 1..%d",
+                                  ev->chunks, WB_EVENT_MAX_CHUNKS);
         if (ev->chunk < 1 || ev->chunk > ev->chunks)
-            return bad(reason, reasonsz, "field chunk: %u out of range 1..chunks (%u)", ev->chunk,
-                       ev->chunks);
+            return wb_err_invalid(reason, reasonsz, "field chunk: %u out of range 1..chunks (%u)",
+                                  ev->chunk, ev->chunks);
         err = members_validate(ev->members, ev->members_count, "members", &c);
         if (err != WB_OK)
             return err;
@@ -406,8 +396,8 @@ static wb_err_t prescan(const char *s, size_t len, struct ctx *c)
         if (in_str) {
             if (ch == '\\') {
                 if (i + 5 < len && memcmp(s + i + 1, "u0000", 5) == 0)
-                    return bad(c->reason, c->reasonsz, "string contains \\u0000 (NUL) at byte %zu",
-                               i);
+                    return wb_err_invalid(c->reason, c->reasonsz,
+                                          "string contains \\u0000 (NUL) at byte %zu", i);
                 i++;
             } else if (ch == '"') {
                 in_str = false;
@@ -417,8 +407,8 @@ static wb_err_t prescan(const char *s, size_t len, struct ctx *c)
         } else if (ch == '[' || ch == '{') {
             depth++;
             if (depth > WB_EVENT_MAX_DEPTH)
-                return bad(c->reason, c->reasonsz, "JSON nested too deeply (max %d)",
-                           WB_EVENT_MAX_DEPTH);
+                return wb_err_invalid(c->reason, c->reasonsz, "JSON nested too deeply (max %d)",
+                                      WB_EVENT_MAX_DEPTH);
         } else if (ch == ']' || ch == '}') {
             depth--;
         }
@@ -444,8 +434,8 @@ static wb_err_t check_keys(const cJSON *item, struct ctx *c)
     {
         if (cJSON_IsObject(item)) {
             if (n == WB_EVENT_MAX_KEYS)
-                return bad(c->reason, c->reasonsz, "too many keys in one object (max %d)",
-                           WB_EVENT_MAX_KEYS);
+                return wb_err_invalid(c->reason, c->reasonsz,
+                                      "too many keys in one object (max %d)", WB_EVENT_MAX_KEYS);
             keys[n++] = x->string;
         }
         err = check_keys(x, c);
@@ -458,7 +448,7 @@ static wb_err_t check_keys(const cJSON *item, struct ctx *c)
     for (i = 1; i < n; i++) {
         if (strcmp(keys[i - 1], keys[i]) == 0) {
             quote(q, keys[i]);
-            return bad(c->reason, c->reasonsz, "duplicate key \"%s\"", q);
+            return wb_err_invalid(c->reason, c->reasonsz, "duplicate key \"%s\"", q);
         }
     }
     return WB_OK;
@@ -472,11 +462,11 @@ static wb_err_t get_str(const cJSON *obj, const char *key, bool required, const 
 
     if (!x || (!required && cJSON_IsNull(x))) {
         if (required)
-            return bad(c->reason, c->reasonsz, "%s: missing", path);
+            return wb_err_invalid(c->reason, c->reasonsz, "%s: missing", path);
         return WB_OK;
     }
     if (!cJSON_IsString(x))
-        return bad(c->reason, c->reasonsz, "%s: not a string", path);
+        return wb_err_invalid(c->reason, c->reasonsz, "%s: not a string", path);
     *out = wb_strdup(x->valuestring);
     return WB_OK;
 }
@@ -487,9 +477,9 @@ static wb_err_t get_bool(const cJSON *obj, const char *key, const char *path, bo
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(obj, key);
 
     if (!x)
-        return bad(c->reason, c->reasonsz, "%s: missing", path);
+        return wb_err_invalid(c->reason, c->reasonsz, "%s: missing", path);
     if (!cJSON_IsBool(x))
-        return bad(c->reason, c->reasonsz, "%s: not a boolean", path);
+        return wb_err_invalid(c->reason, c->reasonsz, "%s: not a boolean", path);
     *out = cJSON_IsTrue(x);
     return WB_OK;
 }
@@ -501,12 +491,13 @@ static wb_err_t get_uint(const cJSON *obj, const char *key, unsigned max, unsign
     double d;
 
     if (!x)
-        return bad(c->reason, c->reasonsz, "field %s: missing", key);
+        return wb_err_invalid(c->reason, c->reasonsz, "field %s: missing", key);
     if (!cJSON_IsNumber(x))
-        return bad(c->reason, c->reasonsz, "field %s: not a number", key);
+        return wb_err_invalid(c->reason, c->reasonsz, "field %s: not a number", key);
     d = x->valuedouble;
     if (!(d >= 0 && d <= max) || d != (double)(unsigned)d)
-        return bad(c->reason, c->reasonsz, "field %s: not an integer in 0..%u", key, max);
+        return wb_err_invalid(c->reason, c->reasonsz, "field %s: not an integer in 0..%u", key,
+                              max);
     *out = (unsigned)d;
     return WB_OK;
 }
@@ -519,7 +510,7 @@ static long array_size(const cJSON *root, const char *key, struct ctx *c)
     if (!x)
         return 0;
     if (!cJSON_IsArray(x)) {
-        bad(c->reason, c->reasonsz, "%s: not an array", key);
+        wb_err_invalid(c->reason, c->reasonsz, "%s: not an array", key);
         return -1;
     }
     return cJSON_GetArraySize(x);
@@ -534,7 +525,7 @@ static wb_err_t get_members(const cJSON *root, const char *key, bool required,
     wb_err_t err;
 
     if (!arr)
-        return required ? bad(c->reason, c->reasonsz, "%s: missing", key) : WB_OK;
+        return required ? wb_err_invalid(c->reason, c->reasonsz, "%s: missing", key) : WB_OK;
     /* array_size has checked the type and the total before any allocation. */
     *out = wb_calloc((size_t)cJSON_GetArraySize(arr), sizeof(**out));
     cJSON_ArrayForEach(x, arr)
@@ -544,7 +535,7 @@ static wb_err_t get_members(const cJSON *root, const char *key, bool required,
 
         *count = ++n;
         if (!cJSON_IsObject(x))
-            return bad(c->reason, c->reasonsz, "%s[%zu]: not an object", key, n - 1);
+            return wb_err_invalid(c->reason, c->reasonsz, "%s[%zu]: not an object", key, n - 1);
         snprintf(path, sizeof(path), "%s[%zu].kind", key, n - 1);
         err = get_str(x, "kind", true, path, &kind, c);
         if (err != WB_OK)
@@ -556,7 +547,7 @@ static wb_err_t get_members(const cJSON *root, const char *key, bool required,
         } else {
             quote(q, kind);
             free(kind);
-            return bad(c->reason, c->reasonsz, "%s: unknown kind \"%s\"", path, q);
+            return wb_err_invalid(c->reason, c->reasonsz, "%s: unknown kind \"%s\"", path, q);
         }
         free(kind);
         snprintf(path, sizeof(path), "%s[%zu].id", key, n - 1);
@@ -582,9 +573,9 @@ static wb_err_t upsert_decode(const cJSON *root, struct wb_event *ev, struct ctx
     wb_err_t err;
 
     if (!attrs)
-        return bad(c->reason, c->reasonsz, "field attrs: missing");
+        return wb_err_invalid(c->reason, c->reasonsz, "field attrs: missing");
     if (!cJSON_IsObject(attrs))
-        return bad(c->reason, c->reasonsz, "field attrs: not an object");
+        return wb_err_invalid(c->reason, c->reasonsz, "field attrs: not an object");
     err = get_str(attrs, "displayName", true, "attrs.displayName", &a->display_name, c);
     if (err == WB_OK)
         err = get_str(attrs, "description", false, "attrs.description", &a->description, c);
@@ -596,18 +587,18 @@ static wb_err_t upsert_decode(const cJSON *root, struct wb_event *ev, struct ctx
         return err;
     gt = cJSON_GetObjectItemCaseSensitive(attrs, "groupTypes");
     if (!gt)
-        return bad(c->reason, c->reasonsz, "attrs.groupTypes: missing");
+        return wb_err_invalid(c->reason, c->reasonsz, "attrs.groupTypes: missing");
     if (!cJSON_IsArray(gt))
-        return bad(c->reason, c->reasonsz, "attrs.groupTypes: not an array");
+        return wb_err_invalid(c->reason, c->reasonsz, "attrs.groupTypes: not an array");
     if (cJSON_GetArraySize(gt) > WB_EVENT_MAX_GROUP_TYPES)
-        return bad(c->reason, c->reasonsz, "attrs.groupTypes: too many entries (max %d)",
-                   WB_EVENT_MAX_GROUP_TYPES);
+        return wb_err_invalid(c->reason, c->reasonsz, "attrs.groupTypes: too many entries (max %d)",
+                              WB_EVENT_MAX_GROUP_TYPES);
     a->group_types = wb_calloc((size_t)cJSON_GetArraySize(gt), sizeof(char *));
     cJSON_ArrayForEach(x, gt)
     {
         if (!cJSON_IsString(x))
-            return bad(c->reason, c->reasonsz, "attrs.groupTypes[%zu]: not a string",
-                       a->group_types_count);
+            return wb_err_invalid(c->reason, c->reasonsz, "attrs.groupTypes[%zu]: not a string",
+                                  a->group_types_count);
         a->group_types[a->group_types_count++] = wb_strdup(x->valuestring);
     }
     cJSON_ArrayForEach(x, attrs)
@@ -655,28 +646,28 @@ static wb_err_t decode_tree(const cJSON *root, struct wb_event *ev, struct ctx *
     wb_err_t err;
 
     if (!cJSON_IsObject(root))
-        return bad(c->reason, c->reasonsz, "not a JSON object");
+        return wb_err_invalid(c->reason, c->reasonsz, "not a JSON object");
     err = check_keys(root, c);
     if (err != WB_OK)
         return err;
     v = cJSON_GetObjectItemCaseSensitive(root, "v");
     if (!v)
-        return bad(c->reason, c->reasonsz, "field v: missing");
+        return wb_err_invalid(c->reason, c->reasonsz, "field v: missing");
     if (!cJSON_IsNumber(v))
-        return bad(c->reason, c->reasonsz, "field v: not a number");
+        return wb_err_invalid(c->reason, c->reasonsz, "field v: not a number");
     if (v->valuedouble != WB_EVENT_VERSION)
-        return bad(c->reason, c->reasonsz, "unknown v %.17g", v->valuedouble);
+        return wb_err_invalid(c->reason, c->reasonsz, "unknown v %.17g", v->valuedouble);
     ev->v = WB_EVENT_VERSION;
     t = cJSON_GetObjectItemCaseSensitive(root, "type");
     if (!t)
-        return bad(c->reason, c->reasonsz, "field type: missing");
+        return wb_err_invalid(c->reason, c->reasonsz, "field type: missing");
     if (!cJSON_IsString(t))
-        return bad(c->reason, c->reasonsz, "field type: not a string");
+        return wb_err_invalid(c->reason, c->reasonsz, "field type: not a string");
     ev->type = wb_event_type_from_name(t->valuestring);
     row = type_row(ev->type);
     if (row < 0) {
         quote(q, t->valuestring);
-        return bad(c->reason, c->reasonsz, "unknown type \"%s\"", q);
+        return wb_err_invalid(c->reason, c->reasonsz, "unknown type \"%s\"", q);
     }
     err = get_str(root, "tenant", true, "field tenant", &ev->tenant, c);
     if (err == WB_OK)
@@ -702,8 +693,8 @@ static wb_err_t decode_tree(const cJSON *root, struct wb_event *ev, struct ctx *
             return WB_ERR_INVALID;
     }
     if (n_add + n_remove + n_members > WB_EVENT_MAX_MEMBERS)
-        return bad(c->reason, c->reasonsz, "too many members in one event (max %d)",
-                   WB_EVENT_MAX_MEMBERS);
+        return wb_err_invalid(c->reason, c->reasonsz, "too many members in one event (max %d)",
+                              WB_EVENT_MAX_MEMBERS);
     if (types[row].decode)
         return types[row].decode(root, ev, c);
     return WB_OK;
@@ -723,21 +714,22 @@ wb_err_t wb_event_decode(const char *buf, size_t len, struct wb_event *ev, char 
     if (reason && reasonsz)
         reason[0] = '\0';
     if (!buf || len == 0) {
-        err = bad(reason, reasonsz, "not JSON (empty message)");
+        err = wb_err_invalid(reason, reasonsz, "not JSON (empty message)");
         goto out;
     }
     if (len > WB_EVENT_MAX_BYTES) {
-        err =
-            bad(reason, reasonsz, "message too large (%zu bytes, max %d)", len, WB_EVENT_MAX_BYTES);
+        err = wb_err_invalid(reason, reasonsz, "message too large (%zu bytes, max %d)", len,
+                             WB_EVENT_MAX_BYTES);
         goto out;
     }
     nul = memchr(buf, '\0', len);
     if (nul) {
-        err = bad(reason, reasonsz, "not JSON (NUL byte at byte %zu)", (size_t)(nul - buf));
+        err = wb_err_invalid(reason, reasonsz, "not JSON (NUL byte at byte %zu)",
+                             (size_t)(nul - buf));
         goto out;
     }
     if (!wb_map_utf8_valid(buf, len, &off)) {
-        err = bad(reason, reasonsz, "not UTF-8 (invalid byte at byte %zu)", off);
+        err = wb_err_invalid(reason, reasonsz, "not UTF-8 (invalid byte at byte %zu)", off);
         goto out;
     }
     err = prescan(buf, len, &c);
@@ -750,9 +742,9 @@ wb_err_t wb_event_decode(const char *buf, size_t len, struct wb_event *ev, char 
     if (!root) {
         off = end ? (size_t)(end - copy) : 0;
         if (off >= len)
-            err = bad(reason, reasonsz, "not JSON (truncated at byte %zu)", len);
+            err = wb_err_invalid(reason, reasonsz, "not JSON (truncated at byte %zu)", len);
         else
-            err = bad(reason, reasonsz, "not JSON (error at byte %zu)", off);
+            err = wb_err_invalid(reason, reasonsz, "not JSON (error at byte %zu)", off);
         goto out;
     }
     err = decode_tree(root, ev, &c);

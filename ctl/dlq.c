@@ -5,9 +5,11 @@
  * letter twice is harmless.
  */
 #include "ctl.h"
+#include "wb_dlqhdr.h"
 #include "wb_id.h"
 #include "wb_kafka.h"
 #include "wb_mem.h"
+#include "wb_reason.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +18,10 @@
 
 #define DLQ_MAX_IDS 10000
 
-static const char *const show_hdrs[] = {"wb.reason",       "wb.class",           "wb.ldap.rc",
-                                        "wb.ldap.message", "wb.ldap.matched_dn", "wb.time"};
+/* The columns of dlq list, after the id and the key. */
+static const enum wb_dlqhdr show_hdrs[] = {WB_DLQHDR_REASON,          WB_DLQHDR_CLASS,
+                                           WB_DLQHDR_LDAP_RC,         WB_DLQHDR_LDAP_MESSAGE,
+                                           WB_DLQHDR_LDAP_MATCHED_DN, WB_DLQHDR_TIME};
 
 struct dl {
     int32_t partition;
@@ -43,16 +47,28 @@ struct sel {
 
 static void usage(FILE *fp)
 {
+    int i, col = 0;
+
     fputs("usage: writebackctl dlq list [filters] [--limit N] [--json]\n"
           "       writebackctl dlq show PARTITION:OFFSET [--json]\n"
           "       writebackctl dlq redrive (PARTITION:OFFSET ... | filters | --all)\n"
           "                                [--dry-run] [--rate N]\n"
           "\n"
           "Dead letters are events the workers could not apply (conflict, poison, exhausted\n"
-          "dependency), kept unchanged in topic.dlq with headers saying why (wb.reason,\n"
-          "wb.class, wb.ldap.rc, wb.ldap.message, wb.ldap.matched_dn, wb.orig.topic,\n"
-          "wb.orig.partition, wb.orig.offset, wb.orig.timestamp, wb.consumer_group,\n"
-          "wb.worker_id, wb.attempts, wb.time).\n"
+          "dependency), kept unchanged in topic.dlq with headers saying why:\n",
+          fp);
+    for (i = 0; i < WB_DLQHDR_NSTANDARD; i++) {
+        const char *n = wb_dlqhdr_name((enum wb_dlqhdr)i);
+
+        if (col && col + strlen(n) + 2 > 88) {
+            fputs(",\n", fp);
+            col = 0;
+        } else if (col) {
+            col += fprintf(fp, ", ");
+        }
+        col += fprintf(fp, "%s", n);
+    }
+    fputs(".\n"
           "\n"
           "Filters:\n"
           "  --reason R      wb.reason equals R (e.g. dn_conflict, poison)\n"
@@ -73,19 +89,9 @@ static void usage(FILE *fp)
           fp);
 }
 
-static char *hdr(const struct dl *d, const char *name)
+static bool hdr_is(const struct dl *d, enum wb_dlqhdr id, const char *want)
 {
-    const void *v = NULL;
-    size_t len = 0;
-
-    if (!d->hdrs || rd_kafka_header_get_last(d->hdrs, name, &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return NULL;
-    return v ? wb_strndup(v, len) : wb_strdup("");
-}
-
-static bool hdr_is(const struct dl *d, const char *name, const char *want)
-{
-    char *v = hdr(d, name);
+    char *v = wb_dlqhdr_get(d->hdrs, id);
     bool ok = v && strcmp(v, want) == 0;
 
     free(v);
@@ -95,7 +101,7 @@ static bool hdr_is(const struct dl *d, const char *name, const char *want)
 /* When the dead letter was written: wb.time, else the message timestamp. */
 static int64_t dl_time(const struct dl *d)
 {
-    char *v = hdr(d, "wb.time");
+    char *v = wb_dlqhdr_get(d->hdrs, WB_DLQHDR_TIME);
     int64_t t = v ? ctl_parse_time(v) : -1;
 
     free(v);
@@ -135,9 +141,9 @@ static int sel_cb(const rd_kafka_message_t *m, void *opaque)
             if (s->ids[i].p == d.partition && s->ids[i].o == d.offset)
                 ok = true;
     }
-    if (ok && s->reason && !hdr_is(&d, "wb.reason", s->reason))
+    if (ok && s->reason && !hdr_is(&d, WB_DLQHDR_REASON, s->reason))
         ok = false;
-    if (ok && s->cls && !hdr_is(&d, "wb.class", s->cls))
+    if (ok && s->cls && !hdr_is(&d, WB_DLQHDR_CLASS, s->cls))
         ok = false;
     if (ok && s->gid && (!d.key || strcasecmp(d.key, s->gid) != 0))
         ok = false;
@@ -226,7 +232,7 @@ static void print_row(const struct dl *d)
     size_t i;
 
     for (i = 0; i < 6; i++)
-        v[i] = hdr(d, show_hdrs[i]);
+        v[i] = wb_dlqhdr_get(d->hdrs, show_hdrs[i]);
     printf("%d:%-8lld %-24s %-36s %-18s %-10s %-4s %s\n", (int)d->partition, (long long)d->offset,
            v[5] ? v[5] : "-", d->key ? d->key : "-", v[0] ? v[0] : "-", v[1] ? v[1] : "-",
            v[2] && *v[2] ? v[2] : "-", v[3] ? v[3] : "");
@@ -262,7 +268,7 @@ static wb_err_t redrive(struct ctl *c, const char *dlq, const char *events, stru
 
         while (d->hdrs && nh < 64 &&
                rd_kafka_header_get_all(d->hdrs, i++, &n, &v, &len) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            if (strncmp(n, "wb.", 3) == 0)
+            if (wb_dlqhdr_is_ours(n))
                 continue; /* the failure context stays in the DLQ */
             hd[nh].name = n;
             hd[nh].value = v;
@@ -371,6 +377,12 @@ int ctl_dlq(struct ctl *c, int argc, char **argv)
         rc = ctl_usage_error("dlq", "%sredrive needs PARTITION:OFFSET ids, a filter or --all", "");
         goto out;
     }
+    i = wb_reason_find(s.reason);
+    if (s.reason && (i < 0 || wb_reasons[i].kind != WB_REASON_KIND_DEAD_LETTER))
+        fprintf(stderr,
+                "dlq: warning: --reason %s is not a dead-letter reason of this version "
+                "(docs/errors.md); only older workers could have written it\n",
+                s.reason);
     s.limit = strcmp(verb, "list") == 0 ? (size_t)limit : 1000000;
     dlq = wb_conf_get_str(c->conf, "topic.dlq");
     events = wb_conf_get_str(c->conf, "topic.events");

@@ -6,6 +6,7 @@
  * events from a point in time instead, leaving every offset alone.
  */
 #include "ctl.h"
+#include "wb_dlqhdr.h"
 #include "wb_id.h"
 #include "wb_kafka.h"
 #include "wb_mem.h"
@@ -374,7 +375,7 @@ static int replay_group(struct ctl *c, rd_kafka_t *admin, rd_kafka_t *reader, co
             while (gs.ev[k].hdrs && nh < 63 &&
                    rd_kafka_header_get_all(gs.ev[k].hdrs, hi2++, &hn, &hv, &hl) ==
                        RD_KAFKA_RESP_ERR_NO_ERROR) {
-                if (strncmp(hn, "wb.", 3) == 0)
+                if (wb_dlqhdr_is_ours(hn))
                     continue;
                 hd[nh].name = hn;
                 hd[nh].value = hv;

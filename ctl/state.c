@@ -6,11 +6,11 @@
  */
 #include "ckpt.h"
 #include "ctl.h"
+#include "wb_command.h"
 #include "wb_id.h"
 #include "wb_kafka.h"
 #include "wb_mem.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +79,8 @@ out:
 
 int ctl_resync(struct ctl *c, int argc, char **argv)
 {
-    static const char cmd[] = "{\"v\":1,\"resync\":true}";
+    char *cmd;
+    int rc;
 
     if (ctl_wants_help(argc, argv)) {
         usage_resync(stdout);
@@ -87,7 +88,10 @@ int ctl_resync(struct ctl *c, int argc, char **argv)
     }
     if (argc > 1)
         return ctl_usage_error("resync", "unexpected argument %s", argv[1]);
-    if (put_command(c, cmd) != WB_OK)
+    cmd = wb_command_encode_resync();
+    rc = put_command(c, cmd);
+    free(cmd);
+    if (rc != WB_OK)
         return CTL_EXIT_FAIL;
     if (c->json) {
         cJSON *doc = cJSON_CreateObject();
@@ -172,10 +176,12 @@ out:
 
 int ctl_deletes(struct ctl *c, int argc, char **argv)
 {
-    cJSON *cmd = NULL, *ids;
+    cJSON *cmd = NULL;
+    struct wb_idkey *ids = NULL;
     char *txt = NULL;
     bool all = false;
-    int i, rc = CTL_EXIT_FAIL, nids = 0;
+    int i, rc = CTL_EXIT_FAIL;
+    size_t nids = 0;
 
     if (ctl_wants_help(argc, argv) || argc < 2) {
         usage_deletes(argc < 2 ? stderr : stdout);
@@ -188,42 +194,26 @@ int ctl_deletes(struct ctl *c, int argc, char **argv)
     }
     if (strcmp(argv[1], "allow") != 0)
         return ctl_usage_error("deletes", "unknown subcommand %s (show, allow)", argv[1]);
-    cmd = cJSON_CreateObject();
-    cJSON_AddNumberToObject(cmd, "v", 1);
-    ids = cJSON_CreateArray();
+    ids = wb_calloc((size_t)argc, sizeof(*ids));
     for (i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--all") == 0) {
             all = true;
-        } else if (wb_id_guid_valid(argv[i])) {
-            char low[37];
-            int k;
-
-            for (k = 0; k < 36; k++)
-                low[k] = (char)tolower((unsigned char)argv[i][k]);
-            low[36] = '\0';
-            cJSON_AddItemToArray(ids, cJSON_CreateString(low));
+        } else if (wb_id_guid_valid(argv[i]) && wb_idkey_parse(argv[i], &ids[nids])) {
             nids++;
         } else {
             rc = ctl_usage_error("deletes", "\"%s\" is not an objectId (GUID) or --all", argv[i]);
-            cJSON_Delete(ids);
             goto out;
         }
     }
     if (all == (nids > 0)) {
-        cJSON_Delete(ids);
         rc = ctl_usage_error("deletes", "%sallow takes either --all or object ids", "");
         goto out;
     }
-    if (all) {
-        cJSON_Delete(ids);
-        cJSON_AddStringToObject(cmd, "allowDeletes", "all");
-    } else {
-        cJSON_AddItemToObject(cmd, "allowDeletes", ids);
-    }
-    txt = cJSON_PrintUnformatted(cmd);
+    txt = wb_command_encode_allow(all ? NULL : ids, nids);
     if (put_command(c, txt) != WB_OK)
         goto out;
     if (c->json) {
+        cmd = cJSON_Parse(txt);
         cJSON_AddBoolToObject(cmd, "stored", true);
         ctl_print_json(cmd);
         cmd = NULL;
@@ -233,6 +223,7 @@ int ctl_deletes(struct ctl *c, int argc, char **argv)
     rc = 0;
 out:
     free(txt);
+    free(ids);
     cJSON_Delete(cmd);
     return rc;
 }

@@ -17,20 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-static wb_err_t bad(char *reason, size_t sz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static wb_err_t bad(char *reason, size_t sz, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (reason && sz) {
-        va_start(ap, fmt);
-        vsnprintf(reason, sz, fmt, ap);
-        va_end(ap);
-    }
-    return WB_ERR_INVALID;
-}
-
 void wb_ckpt_init(struct wb_ckpt *c)
 {
     memset(c, 0, sizeof(*c));
@@ -264,7 +250,7 @@ static wb_err_t read_lists(struct wb_ckpt *c, const cJSON *j, char *reason, size
         if (!arr)
             continue;
         if (!cJSON_IsArray(arr))
-            return bad(reason, sz, "%s is not an array", names[a]);
+            return wb_err_invalid(reason, sz, "%s is not an array", names[a]);
         cJSON_ArrayForEach(e, arr)
         {
             struct wb_idkey k, ch;
@@ -274,16 +260,16 @@ static wb_err_t read_lists(struct wb_ckpt *c, const cJSON *j, char *reason, size
                 char pa[40];
 
                 if (!slash || slash - e->valuestring != 36 || !wb_idkey_parse(slash + 1, &ch))
-                    return bad(reason, sz, "nested holds a malformed edge");
+                    return wb_err_invalid(reason, sz, "nested holds a malformed edge");
                 memcpy(pa, e->valuestring, 36);
                 pa[36] = '\0';
                 if (!wb_idkey_parse(pa, &k))
-                    return bad(reason, sz, "nested holds a malformed edge");
+                    return wb_err_invalid(reason, sz, "nested holds a malformed edge");
                 wb_ckpt_nested_add(c, &k, &ch);
                 continue;
             }
             if (!cJSON_IsString(e) || !wb_idkey_parse(e->valuestring, &k))
-                return bad(reason, sz, "%s holds a non-GUID", names[a]);
+                return wb_err_invalid(reason, sz, "%s holds a non-GUID", names[a]);
             if (a == 0)
                 wb_idmap_add(c->in_scope, &k);
             else
@@ -315,30 +301,30 @@ wb_err_t wb_ckpt_decode(struct wb_ckpt *c, const char *json, size_t len, unsigne
     wb_ckpt_free(c);
     wb_ckpt_init(c);
     if (!cJSON_IsObject(j)) {
-        bad(reason, sz, "not a JSON object");
+        wb_err_invalid(reason, sz, "not a JSON object");
         goto out;
     }
     if (!get_uint(j, "v", &v) || v != 1) {
-        bad(reason, sz, "unknown or missing v");
+        wb_err_invalid(reason, sz, "unknown or missing v");
         goto out;
     }
     if (!get_uint(j, "round", &round) || round < 0) {
-        bad(reason, sz, "bad round");
+        wb_err_invalid(reason, sz, "bad round");
         goto out;
     }
     if (cJSON_GetObjectItemCaseSensitive(j, "commandOffset") &&
         !get_uint(j, "commandOffset", &cmd)) {
-        bad(reason, sz, "bad commandOffset");
+        wb_err_invalid(reason, sz, "bad commandOffset");
         goto out;
     }
     if (cJSON_GetObjectItemCaseSensitive(j, "parts") &&
         (!get_uint(j, "parts", &np) || np < 1 || np > 1000000)) {
-        bad(reason, sz, "bad parts");
+        wb_err_invalid(reason, sz, "bad parts");
         goto out;
     }
     dl = cJSON_GetObjectItemCaseSensitive(j, "deltaLink");
     if (dl && !cJSON_IsString(dl) && !cJSON_IsNull(dl)) {
-        bad(reason, sz, "deltaLink is not a string");
+        wb_err_invalid(reason, sz, "deltaLink is not a string");
         goto out;
     }
     sc = cJSON_GetObjectItemCaseSensitive(j, "scope");
@@ -367,70 +353,15 @@ wb_err_t wb_ckpt_decode_part(struct wb_ckpt *c, unsigned k, const char *json, si
     wb_err_t err = WB_ERR_INVALID;
 
     if (!cJSON_IsObject(j))
-        bad(reason, sz, "part %u: not a JSON object", k);
+        wb_err_invalid(reason, sz, "part %u: not a JSON object", k);
     else if (!get_uint(j, "round", &round) || (uint64_t)round != c->round)
-        bad(reason, sz, "part %u: belongs to another round", k);
+        wb_err_invalid(reason, sz, "part %u: belongs to another round", k);
     else if (!get_uint(j, "part", &part) || (unsigned)part != k)
-        bad(reason, sz, "part %u: wrong part number", k);
+        wb_err_invalid(reason, sz, "part %u: wrong part number", k);
     else
         err = read_lists(c, j, reason, sz);
     cJSON_Delete(j);
     return err;
-}
-
-wb_err_t wb_command_decode(struct wb_command *cmd, const char *json, size_t len, char *reason,
-                           size_t sz)
-{
-    cJSON *j = cJSON_ParseWithLength(json, len);
-    const cJSON *rs, *al;
-    wb_err_t err = WB_ERR_INVALID;
-
-    memset(cmd, 0, sizeof(*cmd));
-    if (!cJSON_IsObject(j)) {
-        bad(reason, sz, "not a JSON object");
-        goto out;
-    }
-    rs = cJSON_GetObjectItemCaseSensitive(j, "resync");
-    al = cJSON_GetObjectItemCaseSensitive(j, "allowDeletes");
-    if (rs && !cJSON_IsBool(rs)) {
-        bad(reason, sz, "resync is not a boolean");
-        goto out;
-    }
-    cmd->resync = cJSON_IsTrue(rs);
-    if (cJSON_IsString(al) && strcmp(al->valuestring, "all") == 0) {
-        cmd->allow_all = true;
-    } else if (cJSON_IsArray(al)) {
-        const cJSON *e;
-
-        cmd->allow = wb_idmap_new();
-        cJSON_ArrayForEach(e, al)
-        {
-            struct wb_idkey k;
-
-            if (!cJSON_IsString(e) || !wb_idkey_parse(e->valuestring, &k)) {
-                bad(reason, sz, "allowDeletes holds a non-GUID");
-                goto out;
-            }
-            wb_idmap_add(cmd->allow, &k);
-        }
-    } else if (al) {
-        bad(reason, sz, "allowDeletes must be a list of ids or \"all\"");
-        goto out;
-    }
-    err = WB_OK;
-out:
-    if (err != WB_OK)
-        wb_command_free(cmd);
-    cJSON_Delete(j);
-    return err;
-}
-
-void wb_command_free(struct wb_command *cmd)
-{
-    if (!cmd)
-        return;
-    wb_idmap_destroy(cmd->allow, NULL);
-    memset(cmd, 0, sizeof(*cmd));
 }
 
 /* ---------------------------------------------------------------- topic.state reader */

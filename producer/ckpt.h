@@ -13,17 +13,16 @@
  *                           the id lists continue here, at most WB_CKPT_IDS_PER_RECORD ids a
  *                           record, so that no record nears Kafka's 1 MB message limit.
  *   <tenant>/command       written by writebackctl, read by the producer, applied once each
- *                           (the checkpoint remembers the offset of the last one applied):
- *                           {"v":1, "resync":true} forces a full resync next round;
- *                           {"v":1, "allowDeletes":["id",...]} or {"v":1, "allowDeletes":"all"}
- *                           releases staged deletes (and staged unscoped groups).
+ *                           (the checkpoint remembers the offset of the last one applied);
+ *                           the codec is common/wb_command.h.
  * A null value (tombstone) for <tenant>/checkpoint resets the producer to a first full sync.
  */
 #ifndef WB_CKPT_H
 #define WB_CKPT_H
 
-#include "idmap.h"
+#include "wb_command.h"
 #include "wb_err.h"
+#include "wb_idmap.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -79,19 +78,6 @@ wb_err_t wb_ckpt_decode(struct wb_ckpt *c, const char *json, size_t len, unsigne
 /* Adds part K (1 <= K < P) to *c; the part must carry the header's round. */
 wb_err_t wb_ckpt_decode_part(struct wb_ckpt *c, unsigned k, const char *json, size_t len,
                              char *reason, size_t reasonsz);
-
-/* An operator command. */
-struct wb_command {
-    int64_t offset;
-    bool resync;
-    bool allow_all;
-    wb_idmap_t *allow; /* NULL or ids whose staged deletes are released */
-};
-
-/* Parses a command value; WB_ERR_INVALID with reason when malformed. */
-wb_err_t wb_command_decode(struct wb_command *cmd, const char *json, size_t len, char *reason,
-                           size_t reasonsz);
-void wb_command_free(struct wb_command *cmd);
 
 typedef struct wb_state_s wb_state_t;
 

@@ -12,10 +12,10 @@
 #ifndef WB_EMIT_H
 #define WB_EMIT_H
 
-#include "idmap.h"
 #include "round.h"
 #include "users.h"
 #include "wb_event.h"
+#include "wb_idmap.h"
 #include "wb_metrics.h"
 
 #include <librdkafka/rdkafka.h>

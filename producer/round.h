@@ -10,8 +10,8 @@
 
 #include "delta.h"
 #include "graph.h"
-#include "idmap.h"
 #include "scope.h"
+#include "wb_idmap.h"
 
 #include <stdbool.h>
 #include <stddef.h>

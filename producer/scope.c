@@ -5,7 +5,7 @@
  */
 #include "scope.h"
 
-#include "idmap.h"
+#include "wb_idmap.h"
 #include "wb_mem.h"
 
 #include <ctype.h>
@@ -93,20 +93,6 @@ void wb_gprops_free(struct wb_gprops *p)
     wb_gprops_init(p);
 }
 
-static wb_err_t set_reason(char *reason, size_t sz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static wb_err_t set_reason(char *reason, size_t sz, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (reason && sz) {
-        va_start(ap, fmt);
-        vsnprintf(reason, sz, fmt, ap);
-        va_end(ap);
-    }
-    return WB_ERR_INVALID;
-}
-
 static int tri(const cJSON *v)
 {
     if (cJSON_IsTrue(v))
@@ -121,7 +107,7 @@ wb_err_t wb_gprops_merge(struct wb_gprops *p, const cJSON *obj, char *reason, si
     const cJSON *it;
 
     if (!cJSON_IsObject(obj))
-        return set_reason(reason, reasonsz, "group is not a JSON object");
+        return wb_err_invalid(reason, reasonsz, "group is not a JSON object");
     cJSON_ArrayForEach(it, obj)
     {
         const char *k = it->string;
@@ -134,14 +120,14 @@ wb_err_t wb_gprops_merge(struct wb_gprops *p, const cJSON *obj, char *reason, si
             char **dst = is_dn ? &p->display_name : &p->description;
 
             if (!cJSON_IsString(it) && !cJSON_IsNull(it))
-                return set_reason(reason, reasonsz, "%s is not a string", k);
+                return wb_err_invalid(reason, reasonsz, "%s is not a string", k);
             free(*dst);
             *dst = cJSON_IsString(it) ? wb_strdup(it->valuestring) : NULL;
             p->present |= is_dn ? WB_GP_DISPLAY_NAME : WB_GP_DESCRIPTION;
         } else if (strcmp(k, "securityEnabled") == 0 || strcmp(k, "mailEnabled") == 0 ||
                    strcmp(k, "onPremisesSyncEnabled") == 0) {
             if (!cJSON_IsBool(it) && !cJSON_IsNull(it))
-                return set_reason(reason, reasonsz, "%s is not a boolean", k);
+                return wb_err_invalid(reason, reasonsz, "%s is not a boolean", k);
             if (k[0] == 's') {
                 p->security_enabled = tri(it);
                 p->present |= WB_GP_SECURITY;
@@ -157,11 +143,11 @@ wb_err_t wb_gprops_merge(struct wb_gprops *p, const cJSON *obj, char *reason, si
             size_t n = 0, i;
 
             if (!cJSON_IsArray(it) && !cJSON_IsNull(it))
-                return set_reason(reason, reasonsz, "groupTypes is not an array");
+                return wb_err_invalid(reason, reasonsz, "groupTypes is not an array");
             cJSON_ArrayForEach(e, it)
             {
                 if (!cJSON_IsString(e))
-                    return set_reason(reason, reasonsz, "groupTypes holds a non-string");
+                    return wb_err_invalid(reason, reasonsz, "groupTypes holds a non-string");
             }
             for (i = 0; i < p->ngroup_types; i++)
                 free(p->group_types[i]);

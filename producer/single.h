@@ -10,11 +10,11 @@
 
 #include "emit.h"
 #include "graph.h"
-#include "idmap.h"
 #include "round.h"
 #include "scope.h"
 #include "users.h"
 #include "wb_conf.h"
+#include "wb_idmap.h"
 
 #include <stdbool.h>
 #include <stddef.h>

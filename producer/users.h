@@ -12,7 +12,7 @@
 
 #include "delta.h"
 #include "graph.h"
-#include "idmap.h"
+#include "wb_idmap.h"
 
 #include <stdbool.h>
 

@@ -4,58 +4,13 @@
  * lost event.
  */
 #include "wb_dlq.h"
-#include "wb_event.h"
 #include "wb_log.h"
 #include "wb_mem.h"
 
-#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static void set(struct wb_kafka_header *h, const char *name, const char *value)
-{
-    h->name = name;
-    h->value = value ? value : "";
-    h->len = strlen(h->value);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void wb_dlq_headers(const struct wb_dlq_info *info, struct wb_kafka_header *hdrs,
-                    struct wb_dlq_hbuf *buf)
-{
-    memset(buf, 0, sizeof(*buf));
-    if (info->ldap_rc >= 0)
-        snprintf(buf->num[0], sizeof(buf->num[0]), "%d", info->ldap_rc);
-    snprintf(buf->num[1], sizeof(buf->num[1]), "%" PRId32, info->orig_partition);
-    snprintf(buf->num[2], sizeof(buf->num[2]), "%" PRId64, info->orig_offset);
-    snprintf(buf->num[3], sizeof(buf->num[3]), "%" PRId64, info->orig_timestamp);
-    snprintf(buf->num[4], sizeof(buf->num[4]), "%u", info->attempts);
-    wb_event_ts_format(now_ms(), buf->time);
-
-    set(&hdrs[0], "wb.reason", info->reason);
-    set(&hdrs[1], "wb.class", wb_err_name(info->cls));
-    set(&hdrs[2], "wb.ldap.rc", buf->num[0]);
-    set(&hdrs[3], "wb.ldap.message", info->ldap_message);
-    set(&hdrs[4], "wb.ldap.matched_dn", info->matched_dn);
-    set(&hdrs[5], "wb.orig.topic", info->orig_topic);
-    set(&hdrs[6], "wb.orig.partition", buf->num[1]);
-    set(&hdrs[7], "wb.orig.offset", buf->num[2]);
-    set(&hdrs[8], "wb.orig.timestamp", buf->num[3]);
-    set(&hdrs[9], "wb.consumer_group", info->consumer_group);
-    set(&hdrs[10], "wb.worker_id", info->worker_id);
-    set(&hdrs[11], "wb.attempts", buf->num[4]);
-    set(&hdrs[12], "wb.time", buf->time);
-}
 
 /* Errors that say this record will never be accepted as it is. */
 static bool permanent(rd_kafka_resp_err_t err)
@@ -114,12 +69,11 @@ static void cap(struct wb_kafka_header *h, size_t max)
 
 wb_err_t wb_dlq_send(rd_kafka_t *rk, const char *topic, const void *key, size_t keylen,
                      const void *value, size_t len, const rd_kafka_headers_t *orig,
-                     const struct wb_dlq_info *info, int timeout_ms, struct wb_dlq_outcome *out)
+                     const struct wb_dlqhdr_info *info, int timeout_ms, struct wb_dlq_outcome *out)
 {
     struct wb_kafka_header *hdrs = NULL;
     struct wb_dlq_outcome dummy;
-    struct wb_dlq_hbuf buf;
-    char size[32];
+    struct wb_dlqhdr_buf buf;
     size_t norig = orig ? rd_kafka_header_cnt(orig) : 0, n = 0, i;
     int32_t dpart = -1;
     int64_t doff = -1;
@@ -129,7 +83,7 @@ wb_err_t wb_dlq_send(rd_kafka_t *rk, const char *topic, const void *key, size_t 
     if (!out)
         out = &dummy;
     memset(out, 0, sizeof(*out));
-    hdrs = wb_calloc(norig + WB_DLQ_NHEADERS + 3, sizeof(*hdrs));
+    hdrs = wb_calloc(norig + WB_DLQHDR_COUNT, sizeof(*hdrs));
     for (i = 0; i < norig; i++) {
         const char *name;
         const void *val;
@@ -137,14 +91,14 @@ wb_err_t wb_dlq_send(rd_kafka_t *rk, const char *topic, const void *key, size_t 
 
         if (rd_kafka_header_get_all(orig, i, &name, &val, &vlen) != RD_KAFKA_RESP_ERR_NO_ERROR)
             break;
-        if (strncmp(name, "wb.", 3) == 0)
+        if (wb_dlqhdr_is_ours(name))
             continue;
         hdrs[n].name = name;
         hdrs[n].value = val;
         hdrs[n++].len = val ? vlen : 0;
     }
-    wb_dlq_headers(info, hdrs + n, &buf);
-    n += WB_DLQ_NHEADERS;
+    wb_dlqhdr_encode(info, hdrs + n, &buf);
+    n += WB_DLQHDR_NSTANDARD;
     err = produce_wait(rk, topic, key, keylen, value, len, hdrs, n, timeout_ms, &dpart, &doff);
     if (err && permanent(err)) {
         /* Bounded forms: only our headers (each capped), the key and payload cut. */
@@ -154,15 +108,11 @@ wb_err_t wb_dlq_send(rd_kafka_t *rk, const char *topic, const void *key, size_t 
                "truncated",
                info->orig_topic ? info->orig_topic : "", (int)info->orig_partition,
                (long long)info->orig_offset, len, topic, rd_kafka_err2name(err));
-        wb_dlq_headers(info, hdrs, &buf);
-        for (i = 0; i < WB_DLQ_NHEADERS; i++)
+        wb_dlqhdr_encode(info, hdrs, &buf);
+        for (i = 0; i < WB_DLQHDR_NSTANDARD; i++)
             cap(&hdrs[i], WB_DLQ_TRUNCATED_KEY);
-        snprintf(size, sizeof(size), "%zu", len);
-        hdrs[WB_DLQ_NHEADERS] = (struct wb_kafka_header){"wb.truncated", "true", 4};
-        hdrs[WB_DLQ_NHEADERS + 1] = (struct wb_kafka_header){"wb.orig.size", size, strlen(size)};
-        hdrs[WB_DLQ_NHEADERS + 2] = (struct wb_kafka_header){
-            "wb.orig.error", rd_kafka_err2name(err), strlen(rd_kafka_err2name(err))};
-        n = WB_DLQ_NHEADERS + 3;
+        wb_dlqhdr_encode_bounded(len, rd_kafka_err2name(err), hdrs + WB_DLQHDR_NSTANDARD, &buf);
+        n = WB_DLQHDR_COUNT;
         if (keylen > WB_DLQ_TRUNCATED_KEY)
             keylen = WB_DLQ_TRUNCATED_KEY;
         out->bounded = 1;

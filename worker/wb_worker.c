@@ -14,6 +14,7 @@
 #include "wb_log.h"
 #include "wb_mem.h"
 #include "wb_plan.h"
+#include "wb_reason.h"
 #include "wb_signal.h"
 #include "wb_wmetrics.h"
 
@@ -511,7 +512,7 @@ static wb_err_t dead_letter(wb_worker_t *wk, struct bmsg *b, const char *reason,
     rd_kafka_message_t *m = b->rkm;
     rd_kafka_headers_t *hdrs = NULL;
     rd_kafka_timestamp_type_t tstype;
-    struct wb_dlq_info info = {0};
+    struct wb_dlqhdr_info info = {0};
     struct wb_dlq_outcome out;
     wb_err_t err;
 
@@ -621,8 +622,8 @@ static enum run_result run_group(wb_worker_t *wk, struct bmsg *bm, struct wb_gpl
             wb_apply_result_free(&res);
             return RUN_STOPPED;
         }
-        if (err == WB_ERR_DEPENDENCY && !final && may_give_up && !st->attrs && res.reason &&
-            strcmp(res.reason, "group_not_found") == 0 && gone_has(wk, g->group)) {
+        if (err == WB_ERR_DEPENDENCY && !final && may_give_up && !st->attrs &&
+            wb_reason_find(res.reason) == WB_REASON_GROUP_NOT_FOUND && gone_has(wk, g->group)) {
             /* Its upsert was dead-lettered here: waiting cannot bring the group. */
             wb_log(LOG_WARNING, FAC,
                    "group=%s: its upsert was dead-lettered; dead-lettering "
@@ -782,7 +783,8 @@ static void process_batch(wb_worker_t *wk, struct bmsg *bm, size_t n)
             continue;
         wb_log(LOG_WARNING, FAC, "partition=%d offset=%lld: undecodable event: %s",
                (int)bm[i].rkm->partition, (long long)bm[i].rkm->offset, bm[i].reason);
-        if (dead_letter(wk, &bm[i], "poison", WB_ERR_INVALID, -1, bm[i].reason, NULL, 1) != WB_OK)
+        if (dead_letter(wk, &bm[i], wb_reason_tag(WB_REASON_POISON), WB_ERR_INVALID, -1,
+                        bm[i].reason, NULL, 1) != WB_OK)
             stop_at(p, bm[i].rkm->offset, true);
     }
 

@@ -6,10 +6,12 @@ true to the code.
     hosts or home directories, no relative path that climbs above the repository root, no
     markdown link to a file (or heading) that does not exist, no mention of a `*.md` document
     the repository does not hold.
-(b) Every dead-letter, member-skip, member-drop and event-skip reason the sources emit is in a
-    reason table of docs/errors.md, and every reason listed there is emitted. The places that
-    quote reasons elsewhere (the operator's guide, `dlq --help`, wb_dlq.h) name only emitted
-    ones. Every scanner must find something, so a code change cannot make the check vacuous.
+(b) Every dead-letter, member-skip, member-drop and event-skip reason the sources emit (as a
+    string literal or a WB_REASON_* id) is in the reason table of common/wb_reason.c with the
+    right kind, and every reason of the table is emitted; the reason tables of docs/errors.md
+    list exactly the table's reasons (0015-reason checks their text). The places that quote
+    reasons elsewhere (the operator's guide, `dlq --help`, wb_dlqhdr.h) name only emitted ones.
+    Every scanner must find something, so a code change cannot make the check vacuous.
 (c) docs/README.md links every file of docs/.
 
 Usage: 0062-docs.py [ROOT]; ROOT defaults to $WB_SOURCE_DIR, else this checkout. Each
@@ -169,7 +171,12 @@ EMITTERS = [
     ("reason assignment", "any", re.compile(r"(?:->|\.)reason\s*=\s*" + REASON)),
     ("wb_wmetrics_skipped", "skip", re.compile(r"\bwb_wmetrics_skipped\(\s*[^,]+,\s*" + REASON)),
     ("drop_names", "drop", re.compile(r"\bdrop_names\[[^\]]*\]\s*=\s*\{([^}]*)\}")),
+    ("reason id", "any", re.compile(r"\bWB_REASON_(?!KIND_|COUNT\b)([A-Z][A-Z0-9_]*)\b")),
 ]
+TABLE = "common/wb_reason.c"
+TABLE_ROW = re.compile(r'\[WB_REASON_([A-Z0-9_]+)\]\s*=\s*\{\s*"([a-z][a-z0-9_]*)",\s*'
+                       r"WB_REASON_KIND_([A-Z_]+)\b")
+TABLE_KINDS = {"DEAD_LETTER": "failure", "SKIP": "skip", "DROP": "drop", "LEFT_ALONE": "any"}
 SECTIONS = {  # heading in docs/errors.md -> kind of reason it lists
     "Dead-letter reasons": "failure",
     "Member skips (worker)": "skip",
@@ -183,12 +190,16 @@ def emitted_reasons(root, files):
     """{reason: set of kinds} from the sources, and problems (a scanner that found nothing)."""
     out, hits, problems = {}, {name: 0 for name, _, _ in EMITTERS}, []
     for rel in files:
-        if rel.split("/")[0] not in SOURCE_DIRS or not rel.endswith((".c", ".h")):
+        if (rel.split("/")[0] not in SOURCE_DIRS or not rel.endswith((".c", ".h"))
+                or rel in (TABLE, TABLE[:-2] + ".h")):
             continue
         text = read_text(os.path.join(root, rel)) or ""
         for name, kind, rx in EMITTERS:
             for m in rx.finditer(text):
-                names = re.findall(REASON, m.group(0)) if name == "drop_names" else [m.group(1)]
+                if name == "drop_names":
+                    names = re.findall(REASON, m.group(0))
+                else:
+                    names = [m.group(1).lower() if name == "reason id" else m.group(1)]
                 for r in names:
                     out.setdefault(r, set()).add(kind)
                     hits[name] += 1
@@ -196,6 +207,21 @@ def emitted_reasons(root, files):
         if n == 0:
             problems.append("scanner %r found no reason in %s: the code changed; update "
                             "EMITTERS in 0062-docs.py" % (name, "/, ".join(SOURCE_DIRS) + "/"))
+    return out, problems
+
+
+def table_reasons(root):
+    """{reason: kind} from the table of common/wb_reason.c, and problems."""
+    out, problems = {}, []
+    for ident, tag, kind in TABLE_ROW.findall(read_text(os.path.join(root, TABLE)) or ""):
+        if ident != tag.upper():
+            problems.append("%s: WB_REASON_%s has tag %r; the id must be the tag in upper case"
+                            % (TABLE, ident, tag))
+        if kind not in TABLE_KINDS:
+            problems.append("%s: %r has unknown kind %s" % (TABLE, tag, kind))
+        out[tag] = TABLE_KINDS.get(kind)
+    if not out:
+        problems.append("%s: no reason row found; update TABLE_ROW in 0062-docs.py" % TABLE)
     return out, problems
 
 
@@ -221,7 +247,7 @@ def documented_reasons(text):
 MENTIONS = [
     ("ctl/OPERATIONS.md", re.compile(r"^## Dead letters\n(.*?)(?=^## )", re.S | re.M)),
     ("ctl/dlq.c", re.compile(r"--reason R\s+wb\.reason equals R \(e\.g\. ([^)]*)\)")),
-    ("worker/wb_dlq.h", re.compile(r"short tag: ([^*]*?)(?:, \.\.\.)?\s*\*/")),
+    ("common/wb_dlqhdr.h", re.compile(r"short tag: ([^*]*?)(?:, \.\.\.)?\s*\*/")),
 ]
 
 
@@ -248,20 +274,27 @@ def mention_problems(root, emitted):
 
 def reason_problems(root, files):
     emitted, problems = emitted_reasons(root, files)
+    table, tproblems = table_reasons(root)
     doc, dproblems = documented_reasons(read_text(os.path.join(root, "docs", "errors" + MD))
                                         or "")
-    problems += dproblems
+    problems += tproblems + dproblems
     for r, kinds in sorted(emitted.items()):
-        if r not in doc:
-            problems.append("reason %r is emitted by the code but not in docs/errors.md" % r)
+        if r not in table:
+            problems.append("reason %r is emitted by the code but not in %s" % (r, TABLE))
             continue
         want = kinds - {"any", "failure"}
-        if want and doc[r] not in want:
-            problems.append("reason %r is a %s reason but listed as %s in docs/errors.md"
-                            % (r, "/".join(sorted(want)), doc[r]))
-    for r in sorted(doc):
+        if want and table[r] not in want:
+            problems.append("reason %r is a %s reason but listed as %s in %s"
+                            % (r, "/".join(sorted(want)), table[r], TABLE))
+    for r in sorted(table):
         if r not in emitted:
-            problems.append("docs/errors.md lists reason %r, which the code does not emit" % r)
+            problems.append("%s lists reason %r, which the code does not emit" % (TABLE, r))
+        elif doc.get(r) != table[r]:
+            problems.append("docs/errors.md does not list reason %r as %s (stale: refresh it "
+                            "with 0015-reason)" % (r, table[r]))
+    for r in sorted(doc):
+        if r not in table:
+            problems.append("docs/errors.md lists reason %r, which %s does not" % (r, TABLE))
     return problems + mention_problems(root, emitted)
 
 
@@ -315,26 +348,42 @@ def self_check():
         write(t, "worker/w.c", 'apply_fail(ap, res, WB_ERR_CONFLICT, "dn_conflict", 68, dn);\n'
               'apply_ldap_fail(ap, res, "add_failed", rc, dn);\n'
               'dead_letter(wk, &bm[i], "poison", WB_ERR_INVALID, -1, NULL, NULL, 1);\n'
-              'res->reason = "kept";\nwb_wmetrics_skipped(ap->wm, "user_gone", 1);\n')
+              'res->reason = "kept";\nwb_wmetrics_skipped(ap->wm, "user_gone", 1);\n'
+              'x = wb_reason_find(r) == WB_REASON_GONE_GROUP || y == WB_REASON_COUNT;\n')
+        write(t, TABLE, "\n".join('[WB_REASON_%s] = {"%s", WB_REASON_KIND_%s, WB_OK,'
+                                  % (i, g, k) for i, g, k in [
+                                      ("DN_CONFLICT", "dn_conflict", "DEAD_LETTER"),
+                                      ("POISON", "poison", "DEAD_LETTER"),
+                                      ("NOT_EMITTED", "not_emitted", "DEAD_LETTER"),
+                                      ("GONE_GROUP", "gone_group", "DEAD_LETTER"),
+                                      ("USER_GONE", "user_gone", "DROP"),
+                                      ("KEPT", "kept", "LEFT_ALONE"),
+                                      ("CLOUD_ONLY", "cloud_only", "DROP"),
+                                      ("ODD_ID", "odd_tag", "SKIP")]))
         write(t, "producer/p.c", 'static const char *const drop_names[2] = {"cloud_only", '
               '"odd"};\n')
         write(t, "docs/errors" + MD, "## Dead-letter reasons\n| `dn_conflict` | x |\n"
-              "| `poison` | x |\n| `not_emitted` | x |\n## Member skips (worker)\n"
+              "| `poison` | x |\n| `not_emitted` | x |\n| `stale_row` | x |\n"
+              "## Member skips (worker)\n"
               "| `user_gone` | x |\n## Producer member drops\n| `cloud_only` | x |\n"
               "## Events left alone\n| `kept` | x |\n")
         write(t, "ctl/OPERATIONS" + MD, "## Dead letters\n`dn_conflict`, `stale_name`\n## Next\n")
         write(t, "ctl/dlq.c", '"  --reason R      wb.reason equals R (e.g. name_gone, poison)\\n"')
-        write(t, "worker/wb_dlq.h", "/* short tag: poison, dn_conflict, ... */")
+        write(t, "common/wb_dlqhdr.h", "/* short tag: poison, dn_conflict, ... */")
         got = reason_problems(t, repo_files(t))
         for w in ["'add_failed' is emitted", "'odd' is emitted", "lists reason 'not_emitted'",
-                  "names reason 'stale_name'", "names reason 'name_gone'"]:
+                  "names reason 'stale_name'", "names reason 'name_gone'",
+                  "'user_gone' is a skip reason but listed as drop",
+                  "does not list reason 'gone_group'", "lists reason 'stale_row'",
+                  "the id must be the tag", "lists reason 'odd_tag'"]:
             if not any(w in p for p in got):
                 errors.append("self-check (b): did not report %r: %s" % (w, got))
-        if any("wb_dlq.h" in p for p in got):
+        if any("wb_dlqhdr.h" in p for p in got):
             errors.append("self-check (b): a good mention was reported: %s" % got)
         write(t, "worker/w.c", "/* nothing */\n")
         got = reason_problems(t, repo_files(t))
-        if not any("scanner 'apply_fail' found no reason" in p for p in got):
+        if not any("scanner 'apply_fail' found no reason" in p for p in got) or \
+                not any("scanner 'reason id' found no reason" in p for p in got):
             errors.append("self-check (b): an empty scan was not reported: %s" % got)
 
     with tempfile.TemporaryDirectory(prefix="wb0062-") as t:

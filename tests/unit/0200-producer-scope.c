@@ -9,7 +9,6 @@
 
 #include <cmocka.h>
 
-#include "../../producer/idmap.c"
 #include "../../producer/scope.c"
 
 static void props_from(struct wb_gprops *p, const char *json)

@@ -1,7 +1,8 @@
 /*
  * 0201 producer checkpoint: the GUID-keyed map (insert, lookup, backward-shift deletion under
  * load, sorted keys), checkpoint records round-tripped through JSON including the split into
- * parts and nested-group edges, malformed records refused, and operator commands.
+ * parts and nested-group edges, malformed records refused, and operator commands (common/
+ * wb_command.c): writebackctl's encodings, byte for byte, decode to what was asked.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +11,6 @@
 #include <cmocka.h>
 
 #include "../../producer/ckpt.c"
-#include "../../producer/idmap.c"
 
 static void key_n(struct wb_idkey *k, unsigned n)
 {
@@ -217,13 +217,42 @@ static void test_commands(void **state)
     assert_int_equal(wb_command_decode(&cmd, s, strlen(s), reason, sizeof(reason)), WB_ERR_INVALID);
 }
 
+/* The values writebackctl stores; a producer of an older release reads them, so the text is
+ * the contract. */
+static void test_command_encode(void **state)
+{
+    struct wb_idkey ids[2];
+    struct wb_command cmd;
+    char reason[256], *s;
+
+    (void)state;
+    s = wb_command_encode_resync();
+    assert_string_equal(s, "{\"v\":1,\"resync\":true}");
+    free(s);
+    s = wb_command_encode_allow(NULL, 0);
+    assert_string_equal(s, "{\"v\":1,\"allowDeletes\":\"all\"}");
+    assert_int_equal(wb_command_decode(&cmd, s, strlen(s), reason, sizeof(reason)), WB_OK);
+    assert_true(cmd.allow_all && !cmd.resync);
+    wb_command_free(&cmd);
+    free(s);
+    assert_true(wb_idkey_parse("FFFF2E08-58F3-4A94-9B37-2E5807CE5957", &ids[0]));
+    assert_true(wb_idkey_parse("2e5807ce-58f3-4a94-9b37-ffff2e085957", &ids[1]));
+    s = wb_command_encode_allow(ids, 2);
+    assert_string_equal(s, "{\"v\":1,\"allowDeletes\":[\"ffff2e08-58f3-4a94-9b37-2e5807ce5957\","
+                           "\"2e5807ce-58f3-4a94-9b37-ffff2e085957\"]}");
+    assert_int_equal(wb_command_decode(&cmd, s, strlen(s), reason, sizeof(reason)), WB_OK);
+    assert_true(!cmd.allow_all && wb_idmap_count(cmd.allow) == 2);
+    assert_true(wb_idmap_has(cmd.allow, &ids[0]) && wb_idmap_has(cmd.allow, &ids[1]));
+    wb_command_free(&cmd);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_idmap),
-        cmocka_unit_test(test_ckpt_roundtrip),
-        cmocka_unit_test(test_ckpt_malformed),
-        cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_idmap),          cmocka_unit_test(test_ckpt_roundtrip),
+        cmocka_unit_test(test_ckpt_malformed), cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_command_encode),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wb_dlq.h"
 #include "wb_mset.h"
 #include "wb_plan.h"
 #include "wb_wmetrics.h"
@@ -456,57 +455,6 @@ static void test_build_drop(void **state)
     free(m2);
 }
 
-static void test_dlq_headers(void **state)
-{
-    static const char *const names[] = {"wb.reason",
-                                        "wb.class",
-                                        "wb.ldap.rc",
-                                        "wb.ldap.message",
-                                        "wb.ldap.matched_dn",
-                                        "wb.orig.topic",
-                                        "wb.orig.partition",
-                                        "wb.orig.offset",
-                                        "wb.orig.timestamp",
-                                        "wb.consumer_group",
-                                        "wb.worker_id",
-                                        "wb.attempts",
-                                        "wb.time"};
-    struct wb_dlq_info info = {"dn_conflict",
-                               WB_ERR_CONFLICT,
-                               68,
-                               "00002071: UpdErr",
-                               "CN=x,OU=W,DC=wb,DC=test",
-                               "writeback.groups",
-                               7,
-                               1234,
-                               1700000000123,
-                               "writeback-workers",
-                               "w1",
-                               3};
-    struct wb_kafka_header h[WB_DLQ_NHEADERS];
-    struct wb_dlq_hbuf buf;
-    size_t i;
-
-    (void)state;
-    wb_dlq_headers(&info, h, &buf);
-    for (i = 0; i < WB_DLQ_NHEADERS; i++)
-        assert_string_equal(h[i].name, names[i]);
-    assert_memory_equal(h[1].value, "conflict", 8);
-    assert_int_equal(h[2].len, 2);
-    assert_memory_equal(h[2].value, "68", 2);
-    assert_memory_equal(h[6].value, "7", 1);
-    assert_int_equal(h[7].len, 4);
-    assert_memory_equal(h[8].value, "1700000000123", 13);
-    assert_memory_equal(h[11].value, "3", 1);
-    assert_int_equal(h[12].len, 24);
-    assert_int_equal(((const char *)h[12].value)[23], 'Z');
-    info.ldap_rc = -1;
-    info.ldap_message = NULL;
-    wb_dlq_headers(&info, h, &buf);
-    assert_int_equal(h[2].len, 0);
-    assert_int_equal(h[3].len, 0);
-}
-
 /* Lag from librdkafka statistics. */
 static void test_stats_lag(void **state)
 {
@@ -565,7 +513,6 @@ int main(void)
         cmocka_unit_test(test_snapshot_across_batches),
         cmocka_unit_test(test_snapshot_incomplete_and_superseded),
         cmocka_unit_test(test_build_drop),
-        cmocka_unit_test(test_dlq_headers),
         cmocka_unit_test(test_stats_lag),
     };
 

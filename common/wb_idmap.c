@@ -3,7 +3,7 @@
  * so the key's first 8 bytes mixed once are a good hash. Deletion shifts later entries back
  * instead of leaving tombstones, so lookups never degrade after many removals.
  */
-#include "idmap.h"
+#include "wb_idmap.h"
 
 #include "wb_id.h"
 #include "wb_mem.h"
