@@ -4,12 +4,12 @@
  * deletes show reads the checkpoint the producer last committed and lists the staged
  * deletes (and staged unscoped groups) held back by graph.delete_threshold.
  */
-#include "ckpt.h"
 #include "ctl.h"
 #include "wb_command.h"
 #include "wb_id.h"
 #include "wb_kafka.h"
 #include "wb_mem.h"
+#include "wb_state.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,7 +7,6 @@
  */
 #include "producer.h"
 
-#include "ckpt.h"
 #include "delta.h"
 #include "emit.h"
 #include "graph.h"
@@ -20,6 +19,7 @@
 #include "wb_log.h"
 #include "wb_mem.h"
 #include "wb_signal.h"
+#include "wb_state.h"
 
 #include <inttypes.h>
 #include <signal.h>

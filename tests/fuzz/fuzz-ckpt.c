@@ -8,7 +8,8 @@
 
 #include <string.h>
 
-#include "ckpt.h"
+#include "wb_ckpt.h"
+#include "wb_command.h"
 
 const char *const wb_fuzz_name = "ckpt";
 const char *const wb_fuzz_dict[] = {

@@ -10,7 +10,8 @@
 
 #include <cmocka.h>
 
-#include "../../producer/ckpt.c"
+#include "../../common/wb_ckpt.c"
+#include "wb_command.h"
 
 static void key_n(struct wb_idkey *k, unsigned n)
 {

@@ -1,6 +1,6 @@
 /*
- * wb_ckpt: the producer checkpoint and its JSON records in topic.state, plus the reader of that
- * compacted topic (checkpoint and operator commands).
+ * wb_ckpt: the producer checkpoint and its JSON records in topic.state (read back by
+ * wb_state.h, which also reads the operator commands of wb_command.h).
  *
  * Records (keys are "<tenant>/<name>", values JSON, written in the round's transaction):
  *   <tenant>/checkpoint    {"v":1, "round":N, "deltaLink":"..."|null, "resync":false,
@@ -20,7 +20,6 @@
 #ifndef WB_CKPT_H
 #define WB_CKPT_H
 
-#include "wb_command.h"
 #include "wb_err.h"
 #include "wb_idmap.h"
 
@@ -78,25 +77,5 @@ wb_err_t wb_ckpt_decode(struct wb_ckpt *c, const char *json, size_t len, unsigne
 /* Adds part K (1 <= K < P) to *c; the part must carry the header's round. */
 wb_err_t wb_ckpt_decode_part(struct wb_ckpt *c, unsigned k, const char *json, size_t len,
                              char *reason, size_t reasonsz);
-
-typedef struct wb_state_s wb_state_t;
-
-/* A read_committed reader of topic (every partition from the start) for tenant's records.
- * kv: librdkafka settings (kafka.* keys, prefix stripped). NULL and errstr on failure. */
-wb_state_t *wb_state_new(const char *const *kv, const char *topic, const char *tenant, char *errstr,
-                         size_t errsz);
-void wb_state_destroy(wb_state_t *st);
-
-/* Reads what is new, up to the end of every partition or timeout_ms. WB_ERR_TRANSIENT when
- * the end was not reached in time. */
-wb_err_t wb_state_poll(wb_state_t *st, int timeout_ms);
-
-/* The latest checkpoint read so far into *c (empty when none). WB_ERR_INVALID when the stored
- * checkpoint is malformed or its parts are missing (logged). */
-wb_err_t wb_state_checkpoint(wb_state_t *st, struct wb_ckpt *c);
-
-/* Commands read so far with offset > after, oldest first: *n entries, caller-owned (free each
- * with wb_command_free, then the array). Malformed commands are logged and skipped. */
-struct wb_command *wb_state_commands(wb_state_t *st, int64_t after, size_t *n);
 
 #endif
