@@ -61,12 +61,11 @@ NEEDS = {
     "ss": "tests/services/samba.sh (are 389/636 taken?)",
     "ip": "tests/fresh/0990-fresh-root.sh (its network namespace)",
     "debootstrap": "tests/fresh/0990-fresh-root.sh (the Debian root)",
-    "git": "tests/fresh/0990-fresh-root.sh (clones the checkout into the root)",
+    "git": "tests/unit/0062-docs.py (lists the tracked files), tests/fresh/0990-fresh-root.sh",
 }
 # Needed, but not installed by install-deps.sh on purpose: name -> why.
 NOT_FROM_DEPS = {
     "debootstrap": "only tests/fresh/0990 (label fresh) uses it and installs it when missing",
-    "git": "only tests/fresh/0990 uses it, on the checkout it clones (which came with git)",
 }
 # Programs the scan finds that run somewhere else (not on the machine that runs the scripts).
 ELSEWHERE = {
