@@ -206,6 +206,40 @@ static struct wb_step *sync_step(struct wb_gplan *g)
     return step_push(g, WB_STEP_SYNC);
 }
 
+/*
+ * The step of a delete. A delete ends the group, so the open SYNC step before it in the batch
+ * is moot: it becomes the DELETE step and its events are acknowledged with it. Applying it
+ * first is not only wasted work: a batch that starts after the group's creation (a replay, or
+ * the redelivery after a crash between the write and the offset commit) meets a member change
+ * for a group the delete already removed, which would wait for the group and then be
+ * dead-lettered as group_not_found. A snapshot of the group still in flight is dropped too: its
+ * last chunk will not come, and it would hold the partition's offset.
+ */
+static struct wb_step *delete_step(struct wb_gplan *g, const struct wb_plan_in *in,
+                                   wb_snapstore_t *ss)
+{
+    struct snap *s = snap_find(ss, in->ev->group);
+    struct wb_step *st;
+
+    if (s) {
+        wb_log(LOG_INFO, "WORKER",
+               "group=%s snapshot %s dropped before its last chunk: the group is deleted "
+               "(partition=%d offset=%lld)",
+               in->ev->group, s->id, (int)in->partition, (long long)in->offset);
+        snap_remove(ss, s);
+    }
+    if (g->nsteps == 0 || g->steps[g->nsteps - 1].kind != WB_STEP_SYNC)
+        return step_push(g, WB_STEP_DELETE);
+    st = &g->steps[g->nsteps - 1];
+    wb_mset_destroy(st->delta);
+    wb_mset_destroy(st->desired);
+    st->delta = st->desired = NULL;
+    st->attrs = NULL;
+    st->snapshot_incomplete = false;
+    st->kind = WB_STEP_DELETE; /* st->snapshot stays: the worker releases it once applied */
+    return st;
+}
+
 /* Member changes go to the exact set once a snapshot completed in this step. */
 static void step_members(struct wb_step *st, const struct wb_member *m, size_t n,
                          enum wb_mset_op op)
@@ -298,9 +332,10 @@ static wb_plan_t *plan_build(const struct wb_plan_in *in, size_t n, wb_snapstore
         g = plan_group(p, &in[i], i);
         switch (ev->type) {
         case WB_EVENT_GROUP_DELETE:
-        case WB_EVENT_GROUP_UNSCOPED:
-            st =
-                step_push(g, ev->type == WB_EVENT_GROUP_DELETE ? WB_STEP_DELETE : WB_STEP_UNSCOPED);
+            st = delete_step(g, &in[i], ss);
+            break;
+        case WB_EVENT_GROUP_UNSCOPED: /* worker.out_of_scope=keep keeps the group: no folding */
+            st = step_push(g, WB_STEP_UNSCOPED);
             break;
         case WB_EVENT_GROUP_UPSERT:
             st = sync_step(g);

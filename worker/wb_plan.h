@@ -2,8 +2,10 @@
  * wb_plan: coalescing. The events of one poll batch are grouped by Entra group (in partition
  * order) and folded into steps: one SYNC step per run of upsert/members/snapshot events (last
  * attributes win, member changes netted, a completed snapshot turns the step exact), and one
- * DELETE or UNSCOPED step per delete event. A snapshot spanning batches is kept in a
- * wb_snapstore until its last chunk arrives; its first chunk's offset holds the partition.
+ * DELETE or UNSCOPED step per delete or unscoped event; a DELETE takes over the SYNC step
+ * just before it (moot once the group is deleted; see delete_step in wb_plan.c). A snapshot
+ * spanning batches is kept in a wb_snapstore until its last chunk arrives; its first chunk's offset
+ * holds the partition.
  */
 #ifndef WB_PLAN_H
 #define WB_PLAN_H

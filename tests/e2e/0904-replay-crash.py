@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """End-to-end replay and crash: replaying the whole converged topic from the earliest offset
-(a new consumer group) performs zero LDAP writes and changes nothing in AD; `kill -9` of one of
+(a new consumer group) performs zero LDAP writes and changes nothing in AD; a replay that
+starts between a group's member change and its deletion (what the redelivery after a crash
+between the writes and the offset commit also does) dead-letters nothing; `kill -9` of one of
 two workers in the middle of the initial sync, after which the other takes its partitions over
 and the final AD state is exact, with no dead letters."""
 
@@ -10,7 +12,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kafka"))
 import harness as h  # noqa: E402
+from ctlrun import Ctl  # noqa: E402
 
 # fast takeover of a killed worker's partitions (librdkafka's default session is 45 s)
 FAST_GROUP = {"kafka__session.timeout.ms": 6000, "kafka__heartbeat.interval.ms": 1000}
@@ -71,6 +75,48 @@ def test_replay_zero_writes():
         e.stop_all(check=True)
 
 
+def test_replay_between_change_and_delete():
+    """Found by the long soak: a worker killed after it had applied a member change and the
+    group's deletion but before its offset commit re-read the member change, found no group
+    (the delete had removed it), waited for it and dead-lettered it as group_not_found. The
+    delete later in the same partition makes the change moot. Here an operator replay starts
+    at that member change, with the workers stopped: nothing may be dead-lettered."""
+    with h.E2E("0904-replay-del") as e:
+        users, groups = tenant(e, 20, 6, 8, seed=7)
+        e.start_sim(users, groups)
+        prod = e.start_producer()
+        w1 = e.start_worker("w1")
+        e.wait_converged(120)
+        gid = groups[0]["id"]
+        have = set(groups[0]["members"])
+        add = [u["id"] for u in users if u.get("onPremisesSecurityIdentifier")
+               and u["id"] not in have][:2]
+        e.sim.members(gid, add=add)           # one round: the member change
+        e.wait_converged(60)
+        e.sim.delete_group(gid)               # a later round: the delete
+        e.wait_converged(60)
+        prod.stop()
+        events = e.events()
+        mine = [r for r in events if r["json"] and r["json"].get("group", "").lower() ==
+                gid.lower()]
+        change = [r for r in mine if r["json"]["type"] == "group.members"]
+        assert change and mine[-1]["json"]["type"] == "group.delete", \
+            [r["json"]["type"] for r in mine]
+        at = change[-1]
+        e.wait_caught_up(events=events, timeout=60)
+        w1.stop()
+        Ctl(e).run("replay", "--partition", str(at["partition"]), "--to-offset",
+                   str(at["offset"]), "--execute", want=0)
+        w = e.start_worker("w1b", worker__dependency_timeout_ms=5000)
+        e.wait_caught_up(events=events, timeout=120)
+        m = e.metrics(w)
+        assert h.metric_sum(m, "writeback_worker_dead_letters_total") == 0, \
+            e.dead_letters()
+        assert e.dlq(idle_ms=2000) == []
+        e.wait_converged(30)
+        e.stop_all(check=True)
+
+
 def test_kill9_one_of_two():
     with h.E2E("0904-kill9") as e:
         users, groups = tenant(e, 200, 300, 120, seed=9)
@@ -100,4 +146,5 @@ def test_kill9_one_of_two():
 
 
 if __name__ == "__main__":
-    h.run([test_replay_zero_writes, test_kill9_one_of_two])
+    h.run([test_replay_zero_writes, test_replay_between_change_and_delete,
+           test_kill9_one_of_two])

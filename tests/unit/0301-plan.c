@@ -279,7 +279,9 @@ static void test_coalesce(void **state)
     wb_snapstore_destroy(ss);
 }
 
-/* A delete splits the run: upsert, delete, upsert → three steps in order. */
+/* A delete ends the run: upsert, delete, upsert, unscoped -> DELETE (acknowledging the
+ * upsert before it, which is moot), SYNC, UNSCOPED. An unscoped event does not fold the step
+ * before it (worker.out_of_scope=keep keeps the group). */
 static void test_delete_splits(void **state)
 {
     struct wb_event evs[4];
@@ -300,13 +302,64 @@ static void test_delete_splits(void **state)
         in[i] = (struct wb_plan_in){0, (int64_t)i, &evs[i]};
     p = wb_plan_build(in, 4, ss);
     g = wb_plan_get(p, 0);
-    assert_int_equal(g->nsteps, 4);
+    assert_int_equal(g->nsteps, 3);
+    assert_int_equal(g->steps[0].kind, WB_STEP_DELETE);
+    assert_int_equal(g->steps[0].nevents, 2);
+    assert_int_equal(g->steps[0].events[0], 0);
+    assert_int_equal(g->steps[0].events[1], 1);
+    assert_null(g->steps[0].attrs);
+    assert_null(g->steps[0].delta);
+    assert_int_equal(g->steps[1].kind, WB_STEP_SYNC);
+    assert_string_equal(g->steps[1].attrs->display_name, "b");
+    assert_int_equal(g->steps[2].kind, WB_STEP_UNSCOPED);
+    assert_int_equal(g->steps[2].nevents, 1);
+    assert_int_equal(g->steps[2].events[0], 3);
+    wb_plan_destroy(p);
+    wb_snapstore_destroy(ss);
+}
+
+/* The redelivery after a crash between the writes and the offset commit: member changes of a
+ * group, then its delete (already applied once). The member changes must not be applied on
+ * their own (the group is gone: they would wait for it and be dead-lettered); the delete
+ * acknowledges them. A snapshot of the group still in flight is dropped with the delete, so it
+ * holds the partition no longer. */
+static void test_delete_after_members(void **state)
+{
+    struct wb_member a1[] = {user(U1, "S-1-5-21-1-2-3-1001")};
+    struct wb_member r1[] = {user(U2, "S-1-5-21-1-2-3-1002")};
+    struct wb_event evs[4], chunk;
+    struct wb_plan_in in[4], cin;
+    wb_snapstore_t *ss = wb_snapstore_new();
+    wb_plan_t *p;
+    struct wb_gplan *g;
+    size_t i;
+
+    (void)state;
+    /* an earlier batch: chunk 1 of 2 of a snapshot of G1 */
+    chunk = ev_snap(G1, "s1", 1, 2, a1, 1);
+    cin = (struct wb_plan_in){5, 40, &chunk};
+    wb_plan_destroy(wb_plan_build(&cin, 1, ss));
+    assert_int_equal(wb_snapstore_hold(ss, 5), 40);
+    evs[0] = ev_members(G1, NULL, 0, r1, 1);
+    evs[1] = ev_members(G2, a1, 1, NULL, 0);
+    evs[2] = ev_members(G1, a1, 1, NULL, 0);
+    evs[3] = ev_upsert(G1, "gone");
+    evs[3].type = WB_EVENT_GROUP_DELETE;
+    for (i = 0; i < 4; i++)
+        in[i] = (struct wb_plan_in){5, 43 + (int64_t)i, &evs[i]};
+    p = wb_plan_build(in, 4, ss);
+    assert_int_equal(wb_plan_count(p), 2);
+    g = wb_plan_get(p, 0);
+    assert_string_equal(g->group, G1);
+    assert_int_equal(g->nsteps, 1);
+    assert_int_equal(g->steps[0].kind, WB_STEP_DELETE);
+    assert_int_equal(g->steps[0].nevents, 3);
+    assert_int_equal(g->steps[0].events[2], 3);
+    g = wb_plan_get(p, 1); /* another group of the partition is untouched */
+    assert_string_equal(g->group, G2);
     assert_int_equal(g->steps[0].kind, WB_STEP_SYNC);
-    assert_int_equal(g->steps[1].kind, WB_STEP_DELETE);
-    assert_int_equal(g->steps[2].kind, WB_STEP_SYNC);
-    assert_string_equal(g->steps[2].attrs->display_name, "b");
-    assert_int_equal(g->steps[3].kind, WB_STEP_UNSCOPED);
-    assert_int_equal(g->steps[1].events[0], 1);
+    assert_int_equal(wb_snapstore_count(ss), 0);
+    assert_int_equal(wb_snapstore_hold(ss, 5), -1);
     wb_plan_destroy(p);
     wb_snapstore_destroy(ss);
 }
@@ -509,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_mset_packed),
         cmocka_unit_test(test_coalesce),
         cmocka_unit_test(test_delete_splits),
+        cmocka_unit_test(test_delete_after_members),
         cmocka_unit_test(test_poison_skipped),
         cmocka_unit_test(test_snapshot_across_batches),
         cmocka_unit_test(test_snapshot_incomplete_and_superseded),
