@@ -16,8 +16,10 @@ Every `check_every` steps, and after the last, the run reaches a quiescent point
 and faults stop (kills go on) and the time until AD equals the simulator's expected state is
 measured (time-to-convergence under chaos); then kills stop, every process is running, the
 workers' committed offsets pass the last event, and AD must equal /_sim/expected exactly
-(groups, cn/dn, attributes, user and group members) and the dead-letter topic must be empty
-(the tenant holds no conflicts). A failure prints the seed and the one command that replays
+(groups, cn/dn, attributes, user and group members), and the dead-letter topic must hold
+exactly the conflicts the driver made (a group whose DN or sAMAccountName an object without
+our anchor holds in AD: a dn_conflict or sam_conflict for each such group, group_not_found
+for later member changes of it, nothing else, and no object in AD with its anchor). A failure prints the seed and the one command that replays
 it. The sequence of mutations and faults is a function of the seed alone; the moments of the
 kills depend on timing."""
 
@@ -31,7 +33,9 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "graphsim"))
 import harness as h  # noqa: E402
+from simtenant import ad_cn, dn_escape  # noqa: E402  (the CN rule the worker follows)
 
 # Kinds of Graph faults and how each is injected (see tests/graphsim/README.md, Faults). The
 # producer calls the token endpoint, /groups/delta, /users/delta, getByIds and group members;
@@ -70,7 +74,7 @@ ACTIONS = ("expire_tokens", "invalidate_410", "invalidate_sync_state_not_found")
 MUTATIONS = (("create_group", 8), ("rename", 6), ("describe", 4), ("delete_group", 3),
              ("add_members", 8), ("remove_members", 6), ("delete_user", 2),
              ("cloud_only_user", 2), ("leave_scope", 2), ("enter_scope", 2),
-             ("nest", 3), ("unnest", 2), ("big_change", 2))
+             ("nest", 3), ("unnest", 2), ("big_change", 2), ("conflict", 2))
 
 
 class SoakFailure(AssertionError):
@@ -149,6 +153,7 @@ class Soak:
         self.pool_ids = []        # ids of the pool users (big group)
         self.big = None
         self.order = 0
+        self.conflicts = {}       # id -> the dead-letter reason its AD conflict must produce
 
     # ------------------------------------------------------------ processes
     def _worker_over(self):
@@ -338,6 +343,8 @@ class Soak:
             p, c = r.choice(pairs)
             sim.members(p, remove=[c])
             self.groups[p]["members"].discard(c)
+        elif kind == "conflict":
+            self.conflict_group()
         elif kind == "big_change":
             if not self.big:
                 return self.mutate()
@@ -354,6 +361,33 @@ class Soak:
                 g["members"].update(ids)
         self.stats.mutations[kind] = self.stats.mutations.get(kind, 0) + 1
         return kind
+
+    def conflict_group(self):
+        """A new Entra group whose DN or sAMAccountName an object without our anchor already
+        holds in AD (made first, so the worker meets it): the expected state says it is a
+        conflict, so the worker must dead-letter it (dn_conflict / sam_conflict), write
+        nothing for it, and go on with everything else. The driver leaves the group alone
+        afterwards (no member, nesting or scope changes)."""
+        r, e = self.rng, self.e
+        gid = _uuid(r, self.salt)
+        name = "Soak %d conflict %d" % (self.seed, self.order)
+        self.order += 1
+        foreign = "wbsoak%s" % _uuid(r, self.salt)[:8]
+        if r.random() < 0.5:
+            reason = "dn_conflict"   # the CN the worker would give it is taken
+            dn = "CN=%s,%s" % (dn_escape(ad_cn(name, gid)), e.ou)
+            sam = foreign
+        else:
+            reason = "sam_conflict"  # its sAMAccountName is taken by another object
+            dn = "CN=%s,%s" % (foreign, e.ou)
+            sam = "Group_" + gid[-12:]
+        e.ldap.add("dn: %s\nobjectClass: group\nsAMAccountName: %s\n"
+                   "description: not ours (soak conflict)\n" % (dn, sam))
+        mem = sorted(r.sample(self.users, min(len(self.users), r.randint(0, 4))))
+        self.e.sim.add_group({"id": gid, "displayName": name, "description": None,
+                              "securityEnabled": True, "mailEnabled": False,
+                              "groupTypes": []}, mem)
+        self.conflicts[gid.lower()] = reason
 
     def fault(self):
         r, sim = self.rng, self.e.sim
@@ -374,8 +408,9 @@ class Soak:
         # time to convergence while the kills go on
         t0 = time.time()
         took = None
+        ign = sorted(self.conflicts)
         while time.time() - t0 < self.converge_timeout:
-            problems, _, _ = e.diff()
+            problems, _, _ = e.diff(ignore=ign)
             if not problems:
                 took = time.time() - t0
                 break
@@ -386,22 +421,35 @@ class Soak:
             "NOT converged within %d s" % self.converge_timeout))
         self.chaos_off()
         if took is None and not self.chaos:
-            problems, _, _ = e.diff()
+            problems, _, _ = e.diff(ignore=ign)
             raise SoakFailure("AD did not converge within %d s; %d differences:\n  %s" % (
                 self.converge_timeout, len(problems), "\n  ".join(problems[:30])))
         # exact check with everything running and caught up
-        e.wait_converged(self.converge_timeout, dead_letters_ok=True, settle=2)
+        e.wait_converged(self.converge_timeout, dead_letters_ok=True, settle=2, ignore=ign)
         e.wait_caught_up(timeout=120)
-        problems, exp, _ = e.diff()
+        problems, exp, ad = e.diff(ignore=ign)
+        # a conflicting group is never written: no object carries its anchor
+        problems += ["conflicting group %s was written to AD: %s" % (g, ad["anchored"][g]["dn"])
+                     for g in ign if g in ad["anchored"]]
         if problems:
             raise SoakFailure("AD differs from the expected state after catching up:\n  " +
                               "\n  ".join(problems[:30]))
+        # the dead-letter topic holds exactly the conflicts of the expected state
         dlq = e.dlq(idle_ms=2000)
-        if dlq:
-            raise SoakFailure("dead letters where the expected state has no conflict:\n  " +
-                              "\n  ".join("key=%s reason=%s" % (d["key"],
-                                                                d["headers"].get("wb.reason"))
-                                          for d in dlq[:10]))
+        # (a later member change of such a group finds no group: group_not_found is right)
+        wrong = ["key=%s reason=%s" % (d["key"], d["headers"].get("wb.reason")) for d in dlq
+                 if d["headers"].get("wb.reason") not in (
+                     self.conflicts.get(str(d["key"]).lower()), "group_not_found")
+                 or str(d["key"]).lower() not in self.conflicts]
+        if wrong:
+            raise SoakFailure("dead letters where the expected state has no such conflict:\n  "
+                              + "\n  ".join(wrong[:10]))
+        missing = sorted(set(ign) - set(str(d["key"]).lower() for d in dlq
+                                         if d["headers"].get("wb.reason") ==
+                                         self.conflicts.get(str(d["key"]).lower())))
+        if missing:
+            raise SoakFailure("conflicts without a dead letter: %s" % ", ".join(
+                "%s (%s)" % (g, self.conflicts[g]) for g in missing))
         self.stats.checks += 1
         h.log("seed %d step %d: check passed (%d groups)" % (self.seed, step, exp["count"]))
         if step < self.steps:
