@@ -1,7 +1,8 @@
 /*
  * wb-topic-dump: a test helper that reads every partition of a topic from the beginning to
  * its end with isolation.level=read_committed and prints one JSON line per record:
- * {"p": partition, "o": offset, "k": key|null, "v": value text|null}.
+ * {"p": partition, "o": offset, "k": key|null, "v": value text|null, "h": {name: value}}
+ * (headers with a null value are printed as null; a repeated name keeps its last value).
  * usage: wb-topic-dump BOOTSTRAP TOPIC [TIMEOUT_MS]
  *        wb-topic-dump --put BOOTSTRAP TOPIC KEY VALUE   (writes one record, e.g. a command)
  */
@@ -31,6 +32,29 @@ static int put(char **argv)
         err = wb_kafka_flush(rk, 30000);
     wb_kafka_destroy(rk);
     return err == WB_OK ? 0 : 1;
+}
+
+static void add_headers(cJSON *j, rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    cJSON *h = cJSON_AddObjectToObject(j, "h");
+    const char *name;
+    const void *val;
+    size_t len, i;
+
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    for (i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &len) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         i++) {
+        char *s = val ? wb_strndup(val, len) : NULL;
+
+        cJSON_DeleteItemFromObjectCaseSensitive(h, name);
+        if (s)
+            cJSON_AddStringToObject(h, name, s);
+        else
+            cJSON_AddNullToObject(h, name);
+        free(s);
+    }
 }
 
 int main(int argc, char **argv)
@@ -124,6 +148,7 @@ int main(int argc, char **argv)
                 cJSON_AddStringToObject(j, "v", v);
             else
                 cJSON_AddNullToObject(j, "v");
+            add_headers(j, m);
             s = cJSON_PrintUnformatted(j);
             puts(s);
             free(s);
