@@ -996,7 +996,7 @@ wb_err_t wb_producer_round(wb_producer_t *p)
         p->ck.users_link = NULL;
         persist_reset(p, "users");
     }
-    if (wb_users_blind(p->users) && !full) {
+    if (wb_users_take_blind(p->users) && !full) {
         wb_log(LOG_NOTICE, "PRODUCER",
                "users changed while the producer was down cannot be "
                "followed one by one: full groups resync");

@@ -323,9 +323,12 @@ void wb_users_resume(wb_users_t *u, const char *link)
     u->resume = copy;
 }
 
-bool wb_users_blind(const wb_users_t *u)
+bool wb_users_take_blind(wb_users_t *u)
 {
-    return u->blind;
+    bool was = u->blind;
+
+    u->blind = false;
+    return was;
 }
 
 const char *wb_users_link(const wb_users_t *u)

@@ -50,8 +50,9 @@ void wb_users_resync(wb_users_t *u);
  */
 void wb_users_resume(wb_users_t *u, const char *link);
 
-/* True once a catch-up round found its link dead (cleared by wb_users_resync). */
-bool wb_users_blind(const wb_users_t *u);
+/* True once after a catch-up round found its link dead (the call clears it, and so does
+ * wb_users_resync). */
+bool wb_users_take_blind(wb_users_t *u);
 
 /* The deltaLink the next incremental refresh starts from, or NULL. Borrowed until the next
  * refresh. */

@@ -165,7 +165,11 @@ def test_dead_users_link_after_a_restart():
         assert ad_member_sids(e, groups[0]["id"]) == {us[1]["sid"]}
         m = e.metrics(prod)
         assert h.metric_sum(m, "writeback_producer_sync_resets_total", delta="users") == 1
-        assert h.metric_sum(m, "writeback_producer_rounds_total", result="full") >= 1
+        # one full round, then incremental ones again
+        h.wait_for(lambda: h.metric_sum(e.metrics(prod), "writeback_producer_rounds_total",
+                                        result="incremental") >= 2, 30, "incremental rounds")
+        m = e.metrics(prod)
+        assert h.metric_sum(m, "writeback_producer_rounds_total", result="full") == 1
         e.stop_all(check=True)
 
 
