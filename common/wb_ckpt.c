@@ -37,6 +37,7 @@ void wb_ckpt_free(struct wb_ckpt *c)
     if (!c)
         return;
     free(c->delta_link);
+    free(c->users_link);
     free(c->scope);
     wb_idmap_destroy(c->in_scope, NULL);
     wb_idmap_destroy(c->staged, NULL);
@@ -183,6 +184,10 @@ size_t wb_ckpt_encode(const struct wb_ckpt *c, const char *tenant, size_t per, c
                 cJSON_AddStringToObject(j, "deltaLink", c->delta_link);
             else
                 cJSON_AddNullToObject(j, "deltaLink");
+            if (c->users_link)
+                cJSON_AddStringToObject(j, "usersDeltaLink", c->users_link);
+            else
+                cJSON_AddNullToObject(j, "usersDeltaLink");
             cJSON_AddBoolToObject(j, "resync", c->resync);
             cJSON_AddStringToObject(j, "scope", c->scope ? c->scope : "");
             cJSON_AddNumberToObject(j, "commandOffset", (double)c->command_offset);
@@ -292,7 +297,7 @@ wb_err_t wb_ckpt_decode(struct wb_ckpt *c, const char *json, size_t len, unsigne
                         char *reason, size_t sz)
 {
     cJSON *j = cJSON_ParseWithLength(json, len);
-    const cJSON *dl, *sc, *rs;
+    const cJSON *dl, *ul, *sc, *rs;
     double v, round, cmd = -1, np = 1;
     wb_err_t err = WB_ERR_INVALID;
 
@@ -325,11 +330,17 @@ wb_err_t wb_ckpt_decode(struct wb_ckpt *c, const char *json, size_t len, unsigne
         wb_err_invalid(reason, sz, "deltaLink is not a string");
         goto out;
     }
+    ul = cJSON_GetObjectItemCaseSensitive(j, "usersDeltaLink");
+    if (ul && !cJSON_IsString(ul) && !cJSON_IsNull(ul)) {
+        wb_err_invalid(reason, sz, "usersDeltaLink is not a string");
+        goto out;
+    }
     sc = cJSON_GetObjectItemCaseSensitive(j, "scope");
     rs = cJSON_GetObjectItemCaseSensitive(j, "resync");
     c->round = (uint64_t)round;
     c->command_offset = (int64_t)cmd;
     c->delta_link = cJSON_IsString(dl) && *dl->valuestring ? wb_strdup(dl->valuestring) : NULL;
+    c->users_link = cJSON_IsString(ul) && *ul->valuestring ? wb_strdup(ul->valuestring) : NULL;
     c->scope = cJSON_IsString(sc) ? wb_strdup(sc->valuestring) : NULL;
     c->resync = cJSON_IsTrue(rs);
     err = read_lists(c, j, reason, sz);

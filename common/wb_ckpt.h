@@ -3,7 +3,8 @@
  * wb_state.h, which also reads the operator commands of wb_command.h).
  *
  * Records (keys are "<tenant>/<name>", values JSON, written in the round's transaction):
- *   <tenant>/checkpoint    {"v":1, "round":N, "deltaLink":"..."|null, "resync":false,
+ *   <tenant>/checkpoint    {"v":1, "round":N, "deltaLink":"..."|null,
+ *                           "usersDeltaLink":"..."|null, "resync":false,
  *                           "scope":"<fingerprint>", "commandOffset":-1, "parts":P,
  *                           "inScopeCount":n, "inScope":[ids], "stagedDeletes":[ids],
  *                           "stagedUnscoped":[ids], "nested":["parent/child",...]}
@@ -16,6 +17,7 @@
  *                           (the checkpoint remembers the offset of the last one applied);
  *                           the codec is common/wb_command.h.
  * A null value (tombstone) for <tenant>/checkpoint resets the producer to a first full sync.
+ * usersDeltaLink is absent from checkpoints written before it was kept: it then reads as null.
  */
 #ifndef WB_CKPT_H
 #define WB_CKPT_H
@@ -35,7 +37,9 @@
 
 struct wb_ckpt {
     uint64_t round;         /* rounds committed so far */
-    char *delta_link;       /* NULL: the next round is a full sync */
+    char *delta_link;       /* groups deltaLink; NULL: the next round is a full sync */
+    char *users_link;       /* users deltaLink of the same round; NULL: none (an older
+                             * checkpoint, or dropped as dead): the next round is full */
     bool resync;            /* a full resync is due */
     char *scope;            /* scope fingerprint the in-scope set was computed with */
     int64_t command_offset; /* offset of the last applied command record, -1: none */

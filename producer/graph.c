@@ -40,7 +40,7 @@ struct wb_graph_s {
     time_t token_renew_at;
     unsigned long requests;
     wb_metrics_t *metrics;
-    wb_metric_t *m_requests, *m_throttle, *m_throttle_s, *m_refused;
+    wb_metric_t *m_requests, *m_throttle, *m_throttle_s, *m_refused, *m_fresh401;
     /* headers of the last response */
     char retry_after[64];
 };
@@ -136,6 +136,11 @@ wb_graph_t *wb_graph_new(const struct wb_graph_opts *o, char *errstr, size_t err
                                           "refused because they leave graph.endpoint or "
                                           "graph.authority; nothing was sent to them",
                                           0, NULL);
+        g->m_fresh401 = wb_metrics_counter(
+            g->metrics, "writeback_producer_token_rejected_total",
+            "HTTP 401 answers to a token renewed right before (clock skew, replication delay, "
+            "revoked credentials); each is renewed again after a backoff",
+            0, NULL);
     }
     return g;
 }
@@ -533,7 +538,34 @@ wb_err_t wb_graph_request(wb_graph_t *g, const char *method, const char *url, co
                 attempt--;
                 continue;
             }
-            if (status == 401 || status == 403) {
+            if (status == 401) {
+                /* a token issued a moment ago refused: Graph may not accept it yet (clock
+                 * skew, replication) or the credentials were revoked. Renewed again after a
+                 * backoff, as a retry; when the retries run out the round fails (transient),
+                 * the producer keeps its links and tries again next round */
+                if (g->m_fresh401)
+                    wb_metric_inc(g->m_fresh401, NULL, 1);
+                wb_graph_forget_token(g);
+                if (attempt < g->max_retries) {
+                    wb_log(LOG_NOTICE, "GRAPH",
+                           "HTTP 401 %s right after a token renewal (%d in a row): renewing it "
+                           "again after a backoff",
+                           code, auth_retry);
+                    if (!wait_ms((long long)wb_backoff_next(&g->backoff))) {
+                        err = WB_ERR_TRANSIENT;
+                        goto out;
+                    }
+                    continue;
+                }
+                wb_log(LOG_ERR, "GRAPH",
+                       "%s %.300s: HTTP 401 %s: %d renewed tokens refused in a row; round "
+                       "abandoned, retried next round (check the clock of this host, and the "
+                       "app registration's secret and consent in Entra)",
+                       method, short_url(full), code, auth_retry);
+                err = WB_ERR_TRANSIENT;
+                goto out;
+            }
+            if (status == 403) {
                 wb_log(LOG_ERR, "GRAPH", "%s %.300s: HTTP %ld %s: %s", method, short_url(full),
                        status, code, msg);
                 err = WB_ERR_FATAL;

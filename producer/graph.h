@@ -58,11 +58,12 @@ void wb_graph_destroy(wb_graph_t *g);
  *   requested nor followed): the delta state is lost or not ours, the link must not be
  *   requested again; wb_delta_round restarts with a full round; the return is
  *   WB_ERR_DEPENDENCY;
- * - WB_ERR_TRANSIENT: retries exhausted (throttling, 5xx, network, malformed pages) or a stop
- *   was requested while waiting;
+ * - WB_ERR_TRANSIENT: retries exhausted (throttling, 5xx, network, malformed pages, 401 to
+ *   tokens renewed right before: each such 401 renews the token again after a backoff and
+ *   counts as a retry) or a stop was requested while waiting;
  * - WB_ERR_INVALID: another 4xx answer (*status says which; e.g. 404 for a group deleted
  *   meanwhile);
- * - WB_ERR_FATAL: the token endpoint refused our credentials, or 401/403 persisted.
+ * - WB_ERR_FATAL: the token endpoint refused our credentials, or Graph answered 403.
  * status (may be NULL) receives the last HTTP status (0 for a network error). Every failure
  * is logged once, here.
  */

@@ -52,6 +52,9 @@ struct wb_producer_s {
     unsigned failed;
     char fail_stage[32];
     const char *fail_err; /* wb_err_name of the last failure */
+    /* identity changes made while the producer was down cannot be followed (the checkpoint has
+     * no users deltaLink, or it was dead): rounds are full until one commits */
+    bool blind;
     char fail_reason[160];
     /* metrics */
     wb_metric_t *m_rounds, *m_pages, *m_last_ok, *m_in_scope, *m_staged, *m_round_s, *m_users;
@@ -275,6 +278,16 @@ wb_err_t wb_producer_start(wb_producer_t *p)
         return err;
     if (wb_state_checkpoint(p->st, &p->ck) != WB_OK)
         return WB_ERR_FATAL;
+    if (p->ck.users_link) {
+        wb_users_resume(p->users, p->ck.users_link);
+    } else if (p->ck.round > 0) {
+        wb_log(LOG_NOTICE, "PRODUCER",
+               "checkpoint of round %" PRIu64 " holds no users deltaLink (written by an older "
+               "version, or the link was dead): the next round is full for users and groups, "
+               "since identity changes made meanwhile cannot be followed otherwise",
+               p->ck.round);
+        p->blind = true;
+    }
     wb_log(LOG_INFO, "PRODUCER",
            "transactional.id %s ready; checkpoint: round %" PRIu64 ", %zu groups in scope, "
            "%zu staged deletions, %s",
@@ -374,12 +387,13 @@ static void read_commands(wb_producer_t *p, struct plan *pl)
 }
 
 /*
- * The checkpoint's deltaLink answered that the sync state is lost: it is dropped from the
- * committed checkpoint at once (same round, no link, resync due), so that no restart before
- * the full round commits requests it again. A failure here is logged only: the full round's
- * own commit replaces the link anyway.
+ * A deltaLink of the checkpoint answered that the sync state is lost: it is dropped from the
+ * committed checkpoint at once (same round; groups: no link, resync due; users: no link, so a
+ * restart runs a full round), so that no restart before the full round commits requests it
+ * again. which names the delta in the log. A failure here is logged only: the next round's own
+ * commit replaces the link anyway.
  */
-static void persist_reset(wb_producer_t *p)
+static void persist_reset(wb_producer_t *p, const char *which)
 {
     rd_kafka_error_t *e;
     wb_err_t err;
@@ -396,8 +410,8 @@ static void persist_reset(wb_producer_t *p)
         e = rd_kafka_commit_transaction(p->rk, TXN_TIMEOUT_MS);
         if (!e) {
             wb_log(LOG_NOTICE, "PRODUCER",
-                   "checkpoint of round %" PRIu64 " no longer holds the dead groups deltaLink",
-                   p->ck.round);
+                   "checkpoint of round %" PRIu64 " no longer holds the dead %s deltaLink",
+                   p->ck.round, which);
             return;
         }
         txn_error(p, "commit_transaction (dropping the dead deltaLink)", e);
@@ -423,7 +437,7 @@ static wb_err_t fetch(wb_producer_t *p, struct plan *pl, bool full)
         free(p->ck.delta_link);
         p->ck.delta_link = NULL;
         p->ck.resync = true;
-        persist_reset(p);
+        persist_reset(p, "groups");
     }
     return err;
 }
@@ -604,7 +618,9 @@ static wb_err_t resnap_unnamed(wb_producer_t *p, struct plan *pl)
             if (rg->m[i].kind != WB_MK_USER || rg->m[i].added)
                 continue;
             ui = wb_users_get(p->users, &rg->m[i].id);
-            if (!ui || ui->missing)
+            /* a removed placeholder without SID: deleted before the map ever held it (while
+             * the producer was down) */
+            if (!ui || ui->missing || (ui->removed && !ui->sid))
                 unnamed++;
         }
         if (unnamed) {
@@ -671,7 +687,7 @@ static wb_err_t follow_moves(wb_producer_t *p, struct plan *pl)
         bool gone = false;
         char uid[37];
 
-        if (!now || now->missing || sid_eq(was->sid, now->sid))
+        if (!now || now->missing || (!was->unknown && sid_eq(was->sid, now->sid)))
             continue;
         groups = wb_idmap_new();
         err = wb_users_member_of(p->users, &ids[i], groups, &gone);
@@ -681,7 +697,8 @@ static wb_err_t follow_moves(wb_producer_t *p, struct plan *pl)
             if (!wb_idmap_has(pl->s1, &g) || wb_idmap_has(pl->snap, &g) ||
                 wb_idmap_has(pl->resnap, &g))
                 continue;
-            if (was->sid && now->sid) {
+            if (was->unknown || (was->sid && now->sid)) {
+                /* the value AD holds is unknown, or one entry cannot both remove and add */
                 round_group(pl, &g);
                 wb_idmap_add(pl->resnap, &g);
                 whole++;
@@ -700,9 +717,10 @@ static wb_err_t follow_moves(wb_producer_t *p, struct plan *pl)
                    "user %s %s: member change in %zu group(s) in scope, whole member list of "
                    "%zu",
                    uid,
-                   !now->sid   ? "made cloud-only"
-                   : !was->sid ? "made synced"
-                               : "has a new onPremisesSecurityIdentifier",
+                   was->unknown ? "changed while the producer was down"
+                   : !now->sid  ? "made cloud-only"
+                   : !was->sid  ? "made synced"
+                                : "has a new onPremisesSecurityIdentifier",
                    changed, whole);
     }
     free(ids);
@@ -954,6 +972,7 @@ wb_err_t wb_producer_round(wb_producer_t *p)
     struct wb_ckpt nc;
     bool full, txn_open = false;
     size_t moves;
+    unsigned long resets;
     long long t0 = now_ms();
     wb_err_t err;
     rd_kafka_error_t *e;
@@ -962,7 +981,7 @@ wb_err_t wb_producer_round(wb_producer_t *p)
     memset(&pl, 0, sizeof(pl));
     wb_ckpt_init(&nc);
     read_commands(p, &pl);
-    full = !p->ck.delta_link || p->ck.resync || pl.resync_cmd;
+    full = !p->ck.delta_link || p->ck.resync || pl.resync_cmd || p->blind;
     if (!full && (!p->ck.scope || strcmp(p->ck.scope, wb_scope_fingerprint(p->scope)) != 0)) {
         wb_log(LOG_NOTICE, "PRODUCER", "scope configuration changed: full resync");
         full = true;
@@ -970,7 +989,19 @@ wb_err_t wb_producer_round(wb_producer_t *p)
     if (full) /* a full round also rebuilds the identity map */
         wb_users_resync(p->users);
     stage = "users delta";
+    resets = wb_users_resets(p->users);
     err = wb_users_refresh(p->users);
+    if (wb_users_resets(p->users) != resets && p->ck.users_link) {
+        free(p->ck.users_link);
+        p->ck.users_link = NULL;
+        persist_reset(p, "users");
+    }
+    if (wb_users_take_blind(p->users) && !full) {
+        wb_log(LOG_NOTICE, "PRODUCER",
+               "users changed while the producer was down cannot be "
+               "followed one by one: full groups resync");
+        p->blind = full = true;
+    }
     if (err != WB_OK)
         goto out;
     if (p->m_users)
@@ -1012,6 +1043,7 @@ wb_err_t wb_producer_round(wb_producer_t *p)
     /* the new checkpoint */
     nc.round = p->ck.round + 1;
     nc.delta_link = wb_strdup(pl.r.delta_link);
+    nc.users_link = wb_users_link(p->users) ? wb_strdup(wb_users_link(p->users)) : NULL;
     nc.scope = wb_strdup(wb_scope_fingerprint(p->scope));
     nc.command_offset = pl.cmd_offset;
     wb_idmap_destroy(nc.in_scope, NULL);
@@ -1070,6 +1102,8 @@ wb_err_t wb_producer_round(wb_producer_t *p)
     p->ck = nc;
     wb_ckpt_init(&nc);
     wb_users_moved_clear(p->users); /* this round carried them */
+    if (pl.r.full)
+        p->blind = false;
     result = pl.r.full ? "full" : "incremental";
     wb_log(LOG_NOTICE, "PRODUCER",
            "round %s committed: %s, %zu pages, %zu groups changed, %zu events, %zu groups refused, "

@@ -23,6 +23,10 @@ struct wb_users_s {
     wb_idmap_t *old;   /* during a full round: the map it replaces */
     wb_idmap_t *moved; /* id -> struct wb_uident *: the identity before a pending change */
     size_t changed;
+    char *resume; /* the committed deltaLink to catch up from after a start */
+    bool listed;  /* a full round of this process built the map */
+    bool catchup; /* applying the catch-up round: every user reported changed meanwhile */
+    bool blind;   /* the catch-up link was dead */
 };
 
 static void uident_free(void *p)
@@ -59,6 +63,7 @@ void wb_users_destroy(wb_users_t *u)
     wb_idmap_destroy(u->old, uident_free_maybe);
     wb_idmap_destroy(u->moved, uident_free);
     wb_delta_destroy(u->delta);
+    free(u->resume);
     free(u);
 }
 
@@ -93,6 +98,17 @@ static void note_move(wb_users_t *u, const struct wb_idkey *k, const struct wb_u
     *slot = c;
 }
 
+/* A user the catch-up round reports: it changed while the producer was down, from an identity
+ * nobody recorded. */
+static void note_unknown(wb_users_t *u, const struct wb_idkey *k)
+{
+    void **slot = wb_idmap_put(u->moved, k, NULL);
+
+    if (!*slot)
+        *slot = wb_calloc(1, sizeof(struct wb_uident));
+    ((struct wb_uident *)*slot)->unknown = true;
+}
+
 /* Stores one user object; removed users keep their last identity. A known user whose SID
  * changes (cleared, set or replaced) is noted in u->moved. */
 static void store(wb_users_t *u, const cJSON *o)
@@ -119,6 +135,8 @@ static void store(wb_users_t *u, const cJSON *o)
         }
         return;
     }
+    if (u->catchup)
+        note_unknown(u, &k);
     ui = *slot;
     /* the identity before this object: during a rebuild it is in the replaced map; a user
      * seen for the first time, or known only as missing, has none */
@@ -140,7 +158,7 @@ static void store(wb_users_t *u, const cJSON *o)
                 wb_log(LOG_WARNING, "GRAPH", "user %s: onPremisesSecurityIdentifier is not a SID",
                        id->valuestring);
         }
-        if (prev && !str_eq(prev->sid, nsid))
+        if (prev && !u->catchup && !str_eq(prev->sid, nsid))
             note_move(u, &k, prev);
         free(ui->sid);
         ui->sid = nsid;
@@ -177,6 +195,7 @@ static void users_restart(void *ctx)
 {
     wb_users_t *u = ctx;
 
+    u->catchup = false; /* a catch-up round reset to a full listing catches nothing up */
     if (!u->old) {
         u->old = u->map;
         u->map = wb_idmap_new();
@@ -221,28 +240,105 @@ static size_t rebuild_finish(wb_users_t *u)
 
 static const struct wb_delta_ops users_ops = {NULL, users_apply, users_restart};
 
-wb_err_t wb_users_refresh(wb_users_t *u)
+static wb_err_t one_round(wb_users_t *u, struct wb_delta_result *res)
 {
-    struct wb_delta_result res;
     wb_err_t err;
     size_t kept;
 
     u->changed = 0;
-    err = wb_delta_round(u->delta, &users_ops, u, &res);
+    err = wb_delta_round(u->delta, &users_ops, u, res);
     /* a failed rebuild keeps the identities it replaced, so nothing is lost meanwhile */
     kept = rebuild_finish(u);
     if (err == WB_OK)
         wb_dbg("graph", "GRAPH",
                "users delta: %s round, %zu pages, %zu users changed, %zu known (%zu no longer "
                "listed, identities kept)",
-               res.full ? "full" : "incremental", res.pages, u->changed, wb_idmap_count(u->map),
+               res->full ? "full" : "incremental", res->pages, u->changed, wb_idmap_count(u->map),
                kept);
     return err;
+}
+
+/*
+ * After a start: the full round that builds the map comes first, so that the map is complete
+ * for every later round; then the catch-up round from the committed link, whose users changed
+ * while the producer was down (its deltaLink, later than the listing's, is the one kept).
+ */
+static wb_err_t catch_up(wb_users_t *u)
+{
+    struct wb_delta_result res;
+    wb_err_t err;
+
+    if (!u->listed) {
+        wb_delta_set_link(u->delta, NULL);
+        err = one_round(u, &res);
+        if (err != WB_OK)
+            return err;
+        u->listed = true;
+    }
+    wb_delta_set_link(u->delta, u->resume);
+    u->catchup = true;
+    err = one_round(u, &res);
+    u->catchup = false;
+    if (res.resets) {
+        wb_log(LOG_WARNING, "GRAPH",
+               "users delta: the committed deltaLink is dead; identity changes made while the "
+               "producer was down cannot be followed one by one");
+        u->blind = true;
+    }
+    if (err == WB_OK || res.resets) {
+        if (err == WB_OK && !res.resets)
+            wb_log(
+                LOG_INFO, "GRAPH",
+                "users delta resumed from the checkpoint: %zu user(s) changed or deleted while the "
+                "producer was down",
+                u->changed);
+        free(u->resume);
+        u->resume = NULL;
+    }
+    return err;
+}
+
+wb_err_t wb_users_refresh(wb_users_t *u)
+{
+    struct wb_delta_result res;
+
+    if (u->resume)
+        return catch_up(u);
+    return one_round(u, &res);
 }
 
 void wb_users_resync(wb_users_t *u)
 {
     wb_delta_set_link(u->delta, NULL);
+    free(u->resume);
+    u->resume = NULL;
+    u->blind = false;
+}
+
+void wb_users_resume(wb_users_t *u, const char *link)
+{
+    char *copy = link ? wb_strdup(link) : NULL;
+
+    free(u->resume);
+    u->resume = copy;
+}
+
+bool wb_users_take_blind(wb_users_t *u)
+{
+    bool was = u->blind;
+
+    u->blind = false;
+    return was;
+}
+
+const char *wb_users_link(const wb_users_t *u)
+{
+    return wb_delta_link(u->delta);
+}
+
+unsigned long wb_users_resets(const wb_users_t *u)
+{
+    return wb_delta_resets(u->delta);
 }
 
 wb_err_t wb_users_resolve(wb_users_t *u, const struct wb_idkey *ids, size_t n)

@@ -4,7 +4,8 @@ by the soak: seed 2 of tests/bench/0961-soak-long.py, cloud_only_user). Only the
 reports the change; the groups delta reports nothing. A synced member made cloud-only must
 leave its AD groups, a cloud-only member made synced must join them, and a member whose SID
 now names another AD account must move to it, all in the next incremental round (the producer
-lists the user's groups with memberOf), without a full resync."""
+lists the user's groups with memberOf), without a full resync, also when the change was made
+while the producer was down."""
 
 import os
 import sys
@@ -82,18 +83,24 @@ def test_identity_changes_beyond_the_cap_resync():
         assert not any("memberOf" in k for k in stats), sorted(stats)
         e.stop_all(check=True)
 
+def two_synced_in_a_group(e, name):
+    """Two synced users in one group, provisioned: (AD users, their ids, [group], producer)."""
+    us = e.create_users(2)
+    ids = [u["oid"] for u in us]
+    groups = [h.seed_group(name, None, ids)]
+    e.start_sim([h.synced_user(u) for u in us], groups)
+    prod = e.start_producer()
+    e.start_worker("w1")
+    e.wait_converged(90)
+    return us, ids, groups, prod
+
+
 def test_made_cloud_only_while_the_users_delta_resets():
     """The users delta loses its sync state in the round that reports the change: the rebuilt
     identity map must hold the user as cloud-only, not restore its old SID as it does for users
     the listing no longer shows (found by the soak: seed 2 of the long run, steps 193-195)."""
     with h.E2E("0908-reset") as e:
-        us = e.create_users(2)
-        ids = [u["oid"] for u in us]
-        groups = [h.seed_group("Reset A", None, ids)]
-        e.start_sim([h.synced_user(u) for u in us], groups)
-        prod = e.start_producer()
-        e.start_worker("w1")
-        e.wait_converged(90)
+        us, ids, groups, prod = two_synced_in_a_group(e, "Reset A")
         e.sim.req("POST", "faults", {"kind": "410", "path": "/v1.0/users/delta",
                                      "contains": "$deltatoken", "count": 1})
         e.sim.req("PATCH", "users/" + ids[0], {k: None for k in ONPREM})
@@ -104,6 +111,69 @@ def test_made_cloud_only_while_the_users_delta_resets():
         e.stop_all(check=True)
 
 
+def test_identity_changes_while_the_producer_is_down():
+    """Changes made while the producer is stopped: after the restart, the users delta resumes
+    from the deltaLink committed with the checkpoint, and the users it reports (their identity
+    before is unknown) are followed into their groups. Before the users deltaLink was kept, a
+    restart built the identity map from a full users round with nothing to compare with, so
+    AD kept the old members."""
+    with h.E2E("0908-down") as e:
+        us = e.create_users(6)
+        ids = [u["oid"] for u in us]
+        users = [h.synced_user(u) for u in us[:3]] + [dict(h.cloud_user(3), id=ids[3])]
+        users.append(h.synced_user(us[5]))
+        groups = [h.seed_group("Down A", None, [ids[0], ids[1], ids[3], ids[5]]),
+                  h.seed_group("Down B", None, [ids[0], ids[2], ids[3]])]
+        e.start_sim(users, groups)
+        prod = e.start_producer()
+        e.start_worker("w1")
+        e.wait_converged(90)
+        assert ad_member_sids(e, groups[0]["id"]) == {us[0]["sid"], us[1]["sid"], us[5]["sid"]}
+        rc = prod.stop(30)
+        assert rc == 0, "producer exited %s" % rc
+
+        # while the producer is down: made cloud-only, made synced, a new SID, deleted
+        e.sim.req("PATCH", "users/" + ids[0], {k: None for k in ONPREM})
+        synced = h.synced_user(us[3])
+        e.sim.req("PATCH", "users/" + ids[3], {k: synced[k] for k in ONPREM})
+        moved = h.synced_user(us[4])
+        e.sim.req("PATCH", "users/" + ids[1], {k: moved[k] for k in ONPREM})
+        e.sim.req("DELETE", "users/" + ids[5])
+        prod = e.start_producer("producer2")
+        e.wait_converged(90)
+        a, b = ad_member_sids(e, groups[0]["id"]), ad_member_sids(e, groups[1]["id"])
+        assert a == {us[3]["sid"], us[4]["sid"]}, a
+        assert b == {us[2]["sid"], us[3]["sid"]}, b
+        m = e.metrics(prod)
+        # followed one by one, not through a full resync
+        assert h.metric_sum(m, "writeback_producer_rounds_total", result="full") == 0
+        assert h.metric_sum(m, "writeback_producer_identity_moves_total", how="memberof") >= 3
+        e.stop_all(check=True)
+
+
+def test_dead_users_link_after_a_restart():
+    """The users deltaLink of the checkpoint is dead when the producer comes back: what
+    changed meanwhile cannot be known user by user, so the round is full for groups too."""
+    with h.E2E("0908-deadlink") as e:
+        us, ids, groups, prod = two_synced_in_a_group(e, "Dead A")
+        assert prod.stop(30) == 0
+        e.sim.req("PATCH", "users/" + ids[0], {k: None for k in ONPREM})
+        e.sim.req("POST", "faults", {"kind": "410", "path": "/v1.0/users/delta",
+                                     "contains": "$deltatoken", "count": 1})
+        prod = e.start_producer("producer2")
+        e.wait_converged(90)
+        assert ad_member_sids(e, groups[0]["id"]) == {us[1]["sid"]}
+        m = e.metrics(prod)
+        assert h.metric_sum(m, "writeback_producer_sync_resets_total", delta="users") == 1
+        # one full round, then incremental ones again
+        h.wait_for(lambda: h.metric_sum(e.metrics(prod), "writeback_producer_rounds_total",
+                                        result="incremental") >= 2, 30, "incremental rounds")
+        m = e.metrics(prod)
+        assert h.metric_sum(m, "writeback_producer_rounds_total", result="full") == 1
+        e.stop_all(check=True)
+
+
 if __name__ == "__main__":
     h.run([test_identity_changes_follow_into_groups, test_identity_changes_beyond_the_cap_resync,
-           test_made_cloud_only_while_the_users_delta_resets])
+           test_made_cloud_only_while_the_users_delta_resets,
+           test_identity_changes_while_the_producer_is_down, test_dead_users_link_after_a_restart])

@@ -68,6 +68,7 @@ static void fill(struct wb_ckpt *c, unsigned nin, unsigned nstaged)
 
     c->round = 42;
     c->delta_link = wb_strdup("https://graph.example/v1.0/groups/delta?$deltatoken=abc");
+    c->users_link = wb_strdup("https://graph.example/v1.0/users/delta?$deltatoken=def");
     c->scope = wb_strdup("all");
     c->command_offset = 7;
     for (i = 0; i < nin; i++) {
@@ -119,6 +120,7 @@ static void roundtrip(unsigned nin, unsigned nstaged, size_t per, size_t want_re
             WB_ERR_INVALID);
     assert_int_equal(d.round, 42);
     assert_string_equal(d.delta_link, c.delta_link);
+    assert_string_equal(d.users_link, c.users_link);
     assert_string_equal(d.scope, "all");
     assert_int_equal(d.command_offset, 7);
     assert_int_equal(wb_idmap_count(d.in_scope), nin);
@@ -157,6 +159,7 @@ static void test_ckpt_malformed(void **state)
         "{\"v\":1}",
         "{\"v\":1,\"round\":-5}",
         "{\"v\":1,\"round\":1,\"deltaLink\":5}",
+        "{\"v\":1,\"round\":1,\"usersDeltaLink\":[]}",
         "{\"v\":1,\"round\":1,\"inScope\":[\"x\"]}",
         "{\"v\":1,\"round\":1,\"inScope\":{}}",
         "{\"v\":1,\"round\":1,\"parts\":0}",
@@ -165,6 +168,7 @@ static void test_ckpt_malformed(void **state)
     };
     struct wb_ckpt c;
     char reason[256];
+    const char *s;
     unsigned parts;
     size_t i;
 
@@ -181,8 +185,14 @@ static void test_ckpt_malformed(void **state)
                                     reason, sizeof(reason)),
                      WB_OK);
     assert_null(c.delta_link);
+    assert_null(c.users_link);
     assert_int_equal(parts, 1);
     assert_int_equal(c.command_offset, -1);
+    /* a checkpoint written before the users deltaLink was kept reads as one without it */
+    s = "{\"v\":1,\"round\":9,\"deltaLink\":\"https://g/v1.0/groups/delta?$deltatoken=a\"}";
+    assert_int_equal(wb_ckpt_decode(&c, s, strlen(s), &parts, reason, sizeof(reason)), WB_OK);
+    assert_non_null(c.delta_link);
+    assert_null(c.users_link);
     wb_ckpt_free(&c);
 }
 
