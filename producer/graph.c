@@ -250,7 +250,7 @@ static CURLcode perform(wb_graph_t *g, const char *method, const char *url, stru
         const char *v[] = {s};
 
         snprintf(s, sizeof(s), "%ld", *status);
-        wb_metric_inc(g->m_requests, v, 1);
+        wb_metrics_inc(g->m_requests, v, 1);
     }
     return cc;
 }
@@ -292,8 +292,8 @@ static void error_text(const struct buf *b, char *code, size_t codesz, char *msg
 static bool throttle_wait(wb_graph_t *g, long long ms)
 {
     if (g->m_throttle) {
-        wb_metric_inc(g->m_throttle, NULL, 1);
-        wb_metric_inc(g->m_throttle_s, NULL, (double)ms / 1000.0);
+        wb_metrics_inc(g->m_throttle, NULL, 1);
+        wb_metrics_inc(g->m_throttle_s, NULL, (double)ms / 1000.0);
     }
     return wait_ms(ms);
 }
@@ -317,7 +317,7 @@ static wb_err_t fetch_token(wb_graph_t *g)
         wb_log(LOG_ERR, "GRAPH", "refusing the token URL under graph.authority %s: %s",
                g->authority, why);
         if (g->m_refused)
-            wb_metric_inc(g->m_refused, NULL, 1);
+            wb_metrics_inc(g->m_refused, NULL, 1);
         err = WB_ERR_FATAL;
         goto out;
     }
@@ -467,7 +467,7 @@ wb_err_t wb_graph_request(wb_graph_t *g, const char *method, const char *url, co
                "%.200s",
                g->endpoint, why, url);
         if (g->m_refused)
-            wb_metric_inc(g->m_refused, NULL, 1);
+            wb_metrics_inc(g->m_refused, NULL, 1);
         *resync = true;
         err = WB_ERR_DEPENDENCY;
         goto out;
