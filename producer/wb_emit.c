@@ -5,7 +5,7 @@
  * (dry run). Member references that must not reach a worker are dropped here, counted by
  * reason and logged once per group.
  */
-#include "emit.h"
+#include "wb_emit.h"
 
 #include "wb_kafka.h"
 #include "wb_log.h"

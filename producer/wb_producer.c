@@ -5,21 +5,21 @@
  * checkpoint or nothing. Events are generated while they are produced: a 100,000-group
  * initial sync never holds its encoded events in memory.
  */
-#include "producer.h"
+#include "wb_producer.h"
 
-#include "delta.h"
-#include "emit.h"
-#include "graph.h"
-#include "round.h"
-#include "scope.h"
-#include "users.h"
+#include "wb_delta.h"
+#include "wb_emit.h"
 #include "wb_event.h"
+#include "wb_graph.h"
 #include "wb_idmap.h"
 #include "wb_kafka.h"
 #include "wb_log.h"
 #include "wb_mem.h"
+#include "wb_round.h"
+#include "wb_scope.h"
 #include "wb_signal.h"
 #include "wb_state.h"
+#include "wb_users.h"
 
 #include <inttypes.h>
 #include <signal.h>

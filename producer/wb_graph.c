@@ -4,7 +4,7 @@
  * "retry the round later", "resync" and "exit". Waits between retries poll the signal pipe,
  * so SIGTERM never waits out a long Retry-After.
  */
-#include "graph.h"
+#include "wb_graph.h"
 
 #include "wb_backoff.h"
 #include "wb_event.h"

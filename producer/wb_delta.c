@@ -5,7 +5,7 @@
  * round". The Location is not followed: the initial request is that same query, so a 410
  * without Location recovers the same way and no link leaves our own list of requests.
  */
-#include "delta.h"
+#include "wb_delta.h"
 
 #include "wb_log.h"
 #include "wb_mem.h"
