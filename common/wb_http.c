@@ -54,7 +54,7 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
             vsnprintf(h->starterr, sizeof(h->starterr), fmt, ap);
         return;
     }
-    wb_vlog(LOG_WARNING, "HTTP", fmt, ap);
+    wb_log_va(LOG_WARNING, "HTTP", fmt, ap);
 }
 
 /*

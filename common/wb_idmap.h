@@ -7,22 +7,13 @@
 #ifndef WB_IDMAP_H
 #define WB_IDMAP_H
 
+#include "wb_idkey.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct wb_idmap_s wb_idmap_t;
-
-/* A binary object id: the 16 bytes of wb_id_guid_from_str. */
-struct wb_idkey {
-    unsigned char b[16];
-};
-
-/* Parses a GUID string (either case) into *key. false if str is not a GUID (str may be NULL). */
-bool wb_idkey_parse(const char *str, struct wb_idkey *key);
-
-/* Lower-case "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" of key into out (37 bytes). */
-void wb_idkey_format(const struct wb_idkey *key, char out[37]);
 
 /* A new empty map. Never NULL. */
 wb_idmap_t *wb_idmap_new(void);
@@ -55,8 +46,5 @@ void wb_idmap_add(wb_idmap_t *m, const struct wb_idkey *key);
 
 /* Every key, sorted by their string form, as a caller-owned array of *n entries (free()). */
 struct wb_idkey *wb_idmap_keys_sorted(const wb_idmap_t *m, size_t *n);
-
-/* Compare two keys in the order of their string forms (qsort comparator). */
-int wb_idkey_cmp(const void *a, const void *b);
 
 #endif

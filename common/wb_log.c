@@ -154,7 +154,7 @@ static void redact(char *msg)
     }
 }
 
-void wb_vlog(int level, const char *fac, const char *fmt, va_list ap)
+void wb_log_va(int level, const char *fac, const char *fmt, va_list ap)
 {
     char msg[4096];
     char stamp[32];
@@ -201,7 +201,7 @@ void wb_log(int level, const char *fac, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    wb_vlog(level, fac, fmt, ap);
+    wb_log_va(level, fac, fmt, ap);
     va_end(ap);
 }
 

@@ -27,7 +27,7 @@ int wb_log_level_parse(const char *name);
 /* Log one line. fac is a short upper-case tag ("LDAP", "KAFKA", "CONF"). Newlines in the
  * message are replaced so a message is always one line. Thread-safe. */
 void wb_log(int level, const char *fac, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void wb_vlog(int level, const char *fac, const char *fmt, va_list ap);
+void wb_log_va(int level, const char *fac, const char *fmt, va_list ap);
 
 /* Debug line for topic, printed only when that topic is on. */
 #define wb_dbg(topic, fac, ...)                                                                    \

@@ -503,22 +503,22 @@ static wb_err_t update(wb_metric_t *f, const char *const *values, enum op op, do
     return s ? WB_OK : WB_ERR_INVALID;
 }
 
-wb_err_t wb_metric_inc(wb_metric_t *metric, const char *const *label_values, double by)
+wb_err_t wb_metrics_inc(wb_metric_t *metric, const char *const *label_values, double by)
 {
     return update(metric, label_values, OP_INC, by);
 }
 
-wb_err_t wb_metric_set(wb_metric_t *metric, const char *const *label_values, double value)
+wb_err_t wb_metrics_set(wb_metric_t *metric, const char *const *label_values, double value)
 {
     return update(metric, label_values, OP_SET, value);
 }
 
-wb_err_t wb_metric_observe(wb_metric_t *metric, const char *const *label_values, double value)
+wb_err_t wb_metrics_observe(wb_metric_t *metric, const char *const *label_values, double value)
 {
     return update(metric, label_values, OP_OBSERVE, value);
 }
 
-wb_err_t wb_metric_remove(wb_metric_t *metric, const char *const *label_values)
+wb_err_t wb_metrics_remove(wb_metric_t *metric, const char *const *label_values)
 {
     struct series *s, **pp;
     wb_err_t err = WB_OK;
@@ -552,7 +552,7 @@ out:
     return err;
 }
 
-wb_err_t wb_metric_value(wb_metric_t *metric, const char *const *label_values, double *out)
+wb_err_t wb_metrics_value(wb_metric_t *metric, const char *const *label_values, double *out)
 {
     struct series *s;
 

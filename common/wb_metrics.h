@@ -56,18 +56,18 @@ wb_metric_t *wb_metrics_histogram(wb_metrics_t *m, const char *name, const char 
  * WB_METRICS_MAX_SERIES return WB_ERR_INVALID and change nothing. Any thread.
  */
 /* Counter: add by (>= 0). Gauge: add by (any sign). */
-wb_err_t wb_metric_inc(wb_metric_t *metric, const char *const *label_values, double by);
+wb_err_t wb_metrics_inc(wb_metric_t *metric, const char *const *label_values, double by);
 /* Gauge only: set to value. */
-wb_err_t wb_metric_set(wb_metric_t *metric, const char *const *label_values, double value);
+wb_err_t wb_metrics_set(wb_metric_t *metric, const char *const *label_values, double value);
 /* Histogram only: count value into its bucket, the sum and the count. */
-wb_err_t wb_metric_observe(wb_metric_t *metric, const char *const *label_values, double value);
+wb_err_t wb_metrics_observe(wb_metric_t *metric, const char *const *label_values, double value);
 /* Forget one label combination (a revoked partition). WB_OK also when it did not exist. */
-wb_err_t wb_metric_remove(wb_metric_t *metric, const char *const *label_values);
+wb_err_t wb_metrics_remove(wb_metric_t *metric, const char *const *label_values);
 
 /* Current value of a counter or gauge series, or the observation count of a histogram series,
  * into *out. WB_ERR_INVALID when the combination has never been updated. For tests and
  * for writebackctl-style summaries. */
-wb_err_t wb_metric_value(wb_metric_t *metric, const char *const *label_values, double *out);
+wb_err_t wb_metrics_value(wb_metric_t *metric, const char *const *label_values, double *out);
 
 /* The whole registry in text format 0.0.4: families in registration order, series of a family
  * in order of first use, "# HELP" and "# TYPE" lines for every family. Returns a caller-owned

@@ -8,7 +8,7 @@
 #include <string.h>
 
 /* clang-format off */
-const struct wb_reason_info wb_reasons[WB_REASON_COUNT] = {
+const struct wb_reason_info wb_reason_table[WB_REASON_COUNT] = {
     [WB_REASON_POISON] = {"poison", WB_REASON_KIND_DEAD_LETTER, WB_ERR_INVALID,
         "the event does not decode (not JSON, unknown `v` or `type`, a field "
         "that is not a GUID/SID/time, a limit of "
@@ -131,7 +131,7 @@ const struct wb_reason_info wb_reasons[WB_REASON_COUNT] = {
 
 const char *wb_reason_tag(enum wb_reason r)
 {
-    return (unsigned)r < WB_REASON_COUNT ? wb_reasons[r].tag : "";
+    return (unsigned)r < WB_REASON_COUNT ? wb_reason_table[r].tag : "";
 }
 
 int wb_reason_find(const char *tag)
@@ -139,7 +139,7 @@ int wb_reason_find(const char *tag)
     int i;
 
     for (i = 0; tag && i < WB_REASON_COUNT; i++)
-        if (strcmp(wb_reasons[i].tag, tag) == 0)
+        if (strcmp(wb_reason_table[i].tag, tag) == 0)
             return i;
     return -1;
 }
@@ -163,7 +163,7 @@ void wb_reason_markdown(FILE *fp, enum wb_reason_kind kind)
     else
         fputs("| reason | when | the operator's fix |\n|---|---|---|\n", fp);
     for (i = 0; i < WB_REASON_COUNT; i++) {
-        const struct wb_reason_info *r = &wb_reasons[i];
+        const struct wb_reason_info *r = &wb_reason_table[i];
 
         if (r->kind != kind)
             continue;

@@ -61,7 +61,7 @@ struct wb_reason_info {
 };
 
 /* Indexed by enum wb_reason. */
-extern const struct wb_reason_info wb_reasons[WB_REASON_COUNT];
+extern const struct wb_reason_info wb_reason_table[WB_REASON_COUNT];
 
 /* The tag of a reason; "" for a value outside the enum. */
 const char *wb_reason_tag(enum wb_reason r);

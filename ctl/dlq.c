@@ -378,7 +378,7 @@ int ctl_dlq(struct ctl *c, int argc, char **argv)
         goto out;
     }
     i = wb_reason_find(s.reason);
-    if (s.reason && (i < 0 || wb_reasons[i].kind != WB_REASON_KIND_DEAD_LETTER))
+    if (s.reason && (i < 0 || wb_reason_table[i].kind != WB_REASON_KIND_DEAD_LETTER))
         fprintf(stderr,
                 "dlq: warning: --reason %s is not a dead-letter reason of this version "
                 "(docs/errors.md); only older workers could have written it\n",

@@ -8,13 +8,13 @@
  * group id; the producer's checkpoint is not touched.
  */
 #include "ctl.h"
-#include "single.h"
 #include "wb_apply.h"
 #include "wb_kafka.h"
 #include "wb_log.h"
 #include "wb_map.h"
 #include "wb_mem.h"
 #include "wb_plan.h"
+#include "wb_single.h"
 
 #include <ldap.h>
 #include <stdio.h>
@@ -403,11 +403,9 @@ int ctl_provision(struct ctl *c, int argc, char **argv)
     const char *gid_arg = NULL, *v, *topic;
     bool dry = false, have_ldap;
     char errstr[1024] = "", gid[37] = "", line[2048];
-    wb_graph_t *g = NULL;
-    wb_scope_t *sc = NULL;
-    wb_users_t *u = NULL;
+    wb_single_t *sg = NULL;
     struct wb_single s;
-    struct wb_emitter em;
+    char round_id[64], ts[WB_EVENT_TS_SIZE];
     struct wb_idkey key;
     struct lines ev = {0};
     struct capture cp = {0};
@@ -456,16 +454,13 @@ int ctl_provision(struct ctl *c, int argc, char **argv)
     topic = wb_conf_get_str(c->conf, "topic.events");
 
     /* import */
-    sc = wb_single_scope_new(c->conf, errstr, sizeof(errstr));
-    if (sc)
-        g = wb_single_graph_new(c->conf, errstr, sizeof(errstr));
-    if (!sc || !g) {
+    sg = wb_single_new(c->conf, errstr, sizeof(errstr));
+    if (!sg) {
         fprintf(stderr, "writebackctl provision: %s\n", errstr);
         rc = CTL_EXIT_USAGE;
         goto out;
     }
-    u = wb_users_new(g, (int)wb_conf_get_int(c->conf, "graph.max_retries"), NULL);
-    err = wb_single_read(g, sc, c->conf, u, gid, &s);
+    err = wb_single_read(sg, gid, &s);
     if (err != WB_OK) {
         fprintf(stderr, "writebackctl provision: reading group %s from Graph failed (%s)\n", gid,
                 wb_err_name(err));
@@ -481,17 +476,10 @@ int ctl_provision(struct ctl *c, int argc, char **argv)
     }
 
     /* events, built by the producer's emitter (printed to memory, then produced as is) */
-    memset(&em, 0, sizeof(em));
     mem = open_memstream(&buf, &buflen);
-    em.dry_run = true;
-    em.out = mem;
-    em.topic = topic;
-    em.tenant = wb_conf_get_str(c->conf, "tenant");
-    em.users = u;
-    em.chunk = wb_conf_get_int(c->conf, "producer.member_chunk");
-    snprintf(em.round_id, sizeof(em.round_id), "provision-%lld", (long long)ctl_now_ms());
-    wb_event_ts_format(ctl_now_ms(), em.ts);
-    err = wb_single_emit(&em, &s);
+    snprintf(round_id, sizeof(round_id), "provision-%lld", (long long)ctl_now_ms());
+    wb_event_ts_format(ctl_now_ms(), ts);
+    err = wb_single_emit(sg, &s, mem, round_id, ts);
     fclose(mem);
     mem = NULL;
     if (err != WB_OK || !buf) {
@@ -537,15 +525,15 @@ report:
         cJSON_AddBoolToObject(doc, "dryRun", dry);
         cJSON_AddStringToObject(doc, "result", result);
         cJSON_AddBoolToObject(doc, "found", s.found);
-        if (s.rg.props.display_name)
-            cJSON_AddStringToObject(doc, "displayName", s.rg.props.display_name);
+        if (s.display_name)
+            cJSON_AddStringToObject(doc, "displayName", s.display_name);
         cJSON_AddBoolToObject(doc, "inScope", s.found && s.in_scope);
         if (s.found && !s.in_scope)
             cJSON_AddStringToObject(doc, "reason", s.reason);
         else
             cJSON_AddNullToObject(doc, "reason");
         imp = cJSON_AddObjectToObject(doc, "import");
-        cJSON_AddNumberToObject(imp, "members", (double)s.rg.nm);
+        cJSON_AddNumberToObject(imp, "members", (double)s.members);
         cJSON_AddNumberToObject(imp, "usersSynced", (double)s.users_synced);
         cJSON_AddNumberToObject(imp, "usersCloudOnly", (double)s.users_cloud);
         cJSON_AddNumberToObject(imp, "usersUnresolved", (double)s.users_missing);
@@ -596,19 +584,19 @@ report:
         }
         ctl_print_json(doc);
     } else if (gid[0] && (s.found || strcmp(result, "not_found") == 0)) {
-        printf("provision group %s%s%s%s%s\n", gid, s.rg.props.display_name ? " (\"" : "",
-               s.rg.props.display_name ? s.rg.props.display_name : "",
-               s.rg.props.display_name ? "\")" : "", dry ? " [dry run]" : "");
+        printf("provision group %s%s%s%s%s\n", gid, s.display_name ? " (\"" : "",
+               s.display_name ? s.display_name : "", s.display_name ? "\")" : "",
+               dry ? " [dry run]" : "");
         if (!s.found) {
             printf("  import: the group does not exist in Graph (404)\n");
         } else {
             printf("  import: read from Graph; %zu member%s: %zu synced user%s, %zu cloud-only "
                    "user%s (not provisioned), %zu unresolved, %zu nested group%s (%zu in "
                    "scope), %zu other object%s (not provisioned)\n",
-                   s.rg.nm, s.rg.nm == 1 ? "" : "s", s.users_synced, s.users_synced == 1 ? "" : "s",
-                   s.users_cloud, s.users_cloud == 1 ? "" : "s", s.users_missing, s.groups,
-                   s.groups == 1 ? "" : "s", wb_idmap_count(s.nested), s.others,
-                   s.others == 1 ? "" : "s");
+                   s.members, s.members == 1 ? "" : "s", s.users_synced,
+                   s.users_synced == 1 ? "" : "s", s.users_cloud, s.users_cloud == 1 ? "" : "s",
+                   s.users_missing, s.groups, s.groups == 1 ? "" : "s", wb_idmap_count(s.nested),
+                   s.others, s.others == 1 ? "" : "s");
             if (s.in_scope)
                 printf("  scope: in scope (scope.mode=%s)\n",
                        wb_conf_get_str(c->conf, "scope.mode"));
@@ -657,8 +645,6 @@ out:
     free(po.match_dn);
     free(po.anchor);
     wb_single_free(&s);
-    wb_users_destroy(u);
-    wb_graph_destroy(g);
-    wb_scope_destroy(sc);
+    wb_single_destroy(sg);
     return rc;
 }

@@ -3,7 +3,7 @@
  * wb_producer rounds. Exit codes: 0 success (or a clean stop), 1 runtime failure, 2 usage or
  * configuration error.
  */
-#include "producer.h"
+#include "wb_producer.h"
 
 #include "wb_cli.h"
 #include "wb_conf.h"

@@ -73,15 +73,15 @@ void wb_wmetrics_rebalance(struct wb_wmetrics *wm, bool assign, bool lost, int n
 
     if (!wm)
         return;
-    wb_metric_inc(wm->rebalances, tl, 1);
+    wb_metrics_inc(wm->rebalances, tl, 1);
     if (n > 0)
-        wb_metric_inc(wm->moved, dl, n);
+        wb_metrics_inc(wm->moved, dl, n);
 }
 
 void wb_wmetrics_assigned(struct wb_wmetrics *wm, int n)
 {
     if (wm)
-        wb_metric_set(wm->assigned, NULL, n);
+        wb_metrics_set(wm->assigned, NULL, n);
 }
 
 void wb_wmetrics_ldap(struct wb_wmetrics *wm, const char *op, bool ok, bool sent)
@@ -90,9 +90,9 @@ void wb_wmetrics_ldap(struct wb_wmetrics *wm, const char *op, bool ok, bool sent
 
     if (!wm)
         return;
-    wb_metric_inc(wm->ldap_ops, lv, 1);
+    wb_metrics_inc(wm->ldap_ops, lv, 1);
     if (sent && strcmp(op, "search") != 0)
-        wb_metric_inc(wm->ldap_writes, NULL, 1);
+        wb_metrics_inc(wm->ldap_writes, NULL, 1);
 }
 
 void wb_wmetrics_ldap_time(struct wb_wmetrics *wm, const char *op, double seconds)
@@ -100,7 +100,7 @@ void wb_wmetrics_ldap_time(struct wb_wmetrics *wm, const char *op, double second
     const char *lv[1] = {op};
 
     if (wm)
-        wb_metric_observe(wm->ldap_time, lv, seconds < 0 ? 0 : seconds);
+        wb_metrics_observe(wm->ldap_time, lv, seconds < 0 ? 0 : seconds);
 }
 
 void wb_wmetrics_event(struct wb_wmetrics *wm, const char *type, const char *outcome)
@@ -108,7 +108,7 @@ void wb_wmetrics_event(struct wb_wmetrics *wm, const char *type, const char *out
     const char *lv[2] = {type ? type : "unknown", outcome};
 
     if (wm)
-        wb_metric_inc(wm->events, lv, 1);
+        wb_metrics_inc(wm->events, lv, 1);
 }
 
 void wb_wmetrics_dead_letter(struct wb_wmetrics *wm, const char *reason)
@@ -116,7 +116,7 @@ void wb_wmetrics_dead_letter(struct wb_wmetrics *wm, const char *reason)
     const char *lv[1] = {reason};
 
     if (wm)
-        wb_metric_inc(wm->dead_letters, lv, 1);
+        wb_metrics_inc(wm->dead_letters, lv, 1);
 }
 
 void wb_wmetrics_dlq_bounded(struct wb_wmetrics *wm, const char *error)
@@ -124,7 +124,7 @@ void wb_wmetrics_dlq_bounded(struct wb_wmetrics *wm, const char *error)
     const char *lv[1] = {error};
 
     if (wm)
-        wb_metric_inc(wm->dlq_bounded, lv, 1);
+        wb_metrics_inc(wm->dlq_bounded, lv, 1);
 }
 
 void wb_wmetrics_dlq_failure(struct wb_wmetrics *wm, const char *error)
@@ -132,7 +132,7 @@ void wb_wmetrics_dlq_failure(struct wb_wmetrics *wm, const char *error)
     const char *lv[1] = {error};
 
     if (wm)
-        wb_metric_inc(wm->dlq_failures, lv, 1);
+        wb_metrics_inc(wm->dlq_failures, lv, 1);
 }
 
 void wb_wmetrics_skipped(struct wb_wmetrics *wm, const char *reason, double n)
@@ -140,13 +140,13 @@ void wb_wmetrics_skipped(struct wb_wmetrics *wm, const char *reason, double n)
     const char *lv[1] = {reason};
 
     if (wm)
-        wb_metric_inc(wm->skipped, lv, n);
+        wb_metrics_inc(wm->skipped, lv, n);
 }
 
 void wb_wmetrics_latency(struct wb_wmetrics *wm, double seconds)
 {
     if (wm)
-        wb_metric_observe(wm->latency, NULL, seconds < 0 ? 0 : seconds);
+        wb_metrics_observe(wm->latency, NULL, seconds < 0 ? 0 : seconds);
 }
 
 int wb_wmetrics_stats(struct wb_wmetrics *wm, const char *json, size_t len, const char *group,
@@ -174,16 +174,16 @@ int wb_wmetrics_stats(struct wb_wmetrics *wm, const char *json, size_t len, cons
             /* no longer assigned (revoked or lost): librdkafka still reports it; drop its
              * series so that no stale lag remains */
             if (wm) {
-                wb_metric_remove(wm->cg_lag, cg);
-                wb_metric_remove(wm->lag, pl);
+                wb_metrics_remove(wm->cg_lag, cg);
+                wb_metrics_remove(wm->lag, pl);
             }
             continue;
         }
         if (!cJSON_IsNumber(lag) || lag->valuedouble < 0)
             continue;
         if (wm) {
-            wb_metric_set(wm->cg_lag, cg, lag->valuedouble);
-            wb_metric_set(wm->lag, pl, lag->valuedouble);
+            wb_metrics_set(wm->cg_lag, cg, lag->valuedouble);
+            wb_metrics_set(wm->lag, pl, lag->valuedouble);
         }
         n++;
     }

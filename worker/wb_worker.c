@@ -474,8 +474,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             retry_clear(wk, parts->elems[i].partition, -1);
             paused_drop(wk, parts->elems[i].partition);
             pstate_drop(wk, parts->elems[i].partition);
-            wb_metric_remove(wk->wm.lag, lv);
-            wb_metric_remove(wk->wm.cg_lag, cg);
+            wb_metrics_remove(wk->wm.lag, lv);
+            wb_metrics_remove(wk->wm.cg_lag, cg);
         }
     }
     wb_wmetrics_rebalance(

@@ -9,8 +9,8 @@
 
 #include <string.h>
 
-#include "round.h"
 #include "wb_event.h"
+#include "wb_round.h"
 
 const char *const wb_fuzz_name = "graph-page";
 const char *const wb_fuzz_dict[] = {

@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "scope.h"
+#include "wb_scope.h"
 
 const char *const wb_fuzz_name = "scope";
 const char *const wb_fuzz_dict[] = {

@@ -151,7 +151,7 @@ static void test_table(void **state)
 
     (void)state;
     for (i = 0; i < WB_REASON_COUNT; i++) {
-        const struct wb_reason_info *r = &wb_reasons[i];
+        const struct wb_reason_info *r = &wb_reason_table[i];
         const char *c;
 
         assert_non_null(r->tag);
@@ -170,7 +170,7 @@ static void test_table(void **state)
         assert_int_equal(wb_reason_find(r->tag), i);
         assert_string_equal(wb_reason_tag(i), r->tag);
         for (j = 0; j < i; j++)
-            assert_string_not_equal(wb_reasons[j].tag, r->tag);
+            assert_string_not_equal(wb_reason_table[j].tag, r->tag);
     }
     assert_int_equal(wb_reason_find("no_such_reason"), -1);
     assert_int_equal(wb_reason_find(NULL), -1);

@@ -76,12 +76,12 @@ static void test_counter_gauge_exact(void **state)
                      "# HELP kafka_consumergroup_lag Lag in messages.\n"
                      "# TYPE kafka_consumergroup_lag gauge\n");
 
-    assert_int_equal(wb_metric_inc(c, (const char *const[]){"events", "1"}, 1), WB_OK);
-    assert_int_equal(wb_metric_inc(c, (const char *const[]){"events", "0"}, 2), WB_OK);
-    assert_int_equal(wb_metric_inc(c, (const char *const[]){"events", "1"}, 0.5), WB_OK);
-    assert_int_equal(wb_metric_set(g, NULL, 1), WB_OK);
-    assert_int_equal(wb_metric_set(lag, (const char *const[]){"events", "0"}, 17), WB_OK);
-    assert_int_equal(wb_metric_inc(lag, (const char *const[]){"events", "0"}, -20), WB_OK);
+    assert_int_equal(wb_metrics_inc(c, (const char *const[]){"events", "1"}, 1), WB_OK);
+    assert_int_equal(wb_metrics_inc(c, (const char *const[]){"events", "0"}, 2), WB_OK);
+    assert_int_equal(wb_metrics_inc(c, (const char *const[]){"events", "1"}, 0.5), WB_OK);
+    assert_int_equal(wb_metrics_set(g, NULL, 1), WB_OK);
+    assert_int_equal(wb_metrics_set(lag, (const char *const[]){"events", "0"}, 17), WB_OK);
+    assert_int_equal(wb_metrics_inc(lag, (const char *const[]){"events", "0"}, -20), WB_OK);
 
     assert_render(m, "# HELP writeback_events_total Events applied.\n"
                      "# TYPE writeback_events_total counter\n"
@@ -94,14 +94,14 @@ static void test_counter_gauge_exact(void **state)
                      "# TYPE kafka_consumergroup_lag gauge\n"
                      "kafka_consumergroup_lag{topic=\"events\",partition=\"0\"} -3\n");
 
-    assert_int_equal(wb_metric_value(c, (const char *const[]){"events", "1"}, &v), WB_OK);
+    assert_int_equal(wb_metrics_value(c, (const char *const[]){"events", "1"}, &v), WB_OK);
     assert_true(v == 1.5);
-    assert_int_equal(wb_metric_value(c, (const char *const[]){"events", "9"}, &v), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_value(c, (const char *const[]){"events", "9"}, &v), WB_ERR_INVALID);
 
     /* Removing a series (a revoked partition) drops its line; removing twice is fine. */
-    assert_int_equal(wb_metric_remove(c, (const char *const[]){"events", "1"}), WB_OK);
-    assert_int_equal(wb_metric_remove(c, (const char *const[]){"events", "1"}), WB_OK);
-    assert_int_equal(wb_metric_remove(lag, (const char *const[]){"events", "0"}), WB_OK);
+    assert_int_equal(wb_metrics_remove(c, (const char *const[]){"events", "1"}), WB_OK);
+    assert_int_equal(wb_metrics_remove(c, (const char *const[]){"events", "1"}), WB_OK);
+    assert_int_equal(wb_metrics_remove(lag, (const char *const[]){"events", "0"}), WB_OK);
     assert_render(m, "# HELP writeback_events_total Events applied.\n"
                      "# TYPE writeback_events_total counter\n"
                      "writeback_events_total{topic=\"events\",partition=\"0\"} 2\n"
@@ -128,12 +128,12 @@ static void test_histogram_exact(void **state)
     assert_non_null(h0);
 
     /* 0.5 is on a boundary and counts in le="0.5" (upper bounds are inclusive). */
-    assert_int_equal(wb_metric_observe(h, (const char *const[]){"add"}, 0.25), WB_OK);
-    assert_int_equal(wb_metric_observe(h, (const char *const[]){"add"}, 0.5), WB_OK);
-    assert_int_equal(wb_metric_observe(h, (const char *const[]){"add"}, 2), WB_OK);
-    assert_int_equal(wb_metric_observe(h, (const char *const[]){"add"}, 100), WB_OK);
-    assert_int_equal(wb_metric_observe(h, (const char *const[]){"modify"}, 1), WB_OK);
-    assert_int_equal(wb_metric_observe(h0, NULL, 3), WB_OK);
+    assert_int_equal(wb_metrics_observe(h, (const char *const[]){"add"}, 0.25), WB_OK);
+    assert_int_equal(wb_metrics_observe(h, (const char *const[]){"add"}, 0.5), WB_OK);
+    assert_int_equal(wb_metrics_observe(h, (const char *const[]){"add"}, 2), WB_OK);
+    assert_int_equal(wb_metrics_observe(h, (const char *const[]){"add"}, 100), WB_OK);
+    assert_int_equal(wb_metrics_observe(h, (const char *const[]){"modify"}, 1), WB_OK);
+    assert_int_equal(wb_metrics_observe(h0, NULL, 3), WB_OK);
 
     assert_render(m, "# HELP writeback_ldap_seconds LDAP latency.\n"
                      "# TYPE writeback_ldap_seconds histogram\n"
@@ -155,7 +155,7 @@ static void test_histogram_exact(void **state)
                      "writeback_batch_size_bucket{le=\"+Inf\"} 1\n"
                      "writeback_batch_size_sum 3\n"
                      "writeback_batch_size_count 1\n");
-    assert_int_equal(wb_metric_value(h, (const char *const[]){"add"}, &v), WB_OK);
+    assert_int_equal(wb_metrics_value(h, (const char *const[]){"add"}, &v), WB_OK);
     assert_true(v == 4);
     wb_metrics_destroy(m);
 }
@@ -169,13 +169,13 @@ static void test_escaping_and_numbers(void **state)
     (void)state;
     g = wb_metrics_gauge(m, "writeback_x", "Back\\slash, \"quote\"\nand newline.", 1, lnames);
     assert_non_null(g);
-    assert_int_equal(wb_metric_set(g, (const char *const[]){"CN=a\\,b \"q\"\nx"}, 0.1), WB_OK);
-    assert_int_equal(wb_metric_set(g, (const char *const[]){""}, 1.0 / 3.0), WB_OK);
-    assert_int_equal(wb_metric_set(g, (const char *const[]){"big"}, 1e21), WB_OK);
-    assert_int_equal(wb_metric_set(g, (const char *const[]){"pinf"}, INFINITY), WB_OK);
-    assert_int_equal(wb_metric_set(g, (const char *const[]){"ninf"}, -INFINITY), WB_OK);
-    assert_int_equal(wb_metric_set(g, (const char *const[]){"int"}, 1234567890123), WB_OK);
-    assert_int_equal(wb_metric_set(g, (const char *const[]){"utf8 é"}, -2.5), WB_OK);
+    assert_int_equal(wb_metrics_set(g, (const char *const[]){"CN=a\\,b \"q\"\nx"}, 0.1), WB_OK);
+    assert_int_equal(wb_metrics_set(g, (const char *const[]){""}, 1.0 / 3.0), WB_OK);
+    assert_int_equal(wb_metrics_set(g, (const char *const[]){"big"}, 1e21), WB_OK);
+    assert_int_equal(wb_metrics_set(g, (const char *const[]){"pinf"}, INFINITY), WB_OK);
+    assert_int_equal(wb_metrics_set(g, (const char *const[]){"ninf"}, -INFINITY), WB_OK);
+    assert_int_equal(wb_metrics_set(g, (const char *const[]){"int"}, 1234567890123), WB_OK);
+    assert_int_equal(wb_metrics_set(g, (const char *const[]){"utf8 é"}, -2.5), WB_OK);
 
     /* HELP escapes backslash and newline only; label values also the double quote. Numbers
      * use the shortest spelling that reads back exactly. */
@@ -280,31 +280,31 @@ static void test_update_errors(void **state)
     char *out;
 
     (void)state;
-    assert_int_equal(wb_metric_inc(c, v0, 5), WB_OK);
-    assert_int_equal(wb_metric_inc(c, v0, -1), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_inc(c, v0, NAN), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_inc(c, v0, INFINITY), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_set(c, v0, 1), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_observe(c, v0, 1), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_inc(c, NULL, 1), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_inc(c, vnull, 1), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_remove(c, vnull), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_remove(c, NULL), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_set(g, NULL, NAN), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_observe(g, NULL, 1), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_inc(h, NULL, 1), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_set(h, NULL, 1), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_observe(h, NULL, NAN), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_observe(h, NULL, INFINITY), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_inc(NULL, NULL, 1), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_set(NULL, NULL, 1), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_observe(NULL, NULL, 1), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_remove(NULL, NULL), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_value(NULL, NULL, &v), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_value(g, NULL, NULL), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_inc(c, v0, 5), WB_OK);
+    assert_int_equal(wb_metrics_inc(c, v0, -1), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_inc(c, v0, NAN), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_inc(c, v0, INFINITY), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_set(c, v0, 1), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_observe(c, v0, 1), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_inc(c, NULL, 1), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_inc(c, vnull, 1), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_remove(c, vnull), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_remove(c, NULL), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_set(g, NULL, NAN), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_observe(g, NULL, 1), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_inc(h, NULL, 1), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_set(h, NULL, 1), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_observe(h, NULL, NAN), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_observe(h, NULL, INFINITY), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_inc(NULL, NULL, 1), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_set(NULL, NULL, 1), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_observe(NULL, NULL, 1), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_remove(NULL, NULL), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_value(NULL, NULL, &v), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_value(g, NULL, NULL), WB_ERR_INVALID);
 
     /* Nothing above changed anything. */
-    assert_int_equal(wb_metric_value(c, v0, &v), WB_OK);
+    assert_int_equal(wb_metrics_value(c, v0, &v), WB_OK);
     assert_true(v == 5);
     out = wb_metrics_render(m);
     assert_non_null(strstr(out, "\nwriteback_g 0\n"));
@@ -347,11 +347,11 @@ static void test_many_series(void **state)
     /* Every partition updated three times: later lookups must find the first series. */
     for (i = 0; i < 3 * 2000; i++) {
         snprintf(part, sizeof(part), "%d", i % 2000);
-        assert_int_equal(wb_metric_inc(g, vals, i % 2000), WB_OK);
+        assert_int_equal(wb_metrics_inc(g, vals, i % 2000), WB_OK);
     }
     for (i = 0; i < 2000; i += 97) {
         snprintf(part, sizeof(part), "%d", i);
-        assert_int_equal(wb_metric_value(g, vals, &v), WB_OK);
+        assert_int_equal(wb_metrics_value(g, vals, &v), WB_OK);
         assert_true(v == 3.0 * i);
     }
     out = wb_metrics_render(m);
@@ -362,7 +362,7 @@ static void test_many_series(void **state)
     /* Remove the even partitions; the odd ones stay, in order of first use. */
     for (i = 0; i < 2000; i += 2) {
         snprintf(part, sizeof(part), "%d", i);
-        assert_int_equal(wb_metric_remove(g, vals), WB_OK);
+        assert_int_equal(wb_metrics_remove(g, vals), WB_OK);
     }
     out = wb_metrics_render(m);
     assert_int_equal(count_lines(out, "writeback_lag{"), 1000);
@@ -375,15 +375,15 @@ static void test_many_series(void **state)
     /* The cardinality cap: new combinations past it are refused, old ones still update. */
     for (i = 2000; i < 2000 + WB_METRICS_MAX_SERIES - 1000; i++) {
         snprintf(part, sizeof(part), "%d", i);
-        assert_int_equal(wb_metric_set(g, vals, 1), WB_OK);
+        assert_int_equal(wb_metrics_set(g, vals, 1), WB_OK);
     }
     snprintf(part, sizeof(part), "new");
-    assert_int_equal(wb_metric_set(g, vals, 1), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_set(g, vals, 1), WB_ERR_INVALID);
     assert_non_null(strstr(last_log, "label combinations"));
-    assert_int_equal(wb_metric_value(g, vals, &v), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_value(g, vals, &v), WB_ERR_INVALID);
     snprintf(part, sizeof(part), "1");
-    assert_int_equal(wb_metric_set(g, vals, 42), WB_OK);
-    assert_int_equal(wb_metric_value(g, vals, &v), WB_OK);
+    assert_int_equal(wb_metrics_set(g, vals, 42), WB_OK);
+    assert_int_equal(wb_metrics_value(g, vals, &v), WB_OK);
     assert_true(v == 42);
     snprintf(want, sizeof(want), "writeback_lag{");
     out = wb_metrics_render(m);
@@ -407,9 +407,9 @@ static void *hammer(void *p)
     int i;
 
     for (i = 0; i < PER_THREAD; i++) {
-        wb_metric_inc(a->c, shared, 1);
-        wb_metric_inc(a->c, own, 1);
-        wb_metric_inc(a->plain, NULL, 1);
+        wb_metrics_inc(a->c, shared, 1);
+        wb_metrics_inc(a->c, own, 1);
+        wb_metrics_inc(a->plain, NULL, 1);
     }
     return NULL;
 }
@@ -440,11 +440,11 @@ static void test_concurrent(void **state)
     pthread_join(t1, NULL);
     pthread_join(t2, NULL);
 
-    assert_int_equal(wb_metric_value(a1.c, (const char *const[]){"shared"}, &v), WB_OK);
+    assert_int_equal(wb_metrics_value(a1.c, (const char *const[]){"shared"}, &v), WB_OK);
     assert_true(v == 2.0 * PER_THREAD);
-    assert_int_equal(wb_metric_value(a1.c, (const char *const[]){"t1"}, &v), WB_OK);
+    assert_int_equal(wb_metrics_value(a1.c, (const char *const[]){"t1"}, &v), WB_OK);
     assert_true(v == PER_THREAD);
-    assert_int_equal(wb_metric_value(a1.c, (const char *const[]){"t2"}, &v), WB_OK);
+    assert_int_equal(wb_metrics_value(a1.c, (const char *const[]){"t2"}, &v), WB_OK);
     assert_true(v == PER_THREAD);
     out = wb_metrics_render(m);
     assert_non_null(strstr(out, "\nwriteback_plain_total 400000\n"));

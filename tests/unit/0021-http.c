@@ -113,7 +113,7 @@ static void test_endpoints(void **state)
     char *want, *big;
 
     (void)state;
-    assert_int_equal(wb_metric_inc(c, (const char *const[]){"3"}, 7), WB_OK);
+    assert_int_equal(wb_metrics_inc(c, (const char *const[]){"3"}, 7), WB_OK);
     h = wb_http_new("127.0.0.1:0", m, errstr, sizeof(errstr));
     assert_non_null(h);
     assert_string_equal(errstr, "");
@@ -129,7 +129,7 @@ static void test_endpoints(void **state)
     assert_non_null(strstr(r.body, "writeback_events_total{partition=\"3\"} 7\n"));
 
     /* A later update shows in the next scrape. */
-    assert_int_equal(wb_metric_inc(c, (const char *const[]){"3"}, 1), WB_OK);
+    assert_int_equal(wb_metrics_inc(c, (const char *const[]){"3"}, 1), WB_OK);
     fetch(port, "GET", "/metrics", &r);
     assert_non_null(strstr(r.body, "writeback_events_total{partition=\"3\"} 8\n"));
 

@@ -35,6 +35,7 @@ NEEDS = {
     "pkg-config": "CMake finds the libraries through it",
     "ctest": "runs the tests (run.sh)",
     "clang-format": "tests/unit/0000-format.sh",
+    "nm": "tests/unit/0063-names.py (the exported symbols of the built objects)",
     "samba": "the AD DC of tests/services/samba.sh",
     "samba-tool": "provisions the AD DC (tests/services/samba.sh)",
     "/usr/share/samba/setup/provision_basedn.ldif":

@@ -9,7 +9,12 @@
 
 #include <cmocka.h>
 
-#include "../../producer/scope.c"
+#include "wb_scope.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static void props_from(struct wb_gprops *p, const char *json)
 {

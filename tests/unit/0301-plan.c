@@ -527,13 +527,13 @@ static void test_stats_lag(void **state)
     (void)state;
     wb_wmetrics_init(&wm, reg);
     assert_int_equal(wb_wmetrics_stats(&wm, json, sizeof(json) - 1, "g", "t"), 1);
-    assert_int_equal(wb_metric_value(wm.cg_lag, lv, &v), WB_OK);
+    assert_int_equal(wb_metrics_value(wm.cg_lag, lv, &v), WB_OK);
     assert_true(v == 5);
     assert_int_equal(wb_wmetrics_stats(&wm, "{", 1, "g", "t"), -1);
     wb_wmetrics_ldap(&wm, "modify", true, true);
     wb_wmetrics_ldap(&wm, "search", true, true);
     wb_wmetrics_ldap(&wm, "add", false, false);
-    assert_int_equal(wb_metric_value(wm.ldap_writes, NULL, &v), WB_OK);
+    assert_int_equal(wb_metrics_value(wm.ldap_writes, NULL, &v), WB_OK);
     assert_true(v == 1);
     text = wb_metrics_render(reg);
     assert_non_null(strstr(text, "kafka_consumergroup_lag{consumergroup=\"g\",topic=\"t\","
@@ -541,9 +541,9 @@ static void test_stats_lag(void **state)
     free(text);
     /* partition 0 revoked: librdkafka still lists it, not desired; its series go */
     assert_int_equal(wb_wmetrics_stats(&wm, revoked, sizeof(revoked) - 1, "g", "t"), 1);
-    assert_int_equal(wb_metric_value(wm.cg_lag, lv, &v), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_value(wm.lag, lv + 2, &v), WB_ERR_INVALID);
-    assert_int_equal(wb_metric_value(wm.lag, lv2, &v), WB_OK);
+    assert_int_equal(wb_metrics_value(wm.cg_lag, lv, &v), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_value(wm.lag, lv + 2, &v), WB_ERR_INVALID);
+    assert_int_equal(wb_metrics_value(wm.lag, lv2, &v), WB_OK);
     assert_true(v == 0);
     text = wb_metrics_render(reg);
     assert_null(strstr(text, "partition=\"0\""));

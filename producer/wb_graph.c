@@ -4,7 +4,7 @@
  * "retry the round later", "resync" and "exit". Waits between retries poll the signal pipe,
  * so SIGTERM never waits out a long Retry-After.
  */
-#include "graph.h"
+#include "wb_graph.h"
 
 #include "wb_backoff.h"
 #include "wb_event.h"
@@ -255,7 +255,7 @@ static CURLcode perform(wb_graph_t *g, const char *method, const char *url, stru
         const char *v[] = {s};
 
         snprintf(s, sizeof(s), "%ld", *status);
-        wb_metric_inc(g->m_requests, v, 1);
+        wb_metrics_inc(g->m_requests, v, 1);
     }
     return cc;
 }
@@ -297,8 +297,8 @@ static void error_text(const struct buf *b, char *code, size_t codesz, char *msg
 static bool throttle_wait(wb_graph_t *g, long long ms)
 {
     if (g->m_throttle) {
-        wb_metric_inc(g->m_throttle, NULL, 1);
-        wb_metric_inc(g->m_throttle_s, NULL, (double)ms / 1000.0);
+        wb_metrics_inc(g->m_throttle, NULL, 1);
+        wb_metrics_inc(g->m_throttle_s, NULL, (double)ms / 1000.0);
     }
     return wait_ms(ms);
 }
@@ -322,7 +322,7 @@ static wb_err_t fetch_token(wb_graph_t *g)
         wb_log(LOG_ERR, "GRAPH", "refusing the token URL under graph.authority %s: %s",
                g->authority, why);
         if (g->m_refused)
-            wb_metric_inc(g->m_refused, NULL, 1);
+            wb_metrics_inc(g->m_refused, NULL, 1);
         err = WB_ERR_FATAL;
         goto out;
     }
@@ -472,7 +472,7 @@ wb_err_t wb_graph_request(wb_graph_t *g, const char *method, const char *url, co
                "%.200s",
                g->endpoint, why, url);
         if (g->m_refused)
-            wb_metric_inc(g->m_refused, NULL, 1);
+            wb_metrics_inc(g->m_refused, NULL, 1);
         *resync = true;
         err = WB_ERR_DEPENDENCY;
         goto out;

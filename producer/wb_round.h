@@ -8,37 +8,15 @@
 #ifndef WB_ROUND_H
 #define WB_ROUND_H
 
-#include "delta.h"
-#include "graph.h"
-#include "scope.h"
+#include "wb_delta.h"
+#include "wb_graph.h"
 #include "wb_idmap.h"
+#include "wb_rgroup.h"
+#include "wb_scope.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-enum wb_mkind {
-    WB_MK_USER = 1,
-    WB_MK_GROUP = 2,
-    WB_MK_OTHER = 3, /* devices, service principals, contacts: never provisioned */
-};
-
-/* One member entry of a group in a round. */
-struct wb_mref {
-    struct wb_idkey id;
-    uint32_t seq;  /* arrival order */
-    uint8_t kind;  /* enum wb_mkind */
-    uint8_t added; /* 1 added, 0 removed */
-};
-
-/* One group as seen in a round. */
-struct wb_rgroup {
-    struct wb_gprops props;
-    bool have_props; /* the round carried the group object's properties */
-    bool removed;    /* @removed (deleted) */
-    struct wb_mref *m;
-    size_t nm, cap;
-};
 
 /* The groups of one round: id -> struct wb_rgroup *. */
 struct wb_round {
@@ -72,13 +50,6 @@ wb_err_t wb_round_fetch(wb_delta_t *d, struct wb_round *r, struct wb_delta_resul
  * round (r->delta_link set); otherwise why the page is malformed. Pure apart from *r.
  */
 const char *wb_round_page(struct wb_round *r, const cJSON *page, char **next);
-
-/* Appends one member entry to rg. */
-void wb_rgroup_push(struct wb_rgroup *rg, const struct wb_idkey *id, int kind, int added,
-                    uint32_t seq);
-
-/* Sorts g's member entries by id and keeps the last entry of each id (its net change). */
-void wb_rgroup_net(struct wb_rgroup *rg);
 
 /* Reads the full member list of group id into rg (entries added, kinds from @odata.type).
  * WB_ERR_INVALID with *gone set when the group no longer exists (404). */

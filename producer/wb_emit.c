@@ -5,7 +5,7 @@
  * (dry run). Member references that must not reach a worker are dropped here, counted by
  * reason and logged once per group.
  */
-#include "emit.h"
+#include "wb_emit.h"
 
 #include "wb_kafka.h"
 #include "wb_log.h"
@@ -78,7 +78,7 @@ static wb_err_t emit(struct wb_emitter *em, struct wb_event *ev)
         wb_log(LOG_ERR, "PRODUCER", "group %s: %s event refused, not emitted: %s", ev->group,
                wb_event_type_name(ev->type), reason);
         if (em->m_rejected)
-            wb_metric_inc(em->m_rejected, v, 1);
+            wb_metrics_inc(em->m_rejected, v, 1);
         free(json);
         return WB_ERR_INVALID;
     }
@@ -110,7 +110,7 @@ void wb_emit_count(struct wb_emitter *em, enum wb_event_type t, double n)
     const char *v[] = {wb_event_type_name(t)};
 
     if (em->m_events && n > 0)
-        wb_metric_inc(em->m_events, v, n);
+        wb_metrics_inc(em->m_events, v, n);
 }
 
 wb_err_t wb_emit_simple(struct wb_emitter *em, const char *gid, enum wb_event_type t)
@@ -202,7 +202,7 @@ static void report_drops(struct wb_emitter *em, const char *gid, const size_t dr
 
         total += drops[i];
         if (em->m_dropped && drops[i])
-            wb_metric_inc(em->m_dropped, v, (double)drops[i]);
+            wb_metrics_inc(em->m_dropped, v, (double)drops[i]);
     }
     if (total)
         wb_log(LOG_INFO, "PRODUCER",

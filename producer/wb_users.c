@@ -3,7 +3,7 @@
  * onPremisesObjectIdentifier are selected: a million users then fit in well under 200 MB.
  * A SID or GUID that does not parse is treated as absent (and logged), never passed on.
  */
-#include "users.h"
+#include "wb_users.h"
 
 #include "wb_id.h"
 #include "wb_log.h"

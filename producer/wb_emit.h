@@ -12,11 +12,11 @@
 #ifndef WB_EMIT_H
 #define WB_EMIT_H
 
-#include "round.h"
-#include "users.h"
 #include "wb_event.h"
 #include "wb_idmap.h"
 #include "wb_metrics.h"
+#include "wb_round.h"
+#include "wb_users.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdbool.h>

@@ -7,8 +7,8 @@
 #ifndef WB_DELTA_H
 #define WB_DELTA_H
 
-#include "graph.h"
 #include "wb_err.h"
+#include "wb_graph.h"
 #include "wb_metrics.h"
 
 #include <cjson/cJSON.h>

@@ -3,8 +3,9 @@
  * parser/evaluator. The filter grammar mirrors the Graph simulator's ScopeFilter so that the
  * simulator's expected AD state and the producer agree on what is in scope.
  */
-#include "scope.h"
+#include "wb_scope.h"
 
+#include "wb_fnv.h"
 #include "wb_idmap.h"
 #include "wb_mem.h"
 
@@ -69,154 +70,6 @@ struct wb_scope_s {
     size_t nattrs;
     char *fingerprint;
 };
-
-/* ---------------------------------------------------------------- group properties */
-
-void wb_gprops_init(struct wb_gprops *p)
-{
-    memset(p, 0, sizeof(*p));
-    p->security_enabled = p->mail_enabled = p->onprem_sync = -1;
-}
-
-void wb_gprops_free(struct wb_gprops *p)
-{
-    size_t i;
-
-    if (!p)
-        return;
-    free(p->display_name);
-    free(p->description);
-    for (i = 0; i < p->ngroup_types; i++)
-        free(p->group_types[i]);
-    free(p->group_types);
-    cJSON_Delete(p->extra);
-    wb_gprops_init(p);
-}
-
-static int tri(const cJSON *v)
-{
-    if (cJSON_IsTrue(v))
-        return 1;
-    if (cJSON_IsFalse(v))
-        return 0;
-    return -1;
-}
-
-wb_err_t wb_gprops_merge(struct wb_gprops *p, const cJSON *obj, char *reason, size_t reasonsz)
-{
-    const cJSON *it;
-
-    if (!cJSON_IsObject(obj))
-        return wb_err_invalid(reason, reasonsz, "group is not a JSON object");
-    cJSON_ArrayForEach(it, obj)
-    {
-        const char *k = it->string;
-
-        if (!k || strcmp(k, "id") == 0 || k[0] == '@' || strcmp(k, "members@delta") == 0 ||
-            strstr(k, "@odata.") != NULL)
-            continue;
-        if (strcmp(k, "displayName") == 0 || strcmp(k, "description") == 0) {
-            bool is_dn = k[1] == 'i';
-            char **dst = is_dn ? &p->display_name : &p->description;
-
-            if (!cJSON_IsString(it) && !cJSON_IsNull(it))
-                return wb_err_invalid(reason, reasonsz, "%s is not a string", k);
-            free(*dst);
-            *dst = cJSON_IsString(it) ? wb_strdup(it->valuestring) : NULL;
-            p->present |= is_dn ? WB_GP_DISPLAY_NAME : WB_GP_DESCRIPTION;
-        } else if (strcmp(k, "securityEnabled") == 0 || strcmp(k, "mailEnabled") == 0 ||
-                   strcmp(k, "onPremisesSyncEnabled") == 0) {
-            if (!cJSON_IsBool(it) && !cJSON_IsNull(it))
-                return wb_err_invalid(reason, reasonsz, "%s is not a boolean", k);
-            if (k[0] == 's') {
-                p->security_enabled = tri(it);
-                p->present |= WB_GP_SECURITY;
-            } else if (k[0] == 'm') {
-                p->mail_enabled = tri(it);
-                p->present |= WB_GP_MAIL;
-            } else {
-                p->onprem_sync = tri(it);
-                p->present |= WB_GP_ONPREM_SYNC;
-            }
-        } else if (strcmp(k, "groupTypes") == 0) {
-            const cJSON *e;
-            size_t n = 0, i;
-
-            if (!cJSON_IsArray(it) && !cJSON_IsNull(it))
-                return wb_err_invalid(reason, reasonsz, "groupTypes is not an array");
-            cJSON_ArrayForEach(e, it)
-            {
-                if (!cJSON_IsString(e))
-                    return wb_err_invalid(reason, reasonsz, "groupTypes holds a non-string");
-            }
-            for (i = 0; i < p->ngroup_types; i++)
-                free(p->group_types[i]);
-            free(p->group_types);
-            p->group_types = NULL;
-            p->ngroup_types = 0;
-            n = (size_t)cJSON_GetArraySize(it);
-            if (n) {
-                p->group_types = wb_calloc(n, sizeof(char *));
-                cJSON_ArrayForEach(e, it)
-                {
-                    p->group_types[p->ngroup_types++] = wb_strdup(e->valuestring);
-                }
-            }
-            p->present |= WB_GP_GROUP_TYPES;
-        } else {
-            cJSON *dup = cJSON_Duplicate(it, 1);
-
-            if (!dup)
-                abort();
-            if (!p->extra)
-                p->extra = cJSON_CreateObject();
-            if (cJSON_GetObjectItemCaseSensitive(p->extra, k))
-                cJSON_ReplaceItemInObjectCaseSensitive(p->extra, k, dup);
-            else
-                cJSON_AddItemToObject(p->extra, k, dup);
-        }
-    }
-    return WB_OK;
-}
-
-static uint64_t fnv(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *s = data;
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-static uint64_t fnv_str(uint64_t h, const char *s)
-{
-    if (!s)
-        return fnv(h, "\x01", 1);
-    return fnv(fnv(h, s, strlen(s)), "\0", 1);
-}
-
-uint64_t wb_gprops_hash(const struct wb_gprops *p)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    int b[3] = {p->security_enabled, p->mail_enabled, p->onprem_sync};
-    size_t i;
-
-    h = fnv_str(h, p->display_name);
-    h = fnv_str(h, p->description);
-    h = fnv(h, b, sizeof(b));
-    for (i = 0; i < p->ngroup_types; i++)
-        h = fnv_str(h, p->group_types[i]);
-    if (p->extra) {
-        char *s = cJSON_PrintUnformatted(p->extra);
-
-        h = fnv_str(h, s);
-        free(s);
-    }
-    return h ? h : 1;
-}
 
 /* ---------------------------------------------------------------- filter parsing */
 
@@ -654,7 +507,7 @@ wb_scope_t *wb_scope_new(const char *mode, const char *const *group_ids, const c
 {
     wb_scope_t *sc = wb_calloc(1, sizeof(*sc));
     char err[256] = "";
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = WB_FNV_OFFSET;
     size_t i;
 
     sc->attrs = wb_calloc(1, sizeof(char *));
@@ -681,7 +534,7 @@ wb_scope_t *wb_scope_new(const char *mode, const char *const *group_ids, const c
             goto fail;
         }
         keys = wb_idmap_keys_sorted(sc->ids, &n);
-        h = fnv(h, keys, n * sizeof(*keys));
+        h = wb_fnv(h, keys, n * sizeof(*keys));
         free(keys);
         sc->fingerprint = wb_asprintf("selected:%zu:%016" PRIx64, n, h);
     } else if (strcasecmp(mode, "filter") == 0) {
@@ -699,7 +552,7 @@ wb_scope_t *wb_scope_new(const char *mode, const char *const *group_ids, const c
         for (i = 0; i < sc->nalts; i++)
             for (c = sc->alts[i]; c; c = c->next)
                 add_attr(sc, c->attr);
-        h = fnv(h, filter, strlen(filter));
+        h = wb_fnv(h, filter, strlen(filter));
         sc->fingerprint = wb_asprintf("filter:%016" PRIx64, h);
     } else {
         snprintf(errstr, errsz, "scope.mode: \"%s\" is not all, selected or filter", mode);

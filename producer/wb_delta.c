@@ -5,7 +5,7 @@
  * round". The Location is not followed: the initial request is that same query, so a 410
  * without Location recovers the same way and no link leaves our own list of requests.
  */
-#include "delta.h"
+#include "wb_delta.h"
 
 #include "wb_log.h"
 #include "wb_mem.h"
@@ -42,7 +42,7 @@ wb_delta_t *wb_delta_new(wb_graph_t *g, const char *name, const char *initial_ur
                                          "Delta rounds restarted as full rounds because Graph "
                                          "lost the sync state (410, syncStateNotFound), by delta",
                                          1, lbl);
-        wb_metric_inc(d->m_resets, v, 0); /* the series exists from the start */
+        wb_metrics_inc(d->m_resets, v, 0); /* the series exists from the start */
     }
     return d;
 }
@@ -135,7 +135,7 @@ wb_err_t wb_delta_round(wb_delta_t *d, const struct wb_delta_ops *ops, void *ctx
             if (d->m_resets) {
                 const char *v[] = {d->name};
 
-                wb_metric_inc(d->m_resets, v, 1);
+                wb_metrics_inc(d->m_resets, v, 1);
             }
             if (r.resets > WB_DELTA_MAX_RESETS) {
                 wb_log(LOG_ERR, "GRAPH",

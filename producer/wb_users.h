@@ -12,8 +12,8 @@
 #ifndef WB_USERS_H
 #define WB_USERS_H
 
-#include "delta.h"
-#include "graph.h"
+#include "wb_delta.h"
+#include "wb_graph.h"
 #include "wb_idmap.h"
 
 #include <stdbool.h>

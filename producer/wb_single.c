@@ -3,20 +3,33 @@
  * pieces as they are (the delta $select list, wb_round_members, wb_scope, wb_users' getByIds,
  * wb_emit), so a provisioned group produces exactly the events a full round would.
  */
-#include "single.h"
+#include "wb_single.h"
 
+#include "wb_emit.h"
+#include "wb_graph.h"
 #include "wb_log.h"
 #include "wb_mem.h"
+#include "wb_round.h"
+#include "wb_scope.h"
+#include "wb_users.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+struct wb_single_s {
+    const wb_conf_t *conf; /* borrowed */
+    wb_graph_t *g;
+    wb_scope_t *sc;
+    wb_users_t *u;
+};
+
 void wb_single_init(struct wb_single *s)
 {
     memset(s, 0, sizeof(*s));
-    wb_gprops_init(&s->rg.props);
+    s->rg = wb_calloc(1, sizeof(*s->rg));
+    wb_gprops_init(&s->rg->props);
     s->nested = wb_idmap_new();
 }
 
@@ -24,13 +37,16 @@ void wb_single_free(struct wb_single *s)
 {
     if (!s)
         return;
-    wb_gprops_free(&s->rg.props);
-    free(s->rg.m);
+    if (s->rg) {
+        wb_gprops_free(&s->rg->props);
+        free(s->rg->m);
+        free(s->rg);
+    }
     wb_idmap_destroy(s->nested, NULL);
     memset(s, 0, sizeof(*s));
 }
 
-wb_graph_t *wb_single_graph_new(const wb_conf_t *conf, char *errstr, size_t errsz)
+static wb_graph_t *graph_new(const wb_conf_t *conf, char *errstr, size_t errsz)
 {
     struct wb_graph_opts go;
 
@@ -51,15 +67,39 @@ wb_graph_t *wb_single_graph_new(const wb_conf_t *conf, char *errstr, size_t errs
     return wb_graph_new(&go, errstr, errsz);
 }
 
-wb_scope_t *wb_single_scope_new(const wb_conf_t *conf, char *errstr, size_t errsz)
+wb_single_t *wb_single_new(const wb_conf_t *conf, char *errstr, size_t errsz)
 {
-    return wb_scope_new(wb_conf_get_str(conf, "scope.mode"),
-                        wb_conf_get_list(conf, "scope.group_ids"),
-                        wb_conf_get_str(conf, "scope.filter"), errstr, errsz);
+    wb_single_t *sg = wb_calloc(1, sizeof(*sg));
+
+    sg->conf = conf;
+    sg->sc =
+        wb_scope_new(wb_conf_get_str(conf, "scope.mode"), wb_conf_get_list(conf, "scope.group_ids"),
+                     wb_conf_get_str(conf, "scope.filter"), errstr, errsz);
+    if (sg->sc)
+        sg->g = graph_new(conf, errstr, errsz);
+    if (!sg->sc || !sg->g) {
+        wb_single_destroy(sg);
+        return NULL;
+    }
+    sg->u = wb_users_new(sg->g, (int)wb_conf_get_int(conf, "graph.max_retries"), NULL);
+    return sg;
 }
 
-bool wb_single_scope_reason(const wb_scope_t *sc, const wb_conf_t *conf, const char *id,
-                            const struct wb_gprops *p, char *out, size_t outsz)
+void wb_single_destroy(wb_single_t *sg)
+{
+    if (!sg)
+        return;
+    wb_users_destroy(sg->u);
+    wb_graph_destroy(sg->g);
+    wb_scope_destroy(sg->sc);
+    free(sg);
+}
+
+/* The clause of sc (built from conf's scope.* keys) that excludes group id (lower case) with
+ * properties p, as a sentence in out (e.g. "securityEnabled is false: only security groups
+ * are provisioned"); false and out "" when the group is in scope. */
+static bool scope_reason(const wb_scope_t *sc, const wb_conf_t *conf, const char *id,
+                         const struct wb_gprops *p, char *out, size_t outsz)
 {
     const char *mode = wb_conf_get_str(conf, "scope.mode");
     size_t i;
@@ -164,9 +204,11 @@ static wb_err_t nested_in_scope(wb_graph_t *g, const wb_scope_t *sc, const char 
     return WB_OK;
 }
 
-wb_err_t wb_single_read(wb_graph_t *g, const wb_scope_t *sc, const wb_conf_t *conf, wb_users_t *u,
-                        const char *id, struct wb_single *s)
+wb_err_t wb_single_read(wb_single_t *sg, const char *id, struct wb_single *s)
 {
+    wb_graph_t *g = sg->g;
+    const wb_scope_t *sc = sg->sc;
+    wb_users_t *u = sg->u;
     struct wb_idkey key, *uids = NULL;
     cJSON *obj = NULL;
     const cJSON *rid;
@@ -187,17 +229,16 @@ wb_err_t wb_single_read(wb_graph_t *g, const wb_scope_t *sc, const wb_conf_t *co
         err = WB_ERR_TRANSIENT;
         goto out;
     }
-    if (wb_gprops_merge(&s->rg.props, obj, reason, sizeof(reason)) != WB_OK) {
+    if (wb_gprops_merge(&s->rg->props, obj, reason, sizeof(reason)) != WB_OK) {
         wb_log(LOG_ERR, "PROVISION", "group %s: %s", s->id, reason);
         err = WB_ERR_INVALID;
         goto out;
     }
-    s->rg.have_props = true;
-    s->in_scope =
-        !wb_single_scope_reason(sc, conf, s->id, &s->rg.props, s->reason, sizeof(s->reason));
+    s->rg->have_props = true;
+    s->in_scope = !scope_reason(sc, sg->conf, s->id, &s->rg->props, s->reason, sizeof(s->reason));
     if (!s->in_scope)
         goto out;
-    err = wb_round_members(g, s->id, &s->rg, &gone);
+    err = wb_round_members(g, s->id, s->rg, &gone);
     if (err != WB_OK) {
         if (gone) { /* deleted between the two requests */
             s->found = false;
@@ -205,10 +246,10 @@ wb_err_t wb_single_read(wb_graph_t *g, const wb_scope_t *sc, const wb_conf_t *co
         }
         goto out;
     }
-    wb_rgroup_net(&s->rg);
-    uids = wb_malloc((s->rg.nm ? s->rg.nm : 1) * sizeof(*uids));
-    for (i = 0; i < s->rg.nm && err == WB_OK; i++) {
-        const struct wb_mref *m = &s->rg.m[i];
+    wb_rgroup_net(s->rg);
+    uids = wb_malloc((s->rg->nm ? s->rg->nm : 1) * sizeof(*uids));
+    for (i = 0; i < s->rg->nm && err == WB_OK; i++) {
+        const struct wb_mref *m = &s->rg->m[i];
         bool in = false;
 
         if (m->kind == WB_MK_USER) {
@@ -236,16 +277,30 @@ wb_err_t wb_single_read(wb_graph_t *g, const wb_scope_t *sc, const wb_conf_t *co
             s->users_synced++;
     }
 out:
+    s->display_name = s->rg->props.display_name;
+    s->members = s->rg->nm;
     free(uids);
     cJSON_Delete(obj);
     return err;
 }
 
-wb_err_t wb_single_emit(struct wb_emitter *em, const struct wb_single *s)
+wb_err_t wb_single_emit(wb_single_t *sg, const struct wb_single *s, FILE *out, const char *round_id,
+                        const char *ts)
 {
-    wb_err_t err = wb_emit_upsert(em, s->id, &s->rg.props);
+    struct wb_emitter em;
+    wb_err_t err;
 
+    memset(&em, 0, sizeof(em));
+    em.dry_run = true;
+    em.out = out;
+    em.topic = wb_conf_get_str(sg->conf, "topic.events");
+    em.tenant = wb_conf_get_str(sg->conf, "tenant");
+    em.users = sg->u;
+    em.chunk = wb_conf_get_int(sg->conf, "producer.member_chunk");
+    snprintf(em.round_id, sizeof(em.round_id), "%s", round_id);
+    snprintf(em.ts, sizeof(em.ts), "%s", ts);
+    err = wb_emit_upsert(&em, s->id, &s->rg->props);
     if (err == WB_OK)
-        err = wb_emit_snapshot(em, s->id, &s->rg, s->nested);
+        err = wb_emit_snapshot(&em, s->id, s->rg, s->nested);
     return err;
 }

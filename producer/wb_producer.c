@@ -5,21 +5,21 @@
  * checkpoint or nothing. Events are generated while they are produced: a 100,000-group
  * initial sync never holds its encoded events in memory.
  */
-#include "producer.h"
+#include "wb_producer.h"
 
-#include "delta.h"
-#include "emit.h"
-#include "graph.h"
-#include "round.h"
-#include "scope.h"
-#include "users.h"
+#include "wb_delta.h"
+#include "wb_emit.h"
 #include "wb_event.h"
+#include "wb_graph.h"
 #include "wb_idmap.h"
 #include "wb_kafka.h"
 #include "wb_log.h"
 #include "wb_mem.h"
+#include "wb_round.h"
+#include "wb_scope.h"
 #include "wb_signal.h"
 #include "wb_state.h"
+#include "wb_users.h"
 
 #include <inttypes.h>
 #include <signal.h>
@@ -432,7 +432,7 @@ static wb_err_t fetch(wb_producer_t *p, struct plan *pl, bool full)
     wb_delta_set_link(p->gdelta, full ? NULL : p->ck.delta_link);
     err = wb_round_fetch(p->gdelta, &pl->r, &res);
     if (p->m_pages)
-        wb_metric_inc(p->m_pages, NULL, (double)res.pages);
+        wb_metrics_inc(p->m_pages, NULL, (double)res.pages);
     if (res.resets && p->ck.delta_link) {
         free(p->ck.delta_link);
         p->ck.delta_link = NULL;
@@ -727,7 +727,7 @@ static wb_err_t follow_moves(wb_producer_t *p, struct plan *pl)
     if (err == WB_OK && p->m_moves) {
         const char *v[] = {"memberof"};
 
-        wb_metric_inc(p->m_moves, v, (double)n);
+        wb_metrics_inc(p->m_moves, v, (double)n);
     }
     return err;
 }
@@ -931,7 +931,7 @@ static void round_outcome(wb_producer_t *p, const char *stage, wb_err_t err)
     if (p->m_failure && p->failed) {
         const char *v[] = {p->fail_stage, p->fail_err};
 
-        wb_metric_remove(p->m_failure, v);
+        wb_metrics_remove(p->m_failure, v);
     }
     if (!stage) {
         if (p->failed)
@@ -952,11 +952,11 @@ static void round_outcome(wb_producer_t *p, const char *stage, wb_err_t err)
         if (p->m_failure) {
             const char *v[] = {p->fail_stage, p->fail_err};
 
-            wb_metric_set(p->m_failure, v, 1);
+            wb_metrics_set(p->m_failure, v, 1);
         }
     }
     if (p->m_failed)
-        wb_metric_set(p->m_failed, NULL, (double)p->failed);
+        wb_metrics_set(p->m_failed, NULL, (double)p->failed);
 }
 
 unsigned wb_producer_failed_rounds(const wb_producer_t *p, const char **reason)
@@ -1005,7 +1005,7 @@ wb_err_t wb_producer_round(wb_producer_t *p)
     if (err != WB_OK)
         goto out;
     if (p->m_users)
-        wb_metric_set(p->m_users, NULL, (double)wb_users_count(p->users));
+        wb_metrics_set(p->m_users, NULL, (double)wb_users_count(p->users));
     moves = wb_idmap_count(wb_users_moved(p->users));
     if (!full && moves > (size_t)p->moves_max) {
         wb_log(LOG_NOTICE, "PRODUCER",
@@ -1016,7 +1016,7 @@ wb_err_t wb_producer_round(wb_producer_t *p)
         if (p->m_moves) {
             const char *v[] = {"full_resync"};
 
-            wb_metric_inc(p->m_moves, v, (double)moves);
+            wb_metrics_inc(p->m_moves, v, (double)moves);
         }
     }
     stage = "groups delta";
@@ -1112,10 +1112,10 @@ wb_err_t wb_producer_round(wb_producer_t *p)
            pl.refused ? wb_idmap_count(pl.refused) : 0, wb_idmap_count(p->ck.in_scope),
            wb_idmap_count(p->ck.staged), now_ms() - t0);
     if (p->m_last_ok) {
-        wb_metric_set(p->m_last_ok, NULL, (double)now_ms() / 1000.0);
-        wb_metric_set(p->m_in_scope, NULL, (double)wb_idmap_count(p->ck.in_scope));
-        wb_metric_set(p->m_staged, NULL, (double)wb_idmap_count(p->ck.staged));
-        wb_metric_set(p->m_round_s, NULL, (double)(now_ms() - t0) / 1000.0);
+        wb_metrics_set(p->m_last_ok, NULL, (double)now_ms() / 1000.0);
+        wb_metrics_set(p->m_in_scope, NULL, (double)wb_idmap_count(p->ck.in_scope));
+        wb_metrics_set(p->m_staged, NULL, (double)wb_idmap_count(p->ck.staged));
+        wb_metrics_set(p->m_round_s, NULL, (double)(now_ms() - t0) / 1000.0);
     }
 out:
     if (txn_open) {
@@ -1131,7 +1131,7 @@ out:
     if (p->m_rounds) {
         const char *v[] = {result};
 
-        wb_metric_inc(p->m_rounds, v, 1);
+        wb_metrics_inc(p->m_rounds, v, 1);
     }
     round_outcome(p, err == WB_OK ? NULL : stage, err);
     wb_ckpt_free(&nc);
