@@ -544,7 +544,7 @@ wb_err_t wb_graph_request(wb_graph_t *g, const char *method, const char *url, co
                  * backoff, as a retry; when the retries run out the round fails (transient),
                  * the producer keeps its links and tries again next round */
                 if (g->m_fresh401)
-                    wb_metric_inc(g->m_fresh401, NULL, 1);
+                    wb_metrics_inc(g->m_fresh401, NULL, 1);
                 wb_graph_forget_token(g);
                 if (attempt < g->max_retries) {
                     wb_log(LOG_NOTICE, "GRAPH",
