@@ -5,6 +5,7 @@
  * letter twice is harmless.
  */
 #include "ctl.h"
+#include "ctl_kafka.h"
 #include "wb_dlqhdr.h"
 #include "wb_id.h"
 #include "wb_kafka.h"
@@ -240,17 +241,10 @@ static void print_row(const struct dl *d)
         free(v[i]);
 }
 
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
 static wb_err_t redrive(struct ctl *c, const char *dlq, const char *events, struct sel *s,
                         int64_t rate)
 {
-    rd_kafka_t *prod = ctl_kafka_new(c, RD_KAFKA_PRODUCER, NULL);
+    rd_kafka_t *prod = ctl_kafka_new(c, RD_KAFKA_PRODUCER);
     wb_err_t rc = WB_ERR_TRANSIENT;
     size_t k;
 
@@ -287,7 +281,7 @@ static wb_err_t redrive(struct ctl *c, const char *dlq, const char *events, stru
                              d->value ? d->len : 0, hd, nh, NULL) != WB_OK)
             goto out;
         if (rate > 0 && k + 1 < s->n)
-            sleep_ms(1000 / rate);
+            ctl_sleep_ms(1000 / rate);
     }
     if (wb_kafka_flush(prod, 30000) != WB_OK) {
         fprintf(stderr, "writebackctl dlq: re-driven events not acknowledged by the broker\n");
@@ -386,19 +380,19 @@ int ctl_dlq(struct ctl *c, int argc, char **argv)
     s.limit = strcmp(verb, "list") == 0 ? (size_t)limit : 1000000;
     dlq = wb_conf_get_str(c->conf, "topic.dlq");
     events = wb_conf_get_str(c->conf, "topic.events");
-    admin = ctl_kafka_new(c, RD_KAFKA_PRODUCER, NULL);
-    reader = admin ? ctl_kafka_new(c, RD_KAFKA_CONSUMER, NULL) : NULL;
+    admin = ctl_kafka_new(c, RD_KAFKA_PRODUCER);
+    reader = admin ? ctl_kafka_new(c, RD_KAFKA_CONSUMER) : NULL;
     if (!reader)
         goto out;
-    nparts = ctl_partitions(admin, dlq);
+    nparts = ctl_kafka_partitions(admin, dlq);
     if (nparts <= 0)
         goto out;
     from = wb_calloc((size_t)nparts, sizeof(int64_t));
     to = wb_calloc((size_t)nparts, sizeof(int64_t));
     for (p = 0; p < nparts; p++)
-        if (ctl_watermarks(admin, dlq, p, &from[p], &to[p]) != WB_OK)
+        if (ctl_kafka_watermarks(admin, dlq, p, &from[p], &to[p]) != WB_OK)
             goto out;
-    if (ctl_scan(reader, dlq, nparts, from, to, 300000, sel_cb, &s) != WB_OK)
+    if (ctl_kafka_scan(reader, dlq, nparts, from, to, 300000, sel_cb, &s) != WB_OK)
         goto out;
     if (strcmp(verb, "show") == 0) {
         if (s.n != 1) {

@@ -6,6 +6,7 @@
  */
 #include "lag.h"
 #include "ctl.h"
+#include "ctl_kafka.h"
 #include "wb_kafka.h"
 #include "wb_mem.h"
 
@@ -97,14 +98,14 @@ static wb_err_t take_sample(struct ctl *c, rd_kafka_t *admin, rd_kafka_t *reader
     s->lag = wb_calloc((size_t)r->nparts, sizeof(int64_t));
     for (p = 0; p < r->nparts; p++)
         rd_kafka_topic_partition_list_add(tp, topic, p);
-    rc = ctl_committed(admin, group, tp);
+    rc = ctl_kafka_committed(admin, group, tp);
     if (rc != WB_OK)
         goto out;
     s->t = ctl_now_ms();
     for (p = 0; p < r->nparts; p++) {
         int64_t start;
 
-        rc = ctl_watermarks(admin, topic, p, &r->low[p], &r->end[p]);
+        rc = ctl_kafka_watermarks(admin, topic, p, &r->low[p], &r->end[p]);
         if (rc != WB_OK)
             goto out;
         s->committed[p] = tp->elems[p].offset >= 0 ? tp->elems[p].offset : -1;
@@ -117,7 +118,7 @@ static wb_err_t take_sample(struct ctl *c, rd_kafka_t *admin, rd_kafka_t *reader
             pk.want++;
     }
     if (pk.want > 0) {
-        rc = ctl_scan(reader, topic, r->nparts, from, r->end, CTL_TIMEOUT_MS, peek_cb, &pk);
+        rc = ctl_kafka_scan(reader, topic, r->nparts, from, r->end, CTL_TIMEOUT_MS, peek_cb, &pk);
         if (rc != WB_OK)
             goto out;
     }
@@ -281,13 +282,6 @@ static int history_save(const char *path, const char *group, const char *topic,
     return rc;
 }
 
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
 int ctl_lag(struct ctl *c, int argc, char **argv)
 {
     const char *topic = NULL, *group = NULL;
@@ -355,11 +349,11 @@ int ctl_lag(struct ctl *c, int argc, char **argv)
         ctl_usage_error("lag", "%s--samples and --window must be 1..100, --interval-ms <= 1h", "");
         return LAG_EXIT_UNKNOWN;
     }
-    admin = ctl_kafka_new(c, RD_KAFKA_PRODUCER, NULL);
-    reader = admin ? ctl_kafka_new(c, RD_KAFKA_CONSUMER, NULL) : NULL;
+    admin = ctl_kafka_new(c, RD_KAFKA_PRODUCER);
+    reader = admin ? ctl_kafka_new(c, RD_KAFKA_CONSUMER) : NULL;
     if (!reader)
         goto out;
-    r.nparts = ctl_partitions(admin, topic);
+    r.nparts = ctl_kafka_partitions(admin, topic);
     if (r.nparts <= 0)
         goto out;
     r.s = wb_calloc(LAG_MAX_WINDOW * 2 + 1, sizeof(struct ctl_lag_sample));
@@ -371,14 +365,14 @@ int ctl_lag(struct ctl *c, int argc, char **argv)
         history_load(history, group, topic, r.nparts, &r);
     for (i = 0; i < samples; i++) {
         if (i > 0)
-            sleep_ms(interval);
+            ctl_sleep_ms(interval);
         if (take_sample(c, admin, reader, topic, group, &r, &r.s[r.ns]) != WB_OK) {
             sample_free(&r.s[r.ns]);
             goto out;
         }
         r.ns++;
     }
-    if (ctl_group_state(admin, group, state, sizeof(state), &members) != WB_OK)
+    if (ctl_kafka_group_state(admin, group, state, sizeof(state), &members) != WB_OK)
         goto out;
     first = r.ns > (size_t)window ? r.ns - (size_t)window : 0;
     if (history && history_save(history, group, topic, &r, first) != 0)

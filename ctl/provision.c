@@ -8,6 +8,7 @@
  * group id; the producer's checkpoint is not touched.
  */
 #include "ctl.h"
+#include "ctl_kafka.h"
 #include "single.h"
 #include "wb_apply.h"
 #include "wb_kafka.h"
@@ -325,7 +326,7 @@ static wb_err_t produce(struct ctl *c, const char *gid, const struct lines *ev, 
 {
     const char *topic = wb_conf_get_str(c->conf, "topic.events");
     struct wb_kafka_delivery *dl = wb_calloc(ev->n + 1, sizeof(*dl));
-    rd_kafka_t *rk = ctl_kafka_new(c, RD_KAFKA_PRODUCER, NULL);
+    rd_kafka_t *rk = ctl_kafka_new(c, RD_KAFKA_PRODUCER);
     struct wb_kafka_header hd[1];
     wb_err_t err = WB_ERR_TRANSIENT;
     char now[32];
@@ -335,7 +336,7 @@ static wb_err_t produce(struct ctl *c, const char *gid, const struct lines *ev, 
     *first = *last = -1;
     if (!rk)
         goto out;
-    if (ctl_partitions(rk, topic) <= 0)
+    if (ctl_kafka_partitions(rk, topic) <= 0)
         goto out; /* never auto-create the events topic */
     wb_event_ts_format(ctl_now_ms(), now);
     hd[0].name = "wb.provision.time";

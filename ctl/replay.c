@@ -6,6 +6,7 @@
  * events from a point in time instead, leaving every offset alone.
  */
 #include "ctl.h"
+#include "ctl_kafka.h"
 #include "wb_dlqhdr.h"
 #include "wb_id.h"
 #include "wb_kafka.h"
@@ -314,7 +315,7 @@ static int replay_group(struct ctl *c, rd_kafka_t *admin, rd_kafka_t *reader, co
     key[i] = '\0';
     /* The same placement as the producer's murmur2_random partitioner. */
     part = rd_kafka_msg_partitioner_murmur2_random(rkt, key, strlen(key), nparts, NULL, NULL);
-    if (ctl_watermarks(admin, topic, part, &lo, &hi) != WB_OK)
+    if (ctl_kafka_watermarks(admin, topic, part, &lo, &hi) != WB_OK)
         goto out;
     switch (mode) {
     case M_DATETIME:
@@ -351,7 +352,7 @@ static int replay_group(struct ctl *c, rd_kafka_t *admin, rd_kafka_t *reader, co
     }
     from[part] = start;
     to[part] = hi;
-    if (ctl_scan(reader, topic, nparts, from, to, 120000, grp_cb, &gs) != WB_OK)
+    if (ctl_kafka_scan(reader, topic, nparts, from, to, 120000, grp_cb, &gs) != WB_OK)
         goto out;
     if (gs.too_many) {
         fprintf(stderr,
@@ -361,7 +362,7 @@ static int replay_group(struct ctl *c, rd_kafka_t *admin, rd_kafka_t *reader, co
         goto out;
     }
     if (execute && gs.n > 0) {
-        prod = ctl_kafka_new(c, RD_KAFKA_PRODUCER, NULL);
+        prod = ctl_kafka_new(c, RD_KAFKA_PRODUCER);
         if (!prod)
             goto out;
         for (k = 0; k < gs.n; k++) {
@@ -524,14 +525,14 @@ int ctl_replay(struct ctl *c, int argc, char **argv)
         topic = wb_conf_get_str(c->conf, "topic.events");
     if (!group)
         group = wb_conf_get_str(c->conf, "worker.group_id");
-    admin = ctl_kafka_new(c, RD_KAFKA_PRODUCER, NULL);
+    admin = ctl_kafka_new(c, RD_KAFKA_PRODUCER);
     if (!admin)
         goto out;
-    nparts = ctl_partitions(admin, topic);
+    nparts = ctl_kafka_partitions(admin, topic);
     if (nparts <= 0)
         goto out;
     if (gid) {
-        reader = ctl_kafka_new(c, RD_KAFKA_CONSUMER, NULL);
+        reader = ctl_kafka_new(c, RD_KAFKA_CONSUMER);
         if (reader)
             rc = replay_group(c, admin, reader, topic, nparts, gid, mode, arg, execute);
         goto out;
@@ -560,10 +561,10 @@ int ctl_replay(struct ctl *c, int argc, char **argv)
     tp = rd_kafka_topic_partition_list_new(nparts);
     for (p = 0; p < nparts; p++)
         rd_kafka_topic_partition_list_add(tp, topic, p);
-    if (ctl_committed(admin, group, tp) != WB_OK)
+    if (ctl_kafka_committed(admin, group, tp) != WB_OK)
         goto out;
     for (p = 0; p < nparts; p++)
-        if (want[p] && ctl_watermarks(admin, topic, p, &lo[p], &hi[p]) != WB_OK)
+        if (want[p] && ctl_kafka_watermarks(admin, topic, p, &lo[p], &hi[p]) != WB_OK)
             goto out;
     if ((mode == M_DATETIME || mode == M_DURATION) &&
         offsets_for_time(admin, topic, nparts, want, arg, hi, target) != WB_OK)
@@ -617,7 +618,7 @@ int ctl_replay(struct ctl *c, int argc, char **argv)
             goto out;
         }
     }
-    if (ctl_group_state(admin, group, state, sizeof(state), &members) != WB_OK)
+    if (ctl_kafka_group_state(admin, group, state, sizeof(state), &members) != WB_OK)
         goto out;
     if (execute && members != 0 && !force) {
         fprintf(stderr,

@@ -5,6 +5,7 @@
  * deletes (and staged unscoped groups) held back by graph.delete_threshold.
  */
 #include "ctl.h"
+#include "ctl_kafka.h"
 #include "wb_command.h"
 #include "wb_id.h"
 #include "wb_kafka.h"
@@ -51,13 +52,13 @@ static wb_err_t put_command(struct ctl *c, const char *value)
     const char *tenant = wb_conf_get_str(c->conf, "tenant");
     const char *topic = wb_conf_get_str(c->conf, "topic.state");
     char *key = wb_asprintf("%s/command", tenant);
-    rd_kafka_t *prod = ctl_kafka_new(c, RD_KAFKA_PRODUCER, NULL);
+    rd_kafka_t *prod = ctl_kafka_new(c, RD_KAFKA_PRODUCER);
     struct wb_kafka_delivery dr = {0};
     wb_err_t rc = WB_ERR_TRANSIENT;
 
     if (!prod)
         goto out;
-    if (ctl_partitions(prod, topic) <= 0)
+    if (ctl_kafka_partitions(prod, topic) <= 0)
         goto out;
     rc = wb_kafka_produce(prod, topic, key, strlen(key), value, strlen(value), NULL, 0, &dr);
     if (rc != WB_OK)
