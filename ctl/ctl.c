@@ -22,7 +22,8 @@ bool ctl_wants_help(int argc, char **argv)
     return false;
 }
 
-void ctl_print_json(cJSON *doc)
+/* Prints a cJSON document to stdout (pretty) and deletes it. */
+static void print_json(cJSON *doc)
 {
     char *s = cJSON_Print(doc);
 
@@ -166,7 +167,9 @@ int ctl_parse_partitions(const char *s, bool *want, int nparts)
     return 0;
 }
 
-bool ctl_opt(int argc, char **argv, int *i, const char *name, const char **val)
+/* True when argv[*i] is name, as "name value" (then *i is advanced) or "name=value"; *val is
+ * the value, NULL when it is missing. */
+static bool opt_match(int argc, char **argv, int *i, const char *name, const char **val)
 {
     size_t n = strlen(name);
 
@@ -192,7 +195,8 @@ int ctl_usage_error(const char *cmd, const char *fmt, const char *arg)
     return CTL_EXIT_USAGE;
 }
 
-bool ctl_parse_i64(const char *s, int64_t *out)
+/* Whole-string decimal integer. */
+static bool parse_i64(const char *s, int64_t *out)
 {
     char *end = NULL;
     long long v;
@@ -213,7 +217,7 @@ void ctl_sleep_ms(int64_t ms)
     nanosleep(&ts, NULL);
 }
 
-/* The row of tab matching argv[*i] ("--name", "--name=value"); *val as ctl_opt. */
+/* The row of tab matching argv[*i] ("--name", "--name=value"); *val as opt_match. */
 static const struct ctl_opt *opt_find(const struct ctl_opt *tab, int argc, char **argv, int *i,
                                       const char **val)
 {
@@ -222,7 +226,7 @@ static const struct ctl_opt *opt_find(const struct ctl_opt *tab, int argc, char 
             *val = "";
             if (strcmp(argv[*i], tab->name) == 0)
                 return tab;
-        } else if (ctl_opt(argc, argv, i, tab->name, val)) {
+        } else if (opt_match(argc, argv, i, tab->name, val)) {
             return tab;
         }
     }
@@ -235,6 +239,15 @@ static int opt_set(const struct ctl_cmd *cmd, const struct ctl_opt *o, char *opt
     int64_t v = 0, max = o->max ? o->max : INT64_MAX;
     char why[96];
 
+    if (o->choice) {
+        int *ch = (int *)(opts + o->choice_off);
+
+        if (*ch != 0) {
+            ctl_usage_error(cmd->name, "%s", cmd->choice_what);
+            return -1;
+        }
+        *ch = o->choice;
+    }
     switch (o->kind) {
     case CTL_OPT_FLAG:
         *(int *)(opts + o->off) = (int)o->val;
@@ -243,12 +256,14 @@ static int opt_set(const struct ctl_cmd *cmd, const struct ctl_opt *o, char *opt
         *(const char **)(opts + o->off) = val;
         break;
     case CTL_OPT_I64:
-        if (!ctl_parse_i64(val, &v) || v < o->val || v > max) {
+        if (!parse_i64(val, &v) || v < o->val || v > max) {
             if (o->max)
                 snprintf(why, sizeof(why), "a whole number in %lld..%lld", (long long)o->val,
                          (long long)max);
-            else
+            else if (o->val > INT64_MIN)
                 snprintf(why, sizeof(why), "a whole number >= %lld", (long long)o->val);
+            else
+                snprintf(why, sizeof(why), "a whole number");
             goto bad;
         }
         *(int64_t *)(opts + o->off) = v;
@@ -267,15 +282,6 @@ static int opt_set(const struct ctl_cmd *cmd, const struct ctl_opt *o, char *opt
             goto bad;
         *(int64_t *)(opts + o->off) = v;
         break;
-    }
-    if (o->choice) {
-        int *ch = (int *)(opts + o->choice_off);
-
-        if (*ch != 0) {
-            ctl_usage_error(cmd->name, "%s", cmd->choice_what);
-            return -1;
-        }
-        *ch = o->choice;
     }
     return 0;
 bad:
@@ -305,7 +311,9 @@ static int parse(const struct ctl_cmd *cmd, int argc, char **argv, int first, ch
         }
         if (!o) {
             ctl_usage_error(cmd->name,
-                            operands ? "unknown option or bad argument %s" : "unknown option %s",
+                            operands            ? "unknown option or bad argument %s"
+                            : argv[i][0] == '-' ? "unknown option %s"
+                                                : "unexpected argument %s",
                             argv[i]);
             return -1;
         }
@@ -344,7 +352,8 @@ int ctl_cmd_run(const struct ctl_cmd *cmd, struct ctl *c, int argc, char **argv)
     char *opts = NULL;
     void *res = NULL;
     bool render = false;
-    int rc = cmd->usage_exit, first = 1, verb = 0;
+    int usage_exit = cmd->usage_exit ? cmd->usage_exit : CTL_EXIT_USAGE;
+    int rc = usage_exit, first = 1, verb = 0;
 
     if (ctl_wants_help(argc, argv)) {
         cmd->usage(stdout);
@@ -352,12 +361,12 @@ int ctl_cmd_run(const struct ctl_cmd *cmd, struct ctl *c, int argc, char **argv)
     }
     if (cmd->verbs && argc < 2) {
         cmd->usage(stderr);
-        return cmd->usage_exit;
+        return usage_exit;
     }
     if (cmd->verbs) {
         verb = verb_find(cmd, argv[1]);
         if (verb < 0)
-            return cmd->usage_exit;
+            return usage_exit;
         first = 2;
     }
     opts = wb_malloc(cmd->opts_size);
@@ -369,7 +378,7 @@ int ctl_cmd_run(const struct ctl_cmd *cmd, struct ctl *c, int argc, char **argv)
     res = wb_calloc(1, cmd->result_size);
     rc = cmd->run(c, opts, res, &render);
     if (render && c->json)
-        ctl_print_json(cmd->json(c, opts, res));
+        print_json(cmd->json(c, opts, res));
     else if (render)
         cmd->text(c, opts, res);
     if (cmd->free)

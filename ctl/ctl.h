@@ -49,10 +49,19 @@ struct ctl_opt {
     size_t choice_off;
 };
 
+/* A row for field of the option struct type; extra designators may follow
+ * (.val = 1, .max = 100, .choice = M_X, .choice_off = offsetof(type, mode)). */
+#define CTL_OPT(n, k, type, field, ...)                                                            \
+    {                                                                                              \
+        .name = (n), .kind = (k), .off = offsetof(type, field), __VA_ARGS__                        \
+    }
+
 /* A command. opts and result are the command's own structs, sized here; the skeleton
  * allocates both (opts copied from defaults), parses, runs, renders and frees. */
 struct ctl_cmd {
-    const char *name;          /* "lag": message prefix */
+    const char *name;          /* "lag": the command word and message prefix */
+    const char *summary;       /* its line in writebackctl --help */
+    bool kafka;                /* needs kafka.bootstrap.servers */
     void (*usage)(FILE *fp);   /* the --help text */
     const char *const *verbs;  /* "list", "show", ... NULL-ended: the first operand must be one
                                 * (missing: usage on stderr, exit usage_exit); NULL for none */
@@ -63,7 +72,7 @@ struct ctl_cmd {
     size_t operands_off;     /* offsetof a const char ** field receiving the other operands
                               * (NULL-ended, borrowed from argv); 0: operands are refused */
     const char *choice_what; /* "position option" in "give exactly one position option" */
-    int usage_exit;          /* exit code of a usage error (2; lag: 3) */
+    int usage_exit;          /* exit code of a usage error (0: CTL_EXIT_USAGE; lag: 3) */
     size_t result_size;
     /* Does the work; returns the exit code. Sets *render when the result is to be printed
      * (with text or json by --json), also on some failures (provision, soa check). */
@@ -77,20 +86,12 @@ struct ctl_cmd {
  * then parses argv[1..) by the option table, runs, renders; returns the exit code. */
 int ctl_cmd_run(const struct ctl_cmd *cmd, struct ctl *c, int argc, char **argv);
 
-/* The commands (ctl_cmd_run of each one's struct ctl_cmd); main.c's table. */
-int ctl_lag(struct ctl *c, int argc, char **argv);
-int ctl_replay(struct ctl *c, int argc, char **argv);
-int ctl_dlq(struct ctl *c, int argc, char **argv);
-int ctl_resync(struct ctl *c, int argc, char **argv);
-int ctl_deletes(struct ctl *c, int argc, char **argv);
-int ctl_soa(struct ctl *c, int argc, char **argv);
-int ctl_provision(struct ctl *c, int argc, char **argv);
+/* The commands, in writebackctl --help's order (main.c's table). */
+extern const struct ctl_cmd ctl_lag_cmd, ctl_replay_cmd, ctl_dlq_cmd, ctl_resync_cmd,
+    ctl_deletes_cmd, ctl_provision_cmd, ctl_soa_cmd;
 
 /* True when argv[i] is "--help" or "-h" anywhere in argv[1..). */
 bool ctl_wants_help(int argc, char **argv);
-
-/* Prints a cJSON document to stdout (pretty) and deletes it. */
-void ctl_print_json(cJSON *doc);
 
 /* Prints "writebackctl <cmd>: <fmt with arg>" to stderr and returns CTL_EXIT_USAGE. */
 int ctl_usage_error(const char *cmd, const char *fmt, const char *arg);
@@ -111,12 +112,5 @@ int64_t ctl_now_ms(void);
 
 /* Sleeps ms milliseconds. */
 void ctl_sleep_ms(int64_t ms);
-
-/* Option matcher of the commands not yet on the skeleton: true when argv[*i] is name, as
- * "name value" (then *i is advanced) or "name=value"; *val is the value, NULL when missing. */
-bool ctl_opt(int argc, char **argv, int *i, const char *name, const char **val);
-
-/* Whole-string decimal integer. */
-bool ctl_parse_i64(const char *s, int64_t *out);
 
 #endif

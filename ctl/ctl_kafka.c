@@ -4,6 +4,7 @@
  */
 #include "ctl_kafka.h"
 
+#include "wb_dlqhdr.h"
 #include "wb_kafka.h"
 #include "wb_log.h"
 #include "wb_mem.h"
@@ -219,4 +220,27 @@ out:
     free(done);
     rd_kafka_topic_partition_list_destroy(tp);
     return rc;
+}
+
+wb_err_t ctl_kafka_reproduce(rd_kafka_t *prod, const char *topic, const char *key, size_t keylen,
+                             const char *value, size_t len, const rd_kafka_headers_t *hdrs,
+                             const struct wb_kafka_header *extra, size_t nextra)
+{
+    struct wb_kafka_header hd[66];
+    size_t nh = 0, i = 0, hl;
+    const char *hn;
+    const void *hv;
+
+    while (hdrs && nh < 64 &&
+           rd_kafka_header_get_all(hdrs, i++, &hn, &hv, &hl) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (wb_dlqhdr_is_ours(hn))
+            continue; /* the failure context stays in the dead-letter topic */
+        hd[nh].name = hn;
+        hd[nh].value = hv;
+        hd[nh++].len = hl;
+    }
+    for (i = 0; i < nextra && i < 2; i++)
+        hd[nh++] = extra[i];
+    return wb_kafka_produce(prod, topic, key, key ? keylen : 0, value, value ? len : 0, hd, nh,
+                            NULL);
 }

@@ -7,6 +7,7 @@
 #define WB_CTL_KAFKA_H
 
 #include "ctl.h"
+#include "wb_kafka.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -42,5 +43,12 @@ typedef int (*ctl_kafka_scan_cb)(const rd_kafka_message_t *m, void *opaque);
  * range was not read within timeout_ms. */
 wb_err_t ctl_kafka_scan(rd_kafka_t *rk, const char *topic, int nparts, const int64_t *from,
                         const int64_t *to, int timeout_ms, ctl_kafka_scan_cb cb, void *opaque);
+
+/* Produces value (len bytes, may be NULL) under key to topic with the headers of hdrs (may be
+ * NULL; at most 64, without the dead-letter context of wb_dlqhdr_is_ours) followed by the
+ * nextra (at most 2) headers of extra: a dead letter or an event sent around again. */
+wb_err_t ctl_kafka_reproduce(rd_kafka_t *prod, const char *topic, const char *key, size_t keylen,
+                             const char *value, size_t len, const rd_kafka_headers_t *hdrs,
+                             const struct wb_kafka_header *extra, size_t nextra);
 
 #endif
