@@ -647,8 +647,8 @@ static enum run_result run_group(wb_worker_t *wk, struct bmsg *bm, struct wb_gpl
                 struct bmsg *b = &bm[st->events[i]];
 
                 if (res.dead_members && event_names_member(&b->ev, res.dead_members)) {
-                    if (dead_letter(wk, b, "member_group_not_found", WB_ERR_DEPENDENCY, -1, NULL,
-                                    NULL, attempts + 1) != WB_OK) {
+                    if (dead_letter(wk, b, wb_reason_tag(WB_REASON_MEMBER_GROUP_NOT_FOUND),
+                                    WB_ERR_DEPENDENCY, -1, NULL, NULL, attempts + 1) != WB_OK) {
                         stop_at(p, b->rkm->offset, true);
                         wb_apply_result_free(&res);
                         return RUN_STOPPED;
