@@ -31,7 +31,7 @@ enum ctl_opt_kind {
     CTL_OPT_FLAG,     /* no value: the int field is set to val */
     CTL_OPT_STR,      /* const char * field, borrowed from argv */
     CTL_OPT_I64,      /* int64_t field: a whole decimal integer in [val, max] */
-    CTL_OPT_TIME,     /* int64_t field: RFC 3339 (ctl_parse_time), unix ms */
+    CTL_OPT_TIME,     /* int64_t field: RFC 3339 (wb_time_parse), unix ms */
     CTL_OPT_DURATION, /* int64_t field: a duration (ctl_parse_duration), ms */
 };
 
@@ -96,19 +96,12 @@ bool ctl_wants_help(int argc, char **argv);
 /* Prints "writebackctl <cmd>: <fmt with arg>" to stderr and returns CTL_EXIT_USAGE. */
 int ctl_usage_error(const char *cmd, const char *fmt, const char *arg);
 
-/* Parses RFC 3339 ("2024-05-01T12:00:00Z", ".123", "+02:00" offsets; a date alone is
- * midnight UTC) into unix ms; -1 when malformed. */
-int64_t ctl_parse_time(const char *s);
-
 /* Parses a duration "90s", "15m", "2h", "7d", "1h30m", or ISO 8601 "PT15M"/"P1D" into ms;
  * -1 when malformed. */
 int64_t ctl_parse_duration(const char *s);
 
 /* Parses "1,3,5" into a set of partitions: want[p] = true. Returns -1 on bad input. */
 int ctl_parse_partitions(const char *s, bool *want, int nparts);
-
-/* Current time in unix ms. */
-int64_t ctl_now_ms(void);
 
 /* Sleeps ms milliseconds. */
 void ctl_sleep_ms(int64_t ms);

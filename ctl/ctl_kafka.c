@@ -8,6 +8,7 @@
 #include "wb_kafka.h"
 #include "wb_log.h"
 #include "wb_mem.h"
+#include "wb_time.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,7 +164,7 @@ wb_err_t ctl_kafka_scan(rd_kafka_t *rk, const char *topic, int nparts, const int
     rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(nparts);
     bool *done = wb_calloc((size_t)nparts + 1, sizeof(bool));
     int left = 0, p;
-    int64_t deadline = ctl_now_ms() + timeout_ms;
+    int64_t deadline = wb_time_now_ms() + timeout_ms;
     rd_kafka_resp_err_t err;
     wb_err_t rc = WB_OK;
 
@@ -186,7 +187,7 @@ wb_err_t ctl_kafka_scan(rd_kafka_t *rk, const char *topic, int nparts, const int
     while (left > 0) {
         rd_kafka_message_t *m;
 
-        if (ctl_now_ms() > deadline) {
+        if (wb_time_now_ms() > deadline) {
             fprintf(stderr, "writebackctl: reading %s timed out (%d partitions unfinished)\n",
                     topic, left);
             rc = WB_ERR_TRANSIENT;

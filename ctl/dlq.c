@@ -11,6 +11,7 @@
 #include "wb_kafka.h"
 #include "wb_mem.h"
 #include "wb_reason.h"
+#include "wb_time.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -132,7 +133,7 @@ static bool hdr_is(const struct dl *d, enum wb_dlqhdr id, const char *want)
 static int64_t dl_time(const struct dl *d)
 {
     char *v = wb_dlqhdr_get(d->hdrs, WB_DLQHDR_TIME);
-    int64_t t = v ? ctl_parse_time(v) : -1;
+    int64_t t = v ? wb_time_parse(v) : -1;
 
     free(v);
     return t >= 0 ? t : d->ts;

@@ -9,6 +9,7 @@
 #include "ctl_kafka.h"
 #include "wb_kafka.h"
 #include "wb_mem.h"
+#include "wb_time.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -132,7 +133,7 @@ static wb_err_t take_sample(rd_kafka_t *admin, rd_kafka_t *reader, const char *t
     rc = ctl_kafka_committed(admin, group, tp);
     if (rc != WB_OK)
         goto out;
-    s->t = ctl_now_ms();
+    s->t = wb_time_now_ms();
     for (p = 0; p < r->nparts; p++) {
         int64_t start;
 

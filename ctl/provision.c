@@ -16,6 +16,7 @@
 #include "wb_map.h"
 #include "wb_mem.h"
 #include "wb_plan.h"
+#include "wb_time.h"
 
 #include <ldap.h>
 #include <stddef.h>
@@ -339,7 +340,7 @@ static wb_err_t produce(struct ctl *c, const char *gid, const struct lines *ev, 
         goto out;
     if (ctl_kafka_partitions(rk, topic) <= 0)
         goto out; /* never auto-create the events topic */
-    wb_event_ts_format(ctl_now_ms(), now);
+    wb_event_ts_format(wb_time_now_ms(), now);
     hd[0].name = "wb.provision.time";
     hd[0].value = now;
     hd[0].len = strlen(now);
@@ -493,8 +494,8 @@ static int run(struct ctl *c, const void *opts, void *result, bool *render)
     em.tenant = wb_conf_get_str(c->conf, "tenant");
     em.users = u;
     em.chunk = wb_conf_get_int(c->conf, "producer.member_chunk");
-    snprintf(em.round_id, sizeof(em.round_id), "provision-%lld", (long long)ctl_now_ms());
-    wb_event_ts_format(ctl_now_ms(), em.ts);
+    snprintf(em.round_id, sizeof(em.round_id), "provision-%lld", (long long)wb_time_now_ms());
+    wb_event_ts_format(wb_time_now_ms(), em.ts);
     err = wb_single_emit(&em, &r->s);
     fclose(mem);
     mem = NULL;

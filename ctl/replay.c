@@ -10,6 +10,7 @@
 #include "wb_id.h"
 #include "wb_kafka.h"
 #include "wb_mem.h"
+#include "wb_time.h"
 
 #include <ctype.h>
 #include <stddef.h>
@@ -572,7 +573,7 @@ static int run(struct ctl *c, const void *opts, void *result, bool *render)
         return rc;
     rc = CTL_EXIT_FAIL;
     if (o.mode == M_DURATION)
-        o.arg = ctl_now_ms() - o.arg;
+        o.arg = wb_time_now_ms() - o.arg;
     r->topic = o.topic ? o.topic : wb_conf_get_str(c->conf, "topic.events");
     r->group = o.group ? o.group : wb_conf_get_str(c->conf, "worker.group_id");
     admin = ctl_kafka_new(c, RD_KAFKA_PRODUCER);
