@@ -305,8 +305,9 @@ int ctl_cmd_run(const struct ctl_cmd *cmd, struct ctl *c, int argc, char **argv)
             return usage_exit;
         first = 2;
     }
-    opts = wb_malloc(cmd->opts_size);
-    memcpy(opts, cmd->defaults, cmd->opts_size);
+    opts = wb_calloc(1, cmd->opts_size ? cmd->opts_size : 1);
+    if (cmd->defaults)
+        memcpy(opts, cmd->defaults, cmd->opts_size);
     if (cmd->verbs)
         *(int *)(opts + cmd->verb_off) = verb;
     if (parse(cmd, argc, argv, first, opts) != 0)

@@ -67,7 +67,8 @@ struct ctl_cmd {
                                 * (missing: usage on stderr, exit usage_exit); NULL for none */
     const struct ctl_opt *opt; /* the option table */
     size_t opts_size;
-    const void *defaults;    /* the option struct's initial value (opts_size bytes) */
+    const void *defaults;    /* the option struct's initial value (opts_size bytes);
+                              * NULL: all zero */
     size_t verb_off;         /* with verbs: offsetof an int field receiving the verb's index */
     size_t operands_off;     /* offsetof a const char ** field receiving the other operands
                               * (NULL-ended, borrowed from argv); 0: operands are refused */

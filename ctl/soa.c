@@ -249,8 +249,6 @@ struct soa_opts {
     int dry;
 };
 
-static const struct soa_opts defaults = {0};
-
 static const struct ctl_opt options[] = {
     CTL_OPT("--policy-dn", CTL_OPT_STR, struct soa_opts, policy_dn),
     CTL_OPT("--dry-run", CTL_OPT_FLAG, struct soa_opts, dry, .val = 1),
@@ -490,7 +488,6 @@ const struct ctl_cmd ctl_soa_cmd = {
     .verbs = verbs,
     .opt = options,
     .opts_size = sizeof(struct soa_opts),
-    .defaults = &defaults,
     .verb_off = offsetof(struct soa_opts, verb),
     .operands_off = offsetof(struct soa_opts, sids),
     .result_size = sizeof(struct soa_result),

@@ -102,12 +102,6 @@ static void result_free(void *result)
 
 /* ---------------------------------------------------------------- resync */
 
-struct resync_opts {
-    int unused;
-};
-
-static const struct resync_opts resync_defaults = {0};
-
 static const struct ctl_opt resync_options[] = {{.name = NULL}};
 
 static int resync_run(struct ctl *c, const void *opts, void *result, bool *render)
@@ -145,8 +139,6 @@ const struct ctl_cmd ctl_resync_cmd = {
     .kafka = true,
     .usage = usage_resync,
     .opt = resync_options,
-    .opts_size = sizeof(struct resync_opts),
-    .defaults = &resync_defaults,
     .result_size = sizeof(struct state_result),
     .run = resync_run,
     .text = resync_text,
@@ -165,8 +157,6 @@ struct deletes_opts {
     const char **ids;
     int all;
 };
-
-static const struct deletes_opts deletes_defaults = {0};
 
 static const struct ctl_opt deletes_options[] = {
     CTL_OPT("--all", CTL_OPT_FLAG, struct deletes_opts, all, .val = 1),
@@ -315,7 +305,6 @@ const struct ctl_cmd ctl_deletes_cmd = {
     .verbs = deletes_verbs,
     .opt = deletes_options,
     .opts_size = sizeof(struct deletes_opts),
-    .defaults = &deletes_defaults,
     .verb_off = offsetof(struct deletes_opts, verb),
     .operands_off = offsetof(struct deletes_opts, ids),
     .result_size = sizeof(struct state_result),

@@ -165,6 +165,19 @@ static void test_defaults(void **state)
     assert_int_equal(seen.got.choice, C_NONE);
 }
 
+/* Without defaults every field starts at zero. */
+static void test_no_defaults(void **state)
+{
+    const char *a[] = {"t", NULL};
+    struct ctl_cmd z = t_cmd;
+
+    (void)state;
+    z.defaults = NULL;
+    assert_int_equal(run_argv(&z, false, a), 0);
+    assert_int_equal(seen.got.num, 0);
+    assert_int_equal(seen.got.when, 0);
+}
+
 /* Every usage error: the command's exit code, run never called. */
 static void test_usage_errors(void **state)
 {
@@ -241,6 +254,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_fills_fields, setup),
         cmocka_unit_test_setup(test_defaults, setup),
+        cmocka_unit_test_setup(test_no_defaults, setup),
         cmocka_unit_test_setup(test_usage_errors, setup),
         cmocka_unit_test_setup(test_help, setup),
         cmocka_unit_test_setup(test_render, setup),
