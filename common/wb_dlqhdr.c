@@ -4,6 +4,7 @@
 #include "wb_dlqhdr.h"
 #include "wb_event.h"
 #include "wb_mem.h"
+#include "wb_time.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -42,14 +43,6 @@ static void set(struct wb_kafka_header *h, enum wb_dlqhdr id, const char *value)
     h->len = strlen(h->value);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void wb_dlqhdr_encode(const struct wb_dlqhdr_info *info, struct wb_kafka_header *hdrs,
                       struct wb_dlqhdr_buf *buf)
 {
@@ -63,7 +56,7 @@ void wb_dlqhdr_encode(const struct wb_dlqhdr_info *info, struct wb_kafka_header 
     snprintf(buf->num[2], sizeof(buf->num[2]), "%" PRId64, info->orig_offset);
     snprintf(buf->num[3], sizeof(buf->num[3]), "%" PRId64, info->orig_timestamp);
     snprintf(buf->num[4], sizeof(buf->num[4]), "%u", info->attempts);
-    wb_event_ts_format(now_ms(), buf->time);
+    wb_event_ts_format(wb_time_now_ms(), buf->time);
 
     v[WB_DLQHDR_REASON] = info->reason;
     v[WB_DLQHDR_CLASS] = wb_err_name(info->cls);

@@ -206,6 +206,51 @@ rd_kafka_t *wb_kafka_consumer_new(const char *const *kv, const char *group_id, c
     return conf ? wb_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errsz) : NULL;
 }
 
+rd_kafka_t *wb_kafka_reader_new(const char *const *kv, const char *group_id, char *errstr,
+                                size_t errsz)
+{
+    const char *const reader_kv[] = {"group.id",
+                                     group_id,
+                                     "enable.auto.commit",
+                                     "false",
+                                     "enable.auto.offset.store",
+                                     "false",
+                                     "enable.partition.eof",
+                                     "true",
+                                     "isolation.level",
+                                     "read_committed",
+                                     NULL};
+    rd_kafka_conf_t *conf = wb_kafka_conf_new(kv, errstr, errsz);
+
+    if (conf && conf_apply(conf, reader_kv, errstr, errsz) != 0) {
+        rd_kafka_conf_destroy(conf);
+        conf = NULL;
+    }
+    return conf ? wb_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errsz) : NULL;
+}
+
+int wb_kafka_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
+                        size_t errsz)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+    int n = -1;
+
+    if (err)
+        set_err(errstr, errsz, "metadata of topic %s: %s", topic, rd_kafka_err2str(err));
+    else if (md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt == 0)
+        set_err(errstr, errsz, "topic %s: %s", topic,
+                md->topic_cnt == 1 && md->topics[0].err ? rd_kafka_err2str(md->topics[0].err)
+                                                        : "does not exist");
+    else
+        n = md->topics[0].partition_cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
 void wb_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t *parts, void *opaque)
 {

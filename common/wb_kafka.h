@@ -81,6 +81,21 @@ rd_kafka_t *wb_kafka_consumer_new(const char *const *kv, const char *group_id, c
                                   size_t errsz);
 
 /*
+ * A consumer that reads and never joins a group: isolation.level=read_committed, no automatic
+ * commit or offset store, partition-EOF events on; applied after kv, so they win. group_id
+ * (required) only satisfies librdkafka: the handle is used with rd_kafka_assign alone, never
+ * with the group coordinator. Returns NULL and fills errstr. Used by the topic.state reader
+ * and by writebackctl.
+ */
+rd_kafka_t *wb_kafka_reader_new(const char *const *kv, const char *group_id, char *errstr,
+                                size_t errsz);
+
+/* The partition count of topic from rk's metadata within timeout_ms, or -1 with the reason in
+ * errstr ("does not exist" or the broker's error). Never creates the topic. */
+int wb_kafka_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
+                        size_t errsz);
+
+/*
  * The consumer's rebalance callback, public so that a caller with its own callback can do its
  * bookkeeping and then chain to this one. Assign: incremental_assign (cooperative) or assign.
  * Revoke: unless the assignment was lost, synchronously commit the stored offsets, then

@@ -48,9 +48,6 @@ wb_state_t *wb_state_new(const char *const *kv, const char *topic, const char *t
                          size_t errsz)
 {
     wb_state_t *st = wb_calloc(1, sizeof(*st));
-    rd_kafka_conf_t *conf = NULL;
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_topic_t *rkt = NULL;
     rd_kafka_topic_partition_list_t *parts = NULL;
     rd_kafka_resp_err_t kerr;
     int i;
@@ -58,50 +55,24 @@ wb_state_t *wb_state_new(const char *const *kv, const char *topic, const char *t
     st->topic = wb_strdup(topic);
     st->tenant = wb_strdup(tenant);
     st->prefix = wb_asprintf("%s/", tenant);
-    conf = wb_kafka_conf_new(kv, errstr, errsz);
-    if (!conf)
-        goto fail;
-    if (rd_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, errsz) ||
-        rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errsz) ||
-        rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, errsz) ||
-        rd_kafka_conf_set(conf, "group.id", "writeback-producer-state-reader", errstr, errsz)) {
-        rd_kafka_conf_destroy(conf);
-        goto fail;
-    }
-    st->rk = wb_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errsz);
+    st->rk = wb_kafka_reader_new(kv, "writeback-producer-state-reader", errstr, errsz);
     if (!st->rk)
         goto fail;
-    rkt = rd_kafka_topic_new(st->rk, topic, NULL);
-    kerr = rd_kafka_metadata(st->rk, 0, rkt, &md, 10000);
-    if (kerr || md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt < 1) {
-        snprintf(errstr, errsz, "%s: no metadata: %s", topic,
-                 rd_kafka_err2str(kerr                       ? kerr
-                                  : md && md->topic_cnt == 1 ? md->topics[0].err
-                                                             : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+    st->nparts = wb_kafka_partitions(st->rk, topic, 10000, errstr, errsz);
+    if (st->nparts < 1)
         goto fail;
-    }
-    st->nparts = md->topics[0].partition_cnt;
     st->at_end = wb_calloc((size_t)st->nparts, sizeof(int));
     parts = rd_kafka_topic_partition_list_new(st->nparts);
     for (i = 0; i < st->nparts; i++)
-        rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_topic_partition_list_add(parts, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
     kerr = rd_kafka_assign(st->rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
     if (kerr) {
         snprintf(errstr, errsz, "%s: assign: %s", topic, rd_kafka_err2str(kerr));
         goto fail;
     }
-    rd_kafka_topic_partition_list_destroy(parts);
-    rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
     return st;
 fail:
-    if (parts)
-        rd_kafka_topic_partition_list_destroy(parts);
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    if (rkt)
-        rd_kafka_topic_destroy(rkt);
     wb_state_destroy(st);
     return NULL;
 }

@@ -1,7 +1,8 @@
 /*
- * writebackctl internals: the context every subcommand receives (configuration, output mode)
- * and the Kafka helpers they share (partitions, watermarks, committed offsets, group state,
- * reading a partition range, time parsing). One .c file per subcommand family.
+ * writebackctl's command skeleton. Every command is one struct ctl_cmd: an option table that
+ * fills the command's option struct, a run function that fills its result struct, and a text
+ * and a JSON renderer of that result; ctl_cmd_run does the parsing, --help, usage errors and
+ * the choice of renderer, so a command file holds only its work and its two outputs.
  */
 #ifndef WB_CTL_H
 #define WB_CTL_H
@@ -10,90 +11,100 @@
 #include "wb_err.h"
 
 #include <cjson/cJSON.h>
-#include <librdkafka/rdkafka.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Exit codes (docs/errors.md); lag has its own (see lag.c). */
 #define CTL_EXIT_OK    0
 #define CTL_EXIT_FAIL  1
 #define CTL_EXIT_USAGE 2
 
-#define CTL_TIMEOUT_MS 15000
-
 struct ctl {
-    wb_conf_t *conf; /* validated for WB_CONF_CTL */
+    wb_conf_t *conf; /* validated for WB_CONF_CTL; NULL while only --help is served */
     bool json;       /* --json: machine output on stdout */
 };
 
-/* Subcommands: argv[0] is the subcommand name; they return an exit code. */
-int ctl_lag(struct ctl *c, int argc, char **argv);
-int ctl_replay(struct ctl *c, int argc, char **argv);
-int ctl_dlq(struct ctl *c, int argc, char **argv);
-int ctl_resync(struct ctl *c, int argc, char **argv);
-int ctl_deletes(struct ctl *c, int argc, char **argv);
-int ctl_soa(struct ctl *c, int argc, char **argv);
-int ctl_provision(struct ctl *c, int argc, char **argv);
+/* What an option row does with its value. */
+enum ctl_opt_kind {
+    CTL_OPT_FLAG,     /* no value: the int field is set to val */
+    CTL_OPT_STR,      /* const char * field, borrowed from argv */
+    CTL_OPT_I64,      /* int64_t field: a whole decimal integer in [val, max] */
+    CTL_OPT_TIME,     /* int64_t field: RFC 3339 (wb_time_parse), unix ms */
+    CTL_OPT_DURATION, /* int64_t field: a duration (ctl_parse_duration), ms */
+};
+
+/* One row of a command's option table, ended by a row whose name is NULL. Values are given
+ * as "--name value" or "--name=value". */
+struct ctl_opt {
+    const char *name; /* "--topic" */
+    enum ctl_opt_kind kind;
+    size_t off;  /* offsetof the field in the command's option struct */
+    int64_t val; /* FLAG: the value stored; I64: the minimum */
+    int64_t max; /* I64: the maximum (0: INT64_MAX) */
+    /* Rows with choice != 0 are alternatives: the int field at choice_off receives choice,
+     * and giving two of them is a usage error ("give exactly one ..."). */
+    int choice;
+    size_t choice_off;
+};
+
+/* A row for field of the option struct type; extra designators may follow
+ * (.val = 1, .max = 100, .choice = M_X, .choice_off = offsetof(type, mode)). */
+#define CTL_OPT(n, k, type, field, ...)                                                            \
+    {                                                                                              \
+        .name = (n), .kind = (k), .off = offsetof(type, field), __VA_ARGS__                        \
+    }
+
+/* A command. opts and result are the command's own structs, sized here; the skeleton
+ * allocates both (opts copied from defaults), parses, runs, renders and frees. */
+struct ctl_cmd {
+    const char *name;          /* "lag": the command word and message prefix */
+    const char *summary;       /* its line in writebackctl --help */
+    bool kafka;                /* needs kafka.bootstrap.servers */
+    void (*usage)(FILE *fp);   /* the --help text */
+    const char *const *verbs;  /* "list", "show", ... NULL-ended: the first operand must be one
+                                * (missing: usage on stderr, exit usage_exit); NULL for none */
+    const struct ctl_opt *opt; /* the option table */
+    size_t opts_size;
+    const void *defaults;    /* the option struct's initial value (opts_size bytes);
+                              * NULL: all zero */
+    size_t verb_off;         /* with verbs: offsetof an int field receiving the verb's index */
+    size_t operands_off;     /* offsetof a const char ** field receiving the other operands
+                              * (NULL-ended, borrowed from argv); 0: operands are refused */
+    const char *choice_what; /* "position option" in "give exactly one position option" */
+    int usage_exit;          /* exit code of a usage error (0: CTL_EXIT_USAGE; lag: 3) */
+    size_t result_size;
+    /* Does the work; returns the exit code. Sets *render when the result is to be printed
+     * (with text or json by --json), also on some failures (provision, soa check). */
+    int (*run)(struct ctl *c, const void *opts, void *result, bool *render);
+    void (*text)(struct ctl *c, const void *opts, const void *result);
+    cJSON *(*json)(struct ctl *c, const void *opts, const void *result); /* caller-owned */
+    void (*free)(void *result); /* releases what run put in result; may be NULL */
+};
+
+/* Runs cmd with argv[0] = its name: --help/-h anywhere prints the usage on stdout (exit 0),
+ * then parses argv[1..) by the option table, runs, renders; returns the exit code. */
+int ctl_cmd_run(const struct ctl_cmd *cmd, struct ctl *c, int argc, char **argv);
+
+/* The commands, in writebackctl --help's order (main.c's table). */
+extern const struct ctl_cmd ctl_lag_cmd, ctl_replay_cmd, ctl_dlq_cmd, ctl_resync_cmd,
+    ctl_deletes_cmd, ctl_provision_cmd, ctl_soa_cmd;
 
 /* True when argv[i] is "--help" or "-h" anywhere in argv[1..). */
 bool ctl_wants_help(int argc, char **argv);
 
-/* Prints a cJSON document to stdout (pretty) and deletes it. */
-void ctl_print_json(cJSON *doc);
-
-/* A handle of type built from the kafka.* settings plus extra kv pairs (may be NULL); the
- * consumer is never subscribed, only assigned. NULL and a message on stderr on failure. */
-rd_kafka_t *ctl_kafka_new(struct ctl *c, rd_kafka_type_t type, const char *const *extra);
-
-/* The partition count of topic, or -1 (message on stderr) when it does not exist. */
-int ctl_partitions(rd_kafka_t *rk, const char *topic);
-
-/* Committed offsets of group for the partitions in parts (offsets filled in place;
- * RD_KAFKA_OFFSET_INVALID when none). Uses the admin API. */
-wb_err_t ctl_committed(rd_kafka_t *rk, const char *group, rd_kafka_topic_partition_list_t *parts);
-
-/* State name and active member count of group; *members -1 when unknown. */
-wb_err_t ctl_group_state(rd_kafka_t *rk, const char *group, char *state, size_t statesz,
-                         int *members);
-
-/* Low and high watermarks. */
-wb_err_t ctl_watermarks(rd_kafka_t *rk, const char *topic, int32_t part, int64_t *lo, int64_t *hi);
-
-/* Per message callback of ctl_scan; return non-zero to stop. */
-typedef int (*ctl_scan_cb)(const rd_kafka_message_t *m, void *opaque);
-
-/* Reads every message of topic in partitions [from[p], to[p]) for p in 0..nparts (entries
- * with from >= to are skipped) with a consumer handle rk (no group commits), calling cb.
- * WB_ERR_TRANSIENT when the range was not read within timeout_ms. */
-wb_err_t ctl_scan(rd_kafka_t *rk, const char *topic, int nparts, const int64_t *from,
-                  const int64_t *to, int timeout_ms, ctl_scan_cb cb, void *opaque);
-
-/* Parses RFC 3339 ("2024-05-01T12:00:00Z", ".123", "+02:00" offsets; a date alone is
- * midnight UTC) into unix ms; -1 when malformed. */
-int64_t ctl_parse_time(const char *s);
+/* Prints "writebackctl <cmd>: <fmt with arg>" to stderr and returns CTL_EXIT_USAGE. */
+int ctl_usage_error(const char *cmd, const char *fmt, const char *arg);
 
 /* Parses a duration "90s", "15m", "2h", "7d", "1h30m", or ISO 8601 "PT15M"/"P1D" into ms;
  * -1 when malformed. */
 int64_t ctl_parse_duration(const char *s);
 
-/* Current time in unix ms. */
-int64_t ctl_now_ms(void);
-
-/* Value of header name of m as a NUL-terminated caller-owned string, or NULL. */
-char *ctl_header(const rd_kafka_message_t *m, const char *name);
-
-/* Parses "1,3,5" into a sorted set of partitions: want[p] = true. Returns -1 on bad input. */
+/* Parses "1,3,5" into a set of partitions: want[p] = true. Returns -1 on bad input. */
 int ctl_parse_partitions(const char *s, bool *want, int nparts);
 
-/* Option matcher: true when argv[*i] is name, as "name value" (then *i is advanced) or
- * "name=value"; *val is the value, or NULL when it is missing. */
-bool ctl_opt(int argc, char **argv, int *i, const char *name, const char **val);
-
-/* Prints "writebackctl <cmd>: <fmt with arg>" to stderr and returns CTL_EXIT_USAGE. */
-int ctl_usage_error(const char *cmd, const char *fmt, const char *arg);
-
-/* Whole-string decimal integer. */
-bool ctl_parse_i64(const char *s, int64_t *out);
+/* Sleeps ms milliseconds. */
+void ctl_sleep_ms(int64_t ms);
 
 #endif

@@ -5,12 +5,15 @@
  * letter twice is harmless.
  */
 #include "ctl.h"
+#include "ctl_kafka.h"
 #include "wb_dlqhdr.h"
 #include "wb_id.h"
 #include "wb_kafka.h"
 #include "wb_mem.h"
 #include "wb_reason.h"
+#include "wb_time.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +34,36 @@ struct dl {
     rd_kafka_headers_t *hdrs;
 };
 
-struct sel {
+enum verb { V_LIST, V_SHOW, V_REDRIVE };
+
+static const char *const verbs[] = {"list", "show", "redrive", NULL};
+
+struct dlq_opts {
+    int verb;          /* enum verb */
+    const char **args; /* PARTITION:OFFSET ids */
     const char *reason, *cls, *gid;
-    int64_t since, until;
+    int64_t since, until, limit, rate;
+    int all, dry;
+};
+
+static const struct dlq_opts defaults = {.since = -1, .until = -1, .limit = 1000, .rate = 50};
+
+static const struct ctl_opt options[] = {
+    CTL_OPT("--reason", CTL_OPT_STR, struct dlq_opts, reason),
+    CTL_OPT("--class", CTL_OPT_STR, struct dlq_opts, cls),
+    CTL_OPT("--group-id", CTL_OPT_STR, struct dlq_opts, gid),
+    CTL_OPT("--since", CTL_OPT_TIME, struct dlq_opts, since),
+    CTL_OPT("--until", CTL_OPT_TIME, struct dlq_opts, until),
+    CTL_OPT("--limit", CTL_OPT_I64, struct dlq_opts, limit, .val = 1),
+    CTL_OPT("--rate", CTL_OPT_I64, struct dlq_opts, rate, .max = 1000),
+    CTL_OPT("--all", CTL_OPT_FLAG, struct dlq_opts, all, .val = 1),
+    CTL_OPT("--dry-run", CTL_OPT_FLAG, struct dlq_opts, dry, .val = 1),
+    {.name = NULL},
+};
+
+/* The selection (filters from the options) and the dead letters it matched. */
+struct sel {
+    const struct dlq_opts *o;
     struct {
         int32_t p;
         int64_t o;
@@ -43,6 +73,7 @@ struct sel {
     struct dl *out;
     size_t n, cap;
     bool truncated;
+    const char *dlq, *events; /* topic.dlq, topic.events */
 };
 
 static void usage(FILE *fp)
@@ -102,7 +133,7 @@ static bool hdr_is(const struct dl *d, enum wb_dlqhdr id, const char *want)
 static int64_t dl_time(const struct dl *d)
 {
     char *v = wb_dlqhdr_get(d->hdrs, WB_DLQHDR_TIME);
-    int64_t t = v ? ctl_parse_time(v) : -1;
+    int64_t t = v ? wb_time_parse(v) : -1;
 
     free(v);
     return t >= 0 ? t : d->ts;
@@ -141,16 +172,16 @@ static int sel_cb(const rd_kafka_message_t *m, void *opaque)
             if (s->ids[i].p == d.partition && s->ids[i].o == d.offset)
                 ok = true;
     }
-    if (ok && s->reason && !hdr_is(&d, WB_DLQHDR_REASON, s->reason))
+    if (ok && s->o->reason && !hdr_is(&d, WB_DLQHDR_REASON, s->o->reason))
         ok = false;
-    if (ok && s->cls && !hdr_is(&d, WB_DLQHDR_CLASS, s->cls))
+    if (ok && s->o->cls && !hdr_is(&d, WB_DLQHDR_CLASS, s->o->cls))
         ok = false;
-    if (ok && s->gid && (!d.key || strcasecmp(d.key, s->gid) != 0))
+    if (ok && s->o->gid && (!d.key || strcasecmp(d.key, s->o->gid) != 0))
         ok = false;
-    if (ok && (s->since >= 0 || s->until >= 0)) {
+    if (ok && (s->o->since >= 0 || s->o->until >= 0)) {
         int64_t t = dl_time(&d);
 
-        if ((s->since >= 0 && t < s->since) || (s->until >= 0 && t >= s->until))
+        if ((s->o->since >= 0 && t < s->o->since) || (s->o->until >= 0 && t >= s->o->until))
             ok = false;
     }
     if (!ok) {
@@ -240,17 +271,10 @@ static void print_row(const struct dl *d)
         free(v[i]);
 }
 
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
 static wb_err_t redrive(struct ctl *c, const char *dlq, const char *events, struct sel *s,
                         int64_t rate)
 {
-    rd_kafka_t *prod = ctl_kafka_new(c, RD_KAFKA_PRODUCER, NULL);
+    rd_kafka_t *prod = ctl_kafka_new(c, RD_KAFKA_PRODUCER);
     wb_err_t rc = WB_ERR_TRANSIENT;
     size_t k;
 
@@ -258,36 +282,25 @@ static wb_err_t redrive(struct ctl *c, const char *dlq, const char *events, stru
         goto out;
     for (k = 0; k < s->n; k++) {
         struct dl *d = &s->out[k];
-        struct wb_kafka_header hd[66];
-        size_t nh = 0, i = 0, len;
-        const char *n;
-        const void *v;
+        struct wb_kafka_header hd[2];
         char from[320], now[32];
         time_t t = time(NULL);
         struct tm tm;
 
-        while (d->hdrs && nh < 64 &&
-               rd_kafka_header_get_all(d->hdrs, i++, &n, &v, &len) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            if (wb_dlqhdr_is_ours(n))
-                continue; /* the failure context stays in the DLQ */
-            hd[nh].name = n;
-            hd[nh].value = v;
-            hd[nh++].len = len;
-        }
         snprintf(from, sizeof(from), "%s/%d/%lld", dlq, (int)d->partition, (long long)d->offset);
         gmtime_r(&t, &tm);
         strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        hd[nh].name = "wb.redrive.from";
-        hd[nh].value = from;
-        hd[nh++].len = strlen(from);
-        hd[nh].name = "wb.redrive.time";
-        hd[nh].value = now;
-        hd[nh++].len = strlen(now);
-        if (wb_kafka_produce(prod, events, d->key, d->key ? d->keylen : 0, d->value,
-                             d->value ? d->len : 0, hd, nh, NULL) != WB_OK)
+        hd[0].name = "wb.redrive.from";
+        hd[0].value = from;
+        hd[0].len = strlen(from);
+        hd[1].name = "wb.redrive.time";
+        hd[1].value = now;
+        hd[1].len = strlen(now);
+        if (ctl_kafka_reproduce(prod, events, d->key, d->keylen, d->value, d->len, d->hdrs, hd,
+                                2) != WB_OK)
             goto out;
         if (rate > 0 && k + 1 < s->n)
-            sleep_ms(1000 / rate);
+            ctl_sleep_ms(1000 / rate);
     }
     if (wb_kafka_flush(prod, 30000) != WB_OK) {
         fprintf(stderr, "writebackctl dlq: re-driven events not acknowledged by the broker\n");
@@ -299,171 +312,165 @@ out:
     return rc;
 }
 
-int ctl_dlq(struct ctl *c, int argc, char **argv)
+/* Usage errors the option table cannot see; CTL_EXIT_OK when the selection is sound. */
+static int check(const struct dlq_opts *o, struct sel *s)
 {
-    const char *verb, *v, *dlq, *events;
-    struct sel s = {0};
-    bool all = false, dry = false;
-    int64_t rate = 50, limit = 1000;
-    rd_kafka_t *admin = NULL, *reader = NULL;
-    int64_t *from = NULL, *to = NULL;
-    int nparts, p, i, rc = CTL_EXIT_FAIL;
     size_t k;
+    int i;
 
-    if (ctl_wants_help(argc, argv) || argc < 2) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? CTL_EXIT_USAGE : 0;
+    for (k = 0; o->args[k]; k++) {
+        if (s->nids >= DLQ_MAX_IDS ||
+            parse_id(o->args[k], &s->ids[s->nids].p, &s->ids[s->nids].o) != 0)
+            return ctl_usage_error("dlq", "unknown option or bad PARTITION:OFFSET %s", o->args[k]);
+        s->nids++;
     }
-    verb = argv[1];
-    if (strcmp(verb, "list") && strcmp(verb, "show") && strcmp(verb, "redrive"))
-        return ctl_usage_error("dlq", "unknown subcommand %s (list, show, redrive)", verb);
-    s.since = s.until = -1;
-    s.ids = wb_calloc(DLQ_MAX_IDS, sizeof(*s.ids));
-    for (i = 2; i < argc; i++) {
-        if (ctl_opt(argc, argv, &i, "--reason", &v))
-            s.reason = v;
-        else if (ctl_opt(argc, argv, &i, "--class", &v))
-            s.cls = v;
-        else if (ctl_opt(argc, argv, &i, "--group-id", &v)) {
-            s.gid = v;
-            if (v && !wb_id_guid_valid(v)) {
-                rc = ctl_usage_error("dlq", "--group-id \"%s\" is not a GUID", v);
-                goto out;
-            }
-        } else if (ctl_opt(argc, argv, &i, "--since", &v) ||
-                   ctl_opt(argc, argv, &i, "--until", &v)) {
-            int64_t t = v ? ctl_parse_time(v) : 0;
-
-            if (t < 0) {
-                rc = ctl_usage_error("dlq", "bad time \"%s\" (RFC 3339)", v);
-                goto out;
-            }
-            if (strstr(argv[i], "--since") == argv[i] || strcmp(argv[i - 1], "--since") == 0)
-                s.since = t;
-            else
-                s.until = t;
-        } else if (ctl_opt(argc, argv, &i, "--limit", &v)) {
-            if (v && (!ctl_parse_i64(v, &limit) || limit < 1)) {
-                rc = ctl_usage_error("dlq", "bad --limit \"%s\"", v);
-                goto out;
-            }
-        } else if (ctl_opt(argc, argv, &i, "--rate", &v)) {
-            if (v && (!ctl_parse_i64(v, &rate) || rate < 0 || rate > 1000)) {
-                rc = ctl_usage_error("dlq", "bad --rate \"%s\" (0..1000)", v);
-                goto out;
-            }
-        } else if (strcmp(argv[i], "--all") == 0) {
-            all = true, v = "";
-        } else if (strcmp(argv[i], "--dry-run") == 0) {
-            dry = true, v = "";
-        } else if (argv[i][0] != '-' && s.nids < DLQ_MAX_IDS &&
-                   parse_id(argv[i], &s.ids[s.nids].p, &s.ids[s.nids].o) == 0) {
-            s.nids++, v = "";
-        } else {
-            rc = ctl_usage_error("dlq", "unknown option or bad PARTITION:OFFSET %s", argv[i]);
-            goto out;
-        }
-        if (!v) {
-            rc = ctl_usage_error("dlq", "option %s needs a value", argv[i]);
-            goto out;
-        }
-    }
-    if (strcmp(verb, "show") == 0 && s.nids != 1) {
-        rc = ctl_usage_error("dlq", "%sshow takes one PARTITION:OFFSET", "");
-        goto out;
-    }
-    if (strcmp(verb, "redrive") == 0 && !all && !s.nids && !s.reason && !s.cls && !s.gid &&
-        s.since < 0 && s.until < 0) {
-        rc = ctl_usage_error("dlq", "%sredrive needs PARTITION:OFFSET ids, a filter or --all", "");
-        goto out;
-    }
-    i = wb_reason_find(s.reason);
-    if (s.reason && (i < 0 || wb_reason_table[i].kind != WB_REASON_KIND_DEAD_LETTER))
+    if (o->gid && !wb_id_guid_valid(o->gid))
+        return ctl_usage_error("dlq", "--group-id \"%s\" is not a GUID", o->gid);
+    if (o->verb == V_SHOW && s->nids != 1)
+        return ctl_usage_error("dlq", "%sshow takes one PARTITION:OFFSET", "");
+    if (o->verb == V_REDRIVE && !o->all && !s->nids && !o->reason && !o->cls && !o->gid &&
+        o->since < 0 && o->until < 0)
+        return ctl_usage_error("dlq", "%sredrive needs PARTITION:OFFSET ids, a filter or --all",
+                               "");
+    i = wb_reason_find(o->reason);
+    if (o->reason && (i < 0 || wb_reason_table[i].kind != WB_REASON_KIND_DEAD_LETTER))
         fprintf(stderr,
                 "dlq: warning: --reason %s is not a dead-letter reason of this version "
                 "(docs/errors.md); only older workers could have written it\n",
-                s.reason);
-    s.limit = strcmp(verb, "list") == 0 ? (size_t)limit : 1000000;
-    dlq = wb_conf_get_str(c->conf, "topic.dlq");
-    events = wb_conf_get_str(c->conf, "topic.events");
-    admin = ctl_kafka_new(c, RD_KAFKA_PRODUCER, NULL);
-    reader = admin ? ctl_kafka_new(c, RD_KAFKA_CONSUMER, NULL) : NULL;
+                o->reason);
+    return CTL_EXIT_OK;
+}
+
+static int run(struct ctl *c, const void *opts, void *result, bool *render)
+{
+    const struct dlq_opts *o = opts;
+    struct sel *s = result;
+    rd_kafka_t *admin = NULL, *reader = NULL;
+    int64_t *from = NULL, *to = NULL;
+    int nparts, p, rc;
+
+    s->o = o;
+    s->ids = wb_calloc(DLQ_MAX_IDS, sizeof(*s->ids));
+    rc = check(o, s);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    rc = CTL_EXIT_FAIL;
+    s->limit = o->verb == V_LIST ? (size_t)o->limit : 1000000;
+    s->dlq = wb_conf_get_str(c->conf, "topic.dlq");
+    s->events = wb_conf_get_str(c->conf, "topic.events");
+    admin = ctl_kafka_new(c, RD_KAFKA_PRODUCER);
+    reader = admin ? ctl_kafka_new(c, RD_KAFKA_CONSUMER) : NULL;
     if (!reader)
         goto out;
-    nparts = ctl_partitions(admin, dlq);
+    nparts = ctl_kafka_partitions(admin, s->dlq);
     if (nparts <= 0)
         goto out;
     from = wb_calloc((size_t)nparts, sizeof(int64_t));
     to = wb_calloc((size_t)nparts, sizeof(int64_t));
     for (p = 0; p < nparts; p++)
-        if (ctl_watermarks(admin, dlq, p, &from[p], &to[p]) != WB_OK)
+        if (ctl_kafka_watermarks(admin, s->dlq, p, &from[p], &to[p]) != WB_OK)
             goto out;
-    if (ctl_scan(reader, dlq, nparts, from, to, 300000, sel_cb, &s) != WB_OK)
+    if (ctl_kafka_scan(reader, s->dlq, nparts, from, to, 300000, sel_cb, s) != WB_OK)
         goto out;
-    if (strcmp(verb, "show") == 0) {
-        if (s.n != 1) {
-            fprintf(stderr, "writebackctl dlq: no dead letter at %s in %s\n", argv[2], dlq);
-            goto out;
-        }
-        if (c->json) {
-            ctl_print_json(dl_json(&s.out[0], true));
-        } else {
-            cJSON *o = dl_json(&s.out[0], true), *it;
-            char *val = cJSON_Print(cJSON_GetObjectItem(o, "value"));
-
-            printf("dead letter %s/%d/%lld, key %s\n", dlq, (int)s.out[0].partition,
-                   (long long)s.out[0].offset, s.out[0].key ? s.out[0].key : "-");
-            cJSON_ArrayForEach(it, cJSON_GetObjectItem(o, "headers"))
-                printf("  %-22s %s\n", it->string, cJSON_IsString(it) ? it->valuestring : "");
-            printf("value:\n%s\n", val ? val : "");
-            free(val);
-            cJSON_Delete(o);
-        }
-    } else if (strcmp(verb, "list") == 0) {
-        if (c->json) {
-            cJSON *doc = cJSON_CreateObject(), *arr;
-
-            cJSON_AddStringToObject(doc, "topic", dlq);
-            cJSON_AddBoolToObject(doc, "truncated", s.truncated);
-            arr = cJSON_AddArrayToObject(doc, "deadLetters");
-            for (k = 0; k < s.n; k++)
-                cJSON_AddItemToArray(arr, dl_json(&s.out[k], false));
-            ctl_print_json(doc);
-        } else {
-            printf("%-10s %-24s %-36s %-18s %-10s %-4s %s\n", "ID", "TIME", "GROUP", "REASON",
-                   "CLASS", "LDAP", "MESSAGE");
-            for (k = 0; k < s.n; k++)
-                print_row(&s.out[k]);
-            printf("%zu dead letter(s)%s\n", s.n, s.truncated ? " (more: raise --limit)" : "");
-        }
-    } else {
-        if (!dry && s.n > 0 && redrive(c, dlq, events, &s, rate) != WB_OK)
-            goto out;
-        if (c->json) {
-            cJSON *doc = cJSON_CreateObject(), *arr;
-
-            cJSON_AddBoolToObject(doc, "dryRun", dry);
-            cJSON_AddStringToObject(doc, "to", events);
-            arr = cJSON_AddArrayToObject(doc, "redriven");
-            for (k = 0; k < s.n; k++)
-                cJSON_AddItemToArray(arr, dl_json(&s.out[k], false));
-            ctl_print_json(doc);
-        } else {
-            for (k = 0; k < s.n; k++)
-                print_row(&s.out[k]);
-            printf("%s %zu dead letter(s) to %s\n", dry ? "would re-drive" : "re-drove", s.n,
-                   events);
-        }
+    if (o->verb == V_SHOW && s->n != 1) {
+        fprintf(stderr, "writebackctl dlq: no dead letter at %s in %s\n", o->args[0], s->dlq);
+        goto out;
     }
-    rc = 0;
+    if (o->verb == V_REDRIVE && !o->dry && s->n > 0 &&
+        redrive(c, s->dlq, s->events, s, o->rate) != WB_OK)
+        goto out;
+    rc = CTL_EXIT_OK;
+    *render = true;
 out:
-    for (k = 0; k < s.n; k++)
-        dl_free(&s.out[k]);
-    free(s.out);
-    free(s.ids);
     free(from);
     free(to);
     wb_kafka_destroy(reader);
     wb_kafka_destroy(admin);
     return rc;
 }
+
+static cJSON *json(struct ctl *c, const void *opts, const void *result)
+{
+    const struct dlq_opts *o = opts;
+    const struct sel *s = result;
+    cJSON *doc, *arr;
+    size_t k;
+
+    (void)c;
+    if (o->verb == V_SHOW)
+        return dl_json(&s->out[0], true);
+    doc = cJSON_CreateObject();
+    if (o->verb == V_LIST) {
+        cJSON_AddStringToObject(doc, "topic", s->dlq);
+        cJSON_AddBoolToObject(doc, "truncated", s->truncated);
+        arr = cJSON_AddArrayToObject(doc, "deadLetters");
+    } else {
+        cJSON_AddBoolToObject(doc, "dryRun", o->dry);
+        cJSON_AddStringToObject(doc, "to", s->events);
+        arr = cJSON_AddArrayToObject(doc, "redriven");
+    }
+    for (k = 0; k < s->n; k++)
+        cJSON_AddItemToArray(arr, dl_json(&s->out[k], false));
+    return doc;
+}
+
+static void text(struct ctl *c, const void *opts, const void *result)
+{
+    const struct dlq_opts *o = opts;
+    const struct sel *s = result;
+    size_t k;
+
+    (void)c;
+    if (o->verb == V_SHOW) {
+        cJSON *doc = dl_json(&s->out[0], true), *it;
+        char *val = cJSON_Print(cJSON_GetObjectItem(doc, "value"));
+
+        printf("dead letter %s/%d/%lld, key %s\n", s->dlq, (int)s->out[0].partition,
+               (long long)s->out[0].offset, s->out[0].key ? s->out[0].key : "-");
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(doc, "headers"))
+            printf("  %-22s %s\n", it->string, cJSON_IsString(it) ? it->valuestring : "");
+        printf("value:\n%s\n", val ? val : "");
+        free(val);
+        cJSON_Delete(doc);
+        return;
+    }
+    if (o->verb == V_LIST)
+        printf("%-10s %-24s %-36s %-18s %-10s %-4s %s\n", "ID", "TIME", "GROUP", "REASON", "CLASS",
+               "LDAP", "MESSAGE");
+    for (k = 0; k < s->n; k++)
+        print_row(&s->out[k]);
+    if (o->verb == V_LIST)
+        printf("%zu dead letter(s)%s\n", s->n, s->truncated ? " (more: raise --limit)" : "");
+    else
+        printf("%s %zu dead letter(s) to %s\n", o->dry ? "would re-drive" : "re-drove", s->n,
+               s->events);
+}
+
+static void result_free(void *result)
+{
+    struct sel *s = result;
+    size_t k;
+
+    for (k = 0; k < s->n; k++)
+        dl_free(&s->out[k]);
+    free(s->out);
+    free(s->ids);
+}
+
+const struct ctl_cmd ctl_dlq_cmd = {
+    .name = "dlq",
+    .summary = "dead letters: list, show, redrive",
+    .kafka = true,
+    .usage = usage,
+    .verbs = verbs,
+    .opt = options,
+    .opts_size = sizeof(struct dlq_opts),
+    .defaults = &defaults,
+    .verb_off = offsetof(struct dlq_opts, verb),
+    .operands_off = offsetof(struct dlq_opts, args),
+    .result_size = sizeof(struct sel),
+    .run = run,
+    .text = text,
+    .json = json,
+    .free = result_free,
+};

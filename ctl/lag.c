@@ -6,9 +6,12 @@
  */
 #include "lag.h"
 #include "ctl.h"
+#include "ctl_kafka.h"
 #include "wb_kafka.h"
 #include "wb_mem.h"
+#include "wb_time.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +20,43 @@
 #define LAG_EXIT_UNKNOWN 3
 #define LAG_MAX_WINDOW   100
 
+struct lag_opts {
+    const char *topic, *group, *history; /* NULL: topic.events, worker.group_id, none */
+    int64_t samples;                     /* -1: 3, or 1 with --history or thresholds */
+    int64_t interval, window;
+    int64_t max_lag, max_secs, warn_lag, warn_secs; /* -1: unset */
+};
+
+static const struct lag_opts defaults = {NULL, NULL, NULL, -1, 1000, 10, -1, -1, -1, -1};
+
+static const struct ctl_opt options[] = {
+    CTL_OPT("--topic", CTL_OPT_STR, struct lag_opts, topic),
+    CTL_OPT("--group", CTL_OPT_STR, struct lag_opts, group),
+    CTL_OPT("--history", CTL_OPT_STR, struct lag_opts, history),
+    CTL_OPT("--samples", CTL_OPT_I64, struct lag_opts, samples),
+    CTL_OPT("--interval-ms", CTL_OPT_I64, struct lag_opts, interval),
+    CTL_OPT("--window", CTL_OPT_I64, struct lag_opts, window),
+    CTL_OPT("--max-lag", CTL_OPT_I64, struct lag_opts, max_lag),
+    CTL_OPT("--max-seconds", CTL_OPT_I64, struct lag_opts, max_secs),
+    CTL_OPT("--warn-lag", CTL_OPT_I64, struct lag_opts, warn_lag),
+    CTL_OPT("--warn-seconds", CTL_OPT_I64, struct lag_opts, warn_secs),
+    {.name = NULL},
+};
+
+/* The samples (the loaded history, then this run's) and what was evaluated from them. */
 struct lagrun {
+    const char *topic, *group;
     int nparts;
     struct ctl_lag_sample *s;
-    size_t ns;
+    size_t ns, first; /* the window is s[first..ns) */
     int64_t *end, *low;
     double *secs; /* age of the oldest unconsumed event, last sample; 0 when caught up */
+    enum ctl_lag_status *ps;
+    char state[64];
+    int members, worst;
+    bool thresholds;
+    int64_t total;
+    double max_age;
 };
 
 static void usage(FILE *fp)
@@ -83,7 +117,7 @@ static int peek_cb(const rd_kafka_message_t *m, void *opaque)
     return --pk->want == 0;
 }
 
-static wb_err_t take_sample(struct ctl *c, rd_kafka_t *admin, rd_kafka_t *reader, const char *topic,
+static wb_err_t take_sample(rd_kafka_t *admin, rd_kafka_t *reader, const char *topic,
                             const char *group, struct lagrun *r, struct ctl_lag_sample *s)
 {
     rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(r->nparts);
@@ -92,19 +126,18 @@ static wb_err_t take_sample(struct ctl *c, rd_kafka_t *admin, rd_kafka_t *reader
     wb_err_t rc;
     int p;
 
-    (void)c;
     s->committed = wb_calloc((size_t)r->nparts, sizeof(int64_t));
     s->lag = wb_calloc((size_t)r->nparts, sizeof(int64_t));
     for (p = 0; p < r->nparts; p++)
         rd_kafka_topic_partition_list_add(tp, topic, p);
-    rc = ctl_committed(admin, group, tp);
+    rc = ctl_kafka_committed(admin, group, tp);
     if (rc != WB_OK)
         goto out;
-    s->t = ctl_now_ms();
+    s->t = wb_time_now_ms();
     for (p = 0; p < r->nparts; p++) {
         int64_t start;
 
-        rc = ctl_watermarks(admin, topic, p, &r->low[p], &r->end[p]);
+        rc = ctl_kafka_watermarks(admin, topic, p, &r->low[p], &r->end[p]);
         if (rc != WB_OK)
             goto out;
         s->committed[p] = tp->elems[p].offset >= 0 ? tp->elems[p].offset : -1;
@@ -117,7 +150,7 @@ static wb_err_t take_sample(struct ctl *c, rd_kafka_t *admin, rd_kafka_t *reader
             pk.want++;
     }
     if (pk.want > 0) {
-        rc = ctl_scan(reader, topic, r->nparts, from, r->end, CTL_TIMEOUT_MS, peek_cb, &pk);
+        rc = ctl_kafka_scan(reader, topic, r->nparts, from, r->end, CTL_TIMEOUT_MS, peek_cb, &pk);
         if (rc != WB_OK)
             goto out;
     }
@@ -281,189 +314,178 @@ static int history_save(const char *path, const char *group, const char *topic,
     return rc;
 }
 
-static void sleep_ms(int64_t ms)
+/* The status of every partition from the last sample (thresholds) or the window (Burrow). */
+static void evaluate(const struct lag_opts *o, struct lagrun *r)
 {
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    int p;
 
-    nanosleep(&ts, NULL);
+    for (p = 0; p < r->nparts; p++) {
+        int64_t lag = r->s[r->ns - 1].lag[p];
+        double secs = r->secs[p];
+
+        if (!r->thresholds)
+            r->ps[p] = ctl_lag_evaluate(&r->s[r->first], r->ns - r->first, p, r->members);
+        else if ((o->max_lag >= 0 && lag > o->max_lag) || (o->max_secs >= 0 && secs > o->max_secs))
+            r->ps[p] = CTL_LAG_ERR;
+        else if ((o->warn_lag >= 0 && lag > o->warn_lag) ||
+                 (o->warn_secs >= 0 && secs > o->warn_secs))
+            r->ps[p] = CTL_LAG_WARN;
+        else
+            r->ps[p] = CTL_LAG_OK;
+        r->total += lag;
+        if (secs > r->max_age)
+            r->max_age = secs;
+    }
+    r->worst = ctl_lag_group(r->ps, (size_t)r->nparts);
 }
 
-int ctl_lag(struct ctl *c, int argc, char **argv)
+static int run(struct ctl *c, const void *opts, void *result, bool *render)
 {
-    const char *topic = NULL, *group = NULL;
-    const char *history = NULL, *v;
-    int64_t samples = -1, interval = 1000, window = 10;
-    int64_t max_lag = -1, max_secs = -1, warn_lag = -1, warn_secs = -1;
+    const struct lag_opts *o = opts;
+    struct lagrun *r = result;
     rd_kafka_t *admin = NULL, *reader = NULL;
-    struct lagrun r = {0};
-    enum ctl_lag_status *ps = NULL;
-    char state[64];
-    int members = -1, rc = LAG_EXIT_UNKNOWN, i, p, worst = 0;
-    size_t first = 0, k;
-    bool thresholds;
-    int64_t total = 0;
-    double max_age = 0;
+    int64_t samples = o->samples;
+    int rc = LAG_EXIT_UNKNOWN, i;
 
-    if (ctl_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
-    topic = wb_conf_get_str(c->conf, "topic.events");
-    group = wb_conf_get_str(c->conf, "worker.group_id");
-    for (i = 1; i < argc; i++) {
-        int64_t *num = NULL;
-
-        if (ctl_opt(argc, argv, &i, "--topic", &v))
-            topic = v;
-        else if (ctl_opt(argc, argv, &i, "--group", &v))
-            group = v;
-        else if (ctl_opt(argc, argv, &i, "--history", &v))
-            history = v;
-        else if (ctl_opt(argc, argv, &i, "--samples", &v))
-            num = &samples;
-        else if (ctl_opt(argc, argv, &i, "--interval-ms", &v))
-            num = &interval;
-        else if (ctl_opt(argc, argv, &i, "--window", &v))
-            num = &window;
-        else if (ctl_opt(argc, argv, &i, "--max-lag", &v))
-            num = &max_lag;
-        else if (ctl_opt(argc, argv, &i, "--max-seconds", &v))
-            num = &max_secs;
-        else if (ctl_opt(argc, argv, &i, "--warn-lag", &v))
-            num = &warn_lag;
-        else if (ctl_opt(argc, argv, &i, "--warn-seconds", &v))
-            num = &warn_secs;
-        else {
-            ctl_usage_error("lag", "unknown option %s", argv[i]);
-            return LAG_EXIT_UNKNOWN;
-        }
-        if (!v || (num && (!ctl_parse_i64(v, num) || *num < 0))) {
-            ctl_usage_error("lag", "option %s needs a value (a number >= 0 where numeric)",
-                            argv[i]);
-            return LAG_EXIT_UNKNOWN;
-        }
-    }
-    if (!topic || !group) {
+    r->topic = o->topic ? o->topic : wb_conf_get_str(c->conf, "topic.events");
+    r->group = o->group ? o->group : wb_conf_get_str(c->conf, "worker.group_id");
+    r->members = -1;
+    if (!r->topic || !r->group) {
         ctl_usage_error("lag", "%sno topic or group configured", "");
         return LAG_EXIT_UNKNOWN;
     }
-    thresholds = max_lag >= 0 || max_secs >= 0 || warn_lag >= 0 || warn_secs >= 0;
+    r->thresholds = o->max_lag >= 0 || o->max_secs >= 0 || o->warn_lag >= 0 || o->warn_secs >= 0;
     if (samples < 0)
-        samples = thresholds || history ? 1 : 3;
-    if (samples < 1 || samples > LAG_MAX_WINDOW || window < 1 || window > LAG_MAX_WINDOW ||
-        interval > 3600000) {
+        samples = r->thresholds || o->history ? 1 : 3;
+    if (samples < 1 || samples > LAG_MAX_WINDOW || o->window < 1 || o->window > LAG_MAX_WINDOW ||
+        o->interval > 3600000) {
         ctl_usage_error("lag", "%s--samples and --window must be 1..100, --interval-ms <= 1h", "");
         return LAG_EXIT_UNKNOWN;
     }
-    admin = ctl_kafka_new(c, RD_KAFKA_PRODUCER, NULL);
-    reader = admin ? ctl_kafka_new(c, RD_KAFKA_CONSUMER, NULL) : NULL;
+    admin = ctl_kafka_new(c, RD_KAFKA_PRODUCER);
+    reader = admin ? ctl_kafka_new(c, RD_KAFKA_CONSUMER) : NULL;
     if (!reader)
         goto out;
-    r.nparts = ctl_partitions(admin, topic);
-    if (r.nparts <= 0)
+    r->nparts = ctl_kafka_partitions(admin, r->topic);
+    if (r->nparts <= 0)
         goto out;
-    r.s = wb_calloc(LAG_MAX_WINDOW * 2 + 1, sizeof(struct ctl_lag_sample));
-    r.end = wb_calloc((size_t)r.nparts, sizeof(int64_t));
-    r.low = wb_calloc((size_t)r.nparts, sizeof(int64_t));
-    r.secs = wb_calloc((size_t)r.nparts, sizeof(double));
-    ps = wb_calloc((size_t)r.nparts, sizeof(*ps));
-    if (history)
-        history_load(history, group, topic, r.nparts, &r);
+    r->s = wb_calloc(LAG_MAX_WINDOW * 2 + 1, sizeof(struct ctl_lag_sample));
+    r->end = wb_calloc((size_t)r->nparts, sizeof(int64_t));
+    r->low = wb_calloc((size_t)r->nparts, sizeof(int64_t));
+    r->secs = wb_calloc((size_t)r->nparts, sizeof(double));
+    r->ps = wb_calloc((size_t)r->nparts, sizeof(*r->ps));
+    if (o->history)
+        history_load(o->history, r->group, r->topic, r->nparts, r);
     for (i = 0; i < samples; i++) {
         if (i > 0)
-            sleep_ms(interval);
-        if (take_sample(c, admin, reader, topic, group, &r, &r.s[r.ns]) != WB_OK) {
-            sample_free(&r.s[r.ns]);
+            ctl_sleep_ms(o->interval);
+        if (take_sample(admin, reader, r->topic, r->group, r, &r->s[r->ns]) != WB_OK) {
+            sample_free(&r->s[r->ns]);
             goto out;
         }
-        r.ns++;
+        r->ns++;
     }
-    if (ctl_group_state(admin, group, state, sizeof(state), &members) != WB_OK)
+    if (ctl_kafka_group_state(admin, r->group, r->state, sizeof(r->state), &r->members) != WB_OK)
         goto out;
-    first = r.ns > (size_t)window ? r.ns - (size_t)window : 0;
-    if (history && history_save(history, group, topic, &r, first) != 0)
+    r->first = r->ns > (size_t)o->window ? r->ns - (size_t)o->window : 0;
+    if (o->history && history_save(o->history, r->group, r->topic, r, r->first) != 0)
         goto out;
-    for (p = 0; p < r.nparts; p++) {
-        int64_t lag = r.s[r.ns - 1].lag[p];
-
-        if (thresholds) {
-            if ((max_lag >= 0 && lag > max_lag) || (max_secs >= 0 && r.secs[p] > max_secs))
-                ps[p] = CTL_LAG_ERR;
-            else if ((warn_lag >= 0 && lag > warn_lag) || (warn_secs >= 0 && r.secs[p] > warn_secs))
-                ps[p] = CTL_LAG_WARN;
-            else
-                ps[p] = CTL_LAG_OK;
-        } else {
-            ps[p] = ctl_lag_evaluate(&r.s[first], r.ns - first, p, members);
-        }
-        total += lag;
-        if (r.secs[p] > max_age)
-            max_age = r.secs[p];
-    }
-    worst = ctl_lag_group(ps, (size_t)r.nparts);
-    rc = worst;
-    if (c->json) {
-        cJSON *doc = cJSON_CreateObject(), *arr;
-
-        cJSON_AddStringToObject(doc, "group", group);
-        cJSON_AddStringToObject(doc, "topic", topic);
-        cJSON_AddStringToObject(doc, "groupState", state);
-        cJSON_AddNumberToObject(doc, "members", members);
-        cJSON_AddStringToObject(doc, "mode", thresholds ? "threshold" : "burrow");
-        cJSON_AddNumberToObject(doc, "window", (double)(r.ns - first));
-        cJSON_AddStringToObject(doc, "status", worst == 0 ? "OK" : worst == 1 ? "WARN" : "ERR");
-        cJSON_AddNumberToObject(doc, "totalLag", (double)total);
-        cJSON_AddNumberToObject(doc, "maxLagSeconds", max_age);
-        arr = cJSON_AddArrayToObject(doc, "partitions");
-        for (p = 0; p < r.nparts; p++) {
-            cJSON *o = cJSON_CreateObject();
-            int64_t cm = r.s[r.ns - 1].committed[p];
-
-            cJSON_AddNumberToObject(o, "partition", p);
-            if (cm >= 0)
-                cJSON_AddNumberToObject(o, "committed", (double)cm);
-            else
-                cJSON_AddNullToObject(o, "committed");
-            cJSON_AddNumberToObject(o, "end", (double)r.end[p]);
-            cJSON_AddNumberToObject(o, "lag", (double)r.s[r.ns - 1].lag[p]);
-            cJSON_AddNumberToObject(o, "lagSeconds", r.secs[p]);
-            cJSON_AddStringToObject(o, "status", ctl_lag_status_name(ps[p]));
-            cJSON_AddItemToArray(arr, o);
-        }
-        ctl_print_json(doc);
-    } else {
-        printf("group %s (%s, %d members), topic %s: %s, lag %lld messages, oldest %.1f s "
-               "[%s, window %zu]\n",
-               group, state, members, topic,
-               worst == 0   ? "OK"
-               : worst == 1 ? "WARN"
-                            : "ERR",
-               (long long)total, max_age, thresholds ? "thresholds" : "burrow", r.ns - first);
-        printf("%-9s %12s %12s %10s %10s  %s\n", "PARTITION", "COMMITTED", "END", "LAG", "LAG_SEC",
-               "STATUS");
-        for (p = 0; p < r.nparts; p++) {
-            int64_t cm = r.s[r.ns - 1].committed[p];
-            char cbuf[32];
-
-            if (cm >= 0)
-                snprintf(cbuf, sizeof(cbuf), "%lld", (long long)cm);
-            else
-                snprintf(cbuf, sizeof(cbuf), "-");
-            printf("%-9d %12s %12lld %10lld %10.1f  %s\n", p, cbuf, (long long)r.end[p],
-                   (long long)r.s[r.ns - 1].lag[p], r.secs[p], ctl_lag_status_name(ps[p]));
-        }
-    }
+    evaluate(o, r);
+    rc = r->worst;
+    *render = true;
 out:
-    for (k = 0; k < r.ns; k++)
-        sample_free(&r.s[k]);
-    free(r.s);
-    free(r.end);
-    free(r.low);
-    free(r.secs);
-    free(ps);
-    if (reader)
-        wb_kafka_destroy(reader);
-    if (admin)
-        wb_kafka_destroy(admin);
+    wb_kafka_destroy(reader);
+    wb_kafka_destroy(admin);
     return rc;
 }
+
+static cJSON *json(struct ctl *c, const void *opts, const void *result)
+{
+    const struct lagrun *r = result;
+    cJSON *doc = cJSON_CreateObject(), *arr;
+    int p;
+
+    (void)c, (void)opts;
+    cJSON_AddStringToObject(doc, "group", r->group);
+    cJSON_AddStringToObject(doc, "topic", r->topic);
+    cJSON_AddStringToObject(doc, "groupState", r->state);
+    cJSON_AddNumberToObject(doc, "members", r->members);
+    cJSON_AddStringToObject(doc, "mode", r->thresholds ? "threshold" : "burrow");
+    cJSON_AddNumberToObject(doc, "window", (double)(r->ns - r->first));
+    cJSON_AddStringToObject(doc, "status", ctl_lag_status_name(r->worst));
+    cJSON_AddNumberToObject(doc, "totalLag", (double)r->total);
+    cJSON_AddNumberToObject(doc, "maxLagSeconds", r->max_age);
+    arr = cJSON_AddArrayToObject(doc, "partitions");
+    for (p = 0; p < r->nparts; p++) {
+        cJSON *o = cJSON_CreateObject();
+        int64_t cm = r->s[r->ns - 1].committed[p];
+
+        cJSON_AddNumberToObject(o, "partition", p);
+        if (cm >= 0)
+            cJSON_AddNumberToObject(o, "committed", (double)cm);
+        else
+            cJSON_AddNullToObject(o, "committed");
+        cJSON_AddNumberToObject(o, "end", (double)r->end[p]);
+        cJSON_AddNumberToObject(o, "lag", (double)r->s[r->ns - 1].lag[p]);
+        cJSON_AddNumberToObject(o, "lagSeconds", r->secs[p]);
+        cJSON_AddStringToObject(o, "status", ctl_lag_status_name(r->ps[p]));
+        cJSON_AddItemToArray(arr, o);
+    }
+    return doc;
+}
+
+static void text(struct ctl *c, const void *opts, const void *result)
+{
+    const struct lagrun *r = result;
+    int p;
+
+    (void)c, (void)opts;
+    printf("group %s (%s, %d members), topic %s: %s, lag %lld messages, oldest %.1f s "
+           "[%s, window %zu]\n",
+           r->group, r->state, r->members, r->topic, ctl_lag_status_name(r->worst),
+           (long long)r->total, r->max_age, r->thresholds ? "thresholds" : "burrow",
+           r->ns - r->first);
+    printf("%-9s %12s %12s %10s %10s  %s\n", "PARTITION", "COMMITTED", "END", "LAG", "LAG_SEC",
+           "STATUS");
+    for (p = 0; p < r->nparts; p++) {
+        int64_t cm = r->s[r->ns - 1].committed[p];
+        char cbuf[32];
+
+        if (cm >= 0)
+            snprintf(cbuf, sizeof(cbuf), "%lld", (long long)cm);
+        else
+            snprintf(cbuf, sizeof(cbuf), "-");
+        printf("%-9d %12s %12lld %10lld %10.1f  %s\n", p, cbuf, (long long)r->end[p],
+               (long long)r->s[r->ns - 1].lag[p], r->secs[p], ctl_lag_status_name(r->ps[p]));
+    }
+}
+
+static void result_free(void *result)
+{
+    struct lagrun *r = result;
+    size_t k;
+
+    for (k = 0; k < r->ns; k++)
+        sample_free(&r->s[k]);
+    free(r->s);
+    free(r->end);
+    free(r->low);
+    free(r->secs);
+    free(r->ps);
+}
+
+const struct ctl_cmd ctl_lag_cmd = {
+    .name = "lag",
+    .summary = "consumer lag per partition with Burrow-style status (exit 0/1/2)",
+    .kafka = true,
+    .usage = usage,
+    .opt = options,
+    .opts_size = sizeof(struct lag_opts),
+    .defaults = &defaults,
+    .usage_exit = LAG_EXIT_UNKNOWN,
+    .result_size = sizeof(struct lagrun),
+    .run = run,
+    .text = text,
+    .json = json,
+    .free = result_free,
+};

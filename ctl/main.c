@@ -15,20 +15,9 @@
 
 #define ERRSZ 8192
 
-static const struct {
-    const char *name;
-    int (*fn)(struct ctl *c, int argc, char **argv);
-    bool kafka; /* needs kafka.bootstrap.servers */
-    const char *summary;
-} commands[] = {
-    {"lag", ctl_lag, true, "consumer lag per partition with Burrow-style status (exit 0/1/2)"},
-    {"replay", ctl_replay, true, "rewind the workers' offsets, or re-apply one group's events"},
-    {"dlq", ctl_dlq, true, "dead letters: list, show, redrive"},
-    {"resync", ctl_resync, true, "ask the producer for a full sync at its next round"},
-    {"deletes", ctl_deletes, true, "staged deletes over graph.delete_threshold: show, allow"},
-    {"provision", ctl_provision, true,
-     "provision one group from Graph now (--dry-run: planned events and LDAP operations)"},
-    {"soa-policy", ctl_soa, false, "AD enforcement policy: show, add-sid, remove-sid, check"},
+static const struct ctl_cmd *const commands[] = {
+    &ctl_lag_cmd,     &ctl_replay_cmd,    &ctl_dlq_cmd, &ctl_resync_cmd,
+    &ctl_deletes_cmd, &ctl_provision_cmd, &ctl_soa_cmd,
 };
 
 static void usage(FILE *fp)
@@ -49,7 +38,7 @@ static void usage(FILE *fp)
           "Commands:\n",
           fp);
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(fp, "  %-12s %s\n", commands[i].name, commands[i].summary);
+        fprintf(fp, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
     fputs("\n"
           "Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error;\n"
           "lag: 0 OK, 1 WARN, 2 ERR, 3 UNKNOWN.\n"
@@ -92,7 +81,8 @@ int main(int argc, char **argv)
     struct ctl c = {0};
     size_t ci;
     unsigned programs;
-    int rc, i, nrest = 0, cmd = -1;
+    const struct ctl_cmd *cmd = NULL;
+    int rc, i, nrest = 0;
 
     rc = wb_cli_parse(cli, argc, argv);
     if (rc != WB_CLI_RUN)
@@ -106,9 +96,9 @@ int main(int argc, char **argv)
         goto out;
     }
     for (ci = 0; ci < sizeof(commands) / sizeof(commands[0]); ci++)
-        if (strcmp(argv[i], commands[ci].name) == 0)
-            cmd = (int)ci;
-    if (cmd < 0) {
+        if (strcmp(argv[i], commands[ci]->name) == 0)
+            cmd = commands[ci];
+    if (!cmd) {
         fprintf(stderr, "writebackctl: unknown command \"%s\"\n", argv[i]);
         usage(stderr);
         goto out;
@@ -121,22 +111,21 @@ int main(int argc, char **argv)
             rest[nrest++] = argv[i];
     }
     if (ctl_wants_help(nrest, rest)) {
-        rc = commands[cmd].fn(&c, nrest, rest);
+        rc = ctl_cmd_run(cmd, &c, nrest, rest);
         goto out;
     }
     c.conf = wb_cli_conf_load(cli, errstr, ERRSZ);
     if (!c.conf)
         goto conf_err;
     /* soa-policy talks to AD only; everything else needs the broker. */
-    programs =
-        commands[cmd].kafka || wb_conf_is_set(c.conf, "kafka.bootstrap.servers") ? WB_CONF_CTL : 0;
+    programs = cmd->kafka || wb_conf_is_set(c.conf, "kafka.bootstrap.servers") ? WB_CONF_CTL : 0;
     if (wb_cli_conf_apply(c.conf, programs, errstr, ERRSZ) != WB_OK)
         goto conf_err;
-    rc = commands[cmd].fn(&c, nrest, rest);
+    rc = ctl_cmd_run(cmd, &c, nrest, rest);
     goto out;
 conf_err:
     fprintf(stderr, "writebackctl: %s\n", errstr);
-    rc = strcmp(commands[cmd].name, "lag") == 0 ? 3 : CTL_EXIT_USAGE;
+    rc = cmd->usage_exit ? cmd->usage_exit : CTL_EXIT_USAGE;
 out:
     wb_conf_destroy(c.conf);
     free(errstr);

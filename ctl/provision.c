@@ -8,6 +8,7 @@
  * group id; the producer's checkpoint is not touched.
  */
 #include "ctl.h"
+#include "ctl_kafka.h"
 #include "wb_apply.h"
 #include "wb_kafka.h"
 #include "wb_log.h"
@@ -15,8 +16,10 @@
 #include "wb_mem.h"
 #include "wb_plan.h"
 #include "wb_single.h"
+#include "wb_time.h"
 
 #include <ldap.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,7 +328,7 @@ static wb_err_t produce(struct ctl *c, const char *gid, const struct lines *ev, 
 {
     const char *topic = wb_conf_get_str(c->conf, "topic.events");
     struct wb_kafka_delivery *dl = wb_calloc(ev->n + 1, sizeof(*dl));
-    rd_kafka_t *rk = ctl_kafka_new(c, RD_KAFKA_PRODUCER, NULL);
+    rd_kafka_t *rk = ctl_kafka_new(c, RD_KAFKA_PRODUCER);
     struct wb_kafka_header hd[1];
     wb_err_t err = WB_ERR_TRANSIENT;
     char now[32];
@@ -335,9 +338,9 @@ static wb_err_t produce(struct ctl *c, const char *gid, const struct lines *ev, 
     *first = *last = -1;
     if (!rk)
         goto out;
-    if (ctl_partitions(rk, topic) <= 0)
+    if (ctl_kafka_partitions(rk, topic) <= 0)
         goto out; /* never auto-create the events topic */
-    wb_event_ts_format(ctl_now_ms(), now);
+    wb_event_ts_format(wb_time_now_ms(), now);
     hd[0].name = "wb.provision.time";
     hd[0].value = now;
     hd[0].len = strlen(now);
@@ -398,60 +401,62 @@ static const char *op_text(const struct op *o, char *buf, size_t sz)
     return buf;
 }
 
-int ctl_provision(struct ctl *c, int argc, char **argv)
-{
-    const char *gid_arg = NULL, *v, *topic;
-    bool dry = false, have_ldap;
-    char errstr[1024] = "", gid[37] = "", line[2048];
-    wb_single_t *sg = NULL;
+struct provision_opts {
+    const char *gid;
+    int dry;
+};
+
+static const struct provision_opts defaults = {NULL, 0};
+
+static const struct ctl_opt options[] = {
+    CTL_OPT("--group", CTL_OPT_STR, struct provision_opts, gid),
+    CTL_OPT("--group-id", CTL_OPT_STR, struct provision_opts, gid),
+    CTL_OPT("--dry-run", CTL_OPT_FLAG, struct provision_opts, dry, .val = 1),
+    {.name = NULL},
+};
+
+/* The steps' findings, as far as they got. */
+struct report {
+    char gid[37];
+    const char *topic, *result;
     struct wb_single s;
+    struct lines ev;
+    struct capture cp;
+    struct plan_out po;
+    char plan_err[1024];
+    int32_t part;
+    int64_t first, last;
+};
+
+static int run(struct ctl *c, const void *opts, void *result, bool *render)
+{
+    const struct provision_opts *o = opts;
+    struct report *r = result;
+    bool dry = o->dry, have_ldap;
+    char errstr[1024] = "";
+    wb_single_t *sg = NULL;
     char round_id[64], ts[WB_EVENT_TS_SIZE];
     struct wb_idkey key;
-    struct lines ev = {0};
-    struct capture cp = {0};
-    struct plan_out po = {0};
-    char *buf = NULL, plan_err[1024] = "";
-    size_t buflen = 0, i;
+    char *buf = NULL;
+    size_t buflen = 0;
     FILE *mem = NULL;
     int rc = CTL_EXIT_FAIL, prc = 0;
-    int32_t part = -1;
-    int64_t first = -1, last = -1;
     wb_err_t err;
-    const char *result = "failed";
 
-    wb_single_init(&s);
-    if (ctl_wants_help(argc, argv)) {
-        usage(stdout);
-        rc = 0;
-        goto out;
-    }
-    for (i = 1; i < (size_t)argc; i++) {
-        int ii = (int)i;
-
-        if (ctl_opt(argc, argv, &ii, "--group", &v) || ctl_opt(argc, argv, &ii, "--group-id", &v)) {
-            if (!v) {
-                rc = ctl_usage_error("provision", "%s needs an objectId", argv[i]);
-                goto out;
-            }
-            gid_arg = v;
-        } else if (strcmp(argv[i], "--dry-run") == 0) {
-            dry = true;
-        } else {
-            rc = ctl_usage_error("provision", "unknown option %s", argv[i]);
-            goto out;
-        }
-        i = (size_t)ii;
-    }
-    if (!gid_arg) {
+    wb_single_init(&r->s);
+    r->part = -1;
+    r->first = r->last = -1;
+    r->result = "failed";
+    if (!o->gid) {
         rc = ctl_usage_error("provision", "%s--group OBJECTID is required", "");
         goto out;
     }
-    if (!wb_idkey_parse(gid_arg, &key)) {
-        rc = ctl_usage_error("provision", "\"%s\" is not an objectId (GUID)", gid_arg);
+    if (!wb_idkey_parse(o->gid, &key)) {
+        rc = ctl_usage_error("provision", "\"%s\" is not an objectId (GUID)", o->gid);
         goto out;
     }
-    wb_idkey_format(&key, gid);
-    topic = wb_conf_get_str(c->conf, "topic.events");
+    wb_idkey_format(&key, r->gid);
+    r->topic = wb_conf_get_str(c->conf, "topic.events");
 
     /* import */
     sg = wb_single_new(c->conf, errstr, sizeof(errstr));
@@ -460,191 +465,238 @@ int ctl_provision(struct ctl *c, int argc, char **argv)
         rc = CTL_EXIT_USAGE;
         goto out;
     }
-    err = wb_single_read(sg, gid, &s);
+    err = wb_single_read(sg, r->gid, &r->s);
     if (err != WB_OK) {
-        fprintf(stderr, "writebackctl provision: reading group %s from Graph failed (%s)\n", gid,
+        fprintf(stderr, "writebackctl provision: reading group %s from Graph failed (%s)\n", r->gid,
                 wb_err_name(err));
         goto report;
     }
-    if (!s.found) {
-        result = "not_found";
+    if (!r->s.found) {
+        r->result = "not_found";
         goto report;
     }
-    if (!s.in_scope) {
-        result = "out_of_scope";
+    if (!r->s.in_scope) {
+        r->result = "out_of_scope";
         goto report;
     }
 
     /* events, built by the producer's emitter (printed to memory, then produced as is) */
     mem = open_memstream(&buf, &buflen);
-    snprintf(round_id, sizeof(round_id), "provision-%lld", (long long)ctl_now_ms());
-    wb_event_ts_format(ctl_now_ms(), ts);
-    err = wb_single_emit(sg, &s, mem, round_id, ts);
+    snprintf(round_id, sizeof(round_id), "provision-%lld", (long long)wb_time_now_ms());
+    wb_event_ts_format(wb_time_now_ms(), ts);
+    err = wb_single_emit(sg, &r->s, mem, round_id, ts);
     fclose(mem);
     mem = NULL;
     if (err != WB_OK || !buf) {
         fprintf(stderr, "writebackctl provision: building the events failed\n");
         goto report;
     }
-    lines_split(&ev, buf);
-    if (ev.n == 0) {
-        fprintf(stderr, "writebackctl provision: no valid event for group %s (see the log)\n", gid);
+    lines_split(&r->ev, buf);
+    if (r->ev.n == 0) {
+        fprintf(stderr, "writebackctl provision: no valid event for group %s (see the log)\n",
+                r->gid);
         goto report;
     }
 
     /* match and action: planned read-only with the worker's apply in dry-run mode */
     have_ldap = wb_conf_get_str(c->conf, "ldap.uri") != NULL;
     if (have_ldap) {
-        prc = plan_ldap(c->conf, gid, &ev, &cp, &po, plan_err, sizeof(plan_err));
+        prc = plan_ldap(c->conf, r->gid, &r->ev, &r->cp, &r->po, r->plan_err, sizeof(r->plan_err));
         if (prc < 0 && dry) {
             fprintf(stderr, "writebackctl provision: cannot plan the LDAP operations: %s\n",
-                    plan_err);
+                    r->plan_err);
             goto report;
         }
     } else {
-        snprintf(plan_err, sizeof(plan_err),
+        snprintf(r->plan_err, sizeof(r->plan_err),
                  "ldap.uri not configured: LDAP operations not planned");
     }
 
     if (!dry) {
-        err = produce(c, gid, &ev, &part, &first, &last);
+        err = produce(c, r->gid, &r->ev, &r->part, &r->first, &r->last);
         if (err != WB_OK)
             goto report;
-        result = "produced";
+        r->result = "produced";
         rc = 0;
     } else {
-        result = prc > 0 ? "would_fail" : "planned";
+        r->result = prc > 0 ? "would_fail" : "planned";
         rc = prc > 0 ? CTL_EXIT_FAIL : 0;
     }
 
 report:
-    if (c->json) {
-        cJSON *doc = cJSON_CreateObject(), *imp, *arr, *o;
-
-        cJSON_AddStringToObject(doc, "group", gid);
-        cJSON_AddBoolToObject(doc, "dryRun", dry);
-        cJSON_AddStringToObject(doc, "result", result);
-        cJSON_AddBoolToObject(doc, "found", s.found);
-        if (s.display_name)
-            cJSON_AddStringToObject(doc, "displayName", s.display_name);
-        cJSON_AddBoolToObject(doc, "inScope", s.found && s.in_scope);
-        if (s.found && !s.in_scope)
-            cJSON_AddStringToObject(doc, "reason", s.reason);
-        else
-            cJSON_AddNullToObject(doc, "reason");
-        imp = cJSON_AddObjectToObject(doc, "import");
-        cJSON_AddNumberToObject(imp, "members", (double)s.members);
-        cJSON_AddNumberToObject(imp, "usersSynced", (double)s.users_synced);
-        cJSON_AddNumberToObject(imp, "usersCloudOnly", (double)s.users_cloud);
-        cJSON_AddNumberToObject(imp, "usersUnresolved", (double)s.users_missing);
-        cJSON_AddNumberToObject(imp, "groups", (double)s.groups);
-        cJSON_AddNumberToObject(imp, "groupsInScope", (double)wb_idmap_count(s.nested));
-        cJSON_AddNumberToObject(imp, "others", (double)s.others);
-        arr = cJSON_AddArrayToObject(doc, "events");
-        for (i = 0; i < ev.n; i++) {
-            cJSON *e = cJSON_Parse(ev.v[i]);
-
-            cJSON_AddItemToArray(arr, e ? e : cJSON_CreateString(ev.v[i]));
-        }
-        if (po.planned) {
-            o = cJSON_AddObjectToObject(doc, "match");
-            cJSON_AddStringToObject(o, "anchor", po.anchor);
-            if (po.match_dn)
-                cJSON_AddStringToObject(o, "dn", po.match_dn);
-            else
-                cJSON_AddNullToObject(o, "dn");
-            cJSON_AddNumberToObject(o, "count", po.match_n);
-            arr = cJSON_AddArrayToObject(doc, "ldap");
-            for (i = 0; i < cp.n; i++) {
-                cJSON *x = cJSON_CreateObject();
-
-                cJSON_AddStringToObject(x, "op", cp.ops[i].kind);
-                cJSON_AddStringToObject(x, "dn", cp.ops[i].dn);
-                if (cp.ops[i].detail)
-                    cJSON_AddStringToObject(x, "detail", cp.ops[i].detail);
-                if (cp.ops[i].count)
-                    cJSON_AddNumberToObject(x, "count", (double)cp.ops[i].count);
-                cJSON_AddStringToObject(x, "text", op_text(&cp.ops[i], line, sizeof(line)));
-                cJSON_AddItemToArray(arr, x);
-            }
-        } else {
-            cJSON_AddNullToObject(doc, "match");
-            cJSON_AddNullToObject(doc, "ldap");
-        }
-        if (plan_err[0])
-            cJSON_AddStringToObject(doc, "ldapNote", plan_err);
-        if (part >= 0) {
-            o = cJSON_AddObjectToObject(doc, "produced");
-            cJSON_AddStringToObject(o, "topic", topic);
-            cJSON_AddNumberToObject(o, "partition", part);
-            cJSON_AddNumberToObject(o, "firstOffset", (double)first);
-            cJSON_AddNumberToObject(o, "lastOffset", (double)last);
-        } else {
-            cJSON_AddNullToObject(doc, "produced");
-        }
-        ctl_print_json(doc);
-    } else if (gid[0] && (s.found || strcmp(result, "not_found") == 0)) {
-        printf("provision group %s%s%s%s%s\n", gid, s.display_name ? " (\"" : "",
-               s.display_name ? s.display_name : "", s.display_name ? "\")" : "",
-               dry ? " [dry run]" : "");
-        if (!s.found) {
-            printf("  import: the group does not exist in Graph (404)\n");
-        } else {
-            printf("  import: read from Graph; %zu member%s: %zu synced user%s, %zu cloud-only "
-                   "user%s (not provisioned), %zu unresolved, %zu nested group%s (%zu in "
-                   "scope), %zu other object%s (not provisioned)\n",
-                   s.members, s.members == 1 ? "" : "s", s.users_synced,
-                   s.users_synced == 1 ? "" : "s", s.users_cloud, s.users_cloud == 1 ? "" : "s",
-                   s.users_missing, s.groups, s.groups == 1 ? "" : "s", wb_idmap_count(s.nested),
-                   s.others, s.others == 1 ? "" : "s");
-            if (s.in_scope)
-                printf("  scope: in scope (scope.mode=%s)\n",
-                       wb_conf_get_str(c->conf, "scope.mode"));
-            else
-                printf("  scope: OUT OF SCOPE: %s\n", s.reason);
-        }
-        if (ev.n) {
-            printf("  events: %zu for %s (key %s)%s\n", ev.n, topic, gid,
-                   dry ? ", not produced" : "");
-            for (i = 0; i < ev.n; i++)
-                printf("    %s\n", ev.v[i]);
-        }
-        if (po.planned) {
-            if (po.match_dn)
-                printf("  match: %s carries anchor %s%s\n", po.match_dn, po.anchor,
-                       po.match_n > 1 ? " (and other objects too: duplicate anchor)" : "");
-            else
-                printf("  match: no AD group carries anchor %s\n", po.anchor);
-            printf("  action%s:%s\n", dry ? "" : " (planned; the workers apply it)",
-                   cp.n ? "" : " none (AD already matches)");
-            for (i = 0; i < cp.n; i++)
-                printf("    %s\n", op_text(&cp.ops[i], line, sizeof(line)));
-            for (i = 0; i < cp.nnotes; i++)
-                printf("    worker warning: %s\n", cp.notes[i]);
-        } else if (plan_err[0] && ev.n) {
-            printf("  match/action: %s\n", plan_err);
-        }
-        if (part >= 0)
-            printf("  produced: %zu event%s to %s partition %d, offsets %lld..%lld\n", ev.n,
-                   ev.n == 1 ? "" : "s", topic, (int)part, (long long)first, (long long)last);
-        else if (dry && ev.n)
-            printf("  dry run: nothing was written to Kafka or AD\n");
-    }
-    if (strcmp(result, "out_of_scope") == 0) {
+    *render = true;
+    if (strcmp(r->result, "out_of_scope") == 0) {
         fprintf(stderr, "writebackctl provision: group %s is out of scope: %s; nothing emitted\n",
-                gid, s.reason);
-    } else if (strcmp(result, "not_found") == 0) {
-        fprintf(stderr, "writebackctl provision: group %s does not exist in Graph\n", gid);
+                r->gid, r->s.reason);
+    } else if (strcmp(r->result, "not_found") == 0) {
+        fprintf(stderr, "writebackctl provision: group %s does not exist in Graph\n", r->gid);
     }
 out:
     if (mem)
         fclose(mem);
     free(buf);
-    lines_free(&ev);
-    capture_free(&cp);
-    free(po.match_dn);
-    free(po.anchor);
-    wb_single_free(&s);
     wb_single_destroy(sg);
     return rc;
 }
+
+static cJSON *json(struct ctl *c, const void *opts, const void *result)
+{
+    const struct provision_opts *opt = opts;
+    const struct report *r = result;
+    cJSON *doc = cJSON_CreateObject(), *imp, *arr, *o;
+    char line[2048];
+    size_t i;
+
+    (void)c;
+    cJSON_AddStringToObject(doc, "group", r->gid);
+    cJSON_AddBoolToObject(doc, "dryRun", opt->dry);
+    cJSON_AddStringToObject(doc, "result", r->result);
+    cJSON_AddBoolToObject(doc, "found", r->s.found);
+    if (r->s.display_name)
+        cJSON_AddStringToObject(doc, "displayName", r->s.display_name);
+    cJSON_AddBoolToObject(doc, "inScope", r->s.found && r->s.in_scope);
+    if (r->s.found && !r->s.in_scope)
+        cJSON_AddStringToObject(doc, "reason", r->s.reason);
+    else
+        cJSON_AddNullToObject(doc, "reason");
+    imp = cJSON_AddObjectToObject(doc, "import");
+    cJSON_AddNumberToObject(imp, "members", (double)r->s.members);
+    cJSON_AddNumberToObject(imp, "usersSynced", (double)r->s.users_synced);
+    cJSON_AddNumberToObject(imp, "usersCloudOnly", (double)r->s.users_cloud);
+    cJSON_AddNumberToObject(imp, "usersUnresolved", (double)r->s.users_missing);
+    cJSON_AddNumberToObject(imp, "groups", (double)r->s.groups);
+    cJSON_AddNumberToObject(imp, "groupsInScope", (double)wb_idmap_count(r->s.nested));
+    cJSON_AddNumberToObject(imp, "others", (double)r->s.others);
+    arr = cJSON_AddArrayToObject(doc, "events");
+    for (i = 0; i < r->ev.n; i++) {
+        cJSON *e = cJSON_Parse(r->ev.v[i]);
+
+        cJSON_AddItemToArray(arr, e ? e : cJSON_CreateString(r->ev.v[i]));
+    }
+    if (r->po.planned) {
+        o = cJSON_AddObjectToObject(doc, "match");
+        cJSON_AddStringToObject(o, "anchor", r->po.anchor);
+        if (r->po.match_dn)
+            cJSON_AddStringToObject(o, "dn", r->po.match_dn);
+        else
+            cJSON_AddNullToObject(o, "dn");
+        cJSON_AddNumberToObject(o, "count", r->po.match_n);
+        arr = cJSON_AddArrayToObject(doc, "ldap");
+        for (i = 0; i < r->cp.n; i++) {
+            const struct op *op = &r->cp.ops[i];
+            cJSON *x = cJSON_CreateObject();
+
+            cJSON_AddStringToObject(x, "op", op->kind);
+            cJSON_AddStringToObject(x, "dn", op->dn);
+            if (op->detail)
+                cJSON_AddStringToObject(x, "detail", op->detail);
+            if (op->count)
+                cJSON_AddNumberToObject(x, "count", (double)op->count);
+            cJSON_AddStringToObject(x, "text", op_text(op, line, sizeof(line)));
+            cJSON_AddItemToArray(arr, x);
+        }
+    } else {
+        cJSON_AddNullToObject(doc, "match");
+        cJSON_AddNullToObject(doc, "ldap");
+    }
+    if (r->plan_err[0])
+        cJSON_AddStringToObject(doc, "ldapNote", r->plan_err);
+    if (r->part >= 0) {
+        o = cJSON_AddObjectToObject(doc, "produced");
+        cJSON_AddStringToObject(o, "topic", r->topic);
+        cJSON_AddNumberToObject(o, "partition", r->part);
+        cJSON_AddNumberToObject(o, "firstOffset", (double)r->first);
+        cJSON_AddNumberToObject(o, "lastOffset", (double)r->last);
+    } else {
+        cJSON_AddNullToObject(doc, "produced");
+    }
+    return doc;
+}
+
+/* The import and scope steps. */
+static void text_import(struct ctl *c, const struct wb_single *s)
+{
+    if (!s->found) {
+        printf("  import: the group does not exist in Graph (404)\n");
+        return;
+    }
+    printf("  import: read from Graph; %zu member%s: %zu synced user%s, %zu cloud-only "
+           "user%s (not provisioned), %zu unresolved, %zu nested group%s (%zu in "
+           "scope), %zu other object%s (not provisioned)\n",
+           s->members, s->members == 1 ? "" : "s", s->users_synced, s->users_synced == 1 ? "" : "s",
+           s->users_cloud, s->users_cloud == 1 ? "" : "s", s->users_missing, s->groups,
+           s->groups == 1 ? "" : "s", wb_idmap_count(s->nested), s->others,
+           s->others == 1 ? "" : "s");
+    if (s->in_scope)
+        printf("  scope: in scope (scope.mode=%s)\n", wb_conf_get_str(c->conf, "scope.mode"));
+    else
+        printf("  scope: OUT OF SCOPE: %s\n", s->reason);
+}
+
+static void text(struct ctl *c, const void *opts, const void *result)
+{
+    bool dry = ((const struct provision_opts *)opts)->dry;
+    const struct report *r = result;
+    const char *name = r->s.display_name;
+    char line[2048];
+    size_t i;
+
+    if (!r->s.found && strcmp(r->result, "not_found") != 0)
+        return;
+    printf("provision group %s%s%s%s%s\n", r->gid, name ? " (\"" : "", name ? name : "",
+           name ? "\")" : "", dry ? " [dry run]" : "");
+    text_import(c, &r->s);
+    if (r->ev.n) {
+        printf("  events: %zu for %s (key %s)%s\n", r->ev.n, r->topic, r->gid,
+               dry ? ", not produced" : "");
+        for (i = 0; i < r->ev.n; i++)
+            printf("    %s\n", r->ev.v[i]);
+    }
+    if (r->po.planned) {
+        if (r->po.match_dn)
+            printf("  match: %s carries anchor %s%s\n", r->po.match_dn, r->po.anchor,
+                   r->po.match_n > 1 ? " (and other objects too: duplicate anchor)" : "");
+        else
+            printf("  match: no AD group carries anchor %s\n", r->po.anchor);
+        printf("  action%s:%s\n", dry ? "" : " (planned; the workers apply it)",
+               r->cp.n ? "" : " none (AD already matches)");
+        for (i = 0; i < r->cp.n; i++)
+            printf("    %s\n", op_text(&r->cp.ops[i], line, sizeof(line)));
+        for (i = 0; i < r->cp.nnotes; i++)
+            printf("    worker warning: %s\n", r->cp.notes[i]);
+    } else if (r->plan_err[0] && r->ev.n) {
+        printf("  match/action: %s\n", r->plan_err);
+    }
+    if (r->part >= 0)
+        printf("  produced: %zu event%s to %s partition %d, offsets %lld..%lld\n", r->ev.n,
+               r->ev.n == 1 ? "" : "s", r->topic, (int)r->part, (long long)r->first,
+               (long long)r->last);
+    else if (dry && r->ev.n)
+        printf("  dry run: nothing was written to Kafka or AD\n");
+}
+
+static void result_free(void *result)
+{
+    struct report *r = result;
+
+    lines_free(&r->ev);
+    capture_free(&r->cp);
+    free(r->po.match_dn);
+    free(r->po.anchor);
+    wb_single_free(&r->s);
+}
+
+const struct ctl_cmd ctl_provision_cmd = {
+    .name = "provision",
+    .summary = "provision one group from Graph now (--dry-run: planned events and LDAP operations)",
+    .kafka = true,
+    .usage = usage,
+    .opt = options,
+    .opts_size = sizeof(struct provision_opts),
+    .defaults = &defaults,
+    .result_size = sizeof(struct report),
+    .run = run,
+    .text = text,
+    .json = json,
+    .free = result_free,
+};

@@ -6,12 +6,14 @@
  * events from a point in time instead, leaving every offset alone.
  */
 #include "ctl.h"
-#include "wb_dlqhdr.h"
+#include "ctl_kafka.h"
 #include "wb_id.h"
 #include "wb_kafka.h"
 #include "wb_mem.h"
+#include "wb_time.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,66 @@ struct plan_row {
     int32_t partition;
     int64_t current; /* -1: nothing committed */
     int64_t target;
+};
+
+struct replay_opts {
+    const char *topic, *group, *plist, *export, *file, *gid; /* NULL: not given */
+    int mode;                                                /* enum mode */
+    int64_t arg; /* --to-datetime, --by-duration (ms), --to-offset, --shift-by */
+    int execute, force;
+};
+
+static const struct replay_opts defaults = {.mode = M_NONE};
+
+#define POSITION(n, k, field, m, ...)                                                              \
+    CTL_OPT(n, k, struct replay_opts, field, .choice = (m),                                        \
+            .choice_off = offsetof(struct replay_opts, mode), __VA_ARGS__)
+
+static const struct ctl_opt options[] = {
+    CTL_OPT("--topic", CTL_OPT_STR, struct replay_opts, topic),
+    CTL_OPT("--consumer-group", CTL_OPT_STR, struct replay_opts, group),
+    CTL_OPT("--partition", CTL_OPT_STR, struct replay_opts, plist),
+    CTL_OPT("--export", CTL_OPT_STR, struct replay_opts, export),
+    CTL_OPT("--group-id", CTL_OPT_STR, struct replay_opts, gid),
+    CTL_OPT("--execute", CTL_OPT_FLAG, struct replay_opts, execute, .val = 1),
+    CTL_OPT("--dry-run", CTL_OPT_FLAG, struct replay_opts, execute, .val = 0),
+    CTL_OPT("--force", CTL_OPT_FLAG, struct replay_opts, force, .val = 1),
+    POSITION("--to-earliest", CTL_OPT_FLAG, mode, M_EARLIEST, .val = M_EARLIEST),
+    POSITION("--to-latest", CTL_OPT_FLAG, mode, M_LATEST, .val = M_LATEST),
+    POSITION("--from-file", CTL_OPT_STR, file, M_FILE),
+    POSITION("--to-datetime", CTL_OPT_TIME, arg, M_DATETIME),
+    POSITION("--by-duration", CTL_OPT_DURATION, arg, M_DURATION),
+    POSITION("--to-offset", CTL_OPT_I64, arg, M_OFFSET),
+    POSITION("--shift-by", CTL_OPT_I64, arg, M_SHIFT, .val = INT64_MIN),
+    {.name = NULL},
+};
+
+/* --group-id: one Entra group's events. */
+struct grp_ev {
+    int64_t offset, ts;
+    char *value;
+    size_t len;
+    rd_kafka_headers_t *hdrs;
+};
+
+struct grp_scan {
+    const char *key;
+    struct grp_ev *ev;
+    size_t n, cap;
+    bool too_many;
+};
+
+/* The plan (offsets mode) or the group's events (--group-id). */
+struct replay_result {
+    const char *topic, *group;
+    struct plan_row *rows;
+    size_t nrows;
+    char state[64];
+    int members;
+    char key[WB_ID_GUID_STR_SIZE]; /* --group-id, lower case */
+    int32_t part;
+    int64_t start, hi;
+    struct grp_scan gs;
 };
 
 static void usage(FILE *fp)
@@ -252,21 +314,6 @@ out:
     return rc;
 }
 
-/* --group-id: one Entra group's events. */
-struct grp_ev {
-    int64_t offset, ts;
-    char *value;
-    size_t len;
-    rd_kafka_headers_t *hdrs;
-};
-
-struct grp_scan {
-    const char *key;
-    struct grp_ev *ev;
-    size_t n, cap;
-    bool too_many;
-};
-
 static int grp_cb(const rd_kafka_message_t *m, void *opaque)
 {
     struct grp_scan *gs = opaque;
@@ -295,99 +342,67 @@ static int grp_cb(const rd_kafka_message_t *m, void *opaque)
     return 0;
 }
 
-static int replay_group(struct ctl *c, rd_kafka_t *admin, rd_kafka_t *reader, const char *topic,
-                        int nparts, const char *gid, enum mode mode, int64_t arg, bool execute)
+/* --group-id: reads the group's events from the position on and, with --execute, produces
+ * them again. */
+static int replay_group(struct ctl *c, rd_kafka_t *admin, rd_kafka_t *reader, int nparts,
+                        const struct replay_opts *o, struct replay_result *r)
 {
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(admin, topic, NULL);
-    char key[WB_ID_GUID_STR_SIZE];
-    int32_t part;
-    int64_t lo, hi, start = 0, *from = wb_calloc((size_t)nparts, sizeof(int64_t)),
-                    *to = wb_calloc((size_t)nparts, sizeof(int64_t));
-    bool want1 = true;
-    struct grp_scan gs = {key, NULL, 0, 0, false};
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(admin, r->topic, NULL);
+    int64_t lo, *from = wb_calloc((size_t)nparts, sizeof(int64_t)),
+                *to = wb_calloc((size_t)nparts, sizeof(int64_t)),
+                *res = wb_calloc((size_t)nparts, sizeof(int64_t));
+    bool *want = wb_calloc((size_t)nparts, sizeof(bool));
     rd_kafka_t *prod = NULL;
     int rc = CTL_EXIT_FAIL, i;
     size_t k;
 
-    for (i = 0; gid[i] && i < (int)sizeof(key) - 1; i++)
-        key[i] = (char)tolower((unsigned char)gid[i]);
-    key[i] = '\0';
+    for (i = 0; o->gid[i] && i < (int)sizeof(r->key) - 1; i++)
+        r->key[i] = (char)tolower((unsigned char)o->gid[i]);
+    r->key[i] = '\0';
+    r->gs.key = r->key;
     /* The same placement as the producer's murmur2_random partitioner. */
-    part = rd_kafka_msg_partitioner_murmur2_random(rkt, key, strlen(key), nparts, NULL, NULL);
-    if (ctl_watermarks(admin, topic, part, &lo, &hi) != WB_OK)
+    r->part =
+        rd_kafka_msg_partitioner_murmur2_random(rkt, r->key, strlen(r->key), nparts, NULL, NULL);
+    if (ctl_kafka_watermarks(admin, r->topic, r->part, &lo, &r->hi) != WB_OK)
         goto out;
-    switch (mode) {
-    case M_DATETIME:
-    case M_DURATION: {
-        bool *want = wb_calloc((size_t)nparts, sizeof(bool));
-        int64_t *his = wb_calloc((size_t)nparts, sizeof(int64_t)),
-                *res = wb_calloc((size_t)nparts, sizeof(int64_t));
-        wb_err_t e;
-
-        want[part] = want1;
-        his[part] = hi;
-        e = offsets_for_time(admin, topic, nparts, want, arg, his, res);
-        start = res[part];
-        free(want);
-        free(his);
-        free(res);
-        if (e != WB_OK)
+    if (o->mode == M_DATETIME || o->mode == M_DURATION) {
+        want[r->part] = true;
+        to[r->part] = r->hi;
+        if (offsets_for_time(admin, r->topic, nparts, want, o->arg, to, res) != WB_OK)
             goto out;
-        break;
-    }
-    case M_OFFSET:
-        start = clamp(arg, lo, hi);
-        break;
-    case M_EARLIEST:
-        start = lo;
-        break;
-    default:
-        ctl_usage_error("replay",
-                        "%s--group-id takes --to-datetime, --by-duration, --to-offset "
-                        "or --to-earliest",
-                        "");
-        rc = CTL_EXIT_USAGE;
+        r->start = res[r->part];
+    } else if (o->mode == M_OFFSET || o->mode == M_EARLIEST) {
+        r->start = o->mode == M_OFFSET ? clamp(o->arg, lo, r->hi) : lo;
+    } else {
+        rc = ctl_usage_error("replay",
+                             "%s--group-id takes --to-datetime, --by-duration, --to-offset "
+                             "or --to-earliest",
+                             "");
         goto out;
     }
-    from[part] = start;
-    to[part] = hi;
-    if (ctl_scan(reader, topic, nparts, from, to, 120000, grp_cb, &gs) != WB_OK)
+    from[r->part] = r->start;
+    to[r->part] = r->hi;
+    if (ctl_kafka_scan(reader, r->topic, nparts, from, to, 120000, grp_cb, &r->gs) != WB_OK)
         goto out;
-    if (gs.too_many) {
-        fprintf(stderr,
-                "writebackctl replay: more than %d events of %s; choose a later "
-                "position\n",
-                REPLAY_MAX_EVENTS, key);
+    if (r->gs.too_many) {
+        fprintf(stderr, "writebackctl replay: more than %d events of %s; choose a later position\n",
+                REPLAY_MAX_EVENTS, r->key);
         goto out;
     }
-    if (execute && gs.n > 0) {
-        prod = ctl_kafka_new(c, RD_KAFKA_PRODUCER, NULL);
+    if (o->execute && r->gs.n > 0) {
+        prod = ctl_kafka_new(c, RD_KAFKA_PRODUCER);
         if (!prod)
             goto out;
-        for (k = 0; k < gs.n; k++) {
-            struct wb_kafka_header hd[64];
-            size_t nh = 0, hi2 = 0;
-            const char *hn;
-            const void *hv;
-            size_t hl;
+        for (k = 0; k < r->gs.n; k++) {
+            const struct grp_ev *e = &r->gs.ev[k];
             char from_s[300];
+            struct wb_kafka_header hd = {"wb.replay.from", from_s, 0};
 
-            while (gs.ev[k].hdrs && nh < 63 &&
-                   rd_kafka_header_get_all(gs.ev[k].hdrs, hi2++, &hn, &hv, &hl) ==
-                       RD_KAFKA_RESP_ERR_NO_ERROR) {
-                if (wb_dlqhdr_is_ours(hn))
-                    continue;
-                hd[nh].name = hn;
-                hd[nh].value = hv;
-                hd[nh++].len = hl;
-            }
-            snprintf(from_s, sizeof(from_s), "%s/%d/%lld", topic, (int)part,
-                     (long long)gs.ev[k].offset);
-            hd[nh].name = "wb.replay.from";
-            hd[nh].value = from_s;
-            hd[nh++].len = strlen(from_s);
-            if (wb_kafka_produce(prod, topic, key, strlen(key), gs.ev[k].value, gs.ev[k].len, hd,
-                                 nh, NULL) != WB_OK)
+            snprintf(from_s, sizeof(from_s), "%s/%d/%lld", r->topic, (int)r->part,
+                     (long long)e->offset);
+            hd.len = strlen(from_s);
+            if (ctl_kafka_reproduce(prod, r->topic, r->key, strlen(r->key), e->value, e->len,
+                                    e->hdrs, &hd, 1) != WB_OK)
                 goto out;
         }
         if (wb_kafka_flush(prod, 30000) != WB_OK) {
@@ -395,273 +410,284 @@ static int replay_group(struct ctl *c, rd_kafka_t *admin, rd_kafka_t *reader, co
             goto out;
         }
     }
-    if (c->json) {
-        cJSON *doc = cJSON_CreateObject(), *arr;
-
-        cJSON_AddStringToObject(doc, "groupId", key);
-        cJSON_AddStringToObject(doc, "topic", topic);
-        cJSON_AddNumberToObject(doc, "partition", part);
-        cJSON_AddNumberToObject(doc, "from", (double)start);
-        cJSON_AddNumberToObject(doc, "to", (double)hi);
-        cJSON_AddBoolToObject(doc, "executed", execute);
-        arr = cJSON_AddArrayToObject(doc, "events");
-        for (k = 0; k < gs.n; k++) {
-            cJSON *o = cJSON_CreateObject();
-
-            cJSON_AddNumberToObject(o, "offset", (double)gs.ev[k].offset);
-            cJSON_AddNumberToObject(o, "timestamp", (double)gs.ev[k].ts);
-            cJSON_AddItemToArray(arr, o);
-        }
-        ctl_print_json(doc);
-    } else {
-        printf("%s %zu event(s) of group %s from %s [%d] offsets %lld..%lld%s\n",
-               execute ? "re-produced" : "would re-produce", gs.n, key, topic, (int)part,
-               (long long)start, (long long)hi, execute ? "" : " (dry run; add --execute)");
-        for (k = 0; k < gs.n; k++)
-            printf("  offset %lld\n", (long long)gs.ev[k].offset);
-    }
-    rc = 0;
+    rc = CTL_EXIT_OK;
 out:
-    for (k = 0; k < gs.n; k++) {
-        free(gs.ev[k].value);
-        if (gs.ev[k].hdrs)
-            rd_kafka_headers_destroy(gs.ev[k].hdrs);
-    }
-    free(gs.ev);
     wb_kafka_destroy(prod);
+    free(want);
+    free(res);
     free(from);
     free(to);
     rd_kafka_topic_destroy(rkt);
     return rc;
 }
 
-int ctl_replay(struct ctl *c, int argc, char **argv)
+/* Usage errors the option table cannot see. */
+static int check(const struct replay_opts *o)
 {
-    const char *topic = NULL, *group = NULL, *v, *plist = NULL, *export = NULL, *file = NULL;
-    const char *gid = NULL;
-    enum mode mode = M_NONE;
-    int64_t arg = 0;
-    bool execute = false, force = false, *want = NULL;
-    rd_kafka_t *admin = NULL, *reader = NULL;
-    rd_kafka_topic_partition_list_t *tp = NULL;
-    int64_t *lo = NULL, *hi = NULL, *target = NULL;
-    struct plan_row *rows = NULL;
-    size_t nrows = 0;
-    int nparts, p, i, rc = CTL_EXIT_FAIL, members = -1;
-    char state[64];
-
-    if (ctl_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
-    for (i = 1; i < argc; i++) {
-        enum mode m = M_NONE;
-
-        if (ctl_opt(argc, argv, &i, "--topic", &v))
-            topic = v;
-        else if (ctl_opt(argc, argv, &i, "--consumer-group", &v))
-            group = v;
-        else if (ctl_opt(argc, argv, &i, "--partition", &v))
-            plist = v;
-        else if (ctl_opt(argc, argv, &i, "--export", &v))
-            export = v;
-        else if (ctl_opt(argc, argv, &i, "--group-id", &v))
-            gid = v;
-        else if (strcmp(argv[i], "--execute") == 0)
-            execute = true, v = "";
-        else if (strcmp(argv[i], "--dry-run") == 0)
-            execute = false, v = "";
-        else if (strcmp(argv[i], "--force") == 0)
-            force = true, v = "";
-        else if (strcmp(argv[i], "--to-earliest") == 0)
-            m = M_EARLIEST, v = "";
-        else if (strcmp(argv[i], "--to-latest") == 0)
-            m = M_LATEST, v = "";
-        else if (ctl_opt(argc, argv, &i, "--from-file", &v))
-            m = M_FILE, file = v;
-        else if (ctl_opt(argc, argv, &i, "--to-datetime", &v)) {
-            m = M_DATETIME;
-            if (v && (arg = ctl_parse_time(v)) < 0)
-                return ctl_usage_error("replay", "bad --to-datetime \"%s\" (RFC 3339)", v);
-        } else if (ctl_opt(argc, argv, &i, "--by-duration", &v)) {
-            m = M_DURATION;
-            if (v && (arg = ctl_parse_duration(v)) < 0)
-                return ctl_usage_error("replay", "bad --by-duration \"%s\" (e.g. 15m, 2h, PT1H)",
-                                       v);
-            arg = ctl_now_ms() - arg;
-        } else if (ctl_opt(argc, argv, &i, "--to-offset", &v)) {
-            m = M_OFFSET;
-            if (v && (!ctl_parse_i64(v, &arg) || arg < 0))
-                return ctl_usage_error("replay", "bad --to-offset \"%s\"", v);
-        } else if (ctl_opt(argc, argv, &i, "--shift-by", &v)) {
-            m = M_SHIFT;
-            if (v && !ctl_parse_i64(v, &arg))
-                return ctl_usage_error("replay", "bad --shift-by \"%s\"", v);
-        } else
-            return ctl_usage_error("replay", "unknown option %s", argv[i]);
-        if (!v)
-            return ctl_usage_error("replay", "option %s needs a value", argv[i]);
-        if (m != M_NONE) {
-            if (mode != M_NONE)
-                return ctl_usage_error("replay", "%sgive exactly one position option", "");
-            mode = m;
-        }
-    }
-    if (mode == M_NONE)
+    if (o->mode == M_NONE)
         return ctl_usage_error("replay",
                                "%sa position is required (--to-datetime, "
                                "--by-duration, --to-offset, --shift-by, --to-earliest, "
                                "--to-latest or --from-file)",
                                "");
-    if (gid && !wb_id_guid_valid(gid))
-        return ctl_usage_error("replay", "--group-id \"%s\" is not an objectId (GUID)", gid);
-    if (gid && (plist || export || mode == M_FILE || force || group))
+    if (o->gid && !wb_id_guid_valid(o->gid))
+        return ctl_usage_error("replay", "--group-id \"%s\" is not an objectId (GUID)", o->gid);
+    if (o->gid && (o->plist || o->export || o->mode == M_FILE || o->force || o->group))
         return ctl_usage_error("replay",
                                "%s--group-id does not take --partition, --export, "
                                "--from-file, --force or --consumer-group",
                                "");
-    if (!topic)
-        topic = wb_conf_get_str(c->conf, "topic.events");
-    if (!group)
-        group = wb_conf_get_str(c->conf, "worker.group_id");
-    admin = ctl_kafka_new(c, RD_KAFKA_PRODUCER, NULL);
-    if (!admin)
-        goto out;
-    nparts = ctl_partitions(admin, topic);
-    if (nparts <= 0)
-        goto out;
-    if (gid) {
-        reader = ctl_kafka_new(c, RD_KAFKA_CONSUMER, NULL);
-        if (reader)
-            rc = replay_group(c, admin, reader, topic, nparts, gid, mode, arg, execute);
-        goto out;
+    if (o->mode == M_FILE && o->plist)
+        return ctl_usage_error("replay", "%s--from-file takes its partitions from the file", "");
+    return CTL_EXIT_OK;
+}
+
+/* The partitions to move: all, --partition's or the plan file's (targets then filled). */
+static int choose(const struct replay_opts *o, const char *topic, const char *group, int nparts,
+                  bool *want, int64_t *target)
+{
+    int p;
+
+    if (o->mode == M_FILE)
+        return load_plan(o->file, topic, group, nparts, want, target) != 0 ? CTL_EXIT_FAIL
+                                                                           : CTL_EXIT_OK;
+    if (o->plist && ctl_parse_partitions(o->plist, want, nparts) != 0)
+        return ctl_usage_error("replay", "bad --partition \"%s\"", o->plist);
+    for (p = 0; !o->plist && p < nparts; p++)
+        want[p] = true;
+    return CTL_EXIT_OK;
+}
+
+/* The new offset of partition p (cur: its committed offset, -1 none); -1 when a plan file's
+ * offset is out of range (message printed). */
+static int64_t target_of(const struct replay_opts *o, int p, int64_t cur, int64_t lo, int64_t hi,
+                         int64_t planned)
+{
+    switch (o->mode) {
+    case M_OFFSET:
+        return clamp(o->arg, lo, hi);
+    case M_SHIFT:
+        return clamp((cur >= 0 ? cur : lo) + o->arg, lo, hi);
+    case M_EARLIEST:
+        return lo;
+    case M_LATEST:
+        return hi;
+    case M_FILE:
+        if (planned >= lo && planned <= hi)
+            return planned;
+        fprintf(stderr,
+                "writebackctl replay: plan offset %lld of partition %d is outside "
+                "%lld..%lld (retention moved on?)\n",
+                (long long)planned, p, (long long)lo, (long long)hi);
+        return -1;
+    default:
+        return planned; /* offsets for the time */
     }
-    want = wb_calloc((size_t)nparts, sizeof(bool));
-    lo = wb_calloc((size_t)nparts, sizeof(int64_t));
-    hi = wb_calloc((size_t)nparts, sizeof(int64_t));
-    target = wb_calloc((size_t)nparts, sizeof(int64_t));
-    rows = wb_calloc((size_t)nparts, sizeof(*rows));
-    if (mode == M_FILE) {
-        if (plist) {
-            rc = ctl_usage_error("replay", "%s--from-file takes its partitions from the file", "");
-            goto out;
-        }
-        if (load_plan(file, topic, group, nparts, want, target) != 0)
-            goto out;
-    } else if (plist) {
-        if (ctl_parse_partitions(plist, want, nparts) != 0) {
-            rc = ctl_usage_error("replay", "bad --partition \"%s\"", plist);
-            goto out;
-        }
-    } else {
-        for (p = 0; p < nparts; p++)
-            want[p] = true;
-    }
-    tp = rd_kafka_topic_partition_list_new(nparts);
+}
+
+static int export_plan(const char *path, const struct replay_result *r)
+{
+    cJSON *doc = plan_json(r->group, r->topic, r->rows, r->nrows);
+    char *txt = cJSON_Print(doc);
+    FILE *fp = fopen(path, "wb");
+    bool ok = fp && fputs(txt, fp) >= 0 && fputc('\n', fp) != EOF;
+
+    if (fp && fclose(fp) != 0)
+        ok = false;
+    free(txt);
+    cJSON_Delete(doc);
+    if (!ok)
+        fprintf(stderr, "writebackctl replay: cannot write %s\n", path);
+    return ok ? 0 : -1;
+}
+
+/* The offsets mode: plan, export, and with --execute move the group's offsets. */
+static int replay_offsets(rd_kafka_t *admin, int nparts, const struct replay_opts *o,
+                          struct replay_result *r)
+{
+    bool *want = wb_calloc((size_t)nparts, sizeof(bool));
+    int64_t *lo = wb_calloc((size_t)nparts, sizeof(int64_t)),
+            *hi = wb_calloc((size_t)nparts, sizeof(int64_t)),
+            *target = wb_calloc((size_t)nparts, sizeof(int64_t));
+    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(nparts);
+    int p, rc = choose(o, r->topic, r->group, nparts, want, target);
+
+    if (rc != CTL_EXIT_OK)
+        goto out;
+    rc = CTL_EXIT_FAIL;
+    r->rows = wb_calloc((size_t)nparts, sizeof(*r->rows));
     for (p = 0; p < nparts; p++)
-        rd_kafka_topic_partition_list_add(tp, topic, p);
-    if (ctl_committed(admin, group, tp) != WB_OK)
+        rd_kafka_topic_partition_list_add(tp, r->topic, p);
+    if (ctl_kafka_committed(admin, r->group, tp) != WB_OK)
         goto out;
     for (p = 0; p < nparts; p++)
-        if (want[p] && ctl_watermarks(admin, topic, p, &lo[p], &hi[p]) != WB_OK)
+        if (want[p] && ctl_kafka_watermarks(admin, r->topic, p, &lo[p], &hi[p]) != WB_OK)
             goto out;
-    if ((mode == M_DATETIME || mode == M_DURATION) &&
-        offsets_for_time(admin, topic, nparts, want, arg, hi, target) != WB_OK)
+    if ((o->mode == M_DATETIME || o->mode == M_DURATION) &&
+        offsets_for_time(admin, r->topic, nparts, want, o->arg, hi, target) != WB_OK)
         goto out;
     for (p = 0; p < nparts; p++) {
         int64_t cur = tp->elems[p].offset >= 0 ? tp->elems[p].offset : -1;
 
         if (!want[p])
             continue;
-        switch (mode) {
-        case M_OFFSET:
-            target[p] = clamp(arg, lo[p], hi[p]);
-            break;
-        case M_SHIFT:
-            target[p] = clamp((cur >= 0 ? cur : lo[p]) + arg, lo[p], hi[p]);
-            break;
-        case M_EARLIEST:
-            target[p] = lo[p];
-            break;
-        case M_LATEST:
-            target[p] = hi[p];
-            break;
-        case M_FILE:
-            if (target[p] < lo[p] || target[p] > hi[p]) {
-                fprintf(stderr,
-                        "writebackctl replay: plan offset %lld of partition %d is outside "
-                        "%lld..%lld (retention moved on?)\n",
-                        (long long)target[p], p, (long long)lo[p], (long long)hi[p]);
-                goto out;
-            }
-            break;
-        default:
-            break;
-        }
-        rows[nrows].partition = p;
-        rows[nrows].current = cur;
-        rows[nrows++].target = target[p];
-    }
-    if (export) {
-        cJSON *doc = plan_json(group, topic, rows, nrows);
-        char *txt = cJSON_Print(doc);
-        FILE *fp = fopen(export, "wb");
-        bool ok = fp && fputs(txt, fp) >= 0 && fputc('\n', fp) != EOF;
-
-        if (fp && fclose(fp) != 0)
-            ok = false;
-        free(txt);
-        cJSON_Delete(doc);
-        if (!ok) {
-            fprintf(stderr, "writebackctl replay: cannot write %s\n", export);
+        target[p] = target_of(o, p, cur, lo[p], hi[p], target[p]);
+        if (target[p] < 0)
             goto out;
-        }
+        r->rows[r->nrows].partition = p;
+        r->rows[r->nrows].current = cur;
+        r->rows[r->nrows++].target = target[p];
     }
-    if (ctl_group_state(admin, group, state, sizeof(state), &members) != WB_OK)
+    if (o->export && export_plan(o->export, r) != 0)
         goto out;
-    if (execute && members != 0 && !force) {
+    if (ctl_kafka_group_state(admin, r->group, r->state, sizeof(r->state), &r->members) != WB_OK)
+        goto out;
+    if (o->execute && r->members != 0 && !o->force) {
         fprintf(stderr,
                 "writebackctl replay: group %s is %s with %d active member(s); stop the workers "
                 "first (or --force)\n",
-                group, state, members);
+                r->group, r->state, r->members);
         goto out;
     }
-    if (execute && alter_offsets(admin, group, topic, rows, nrows) != WB_OK)
+    if (o->execute && alter_offsets(admin, r->group, r->topic, r->rows, r->nrows) != WB_OK)
         goto out;
-    if (c->json) {
-        cJSON *doc = plan_json(group, topic, rows, nrows);
-
-        cJSON_AddBoolToObject(doc, "executed", execute);
-        cJSON_AddStringToObject(doc, "groupState", state);
-        cJSON_AddNumberToObject(doc, "members", members);
-        ctl_print_json(doc);
-    } else {
-        printf("%s offsets of group %s (%s, %d members) on %s:\n",
-               execute ? "Moved" : "Plan (dry run; add --execute to apply) for", group, state,
-               members, topic);
-        printf("%-9s %12s    %12s %10s\n", "PARTITION", "CURRENT", "NEW", "CHANGE");
-        for (i = 0; i < (int)nrows; i++) {
-            char cbuf[32];
-
-            if (rows[i].current >= 0)
-                snprintf(cbuf, sizeof(cbuf), "%lld", (long long)rows[i].current);
-            else
-                snprintf(cbuf, sizeof(cbuf), "-");
-            printf("%-9d %12s -> %12lld %+10lld\n", (int)rows[i].partition, cbuf,
-                   (long long)rows[i].target,
-                   (long long)(rows[i].target - (rows[i].current >= 0 ? rows[i].current : 0)));
-        }
-    }
-    rc = 0;
+    rc = CTL_EXIT_OK;
 out:
-    if (tp)
-        rd_kafka_topic_partition_list_destroy(tp);
-    free(rows);
+    rd_kafka_topic_partition_list_destroy(tp);
     free(target);
     free(hi);
     free(lo);
     free(want);
+    return rc;
+}
+
+static int run(struct ctl *c, const void *opts, void *result, bool *render)
+{
+    struct replay_opts o = *(const struct replay_opts *)opts;
+    struct replay_result *r = result;
+    rd_kafka_t *admin = NULL, *reader = NULL;
+    int nparts, rc = check(&o);
+
+    r->members = -1;
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    rc = CTL_EXIT_FAIL;
+    if (o.mode == M_DURATION)
+        o.arg = wb_time_now_ms() - o.arg;
+    r->topic = o.topic ? o.topic : wb_conf_get_str(c->conf, "topic.events");
+    r->group = o.group ? o.group : wb_conf_get_str(c->conf, "worker.group_id");
+    admin = ctl_kafka_new(c, RD_KAFKA_PRODUCER);
+    if (!admin)
+        goto out;
+    nparts = ctl_kafka_partitions(admin, r->topic);
+    if (nparts <= 0)
+        goto out;
+    if (o.gid) {
+        reader = ctl_kafka_new(c, RD_KAFKA_CONSUMER);
+        if (reader)
+            rc = replay_group(c, admin, reader, nparts, &o, r);
+    } else {
+        rc = replay_offsets(admin, nparts, &o, r);
+    }
+    *render = rc == CTL_EXIT_OK;
+out:
     wb_kafka_destroy(reader);
     wb_kafka_destroy(admin);
     return rc;
 }
+
+static cJSON *json(struct ctl *c, const void *opts, const void *result)
+{
+    const struct replay_opts *o = opts;
+    const struct replay_result *r = result;
+    cJSON *doc, *arr;
+    size_t k;
+
+    (void)c;
+    if (!o->gid) {
+        doc = plan_json(r->group, r->topic, r->rows, r->nrows);
+        cJSON_AddBoolToObject(doc, "executed", o->execute);
+        cJSON_AddStringToObject(doc, "groupState", r->state);
+        cJSON_AddNumberToObject(doc, "members", r->members);
+        return doc;
+    }
+    doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "groupId", r->key);
+    cJSON_AddStringToObject(doc, "topic", r->topic);
+    cJSON_AddNumberToObject(doc, "partition", r->part);
+    cJSON_AddNumberToObject(doc, "from", (double)r->start);
+    cJSON_AddNumberToObject(doc, "to", (double)r->hi);
+    cJSON_AddBoolToObject(doc, "executed", o->execute);
+    arr = cJSON_AddArrayToObject(doc, "events");
+    for (k = 0; k < r->gs.n; k++) {
+        cJSON *e = cJSON_CreateObject();
+
+        cJSON_AddNumberToObject(e, "offset", (double)r->gs.ev[k].offset);
+        cJSON_AddNumberToObject(e, "timestamp", (double)r->gs.ev[k].ts);
+        cJSON_AddItemToArray(arr, e);
+    }
+    return doc;
+}
+
+static void text(struct ctl *c, const void *opts, const void *result)
+{
+    const struct replay_opts *o = opts;
+    const struct replay_result *r = result;
+    size_t k;
+
+    (void)c;
+    if (o->gid) {
+        printf("%s %zu event(s) of group %s from %s [%d] offsets %lld..%lld%s\n",
+               o->execute ? "re-produced" : "would re-produce", r->gs.n, r->key, r->topic,
+               (int)r->part, (long long)r->start, (long long)r->hi,
+               o->execute ? "" : " (dry run; add --execute)");
+        for (k = 0; k < r->gs.n; k++)
+            printf("  offset %lld\n", (long long)r->gs.ev[k].offset);
+        return;
+    }
+    printf("%s offsets of group %s (%s, %d members) on %s:\n",
+           o->execute ? "Moved" : "Plan (dry run; add --execute to apply) for", r->group, r->state,
+           r->members, r->topic);
+    printf("%-9s %12s    %12s %10s\n", "PARTITION", "CURRENT", "NEW", "CHANGE");
+    for (k = 0; k < r->nrows; k++) {
+        const struct plan_row *row = &r->rows[k];
+        char cbuf[32];
+
+        if (row->current >= 0)
+            snprintf(cbuf, sizeof(cbuf), "%lld", (long long)row->current);
+        else
+            snprintf(cbuf, sizeof(cbuf), "-");
+        printf("%-9d %12s -> %12lld %+10lld\n", (int)row->partition, cbuf, (long long)row->target,
+               (long long)(row->target - (row->current >= 0 ? row->current : 0)));
+    }
+}
+
+static void result_free(void *result)
+{
+    struct replay_result *r = result;
+    size_t k;
+
+    for (k = 0; k < r->gs.n; k++) {
+        free(r->gs.ev[k].value);
+        if (r->gs.ev[k].hdrs)
+            rd_kafka_headers_destroy(r->gs.ev[k].hdrs);
+    }
+    free(r->gs.ev);
+    free(r->rows);
+}
+
+const struct ctl_cmd ctl_replay_cmd = {
+    .name = "replay",
+    .summary = "rewind the workers' offsets, or re-apply one group's events",
+    .kafka = true,
+    .usage = usage,
+    .opt = options,
+    .opts_size = sizeof(struct replay_opts),
+    .defaults = &defaults,
+    .choice_what = "give exactly one position option",
+    .result_size = sizeof(struct replay_result),
+    .run = run,
+    .text = text,
+    .json = json,
+    .free = result_free,
+};

@@ -11,6 +11,7 @@
 #include "wb_mem.h"
 
 #include <ldap.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,206 +238,261 @@ out:
     return n;
 }
 
-int ctl_soa(struct ctl *c, int argc, char **argv)
+enum verb { V_SHOW, V_ADD, V_REMOVE, V_CHECK };
+
+static const char *const verbs[] = {"show", "add-sid", "remove-sid", "check", NULL};
+
+struct soa_opts {
+    int verb; /* enum verb */
+    const char **sids;
+    const char *policy_dn;
+    int dry;
+};
+
+static const struct ctl_opt options[] = {
+    CTL_OPT("--policy-dn", CTL_OPT_STR, struct soa_opts, policy_dn),
+    CTL_OPT("--dry-run", CTL_OPT_FLAG, struct soa_opts, dry, .val = 1),
+    {.name = NULL},
+};
+
+/* The policy as it is (cur) and as it would be after the change (result); doc is the report
+ * both renderers print. */
+struct soa_result {
+    wb_ldap_t *ld;
+    char *password, *dn;
+    struct wb_ldap_entry *pol;
+    struct sidlist cur, args, result;
+    size_t bad; /* SIDs of result that do not resolve */
+    cJSON *doc;
+};
+
+/* The SID operands, checked and without duplicates, into r->args. */
+static int take_sids(const struct soa_opts *o, struct soa_result *r)
 {
-    const char *verb, *forced = NULL, *v;
-    bool dry = false;
-    wb_ldap_t *ld = NULL;
-    char *password = NULL, *dn = NULL;
-    struct wb_ldap_entry *pol = NULL;
-    struct sidlist cur = {0}, args = {0}, result = {0};
+    bool change = o->verb == V_ADD || o->verb == V_REMOVE;
+    size_t k;
+
+    for (k = 0; o->sids[k]; k++)
+        ;
+    r->args.v = wb_calloc(k + 1, sizeof(char *));
+    for (k = 0; o->sids[k]; k++) {
+        if (!change)
+            return ctl_usage_error("soa-policy", "unexpected argument %s", o->sids[k]);
+        if (!wb_id_sid_valid(o->sids[k]))
+            return ctl_usage_error("soa-policy", "\"%s\" is not a SID (S-1-5-21-...)", o->sids[k]);
+        if (!has(&r->args, o->sids[k]))
+            r->args.v[r->args.n++] = wb_strdup(o->sids[k]);
+    }
+    if (change && r->args.n == 0)
+        return ctl_usage_error("soa-policy", "%sgive at least one SID", "");
+    return CTL_EXIT_OK;
+}
+
+/* r->cur from the policy object, r->result as it would be after the change. */
+static void lists(const struct soa_opts *o, struct soa_result *r)
+{
     const struct wb_ldap_val *vals = NULL;
-    cJSON *doc = NULL, *arr;
-    size_t i, nvals = 0, bad = 0;
-    int rc = CTL_EXIT_FAIL, k;
+    size_t i, nvals = 0;
 
-    if (ctl_wants_help(argc, argv) || argc < 2) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? CTL_EXIT_USAGE : 0;
-    }
-    verb = argv[1];
-    if (strcmp(verb, "show") && strcmp(verb, "add-sid") && strcmp(verb, "remove-sid") &&
-        strcmp(verb, "check"))
-        return ctl_usage_error("soa-policy", "unknown subcommand %s", verb);
-    args.v = wb_calloc((size_t)argc, sizeof(char *));
-    for (k = 2; k < argc; k++) {
-        if (ctl_opt(argc, argv, &k, "--policy-dn", &v)) {
-            if (!v) {
-                rc = ctl_usage_error("soa-policy", "%s--policy-dn needs a DN", "");
-                goto out;
-            }
-            forced = v;
-        } else if (strcmp(argv[k], "--dry-run") == 0) {
-            dry = true;
-        } else if ((strcmp(verb, "add-sid") == 0 || strcmp(verb, "remove-sid") == 0) &&
-                   argv[k][0] != '-') {
-            if (!wb_id_sid_valid(argv[k])) {
-                rc = ctl_usage_error("soa-policy", "\"%s\" is not a SID (S-1-5-21-...)", argv[k]);
-                goto out;
-            }
-            if (!has(&args, argv[k]))
-                args.v[args.n++] = wb_strdup(argv[k]);
-        } else {
-            rc = ctl_usage_error("soa-policy", "unexpected argument %s", argv[k]);
-            goto out;
+    for (i = 0; r->pol && i < r->pol->nattrs; i++)
+        if (strcasecmp(r->pol->attrs[i].name, SOA_ATTR) == 0) {
+            vals = r->pol->attrs[i].vals;
+            nvals = r->pol->attrs[i].nvals;
         }
-    }
-    if ((strcmp(verb, "add-sid") == 0 || strcmp(verb, "remove-sid") == 0) && args.n == 0) {
-        rc = ctl_usage_error("soa-policy", "%sgive at least one SID", "");
-        goto out;
-    }
-    ld = ad_connect(c, &password);
-    if (!ld)
-        goto out;
-    if (find_policy(c, ld, forced, &pol, &dn) != WB_OK)
-        goto out;
-    if (pol) {
-        for (i = 0; i < pol->nattrs; i++)
-            if (strcasecmp(pol->attrs[i].name, SOA_ATTR) == 0) {
-                vals = pol->attrs[i].vals;
-                nvals = pol->attrs[i].nvals;
-            }
-    }
-    cur.v = wb_calloc(nvals + 1, sizeof(char *));
+    r->cur.v = wb_calloc(nvals + 1, sizeof(char *));
     for (i = 0; i < nvals; i++)
-        cur.v[cur.n++] = wb_strndup(vals[i].data, vals[i].len);
+        r->cur.v[r->cur.n++] = wb_strndup(vals[i].data, vals[i].len);
+    r->result.v = wb_calloc(r->cur.n + r->args.n + 1, sizeof(char *));
+    for (i = 0; i < r->cur.n; i++)
+        if (o->verb != V_REMOVE || !has(&r->args, r->cur.v[i]))
+            r->result.v[r->result.n++] = wb_strdup(r->cur.v[i]);
+    for (i = 0; o->verb == V_REMOVE && i < r->args.n; i++)
+        if (!has(&r->cur, r->args.v[i]))
+            fprintf(stderr, "writebackctl soa-policy: %s is not in the policy\n", r->args.v[i]);
+    for (i = 0; o->verb == V_ADD && i < r->args.n; i++)
+        if (!has(&r->result, r->args.v[i]))
+            r->result.v[r->result.n++] = wb_strdup(r->args.v[i]);
+}
 
-    /* The list as it would be after the change. */
-    result.v = wb_calloc(cur.n + args.n + 1, sizeof(char *));
-    for (i = 0; i < cur.n; i++)
-        if (strcmp(verb, "remove-sid") != 0 || !has(&args, cur.v[i]))
-            result.v[result.n++] = wb_strdup(cur.v[i]);
-    if (strcmp(verb, "remove-sid") == 0) {
-        for (i = 0; i < args.n; i++)
-            if (!has(&cur, args.v[i]))
-                fprintf(stderr, "writebackctl soa-policy: %s is not in the policy\n", args.v[i]);
-    }
-    if (strcmp(verb, "add-sid") == 0)
-        for (i = 0; i < args.n; i++)
-            if (!has(&result, args.v[i]))
-                result.v[result.n++] = wb_strdup(args.v[i]);
+/* The report: every SID of the resulting list resolved in AD, and the policy's state. */
+static wb_err_t report(struct soa_result *r)
+{
+    cJSON *arr;
+    size_t i;
 
-    doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "policy", dn);
-    cJSON_AddBoolToObject(doc, "exists", pol != NULL);
-    arr = cJSON_AddArrayToObject(doc, "sids");
-    for (i = 0; i < result.n; i++) {
-        cJSON *o = cJSON_CreateObject();
+    r->doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(r->doc, "policy", r->dn);
+    cJSON_AddBoolToObject(r->doc, "exists", r->pol != NULL);
+    arr = cJSON_AddArrayToObject(r->doc, "sids");
+    for (i = 0; i < r->result.n; i++) {
+        cJSON *o;
         char *name = NULL;
-        bool ok = wb_id_sid_valid(result.v[i]);
+        bool ok = wb_id_sid_valid(r->result.v[i]);
 
-        if (ok && resolve_sid(ld, result.v[i], &name) != WB_OK) {
-            fprintf(stderr, "writebackctl soa-policy: cannot resolve %s: %s\n", result.v[i],
-                    wb_ldap_last_error(ld) ? wb_ldap_last_error(ld) : "LDAP error");
-            cJSON_Delete(o);
-            goto out;
+        if (ok && resolve_sid(r->ld, r->result.v[i], &name) != WB_OK) {
+            fprintf(stderr, "writebackctl soa-policy: cannot resolve %s: %s\n", r->result.v[i],
+                    wb_ldap_last_error(r->ld) ? wb_ldap_last_error(r->ld) : "LDAP error");
+            return WB_ERR_TRANSIENT;
         }
-        cJSON_AddStringToObject(o, "sid", result.v[i]);
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "sid", r->result.v[i]);
         if (name)
             cJSON_AddStringToObject(o, "name", name);
         else
             cJSON_AddNullToObject(o, "name");
         cJSON_AddBoolToObject(o, "valid", name != NULL);
         if (!name) {
-            bad++;
-            fprintf(stderr, "writebackctl soa-policy: %s %s\n", result.v[i],
+            r->bad++;
+            fprintf(stderr, "writebackctl soa-policy: %s %s\n", r->result.v[i],
                     ok ? "does not resolve to any object in AD" : "is not a SID");
         }
         free(name);
         cJSON_AddItemToArray(arr, o);
     }
-    cJSON_AddNumberToObject(doc, "count", (double)result.n);
-    cJSON_AddStringToObject(doc, "state",
-                            !pol && result.n == cur.n ? "absent"
-                            : result.n == 0           ? "off"
-                            : bad                     ? "invalid"
-                                                      : "valid");
-    if (strcmp(verb, "add-sid") == 0 || strcmp(verb, "remove-sid") == 0) {
-        bool adding = strcmp(verb, "add-sid") == 0;
-        struct wb_ldap_mod m = {adding ? WB_LDAP_MOD_ADD : WB_LDAP_MOD_DELETE, SOA_ATTR, NULL, 0};
-        const char **list = wb_calloc(args.n + 1, sizeof(char *));
+    cJSON_AddNumberToObject(r->doc, "count", (double)r->result.n);
+    cJSON_AddStringToObject(r->doc, "state",
+                            !r->pol && r->result.n == r->cur.n ? "absent"
+                            : r->result.n == 0                 ? "off"
+                            : r->bad                           ? "invalid"
+                                                               : "valid");
+    return WB_OK;
+}
 
-        if (result.n > SOA_MAX_SIDS) {
-            fprintf(stderr,
-                    "writebackctl soa-policy: refused: %zu SIDs, a policy holds at most %d\n",
-                    result.n, SOA_MAX_SIDS);
-            free(list);
+/* add-sid, remove-sid: refuses a list over 64 SIDs or with a stale one, then writes the
+ * difference (creating the policy object for the first SID). */
+static int change(struct ctl *c, const struct soa_opts *o, struct soa_result *r)
+{
+    bool adding = o->verb == V_ADD;
+    struct wb_ldap_mod m = {adding ? WB_LDAP_MOD_ADD : WB_LDAP_MOD_DELETE, SOA_ATTR, NULL, 0};
+    const char **list = NULL;
+    wb_err_t e = WB_OK;
+    size_t i;
+    int rc = CTL_EXIT_FAIL;
+
+    if (r->result.n > SOA_MAX_SIDS) {
+        fprintf(stderr, "writebackctl soa-policy: refused: %zu SIDs, a policy holds at most %d\n",
+                r->result.n, SOA_MAX_SIDS);
+        return rc;
+    }
+    if (r->bad) {
+        fprintf(stderr,
+                "writebackctl soa-policy: refused: %zu SID(s) do not resolve in AD; "
+                "one bad SID disables the whole policy (remove stale ones first)\n",
+                r->bad);
+        return rc;
+    }
+    list = wb_calloc(r->args.n + 1, sizeof(char *));
+    for (i = 0; i < r->args.n; i++)
+        if (adding ? !has(&r->cur, r->args.v[i]) : has(&r->cur, r->args.v[i]))
+            list[m.nvalues++] = r->args.v[i];
+    m.values = list;
+    if (!o->dry && m.nvalues > 0) {
+        if (!r->pol)
+            e = create_policy(c, r->ld, r->dn);
+        if (e == WB_OK)
+            e = wb_ldap_modify(r->ld, r->dn, &m, 1, 0);
+        if (e != WB_OK) {
+            fprintf(stderr, "writebackctl soa-policy: writing %s failed: %s\n", r->dn,
+                    wb_ldap_last_error(r->ld) ? wb_ldap_last_error(r->ld) : wb_err_name(e));
             goto out;
         }
-        if (bad) {
-            fprintf(stderr,
-                    "writebackctl soa-policy: refused: %zu SID(s) do not resolve in AD; "
-                    "one bad SID disables the whole policy (remove stale ones first)\n",
-                    bad);
-            free(list);
-            goto out;
-        }
-        for (i = 0; i < args.n; i++)
-            if (adding ? !has(&cur, args.v[i]) : has(&cur, args.v[i]))
-                list[m.nvalues++] = args.v[i];
-        m.values = list;
-        if (!dry && m.nvalues > 0) {
-            wb_err_t e = WB_OK;
-
-            if (!pol)
-                e = create_policy(c, ld, dn);
-            if (e == WB_OK)
-                e = wb_ldap_modify(ld, dn, &m, 1, 0);
-            if (e != WB_OK) {
-                fprintf(stderr, "writebackctl soa-policy: writing %s failed: %s\n", dn,
-                        wb_ldap_last_error(ld) ? wb_ldap_last_error(ld) : wb_err_name(e));
-                free(list);
-                goto out;
-            }
-        }
-        free(list);
-        cJSON_AddBoolToObject(doc, "written", !dry && m.nvalues > 0);
     }
-    if (strcmp(verb, "check") == 0) {
-        cJSON *groups = cJSON_AddArrayToObject(doc, "enforcedGroups");
-
-        if (enforced_groups(c, ld, groups) < 0)
-            goto out;
-    }
-    if (c->json) {
-        ctl_print_json(doc);
-        doc = NULL;
-    } else {
-        cJSON *it;
-
-        printf("policy %s: %s, %d SID(s)\n", dn, cJSON_GetObjectItem(doc, "state")->valuestring,
-               (int)cJSON_GetObjectItem(doc, "count")->valuedouble);
-        cJSON_ArrayForEach(it, arr)
-        {
-            cJSON *nm = cJSON_GetObjectItem(it, "name");
-
-            printf("  %-50s %s\n", cJSON_GetObjectItem(it, "sid")->valuestring,
-                   cJSON_IsString(nm) ? nm->valuestring : "NOT FOUND IN AD");
-        }
-        it = cJSON_GetObjectItem(doc, "enforcedGroups");
-        if (it) {
-            cJSON *g;
-
-            printf("%d enforced group(s) (msDS-ObjectSoa=Cloud)\n", cJSON_GetArraySize(it));
-            cJSON_ArrayForEach(g, it) printf("  %s\n", g->valuestring);
-        }
-        if (dry)
-            printf("(dry run: nothing written)\n");
-    }
-    rc = 0;
-    if (strcmp(verb, "check") == 0 && (!pol || result.n == 0 || bad))
-        rc = CTL_EXIT_FAIL;
+    cJSON_AddBoolToObject(r->doc, "written", !o->dry && m.nvalues > 0);
+    rc = CTL_EXIT_OK;
 out:
-    cJSON_Delete(doc);
-    sl_free(&result);
-    sl_free(&args);
-    sl_free(&cur);
-    wb_ldap_entry_free(pol);
-    free(dn);
-    wb_ldap_destroy(ld);
-    if (password) {
-        memset(password, 0, strlen(password));
-        free(password);
-    }
+    free(list);
     return rc;
 }
+
+static int run(struct ctl *c, const void *opts, void *result, bool *render)
+{
+    const struct soa_opts *o = opts;
+    struct soa_result *r = result;
+    int rc = take_sids(o, r);
+
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    rc = CTL_EXIT_FAIL;
+    r->ld = ad_connect(c, &r->password);
+    if (!r->ld || find_policy(c, r->ld, o->policy_dn, &r->pol, &r->dn) != WB_OK)
+        return rc;
+    lists(o, r);
+    if (report(r) != WB_OK)
+        return rc;
+    if ((o->verb == V_ADD || o->verb == V_REMOVE) && change(c, o, r) != CTL_EXIT_OK)
+        return rc;
+    if (o->verb == V_CHECK &&
+        enforced_groups(c, r->ld, cJSON_AddArrayToObject(r->doc, "enforcedGroups")) < 0)
+        return rc;
+    *render = true;
+    if (o->verb == V_CHECK && (!r->pol || r->result.n == 0 || r->bad))
+        return CTL_EXIT_FAIL;
+    return CTL_EXIT_OK;
+}
+
+static cJSON *json(struct ctl *c, const void *opts, const void *result)
+{
+    const struct soa_result *r = result;
+
+    (void)c, (void)opts;
+    return cJSON_Duplicate(r->doc, true);
+}
+
+static void text(struct ctl *c, const void *opts, const void *result)
+{
+    const struct soa_opts *o = opts;
+    const struct soa_result *r = result;
+    cJSON *it, *g;
+
+    (void)c;
+    printf("policy %s: %s, %d SID(s)\n", r->dn, cJSON_GetObjectItem(r->doc, "state")->valuestring,
+           (int)cJSON_GetObjectItem(r->doc, "count")->valuedouble);
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(r->doc, "sids"))
+    {
+        cJSON *nm = cJSON_GetObjectItem(it, "name");
+
+        printf("  %-50s %s\n", cJSON_GetObjectItem(it, "sid")->valuestring,
+               cJSON_IsString(nm) ? nm->valuestring : "NOT FOUND IN AD");
+    }
+    it = cJSON_GetObjectItem(r->doc, "enforcedGroups");
+    if (it) {
+        printf("%d enforced group(s) (msDS-ObjectSoa=Cloud)\n", cJSON_GetArraySize(it));
+        cJSON_ArrayForEach(g, it) printf("  %s\n", g->valuestring);
+    }
+    if (o->dry)
+        printf("(dry run: nothing written)\n");
+}
+
+static void result_free(void *result)
+{
+    struct soa_result *r = result;
+
+    cJSON_Delete(r->doc);
+    sl_free(&r->result);
+    sl_free(&r->args);
+    sl_free(&r->cur);
+    wb_ldap_entry_free(r->pol);
+    free(r->dn);
+    wb_ldap_destroy(r->ld);
+    if (r->password) {
+        memset(r->password, 0, strlen(r->password));
+        free(r->password);
+    }
+}
+
+const struct ctl_cmd ctl_soa_cmd = {
+    .name = "soa-policy",
+    .summary = "AD enforcement policy: show, add-sid, remove-sid, check",
+    .kafka = false,
+    .usage = usage,
+    .verbs = verbs,
+    .opt = options,
+    .opts_size = sizeof(struct soa_opts),
+    .verb_off = offsetof(struct soa_opts, verb),
+    .operands_off = offsetof(struct soa_opts, sids),
+    .result_size = sizeof(struct soa_result),
+    .run = run,
+    .text = text,
+    .json = json,
+    .free = result_free,
+};

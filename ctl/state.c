@@ -5,12 +5,14 @@
  * deletes (and staged unscoped groups) held back by graph.delete_threshold.
  */
 #include "ctl.h"
+#include "ctl_kafka.h"
 #include "wb_command.h"
 #include "wb_id.h"
 #include "wb_kafka.h"
 #include "wb_mem.h"
 #include "wb_state.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,185 +47,269 @@ static void usage_deletes(FILE *fp)
           fp);
 }
 
-/* Produces value under <tenant>/command to topic.state and waits for the broker's ack. */
-static wb_err_t put_command(struct ctl *c, const char *value)
+/* A stored command (resync, deletes allow) or the checkpoint's stage (deletes show). */
+struct state_result {
+    char *key, *value; /* the command record */
+    const char *topic;
+    struct wb_kafka_delivery dr;
+    struct wb_ckpt ck; /* deletes show */
+    struct wb_idkey *keys;
+    size_t nkeys;
+};
+
+/* Produces r->value under <tenant>/command to topic.state and waits for the broker's ack. */
+static wb_err_t put_command(struct ctl *c, struct state_result *r)
 {
-    const char *tenant = wb_conf_get_str(c->conf, "tenant");
-    const char *topic = wb_conf_get_str(c->conf, "topic.state");
-    char *key = wb_asprintf("%s/command", tenant);
-    rd_kafka_t *prod = ctl_kafka_new(c, RD_KAFKA_PRODUCER, NULL);
-    struct wb_kafka_delivery dr = {0};
+    rd_kafka_t *prod = ctl_kafka_new(c, RD_KAFKA_PRODUCER);
     wb_err_t rc = WB_ERR_TRANSIENT;
 
+    r->key = wb_asprintf("%s/command", wb_conf_get_str(c->conf, "tenant"));
+    r->topic = wb_conf_get_str(c->conf, "topic.state");
     if (!prod)
         goto out;
-    if (ctl_partitions(prod, topic) <= 0)
+    if (ctl_kafka_partitions(prod, r->topic) <= 0)
         goto out;
-    rc = wb_kafka_produce(prod, topic, key, strlen(key), value, strlen(value), NULL, 0, &dr);
+    rc = wb_kafka_produce(prod, r->topic, r->key, strlen(r->key), r->value, strlen(r->value), NULL,
+                          0, &r->dr);
     if (rc != WB_OK)
         goto out;
     rc = wb_kafka_flush(prod, 30000);
-    if (rc == WB_OK && (!dr.done || dr.err)) {
+    if (rc == WB_OK && (!r->dr.done || r->dr.err)) {
         fprintf(stderr, "writebackctl: command not stored: %s\n",
-                dr.done ? rd_kafka_err2str(dr.err) : "no acknowledgement");
+                r->dr.done ? rd_kafka_err2str(r->dr.err) : "no acknowledgement");
         rc = WB_ERR_TRANSIENT;
     }
-    if (rc == WB_OK && !c->json)
-        printf("stored %s = %s in %s [%d] at offset %lld\n", key, value, topic, (int)dr.partition,
-               (long long)dr.offset);
 out:
     wb_kafka_destroy(prod);
-    free(key);
     return rc;
 }
 
-int ctl_resync(struct ctl *c, int argc, char **argv)
+static void print_stored(const struct state_result *r)
 {
-    char *cmd;
-    int rc;
-
-    if (ctl_wants_help(argc, argv)) {
-        usage_resync(stdout);
-        return 0;
-    }
-    if (argc > 1)
-        return ctl_usage_error("resync", "unexpected argument %s", argv[1]);
-    cmd = wb_command_encode_resync();
-    rc = put_command(c, cmd);
-    free(cmd);
-    if (rc != WB_OK)
-        return CTL_EXIT_FAIL;
-    if (c->json) {
-        cJSON *doc = cJSON_CreateObject();
-
-        cJSON_AddBoolToObject(doc, "resyncRequested", true);
-        cJSON_AddStringToObject(doc, "tenant", wb_conf_get_str(c->conf, "tenant"));
-        ctl_print_json(doc);
-    } else {
-        printf("the producer will do a full sync at its next round\n");
-    }
-    return 0;
+    printf("stored %s = %s in %s [%d] at offset %lld\n", r->key, r->value, r->topic,
+           (int)r->dr.partition, (long long)r->dr.offset);
 }
 
-static int deletes_show(struct ctl *c)
+static void result_free(void *result)
+{
+    struct state_result *r = result;
+
+    free(r->key);
+    free(r->value);
+    free(r->keys);
+    wb_ckpt_free(&r->ck);
+}
+
+/* ---------------------------------------------------------------- resync */
+
+static const struct ctl_opt resync_options[] = {{.name = NULL}};
+
+static int resync_run(struct ctl *c, const void *opts, void *result, bool *render)
+{
+    struct state_result *r = result;
+
+    (void)opts;
+    r->value = wb_command_encode_resync();
+    if (put_command(c, r) != WB_OK)
+        return CTL_EXIT_FAIL;
+    *render = true;
+    return CTL_EXIT_OK;
+}
+
+static cJSON *resync_json(struct ctl *c, const void *opts, const void *result)
+{
+    cJSON *doc = cJSON_CreateObject();
+
+    (void)opts, (void)result;
+    cJSON_AddBoolToObject(doc, "resyncRequested", true);
+    cJSON_AddStringToObject(doc, "tenant", wb_conf_get_str(c->conf, "tenant"));
+    return doc;
+}
+
+static void resync_text(struct ctl *c, const void *opts, const void *result)
+{
+    (void)c, (void)opts;
+    print_stored(result);
+    printf("the producer will do a full sync at its next round\n");
+}
+
+const struct ctl_cmd ctl_resync_cmd = {
+    .name = "resync",
+    .summary = "ask the producer for a full sync at its next round",
+    .kafka = true,
+    .usage = usage_resync,
+    .opt = resync_options,
+    .result_size = sizeof(struct state_result),
+    .run = resync_run,
+    .text = resync_text,
+    .json = resync_json,
+    .free = result_free,
+};
+
+/* ---------------------------------------------------------------- deletes */
+
+enum { D_SHOW, D_ALLOW };
+
+static const char *const deletes_verbs[] = {"show", "allow", NULL};
+
+struct deletes_opts {
+    int verb;
+    const char **ids;
+    int all;
+};
+
+static const struct ctl_opt deletes_options[] = {
+    CTL_OPT("--all", CTL_OPT_FLAG, struct deletes_opts, all, .val = 1),
+    {.name = NULL},
+};
+
+/* Reads the checkpoint the producer last committed. */
+static int deletes_show(struct ctl *c, struct state_result *r)
 {
     char errstr[512];
     wb_state_t *st = NULL;
-    struct wb_ckpt ck;
-    struct wb_idkey *keys = NULL;
-    size_t n = 0, i, ndel = 0, nuns = 0;
     int rc = CTL_EXIT_FAIL;
-    wb_err_t e;
 
-    wb_ckpt_init(&ck);
+    wb_ckpt_init(&r->ck);
     st = wb_state_new(wb_conf_kafka_kv(c->conf), wb_conf_get_str(c->conf, "topic.state"),
                       wb_conf_get_str(c->conf, "tenant"), errstr, sizeof(errstr));
     if (!st) {
         fprintf(stderr, "writebackctl deletes: %s\n", errstr);
         goto out;
     }
-    e = wb_state_poll(st, 60000);
-    if (e != WB_OK) {
+    if (wb_state_poll(st, 60000) != WB_OK) {
         fprintf(stderr, "writebackctl deletes: could not read %s to its end\n",
                 wb_conf_get_str(c->conf, "topic.state"));
         goto out;
     }
-    if (wb_state_checkpoint(st, &ck) != WB_OK) {
+    if (wb_state_checkpoint(st, &r->ck) != WB_OK) {
         fprintf(stderr, "writebackctl deletes: the stored checkpoint is damaged\n");
         goto out;
     }
-    keys = wb_idmap_keys_sorted(ck.staged, &n);
-    if (c->json) {
-        cJSON *doc = cJSON_CreateObject(), *del, *uns;
-
-        cJSON_AddStringToObject(doc, "tenant", wb_conf_get_str(c->conf, "tenant"));
-        cJSON_AddNumberToObject(doc, "round", (double)ck.round);
-        del = cJSON_AddArrayToObject(doc, "stagedDeletes");
-        uns = cJSON_AddArrayToObject(doc, "stagedUnscoped");
-        for (i = 0; i < n; i++) {
-            char id[37];
-            void **v = wb_idmap_get(ck.staged, &keys[i]);
-
-            wb_idkey_format(&keys[i], id);
-            cJSON_AddItemToArray(v && *v == WB_CKPT_STAGED_UNSCOPED ? uns : del,
-                                 cJSON_CreateString(id));
-        }
-        ctl_print_json(doc);
-    } else {
-        for (i = 0; i < n; i++) {
-            char id[37];
-            void **v = wb_idmap_get(ck.staged, &keys[i]);
-            bool uns = v && *v == WB_CKPT_STAGED_UNSCOPED;
-
-            wb_idkey_format(&keys[i], id);
-            printf("%s %s\n", id, uns ? "unscoped" : "delete");
-            if (uns)
-                nuns++;
-            else
-                ndel++;
-        }
-        printf("%zu staged delete(s), %zu staged unscoped group(s) (checkpoint round %llu)%s\n",
-               ndel, nuns, (unsigned long long)ck.round,
-               n ? "; release with `writebackctl deletes allow --all` or by id" : "");
-    }
-    rc = 0;
+    r->keys = wb_idmap_keys_sorted(r->ck.staged, &r->nkeys);
+    rc = CTL_EXIT_OK;
 out:
-    free(keys);
-    wb_ckpt_free(&ck);
     wb_state_destroy(st);
     return rc;
 }
 
-int ctl_deletes(struct ctl *c, int argc, char **argv)
+static int deletes_allow(struct ctl *c, const struct deletes_opts *o, struct state_result *r)
 {
-    cJSON *cmd = NULL;
     struct wb_idkey *ids = NULL;
-    char *txt = NULL;
-    bool all = false;
-    int i, rc = CTL_EXIT_FAIL;
-    size_t nids = 0;
+    size_t nids = 0, i;
+    int rc = CTL_EXIT_FAIL;
 
-    if (ctl_wants_help(argc, argv) || argc < 2) {
-        usage_deletes(argc < 2 ? stderr : stdout);
-        return argc < 2 ? CTL_EXIT_USAGE : 0;
-    }
-    if (strcmp(argv[1], "show") == 0) {
-        if (argc > 2)
-            return ctl_usage_error("deletes", "unexpected argument %s", argv[2]);
-        return deletes_show(c);
-    }
-    if (strcmp(argv[1], "allow") != 0)
-        return ctl_usage_error("deletes", "unknown subcommand %s (show, allow)", argv[1]);
-    ids = wb_calloc((size_t)argc, sizeof(*ids));
-    for (i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--all") == 0) {
-            all = true;
-        } else if (wb_id_guid_valid(argv[i]) && wb_idkey_parse(argv[i], &ids[nids])) {
-            nids++;
-        } else {
-            rc = ctl_usage_error("deletes", "\"%s\" is not an objectId (GUID) or --all", argv[i]);
+    for (i = 0; o->ids[i]; i++)
+        ;
+    ids = wb_calloc(i + 1, sizeof(*ids));
+    for (i = 0; o->ids[i]; i++) {
+        if (!wb_id_guid_valid(o->ids[i]) || !wb_idkey_parse(o->ids[i], &ids[nids])) {
+            rc = ctl_usage_error("deletes", "\"%s\" is not an objectId (GUID) or --all", o->ids[i]);
             goto out;
         }
+        nids++;
     }
-    if (all == (nids > 0)) {
+    if (o->all == (nids > 0)) {
         rc = ctl_usage_error("deletes", "%sallow takes either --all or object ids", "");
         goto out;
     }
-    txt = wb_command_encode_allow(all ? NULL : ids, nids);
-    if (put_command(c, txt) != WB_OK)
+    r->value = wb_command_encode_allow(o->all ? NULL : ids, nids);
+    if (put_command(c, r) != WB_OK)
         goto out;
-    if (c->json) {
-        cmd = cJSON_Parse(txt);
-        cJSON_AddBoolToObject(cmd, "stored", true);
-        ctl_print_json(cmd);
-        cmd = NULL;
-    } else {
-        printf("the producer releases the staged deletes at its next round\n");
-    }
-    rc = 0;
+    rc = CTL_EXIT_OK;
 out:
-    free(txt);
     free(ids);
-    cJSON_Delete(cmd);
     return rc;
 }
+
+static int deletes_run(struct ctl *c, const void *opts, void *result, bool *render)
+{
+    const struct deletes_opts *o = opts;
+    int rc;
+
+    if (o->verb == D_SHOW && (o->ids[0] || o->all))
+        return ctl_usage_error("deletes", "unexpected argument %s",
+                               o->ids[0] ? o->ids[0] : "--all");
+    rc = o->verb == D_SHOW ? deletes_show(c, result) : deletes_allow(c, o, result);
+    *render = rc == CTL_EXIT_OK;
+    return rc;
+}
+
+/* Whether staged entry k is an unscoped group rather than a delete. */
+static bool staged_unscoped(const struct state_result *r, size_t k)
+{
+    void **v = wb_idmap_get(r->ck.staged, &r->keys[k]);
+
+    return v && *v == WB_CKPT_STAGED_UNSCOPED;
+}
+
+static cJSON *deletes_json(struct ctl *c, const void *opts, const void *result)
+{
+    const struct deletes_opts *o = opts;
+    const struct state_result *r = result;
+    cJSON *doc, *del, *uns;
+    size_t i;
+
+    if (o->verb == D_ALLOW) {
+        doc = cJSON_Parse(r->value);
+        cJSON_AddBoolToObject(doc, "stored", true);
+        return doc;
+    }
+    doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "tenant", wb_conf_get_str(c->conf, "tenant"));
+    cJSON_AddNumberToObject(doc, "round", (double)r->ck.round);
+    del = cJSON_AddArrayToObject(doc, "stagedDeletes");
+    uns = cJSON_AddArrayToObject(doc, "stagedUnscoped");
+    for (i = 0; i < r->nkeys; i++) {
+        char id[37];
+
+        wb_idkey_format(&r->keys[i], id);
+        cJSON_AddItemToArray(staged_unscoped(r, i) ? uns : del, cJSON_CreateString(id));
+    }
+    return doc;
+}
+
+static void deletes_text(struct ctl *c, const void *opts, const void *result)
+{
+    const struct deletes_opts *o = opts;
+    const struct state_result *r = result;
+    size_t i, ndel = 0, nuns = 0;
+
+    (void)c;
+    if (o->verb == D_ALLOW) {
+        print_stored(r);
+        printf("the producer releases the staged deletes at its next round\n");
+        return;
+    }
+    for (i = 0; i < r->nkeys; i++) {
+        char id[37];
+        bool uns = staged_unscoped(r, i);
+
+        wb_idkey_format(&r->keys[i], id);
+        printf("%s %s\n", id, uns ? "unscoped" : "delete");
+        if (uns)
+            nuns++;
+        else
+            ndel++;
+    }
+    printf("%zu staged delete(s), %zu staged unscoped group(s) (checkpoint round %llu)%s\n", ndel,
+           nuns, (unsigned long long)r->ck.round,
+           r->nkeys ? "; release with `writebackctl deletes allow --all` or by id" : "");
+}
+
+const struct ctl_cmd ctl_deletes_cmd = {
+    .name = "deletes",
+    .summary = "staged deletes over graph.delete_threshold: show, allow",
+    .kafka = true,
+    .usage = usage_deletes,
+    .verbs = deletes_verbs,
+    .opt = deletes_options,
+    .opts_size = sizeof(struct deletes_opts),
+    .verb_off = offsetof(struct deletes_opts, verb),
+    .operands_off = offsetof(struct deletes_opts, ids),
+    .result_size = sizeof(struct state_result),
+    .run = deletes_run,
+    .text = deletes_text,
+    .json = deletes_json,
+    .free = result_free,
+};

@@ -11,6 +11,7 @@
 #include "wb_log.h"
 #include "wb_map.h"
 #include "wb_mem.h"
+#include "wb_reason.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -23,8 +24,10 @@ enum drop {
     DROP_UNSUPPORTED,
     DROP_N,
 };
-static const char *const drop_names[DROP_N] = {"cloud_only", "unresolved", "group_out_of_scope",
-                                               "unsupported_type"};
+/* The reason of each drop: its tag labels writeback_producer_dropped_members_total. */
+static const enum wb_reason drop_reasons[DROP_N] = {WB_REASON_CLOUD_ONLY, WB_REASON_UNRESOLVED,
+                                                    WB_REASON_GROUP_OUT_OF_SCOPE,
+                                                    WB_REASON_UNSUPPORTED_TYPE};
 
 /* The class of a produce failure: fatal when the producer is fenced or dead. */
 wb_err_t wb_emit_kafka_failed(rd_kafka_t *rk, wb_err_t err)
@@ -198,7 +201,7 @@ static void report_drops(struct wb_emitter *em, const char *gid, const size_t dr
     int i;
 
     for (i = 0; i < DROP_N; i++) {
-        const char *v[] = {drop_names[i]};
+        const char *v[] = {wb_reason_tag(drop_reasons[i])};
 
         total += drops[i];
         if (em->m_dropped && drops[i])

@@ -66,11 +66,11 @@ void wb_apply_result_free(struct wb_apply_result *res)
     res->ldap_rc = -1;
 }
 
-wb_err_t apply_fail(wb_apply_t *ap, struct wb_apply_result *res, wb_err_t err, const char *reason,
-                    int rc, const char *dn)
+wb_err_t apply_fail(wb_apply_t *ap, struct wb_apply_result *res, wb_err_t err,
+                    enum wb_reason reason, int rc, const char *dn)
 {
     res->err = err;
-    res->reason = reason;
+    res->reason = wb_reason_tag(reason);
     res->ldap_rc = rc;
     free(res->ldap_message);
     free(res->matched_dn);
@@ -79,7 +79,7 @@ wb_err_t apply_fail(wb_apply_t *ap, struct wb_apply_result *res, wb_err_t err, c
     return err;
 }
 
-wb_err_t apply_ldap_fail(wb_apply_t *ap, struct wb_apply_result *res, const char *reason, int rc,
+wb_err_t apply_ldap_fail(wb_apply_t *ap, struct wb_apply_result *res, enum wb_reason reason, int rc,
                          const char *dn)
 {
     wb_err_t err = wb_err_from_ldap(rc);
@@ -269,7 +269,7 @@ static bool map_attrs(wb_apply_t *ap, const char *group, const struct wb_group_a
     if (!wb_map_group(m, dn, strlen(dn), desc, desc ? strlen(desc) : 0, group, ap->cfg.target_ou,
                       err, sizeof(err))) {
         wb_log(LOG_WARNING, "WORKER", "group=%s: cannot map attributes: %s", group, err);
-        apply_fail(ap, res, WB_ERR_INVALID, "bad_attributes", -1, NULL);
+        apply_fail(ap, res, WB_ERR_INVALID, WB_REASON_BAD_ATTRIBUTES, -1, NULL);
         return false;
     }
     return true;
@@ -325,7 +325,7 @@ wb_err_t apply_create(wb_apply_t *ap, const struct wb_apply_ctx *cx, const struc
         wb_log(LOG_WARNING, "WORKER",
                "group=%s: cannot create %s: sAMAccountName %s is taken by %s", cx->group, m->dn,
                m->sam_account_name, ap->create_sam_holder);
-        return apply_fail(ap, res, WB_ERR_CONFLICT, "sam_conflict", LDAP_ALREADY_EXISTS,
+        return apply_fail(ap, res, WB_ERR_CONFLICT, WB_REASON_SAM_CONFLICT, LDAP_ALREADY_EXISTS,
                           ap->create_sam_holder);
     }
     {
@@ -343,10 +343,11 @@ wb_err_t apply_create(wb_apply_t *ap, const struct wb_apply_ctx *cx, const struc
             wb_log(LOG_WARNING, "WORKER",
                    "group=%s: cannot create %s: an object we do not own has that name", cx->group,
                    m->dn);
-            return apply_fail(ap, res, WB_ERR_CONFLICT, "dn_conflict", LDAP_ALREADY_EXISTS, m->dn);
+            return apply_fail(ap, res, WB_ERR_CONFLICT, WB_REASON_DN_CONFLICT, LDAP_ALREADY_EXISTS,
+                              m->dn);
         }
         if (brc != LDAP_NO_SUCH_OBJECT)
-            return apply_ldap_fail(ap, res, "search_failed", brc, m->dn);
+            return apply_ldap_fail(ap, res, WB_REASON_SEARCH_FAILED, brc, m->dn);
     }
     res->writes++;
     if (ap->cfg.dry_run) {
@@ -380,15 +381,15 @@ wb_err_t apply_create(wb_apply_t *ap, const struct wb_apply_ctx *cx, const struc
             wb_log(LOG_WARNING, "WORKER",
                    "group=%s: cannot create %s: an object we do not own has that name", cx->group,
                    m->dn);
-            return apply_fail(ap, res, WB_ERR_CONFLICT, "dn_conflict", rc, m->dn);
+            return apply_fail(ap, res, WB_ERR_CONFLICT, WB_REASON_DN_CONFLICT, rc, m->dn);
         }
         if (brc != LDAP_NO_SUCH_OBJECT)
-            return apply_ldap_fail(ap, res, "search_failed", brc, m->dn);
+            return apply_ldap_fail(ap, res, WB_REASON_SEARCH_FAILED, brc, m->dn);
         find_by(ap, "sAMAccountName", m->sam_account_name, &other, &cnt);
         wb_log(LOG_WARNING, "WORKER",
                "group=%s: cannot create %s: sAMAccountName %s is taken by %s", cx->group, m->dn,
                m->sam_account_name, cnt ? other.dn : "(an object not visible under base_dn)");
-        apply_fail(ap, res, WB_ERR_CONFLICT, "sam_conflict", rc, cnt ? other.dn : m->dn);
+        apply_fail(ap, res, WB_ERR_CONFLICT, WB_REASON_SAM_CONFLICT, rc, cnt ? other.dn : m->dn);
         adobj_free(&other);
         return WB_ERR_CONFLICT;
     }
@@ -403,7 +404,7 @@ wb_err_t apply_create(wb_apply_t *ap, const struct wb_apply_ctx *cx, const struc
     }
     wb_log(LOG_WARNING, "WORKER", "group=%s: add %s failed: %s (%s)", cx->group, m->dn,
            ldap_err2string(rc), wb_ad_last_message(ap->ad));
-    return apply_ldap_fail(ap, res, "add_failed", rc, m->dn);
+    return apply_ldap_fail(ap, res, WB_REASON_ADD_FAILED, rc, m->dn);
 }
 
 /* Update attributes that differ, then rename/move. *dn is updated to the new DN. */
@@ -429,7 +430,7 @@ static wb_err_t update(wb_apply_t *ap, const struct wb_apply_ctx *cx, const stru
         if (rc != LDAP_SUCCESS) {
             wb_log(LOG_WARNING, "WORKER", "group=%s: modify %s (%s) failed: %s (%s)", cx->group,
                    *dn, ms.names, ldap_err2string(rc), wb_ad_last_message(ap->ad));
-            return apply_ldap_fail(ap, res, "modify_failed", rc, *dn);
+            return apply_ldap_fail(ap, res, WB_REASON_MODIFY_FAILED, rc, *dn);
         }
         apply_audit(ap, cx, "modify", *dn, ms.names);
     }
@@ -448,13 +449,13 @@ static wb_err_t update(wb_apply_t *ap, const struct wb_apply_ctx *cx, const stru
         if (rc == LDAP_ALREADY_EXISTS) {
             wb_log(LOG_WARNING, "WORKER", "group=%s: cannot rename %s to %s: name taken", cx->group,
                    *dn, m->dn);
-            err = apply_fail(ap, res, WB_ERR_CONFLICT, "dn_conflict", rc, m->dn);
+            err = apply_fail(ap, res, WB_ERR_CONFLICT, WB_REASON_DN_CONFLICT, rc, m->dn);
             goto out;
         }
         if (rc != LDAP_SUCCESS) {
             wb_log(LOG_WARNING, "WORKER", "group=%s: modrdn %s failed: %s (%s)", cx->group, *dn,
                    ldap_err2string(rc), wb_ad_last_message(ap->ad));
-            err = apply_ldap_fail(ap, res, "modrdn_failed", rc, *dn);
+            err = apply_ldap_fail(ap, res, WB_REASON_MODRDN_FAILED, rc, *dn);
             goto out;
         }
         apply_audit(ap, cx, "modrdn", *dn, attrs);
@@ -697,11 +698,11 @@ static wb_err_t locate(wb_apply_t *ap, const struct wb_apply_ctx *cx, const char
     else
         rc = find_by(ap, "msDS-ExternalDirectoryObjectId", anchor, o, &n);
     if (rc != LDAP_SUCCESS)
-        return apply_ldap_fail(ap, res, "search_failed", rc, ap->cfg.base_dn);
+        return apply_ldap_fail(ap, res, WB_REASON_SEARCH_FAILED, rc, ap->cfg.base_dn);
     if (n > 1) {
         wb_log(LOG_WARNING, "WORKER", "group=%s: %d objects carry anchor %s (one is %s)", cx->group,
                n, anchor, o->dn);
-        return apply_fail(ap, res, WB_ERR_CONFLICT, "duplicate_anchor", -1, o->dn);
+        return apply_fail(ap, res, WB_ERR_CONFLICT, WB_REASON_DUPLICATE_ANCHOR, -1, o->dn);
     }
     if (n == 1) {
         ap->create_checked = false;
@@ -716,20 +717,20 @@ static wb_err_t locate(wb_apply_t *ap, const struct wb_apply_ctx *cx, const char
 
         rc = wbv2_maybe(ap, anchor, &maybe);
         if (rc != LDAP_SUCCESS)
-            return apply_ldap_fail(ap, res, "search_failed", rc, ap->cfg.base_dn);
+            return apply_ldap_fail(ap, res, WB_REASON_SEARCH_FAILED, rc, ap->cfg.base_dn);
         if (!maybe)
             return WB_OK; /* no Connect-written group has it (create_checked still holds) */
     }
     rc = find_by(ap, "adminDescription", anchor, o, &n);
     if (rc != LDAP_SUCCESS)
-        return apply_ldap_fail(ap, res, "search_failed", rc, ap->cfg.base_dn);
+        return apply_ldap_fail(ap, res, WB_REASON_SEARCH_FAILED, rc, ap->cfg.base_dn);
     if (n == 0)
         return WB_OK;
     ap->create_checked = false;
     if (n > 1) {
         wb_log(LOG_WARNING, "WORKER", "group=%s: %d objects carry adminDescription=%s", cx->group,
                n, anchor);
-        return apply_fail(ap, res, WB_ERR_CONFLICT, "duplicate_anchor", -1, o->dn);
+        return apply_fail(ap, res, WB_ERR_CONFLICT, WB_REASON_DUPLICATE_ANCHOR, -1, o->dn);
     }
     if (!ap->cfg.adopt) {
         /* A conflict, not a skip: the dead letter shows it and can be re-driven once
@@ -740,8 +741,8 @@ static wb_err_t locate(wb_apply_t *ap, const struct wb_apply_ctx *cx, const char
                "worker.adopt_writeback_v2=true to adopt it, then re-drive the dead letter",
                cx->group, o->dn, anchor);
         /* 68 as for a name taken (no write was sent): the object exists and is not ours. */
-        return apply_fail(ap, res, WB_ERR_CONFLICT, "unowned_writeback_group", LDAP_ALREADY_EXISTS,
-                          o->dn);
+        return apply_fail(ap, res, WB_ERR_CONFLICT, WB_REASON_UNOWNED_WRITEBACK_GROUP,
+                          LDAP_ALREADY_EXISTS, o->dn);
     }
     {
         struct mods ms = {0};
@@ -752,7 +753,7 @@ static wb_err_t locate(wb_apply_t *ap, const struct wb_apply_ctx *cx, const char
         if (rc != LDAP_SUCCESS) {
             wb_log(LOG_WARNING, "WORKER", "group=%s: adopting %s failed: %s (%s)", cx->group, o->dn,
                    ldap_err2string(rc), wb_ad_last_message(ap->ad));
-            return apply_ldap_fail(ap, res, "adopt_failed", rc, o->dn);
+            return apply_ldap_fail(ap, res, WB_REASON_ADOPT_FAILED, rc, o->dn);
         }
         apply_audit(ap, cx, "adopt", o->dn, "msDS-ExternalDirectoryObjectId");
         free(o->ext_id);
@@ -773,7 +774,7 @@ static wb_err_t step_sync(wb_apply_t *ap, const struct wb_apply_ctx *cx, const s
     wb_err_t err;
 
     if (!anchor) {
-        err = apply_fail(ap, res, WB_ERR_INVALID, "bad_group_id", -1, NULL);
+        err = apply_fail(ap, res, WB_ERR_INVALID, WB_REASON_BAD_GROUP_ID, -1, NULL);
         goto out;
     }
     if (st->attrs && !map_attrs(ap, cx->group, st->attrs, &m, res)) {
@@ -789,7 +790,7 @@ static wb_err_t step_sync(wb_apply_t *ap, const struct wb_apply_ctx *cx, const s
                    "group=%s: no AD group with anchor %s for a member change (partition=%d "
                    "offset=%lld)",
                    cx->group, anchor, (int)cx->partition, (long long)cx->offset);
-            err = apply_fail(ap, res, WB_ERR_DEPENDENCY, "group_not_found", -1, NULL);
+            err = apply_fail(ap, res, WB_ERR_DEPENDENCY, WB_REASON_GROUP_NOT_FOUND, -1, NULL);
             goto out;
         }
         /* Created with the first chunk of members in the add. */
@@ -802,7 +803,7 @@ static wb_err_t step_sync(wb_apply_t *ap, const struct wb_apply_ctx *cx, const s
         if (err != WB_OK)
             goto out;
         if (!found) {
-            err = apply_fail(ap, res, WB_ERR_TRANSIENT, "search_failed", -1, m.dn);
+            err = apply_fail(ap, res, WB_ERR_TRANSIENT, WB_REASON_SEARCH_FAILED, -1, m.dn);
             goto out;
         }
     }
@@ -831,7 +832,7 @@ static wb_err_t step_delete(wb_apply_t *ap, const struct wb_apply_ctx *cx,
     wb_err_t err;
 
     if (!anchor) {
-        err = apply_fail(ap, res, WB_ERR_INVALID, "bad_group_id", -1, NULL);
+        err = apply_fail(ap, res, WB_ERR_INVALID, WB_REASON_BAD_GROUP_ID, -1, NULL);
         goto out;
     }
     /* Only an object carrying our anchor is deleted; no adoption on the way out. */
@@ -845,7 +846,7 @@ static wb_err_t step_delete(wb_apply_t *ap, const struct wb_apply_ctx *cx,
     if (rc != LDAP_SUCCESS) {
         wb_log(LOG_WARNING, "WORKER", "group=%s: delete %s failed: %s (%s)", cx->group, o.dn,
                ldap_err2string(rc), wb_ad_last_message(ap->ad));
-        err = apply_ldap_fail(ap, res, "delete_failed", rc, o.dn);
+        err = apply_ldap_fail(ap, res, WB_REASON_DELETE_FAILED, rc, o.dn);
         goto out;
     }
     apply_audit(ap, cx, "delete", o.dn, "-");
@@ -874,14 +875,14 @@ wb_err_t wb_apply_step(wb_apply_t *ap, const struct wb_apply_ctx *cx, const stru
                    "partition=%d offset=%lld",
                    cx->group, (int)cx->partition, (long long)cx->offset);
             res->skipped = true;
-            res->reason = "out_of_scope_keep";
+            res->reason = wb_reason_tag(WB_REASON_OUT_OF_SCOPE_KEEP);
             res->err = WB_OK;
         } else {
             res->err = step_delete(ap, cx, res);
         }
         break;
     default:
-        res->err = apply_fail(ap, res, WB_ERR_INVALID, "unknown_step", -1, NULL);
+        res->err = apply_fail(ap, res, WB_ERR_INVALID, WB_REASON_UNKNOWN_STEP, -1, NULL);
         break;
     }
     return res->err;

@@ -6,6 +6,7 @@
 
 #include "wb_apply.h"
 #include "wb_map.h"
+#include "wb_reason.h"
 
 struct wb_apply_s {
     wb_ad_t *ad;
@@ -28,11 +29,12 @@ struct wb_apply_s {
     } wbv2;
 };
 
-/* Fills res with a failure and returns err. rc < 0: no LDAP code; dn may be NULL. */
-wb_err_t apply_fail(wb_apply_t *ap, struct wb_apply_result *res, wb_err_t err, const char *reason,
-                    int rc, const char *dn);
+/* Fills res with a failure (res->reason: the tag of reason) and returns err. rc < 0: no LDAP
+ * code; dn may be NULL. */
+wb_err_t apply_fail(wb_apply_t *ap, struct wb_apply_result *res, wb_err_t err,
+                    enum wb_reason reason, int rc, const char *dn);
 /* As apply_fail with the class of LDAP code rc (never WB_OK). */
-wb_err_t apply_ldap_fail(wb_apply_t *ap, struct wb_apply_result *res, const char *reason, int rc,
+wb_err_t apply_ldap_fail(wb_apply_t *ap, struct wb_apply_result *res, enum wb_reason reason, int rc,
                          const char *dn);
 /* One audit (or DRYRUN) line. */
 void apply_audit(wb_apply_t *ap, const struct wb_apply_ctx *cx, const char *op, const char *dn,

@@ -494,13 +494,13 @@ static wb_err_t add_missing_users(wb_apply_t *ap, const struct wb_apply_ctx *cx,
     wb_err_t err = WB_OK;
 
     if (frc != LDAP_SUCCESS) {
-        err = apply_ldap_fail(ap, res, "resolve_failed", frc, dn);
+        err = apply_ldap_fail(ap, res, WB_REASON_RESOLVE_FAILED, frc, dn);
         goto out;
     }
     if (nmissing == 0) {
         wb_log(LOG_WARNING, "WORKER", "group=%s: member add on %s failed: %s (%s)", cx->group, dn,
                ldap_err2string(rc), wb_ad_last_message(ap->ad));
-        err = apply_ldap_fail(ap, res, "member_modify_failed", rc, dn);
+        err = apply_ldap_fail(ap, res, WB_REASON_MEMBER_MODIFY_FAILED, rc, dn);
         goto out;
     }
     if (!cx->final_attempt) {
@@ -508,7 +508,7 @@ static wb_err_t add_missing_users(wb_apply_t *ap, const struct wb_apply_ctx *cx,
                "group=%s: %zu member user(s) not found in AD; will retry partition=%d "
                "offset=%lld",
                cx->group, nmissing, (int)cx->partition, (long long)cx->offset);
-        err = apply_fail(ap, res, WB_ERR_DEPENDENCY, "user_not_found", rc, dn);
+        err = apply_fail(ap, res, WB_ERR_DEPENDENCY, WB_REASON_USER_NOT_FOUND, rc, dn);
         goto out;
     }
     keep = wb_calloc(n, sizeof(*keep));
@@ -522,7 +522,7 @@ static wb_err_t add_missing_users(wb_apply_t *ap, const struct wb_apply_ctx *cx,
                "partition=%d offset=%lld",
                cx->group, v[i]->id ? v[i]->id : "-", v[i]->value, (int)cx->partition,
                (long long)cx->offset);
-        wb_wmetrics_skipped(ap->wm, "user_not_found", 1);
+        wb_wmetrics_skipped(ap->wm, wb_reason_tag(WB_REASON_USER_NOT_FOUND), 1);
     }
     if (nkeep > 0)
         err = send_list(ap, cx, dn, LDAP_MOD_ADD, keep, nkeep, cur, res);
@@ -551,7 +551,7 @@ static wb_err_t send_chunk(wb_apply_t *ap, const struct wb_apply_ctx *cx, const 
             int rrc = read_cur(ap, dn, cur);
 
             if (rrc != LDAP_SUCCESS) {
-                err = apply_ldap_fail(ap, res, "read_members_failed", rrc, dn);
+                err = apply_ldap_fail(ap, res, WB_REASON_READ_MEMBERS_FAILED, rrc, dn);
                 goto out;
             }
         }
@@ -574,7 +574,7 @@ static wb_err_t send_chunk(wb_apply_t *ap, const struct wb_apply_ctx *cx, const 
     wb_log(LOG_WARNING, "WORKER", "group=%s: member %s on %s failed: %s (%s)", cx->group,
            op == LDAP_MOD_ADD ? "add" : "delete", dn, ldap_err2string(rc),
            wb_ad_last_message(ap->ad));
-    err = apply_ldap_fail(ap, res, "member_modify_failed", rc, dn);
+    err = apply_ldap_fail(ap, res, WB_REASON_MEMBER_MODIFY_FAILED, rc, dn);
 out:
     free(keep);
     return err;
@@ -627,7 +627,7 @@ static bool make_value(wb_apply_t *ap, const struct wb_apply_ctx *cx, const stru
     }
     wb_log(LOG_WARNING, "WORKER", "group=%s: member user %s has no SID or GUID; skipped", cx->group,
            e->m.id);
-    wb_wmetrics_skipped(ap->wm, "no_onprem_identity", 1);
+    wb_wmetrics_skipped(ap->wm, wb_reason_tag(WB_REASON_NO_ONPREM_IDENTITY), 1);
     return false;
 }
 
@@ -648,7 +648,8 @@ static wb_err_t check_groups(wb_apply_t *ap, const struct wb_apply_ctx *cx, cons
                    "group=%s: nested group %s is not in AD yet; will retry partition=%d "
                    "offset=%lld",
                    cx->group, e->m.id, (int)cx->partition, (long long)cx->offset);
-            return apply_fail(ap, res, WB_ERR_DEPENDENCY, "member_group_not_found", -1, NULL);
+            return apply_fail(ap, res, WB_ERR_DEPENDENCY, WB_REASON_MEMBER_GROUP_NOT_FOUND, -1,
+                              NULL);
         }
         wb_log(LOG_WARNING, "WORKER",
                "group=%s: nested group %s still not in AD after retries; dead-lettering its "
@@ -756,7 +757,7 @@ wb_err_t apply_members(wb_apply_t *ap, const struct wb_apply_ctx *cx, const stru
     if (set) {
         rc = resolve_groups(ap, set, groups);
         if (rc != LDAP_SUCCESS) {
-            err = apply_ldap_fail(ap, res, "resolve_failed", rc, ap->cfg.base_dn);
+            err = apply_ldap_fail(ap, res, WB_REASON_RESOLVE_FAILED, rc, ap->cfg.base_dn);
             goto out;
         }
         err = check_groups(ap, cx, set, groups, res);
@@ -784,7 +785,7 @@ wb_err_t apply_members(wb_apply_t *ap, const struct wb_apply_ctx *cx, const stru
     } else if (exact || ap->cfg.read_before_write) {
         rc = read_cur(ap, dn, &cur);
         if (rc != LDAP_SUCCESS) {
-            err = apply_ldap_fail(ap, res, "read_members_failed", rc, dn);
+            err = apply_ldap_fail(ap, res, WB_REASON_READ_MEMBERS_FAILED, rc, dn);
             goto out;
         }
     }

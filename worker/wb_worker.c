@@ -16,6 +16,7 @@
 #include "wb_plan.h"
 #include "wb_reason.h"
 #include "wb_signal.h"
+#include "wb_time.h"
 #include "wb_wmetrics.h"
 
 #include <errno.h>
@@ -130,32 +131,6 @@ static int64_t mono_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Seconds since the epoch of an RFC 3339 UTC timestamp the decoder accepted, or -1. */
-static double ts_seconds(const char *ts)
-{
-    struct tm tm = {0};
-    double frac = 0;
-    const char *p;
-
-    if (!ts || sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    p = strchr(ts, '.');
-    if (p)
-        frac = strtod(p, NULL);
-    return (double)timegm(&tm) + frac;
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* --- retries and pauses --- */
@@ -647,8 +622,8 @@ static enum run_result run_group(wb_worker_t *wk, struct bmsg *bm, struct wb_gpl
                 struct bmsg *b = &bm[st->events[i]];
 
                 if (res.dead_members && event_names_member(&b->ev, res.dead_members)) {
-                    if (dead_letter(wk, b, "member_group_not_found", WB_ERR_DEPENDENCY, -1, NULL,
-                                    NULL, attempts + 1) != WB_OK) {
+                    if (dead_letter(wk, b, wb_reason_tag(WB_REASON_MEMBER_GROUP_NOT_FOUND),
+                                    WB_ERR_DEPENDENCY, -1, NULL, NULL, attempts + 1) != WB_OK) {
                         stop_at(p, b->rkm->offset, true);
                         wb_apply_result_free(&res);
                         return RUN_STOPPED;
@@ -659,7 +634,8 @@ static enum run_result run_group(wb_worker_t *wk, struct bmsg *bm, struct wb_gpl
                 wb_wmetrics_event(&wk->wm, wb_event_type_name(b->ev.type),
                                   res.skipped ? "skipped" : "applied");
                 if (!res.skipped)
-                    wb_wmetrics_latency(&wk->wm, now_seconds() - ts_seconds(b->ev.ts));
+                    wb_wmetrics_latency(
+                        &wk->wm, (double)(wb_time_now_ms() - wb_time_parse(b->ev.ts)) / 1000.0);
             }
         } else {
             dlq_all = true; /* conflict, invalid, dependency given up */

@@ -61,10 +61,7 @@ int main(int argc, char **argv)
 {
     const char *kv[] = {"bootstrap.servers", NULL, NULL};
     char errstr[512];
-    rd_kafka_conf_t *conf;
     rd_kafka_t *rk = NULL;
-    rd_kafka_topic_t *rkt = NULL;
-    const struct rd_kafka_metadata *md = NULL;
     rd_kafka_topic_partition_list_t *parts = NULL;
     int *done = NULL, nparts, i, rc = 1;
     long timeout_ms;
@@ -78,31 +75,20 @@ int main(int argc, char **argv)
     }
     kv[1] = argv[1];
     timeout_ms = argc > 3 ? atol(argv[3]) : 30000;
-    conf = wb_kafka_conf_new(kv, errstr, sizeof(errstr));
-    if (!conf ||
-        rd_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, sizeof(errstr)) ||
-        rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof(errstr)) ||
-        rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr)) ||
-        rd_kafka_conf_set(conf, "group.id", "wb-topic-dump", errstr, sizeof(errstr))) {
-        fprintf(stderr, "wb-topic-dump: %s\n", errstr);
-        return 2;
-    }
-    rk = wb_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    rk = wb_kafka_reader_new(kv, "wb-topic-dump", errstr, sizeof(errstr));
     if (!rk) {
         fprintf(stderr, "wb-topic-dump: %s\n", errstr);
         return 1;
     }
-    rkt = rd_kafka_topic_new(rk, argv[2], NULL);
-    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 || md->topics[0].err) {
-        fprintf(stderr, "wb-topic-dump: %s: no such topic\n", argv[2]);
+    nparts = wb_kafka_partitions(rk, argv[2], 10000, errstr, sizeof(errstr));
+    if (nparts < 0) {
+        fprintf(stderr, "wb-topic-dump: %s\n", errstr);
         goto out;
     }
-    nparts = md->topics[0].partition_cnt;
     done = wb_calloc((size_t)nparts + 1, sizeof(int));
     parts = rd_kafka_topic_partition_list_new(nparts);
     for (i = 0; i < nparts; i++)
-        rd_kafka_topic_partition_list_add(parts, argv[2], md->topics[0].partitions[i].id)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_topic_partition_list_add(parts, argv[2], i)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(rk, parts);
     for (;;) {
         rd_kafka_message_t *m;
@@ -162,10 +148,6 @@ out:
     free(done);
     if (parts)
         rd_kafka_topic_partition_list_destroy(parts);
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    if (rkt)
-        rd_kafka_topic_destroy(rkt);
     rd_kafka_assign(rk, NULL);
     wb_kafka_destroy(rk);
     return rc;

@@ -7,10 +7,11 @@ true to the code.
     markdown link to a file (or heading) that does not exist, no mention of a `*.md` document
     the repository does not hold.
 (b) Every dead-letter, member-skip, member-drop and event-skip reason the sources emit (as a
-    string literal or a WB_REASON_* id) is in the reason table of common/wb_reason.c with the
-    right kind, and every reason of the table is emitted; the reason tables of docs/errors.md
-    list exactly the table's reasons (0015-reason checks their text). The places that quote
-    reasons elsewhere (the operator's guide, `dlq --help`, wb_dlqhdr.h) name only emitted ones.
+    WB_REASON_* id; a string literal where a reason goes is itself a problem) is in the reason
+    table of common/wb_reason.c with the right kind, and every reason of the table is
+    emitted; the reason tables of docs/errors.md list exactly the table's reasons (0015-reason
+    checks their text). The places that quote reasons elsewhere (the operator's guide,
+    `dlq --help`, wb_dlqhdr.h) name only emitted ones.
     Every scanner must find something, so a code change cannot make the check vacuous.
 (c) docs/README.md links every file of docs/.
 
@@ -160,7 +161,9 @@ def link_problems(root, rel, text):
 
 # ------------------------------------------------------------------------------- part (b)
 
-REASON = r'"([a-z][a-z0-9_]*)"'
+# A reason in code is a WB_REASON_* id of the table (or its tag through wb_reason_tag); a bare
+# string literal where a reason goes is reported, so no tag lives outside the table.
+REASON = r'(?:"([a-z][a-z0-9_]*)"|(?:wb_reason_tag\(\s*)?WB_REASON_([A-Z][A-Z0-9_]*)\b)'
 # (name, where the reasons go, pattern). Each must match somewhere in the sources.
 EMITTERS = [
     ("apply_fail", "failure", re.compile(r"\bapply_fail\(\s*\w+,\s*\w+,\s*WB_ERR_\w+,\s*"
@@ -170,7 +173,7 @@ EMITTERS = [
                                           + REASON)),
     ("reason assignment", "any", re.compile(r"(?:->|\.)reason\s*=\s*" + REASON)),
     ("wb_wmetrics_skipped", "skip", re.compile(r"\bwb_wmetrics_skipped\(\s*[^,]+,\s*" + REASON)),
-    ("drop_names", "drop", re.compile(r"\bdrop_names\[[^\]]*\]\s*=\s*\{([^}]*)\}")),
+    ("drop_reasons", "drop", re.compile(r"\bdrop_reasons\[[^\]]*\]\s*=\s*\{([^}]*)\}")),
     ("reason id", "any", re.compile(r"\bWB_REASON_(?!KIND_|COUNT\b)([A-Z][A-Z0-9_]*)\b")),
 ]
 TABLE = "common/wb_reason.c"
@@ -196,10 +199,18 @@ def emitted_reasons(root, files):
         text = read_text(os.path.join(root, rel)) or ""
         for name, kind, rx in EMITTERS:
             for m in rx.finditer(text):
-                if name == "drop_names":
-                    names = re.findall(REASON, m.group(0))
+                if name == "drop_reasons":
+                    names = [r.lower() for r in
+                             re.findall(r"\bWB_REASON_([A-Z0-9_]+)", m.group(1))]
+                elif name == "reason id":
+                    names = [m.group(1).lower()]
+                elif m.group(1):
+                    problems.append("%s: reason \"%s\" is a string literal; name it "
+                                    "WB_REASON_%s (common/wb_reason.h)"
+                                    % (rel, m.group(1), m.group(1).upper()))
+                    names = [m.group(1)]
                 else:
-                    names = [m.group(1).lower() if name == "reason id" else m.group(1)]
+                    names = [m.group(2).lower()]
                 for r in names:
                     out.setdefault(r, set()).add(kind)
                     hits[name] += 1
@@ -345,11 +356,14 @@ def self_check():
         if any(p.startswith("README") for p in got):
             errors.append("self-check (a): a good link was reported: %s" % got)
 
-        write(t, "worker/w.c", 'apply_fail(ap, res, WB_ERR_CONFLICT, "dn_conflict", 68, dn);\n'
-              'apply_ldap_fail(ap, res, "add_failed", rc, dn);\n'
-              'dead_letter(wk, &bm[i], "poison", WB_ERR_INVALID, -1, NULL, NULL, 1);\n'
-              'res->reason = "kept";\nwb_wmetrics_skipped(ap->wm, "user_gone", 1);\n'
-              'x = wb_reason_find(r) == WB_REASON_GONE_GROUP || y == WB_REASON_COUNT;\n')
+        write(t, "worker/w.c",
+              "apply_fail(ap, res, WB_ERR_CONFLICT, WB_REASON_DN_CONFLICT, 68, dn);\n"
+              "apply_ldap_fail(ap, res, WB_REASON_ADD_FAILED, rc, dn);\n"
+              "dead_letter(wk, &bm[i], wb_reason_tag(WB_REASON_POISON), WB_ERR_INVALID, -1, NULL,"
+              " NULL, 1);\n"
+              "res->reason = wb_reason_tag(WB_REASON_KEPT);\n"
+              'wb_wmetrics_skipped(ap->wm, "user_gone", 1);\n'
+              "x = wb_reason_find(r) == WB_REASON_GONE_GROUP || y == WB_REASON_COUNT;\n")
         write(t, TABLE, "\n".join('[WB_REASON_%s] = {"%s", WB_REASON_KIND_%s, WB_OK,'
                                   % (i, g, k) for i, g, k in [
                                       ("DN_CONFLICT", "dn_conflict", "DEAD_LETTER"),
@@ -360,8 +374,8 @@ def self_check():
                                       ("KEPT", "kept", "LEFT_ALONE"),
                                       ("CLOUD_ONLY", "cloud_only", "DROP"),
                                       ("ODD_ID", "odd_tag", "SKIP")]))
-        write(t, "producer/p.c", 'static const char *const drop_names[2] = {"cloud_only", '
-              '"odd"};\n')
+        write(t, "producer/p.c", "static const enum wb_reason drop_reasons[2] = "
+              "{WB_REASON_CLOUD_ONLY, WB_REASON_ODD};\n")
         write(t, "docs/errors" + MD, "## Dead-letter reasons\n| `dn_conflict` | x |\n"
               "| `poison` | x |\n| `not_emitted` | x |\n| `stale_row` | x |\n"
               "## Member skips (worker)\n"
@@ -375,12 +389,14 @@ def self_check():
                   "names reason 'stale_name'", "names reason 'name_gone'",
                   "'user_gone' is a skip reason but listed as drop",
                   "does not list reason 'gone_group'", "lists reason 'stale_row'",
-                  "the id must be the tag", "lists reason 'odd_tag'"]:
+                  "the id must be the tag", "lists reason 'odd_tag'",
+                  'reason "user_gone" is a string literal']:
             if not any(w in p for p in got):
                 errors.append("self-check (b): did not report %r: %s" % (w, got))
         if any("wb_dlqhdr.h" in p for p in got):
             errors.append("self-check (b): a good mention was reported: %s" % got)
         write(t, "worker/w.c", "/* nothing */\n")
+        write(t, "producer/p.c", "/* nothing */\n")
         got = reason_problems(t, repo_files(t))
         if not any("scanner 'apply_fail' found no reason" in p for p in got) or \
                 not any("scanner 'reason id' found no reason" in p for p in got):
