@@ -869,17 +869,22 @@ wb_err_t wb_apply_step(wb_apply_t *ap, const struct wb_apply_ctx *cx, const stru
         res->err = step_delete(ap, cx, res);
         break;
     case WB_STEP_UNSCOPED:
-        if (ap->cfg.keep_unscoped) {
-            wb_log(LOG_INFO, "WORKER",
-                   "group=%s left scope; keeping its AD group (worker.out_of_scope=keep) "
-                   "partition=%d offset=%lld",
-                   cx->group, (int)cx->partition, (long long)cx->offset);
+        if (!ap->cfg.keep_unscoped) {
+            res->err = step_delete(ap, cx, res); /* changes folded in before it are moot */
+            break;
+        }
+        /* Kept: the changes made before it left scope (folded in by wb_plan) still count. */
+        if (st->delta && (res->err = step_sync(ap, cx, st, res)) != WB_OK)
+            break;
+        wb_log(LOG_INFO, "WORKER",
+               "group=%s left scope; keeping its AD group (worker.out_of_scope=keep) "
+               "partition=%d offset=%lld",
+               cx->group, (int)cx->partition, (long long)cx->offset);
+        if (!st->delta) {
             res->skipped = true;
             res->reason = wb_reason_tag(WB_REASON_OUT_OF_SCOPE_KEEP);
-            res->err = WB_OK;
-        } else {
-            res->err = step_delete(ap, cx, res);
         }
+        res->err = WB_OK;
         break;
     default:
         res->err = apply_fail(ap, res, WB_ERR_INVALID, WB_REASON_UNKNOWN_STEP, -1, NULL);

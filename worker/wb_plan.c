@@ -240,6 +240,21 @@ static struct wb_step *delete_step(struct wb_gplan *g, const struct wb_plan_in *
     return st;
 }
 
+/*
+ * The step of a group leaving scope. With worker.out_of_scope=delete (the default) it ends the
+ * group like a delete, and the SYNC step before it is moot for the same reason; with keep, the
+ * group stays and that step must still be written. The plan does not know the setting, so the
+ * SYNC step becomes the UNSCOPED step with its changes kept: the apply deletes (changes moot)
+ * or writes them and keeps the group (wb_apply_step).
+ */
+static struct wb_step *unscoped_step(struct wb_gplan *g)
+{
+    if (g->nsteps == 0 || g->steps[g->nsteps - 1].kind != WB_STEP_SYNC)
+        return step_push(g, WB_STEP_UNSCOPED);
+    g->steps[g->nsteps - 1].kind = WB_STEP_UNSCOPED;
+    return &g->steps[g->nsteps - 1];
+}
+
 /* Member changes go to the exact set once a snapshot completed in this step. */
 static void step_members(struct wb_step *st, const struct wb_member *m, size_t n,
                          enum wb_mset_op op)
@@ -334,8 +349,8 @@ static wb_plan_t *plan_build(const struct wb_plan_in *in, size_t n, wb_snapstore
         case WB_EVENT_GROUP_DELETE:
             st = delete_step(g, &in[i], ss);
             break;
-        case WB_EVENT_GROUP_UNSCOPED: /* worker.out_of_scope=keep keeps the group: no folding */
-            st = step_push(g, WB_STEP_UNSCOPED);
+        case WB_EVENT_GROUP_UNSCOPED:
+            st = unscoped_step(g);
             break;
         case WB_EVENT_GROUP_UPSERT:
             st = sync_step(g);

@@ -2,8 +2,8 @@
  * wb_plan: coalescing. The events of one poll batch are grouped by Entra group (in partition
  * order) and folded into steps: one SYNC step per run of upsert/members/snapshot events (last
  * attributes win, member changes netted, a completed snapshot turns the step exact), and one
- * DELETE or UNSCOPED step per delete or unscoped event; a DELETE takes over the SYNC step
- * just before it (moot once the group is deleted; see delete_step in wb_plan.c). A snapshot
+ * DELETE or UNSCOPED step per delete or unscoped event; either takes the SYNC step just
+ * before it over (moot once the group is deleted; see delete_step in wb_plan.c). A snapshot
  * spanning batches is kept in a wb_snapstore until its last chunk arrives; its first chunk's offset
  * holds the partition.
  */
@@ -29,8 +29,9 @@ struct wb_plan_in {
 
 enum wb_step_kind {
     WB_STEP_SYNC = 1, /* create/update/rename + member changes */
-    WB_STEP_DELETE,   /* group.delete */
-    WB_STEP_UNSCOPED, /* group.unscoped */
+    WB_STEP_DELETE,   /* group.delete (and the moot SYNC step before it, folded in) */
+    WB_STEP_UNSCOPED, /* group.unscoped; delta non-NULL: the SYNC step before it, folded in,
+                       * written only when worker.out_of_scope=keep */
 };
 
 struct wb_step {

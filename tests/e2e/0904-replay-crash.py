@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end replay and crash: replaying the whole converged topic from the earliest offset
 (a new consumer group) performs zero LDAP writes and changes nothing in AD; a replay that
-starts between a group's member change and its deletion (what the redelivery after a crash
+starts between a group's member change and its deletion or leaving scope (what the redelivery after a crash
 between the writes and the offset commit also does) dead-letters nothing; `kill -9` of one of
 two workers in the middle of the initial sync, after which the other takes its partitions over
 and the final AD state is exact, with no dead letters."""
@@ -75,13 +75,14 @@ def test_replay_zero_writes():
         e.stop_all(check=True)
 
 
-def test_replay_between_change_and_delete():
+def replay_between_change_and_removal(how):
     """Found by the long soak: a worker killed after it had applied a member change and the
-    group's deletion but before its offset commit re-read the member change, found no group
-    (the delete had removed it), waited for it and dead-lettered it as group_not_found. The
-    delete later in the same partition makes the change moot. Here an operator replay starts
-    at that member change, with the workers stopped: nothing may be dead-lettered."""
-    with h.E2E("0904-replay-del") as e:
+    group's removal (deleted, or out of scope with worker.out_of_scope=delete) but before its
+    offset commit re-read the member change, found no group, waited for it and dead-lettered
+    it as group_not_found. The removal later in the same partition makes the change moot.
+    Here an operator replay starts at that member change, with the workers stopped: nothing
+    may be dead-lettered."""
+    with h.E2E("0904-replay-" + how) as e:
         users, groups = tenant(e, 20, 6, 8, seed=7)
         e.start_sim(users, groups)
         prod = e.start_producer()
@@ -93,15 +94,18 @@ def test_replay_between_change_and_delete():
                and u["id"] not in have][:2]
         e.sim.members(gid, add=add)           # one round: the member change
         e.wait_converged(60)
-        e.sim.delete_group(gid)               # a later round: the delete
+        if how == "delete":                   # a later round: the removal
+            e.sim.delete_group(gid)
+        else:
+            e.sim.update_group(gid, securityEnabled=False)
         e.wait_converged(60)
         prod.stop()
         events = e.events()
         mine = [r for r in events if r["json"] and r["json"].get("group", "").lower() ==
                 gid.lower()]
         change = [r for r in mine if r["json"]["type"] == "group.members"]
-        assert change and mine[-1]["json"]["type"] == "group.delete", \
-            [r["json"]["type"] for r in mine]
+        last = "group.delete" if how == "delete" else "group.unscoped"
+        assert change and mine[-1]["json"]["type"] == last, [r["json"]["type"] for r in mine]
         at = change[-1]
         e.wait_caught_up(events=events, timeout=60)
         w1.stop()
@@ -112,9 +116,17 @@ def test_replay_between_change_and_delete():
         m = e.metrics(w)
         assert h.metric_sum(m, "writeback_worker_dead_letters_total") == 0, \
             e.dead_letters()
-        assert e.dlq(idle_ms=2000) == []
+        assert e.dlq() == []
         e.wait_converged(30)
         e.stop_all(check=True)
+
+
+def test_replay_between_change_and_delete():
+    replay_between_change_and_removal("delete")
+
+
+def test_replay_between_change_and_leaving_scope():
+    replay_between_change_and_removal("unscope")
 
 
 def test_kill9_one_of_two():
@@ -147,4 +159,4 @@ def test_kill9_one_of_two():
 
 if __name__ == "__main__":
     h.run([test_replay_zero_writes, test_replay_between_change_and_delete,
-           test_kill9_one_of_two])
+           test_replay_between_change_and_leaving_scope, test_kill9_one_of_two])

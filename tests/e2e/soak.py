@@ -372,7 +372,7 @@ class Soak:
         gid = _uuid(r, self.salt)
         name = "Soak %d conflict %d" % (self.seed, self.order)
         self.order += 1
-        foreign = "wbsoak%s" % _uuid(r, self.salt)[:8]
+        foreign = "wbsoak%s" % uuid.uuid4().hex[:12]   # unique in the domain, every run
         if r.random() < 0.5:
             reason = "dn_conflict"   # the CN the worker would give it is taken
             dn = "CN=%s,%s" % (dn_escape(ad_cn(name, gid)), e.ou)

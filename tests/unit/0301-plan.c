@@ -280,8 +280,8 @@ static void test_coalesce(void **state)
 }
 
 /* A delete ends the run: upsert, delete, upsert, unscoped -> DELETE (acknowledging the
- * upsert before it, which is moot), SYNC, UNSCOPED. An unscoped event does not fold the step
- * before it (worker.out_of_scope=keep keeps the group). */
+ * upsert before it, which is moot), then UNSCOPED holding the upsert before it (written only
+ * with worker.out_of_scope=keep, moot otherwise). */
 static void test_delete_splits(void **state)
 {
     struct wb_event evs[4];
@@ -302,18 +302,26 @@ static void test_delete_splits(void **state)
         in[i] = (struct wb_plan_in){0, (int64_t)i, &evs[i]};
     p = wb_plan_build(in, 4, ss);
     g = wb_plan_get(p, 0);
-    assert_int_equal(g->nsteps, 3);
+    assert_int_equal(g->nsteps, 2);
     assert_int_equal(g->steps[0].kind, WB_STEP_DELETE);
     assert_int_equal(g->steps[0].nevents, 2);
     assert_int_equal(g->steps[0].events[0], 0);
     assert_int_equal(g->steps[0].events[1], 1);
     assert_null(g->steps[0].attrs);
     assert_null(g->steps[0].delta);
-    assert_int_equal(g->steps[1].kind, WB_STEP_SYNC);
+    assert_int_equal(g->steps[1].kind, WB_STEP_UNSCOPED);
     assert_string_equal(g->steps[1].attrs->display_name, "b");
-    assert_int_equal(g->steps[2].kind, WB_STEP_UNSCOPED);
-    assert_int_equal(g->steps[2].nevents, 1);
-    assert_int_equal(g->steps[2].events[0], 3);
+    assert_non_null(g->steps[1].delta);
+    assert_int_equal(g->steps[1].nevents, 2);
+    assert_int_equal(g->steps[1].events[0], 2);
+    assert_int_equal(g->steps[1].events[1], 3);
+    wb_plan_destroy(p);
+    /* an unscoped event alone: no changes to keep */
+    p = wb_plan_build(&in[3], 1, ss);
+    g = wb_plan_get(p, 0);
+    assert_int_equal(g->nsteps, 1);
+    assert_int_equal(g->steps[0].kind, WB_STEP_UNSCOPED);
+    assert_null(g->steps[0].delta);
     wb_plan_destroy(p);
     wb_snapstore_destroy(ss);
 }
