@@ -147,6 +147,7 @@ class Soak:
         self.chaos_thread = None
         self.chaos_rng = random.Random(seed * 7919 + 1)   # kill moments and victims
         self.crashed = None
+        self.pending = set()               # killed by the chaos thread, restart due
         # the driver's model: what it needs to pick valid mutations
         self.groups = {}          # id -> {"order": n, "in_scope": bool, "members": set()}
         self.users = []           # synced user ids still synced and present
@@ -184,8 +185,10 @@ class Soak:
                         victim, p.p.returncode, p.tail())
                     return
                 p.kill9()
+                self.pending.add(victim)
             time.sleep(0.5)
             with self.lock:
+                self.pending.discard(victim)
                 if victim == "producer":
                     self.start_producer()
                     self.stats.kills["producer"] += 1
@@ -382,6 +385,11 @@ class Soak:
         if len(self.users) < 10 + len(kinds):
             return None
         with self.lock:
+            if "producer" in self.pending:
+                # the chaos thread killed it a moment ago and restarts it once we are done
+                for k in kinds:
+                    self.user_change(k)
+                return kinds
             if not self.producer.alive():
                 raise SoakFailure("producer exited by itself (rc %s):\n%s" % (
                     self.producer.p.returncode, self.producer.tail()))
