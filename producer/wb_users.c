@@ -287,11 +287,10 @@ static wb_err_t catch_up(wb_users_t *u)
     }
     if (err == WB_OK || res.resets) {
         if (err == WB_OK && !res.resets)
-            wb_log(
-                LOG_INFO, "GRAPH",
-                "users delta resumed from the checkpoint: %zu user(s) changed or deleted while the "
-                "producer was down",
-                u->changed);
+            wb_log(LOG_INFO, "GRAPH",
+                   "users delta resumed from the checkpoint: %zu user(s) changed or deleted "
+                   "while the producer was down",
+                   u->changed);
         free(u->resume);
         u->resume = NULL;
     }

@@ -4,11 +4,12 @@ and tests/bench/0961-soak-long.py).
 For one seed, a random.Random(seed) draws a sequence of steps. Each step is a tenant mutation
 through the simulator's admin API (groups created, renamed, re-described, deleted; members
 added and removed; users deleted and made cloud-only; groups leaving and entering scope;
-nested groups added, removed and deleted; a big group changing by thousands) or a Graph fault
-(429 with Retry-After and 503 on any Graph endpoint, 410 and syncStateNotFound on each delta
-link, malformed and truncated pages, token endpoint errors, expired access tokens, duplicated
-and split member entries, a sync-state reset in the middle of paging, every delta link
-invalidated at once).
+nested groups added, removed and deleted; a big group changing by thousands; users deleted and
+made cloud-only while the producer is killed, before it restarts) or a Graph fault (429 with
+Retry-After and 503 on any Graph endpoint, 410 and syncStateNotFound on each delta link,
+malformed and truncated pages, token endpoint errors, expired access tokens, one at a time and
+back to back, duplicated and split member entries, a sync-state reset in the middle of paging,
+every delta link invalidated at once).
 Meanwhile a chaos thread kills the producer or a worker with SIGKILL every `chaos` seconds
 (uniform in the range) and restarts it half a second later, as systemd or Kubernetes would.
 
@@ -60,6 +61,10 @@ FAULTS = {
                             "path": r.choice([ANY_GRAPH, GROUPS_DELTA, USERS_DELTA])},
     "token_error": lambda r: {"kind": "token_error", "count": r.randint(1, 2)},
     "expired_token": lambda r: {"kind": "expired_token"},
+    # back to back: a 401 to the token renewed right after the first one (and maybe more)
+    "expired_token_back_to_back": lambda r: {
+        "kind": "expired_token", "count": r.randint(2, 4),
+        "path": r.choice([ANY_GRAPH, GROUPS_DELTA, USERS_DELTA])},
     "duplicate_members": lambda r: {"kind": "duplicate_members", "path": GROUPS_DELTA,
                                     "count": r.randint(1, 3)},
     "split_members": lambda r: {"kind": "split_members", "path": GROUPS_DELTA,
@@ -74,7 +79,8 @@ ACTIONS = ("expire_tokens", "invalidate_410", "invalidate_sync_state_not_found")
 MUTATIONS = (("create_group", 8), ("rename", 6), ("describe", 4), ("delete_group", 3),
              ("add_members", 8), ("remove_members", 6), ("delete_user", 2),
              ("cloud_only_user", 2), ("leave_scope", 2), ("enter_scope", 2),
-             ("nest", 3), ("unnest", 2), ("big_change", 2), ("conflict", 2))
+             ("nest", 3), ("unnest", 2), ("big_change", 2), ("conflict", 2),
+             ("producer_down", 2))
 
 
 class SoakFailure(AssertionError):
@@ -146,6 +152,7 @@ class Soak:
         self.chaos_thread = None
         self.chaos_rng = random.Random(seed * 7919 + 1)   # kill moments and victims
         self.crashed = None
+        self.pending = set()               # killed by the chaos thread, restart due
         # the driver's model: what it needs to pick valid mutations
         self.groups = {}          # id -> {"order": n, "in_scope": bool, "members": set()}
         self.users = []           # synced user ids still synced and present
@@ -184,8 +191,10 @@ class Soak:
                         victim, p.p.returncode, p.tail())
                     return
                 p.kill9()
+                self.pending.add(victim)
             time.sleep(0.5)
             with self.lock:
+                self.pending.discard(victim)
                 if victim == "producer":
                     self.start_producer()
                     self.stats.kills["producer"] += 1
@@ -296,20 +305,14 @@ class Soak:
                 sim.members(gid, remove=ids)
                 g["members"].difference_update(ids)
         elif kind in ("delete_user", "cloud_only_user"):
-            if len(self.users) < 10:
+            if not self.user_change(kind):
                 return self.mutate()
-            uid = r.choice(self.users)
-            self.users.remove(uid)
-            if kind == "delete_user":
-                sim.req("DELETE", "users/" + uid)
-                for g in self.groups.values():
-                    g["members"].discard(uid)
-            else:
-                sim.req("PATCH", "users/" + uid, {
-                    "onPremisesSyncEnabled": None, "onPremisesSecurityIdentifier": None,
-                    "onPremisesObjectIdentifier": None, "onPremisesSamAccountName": None,
-                    "onPremisesDistinguishedName": None, "onPremisesDomainName": None})
-                self.cloud.append(uid)
+        elif kind == "producer_down":
+            done = self.producer_down()
+            if not done:
+                return self.mutate()
+            for k in done:
+                self.stats.mutations["down_" + k] = self.stats.mutations.get("down_" + k, 0) + 1
         elif kind == "leave_scope":
             gid = r.choice(gids)
             how = r.choice([{"securityEnabled": False}, {"mailEnabled": True},
@@ -388,6 +391,50 @@ class Soak:
                               "securityEnabled": True, "mailEnabled": False,
                               "groupTypes": []}, mem)
         self.conflicts[gid.lower()] = reason
+
+    def user_change(self, kind):
+        """delete_user or cloud_only_user on a random synced user; False when too few are
+        left."""
+        r, sim = self.rng, self.e.sim
+        if len(self.users) < 10:
+            return False
+        uid = r.choice(self.users)
+        self.users.remove(uid)
+        if kind == "delete_user":
+            sim.req("DELETE", "users/" + uid)
+            for g in self.groups.values():
+                g["members"].discard(uid)
+        else:
+            sim.req("PATCH", "users/" + uid, {
+                "onPremisesSyncEnabled": None, "onPremisesSecurityIdentifier": None,
+                "onPremisesObjectIdentifier": None, "onPremisesSamAccountName": None,
+                "onPremisesDistinguishedName": None, "onPremisesDomainName": None})
+            self.cloud.append(uid)
+        return True
+
+    def producer_down(self):
+        """kill -9 of the producer, 1-3 users deleted or made cloud-only while it is down, a
+        restart half a second later: the restarted producer must catch up with them."""
+        r = self.rng
+        kinds = [r.choice(["delete_user", "cloud_only_user"]) for _ in range(r.randint(1, 3))]
+        if len(self.users) < 10 + len(kinds):
+            return None
+        with self.lock:
+            if "producer" in self.pending:
+                # the chaos thread killed it a moment ago and restarts it once we are done
+                for k in kinds:
+                    self.user_change(k)
+                return kinds
+            if not self.producer.alive():
+                raise SoakFailure("producer exited by itself (rc %s):\n%s" % (
+                    self.producer.p.returncode, self.producer.tail()))
+            self.producer.kill9()
+            for k in kinds:
+                self.user_change(k)
+            time.sleep(0.5)
+            self.start_producer()
+            self.stats.kills["producer"] += 1
+        return kinds
 
     def fault(self):
         r, sim = self.rng, self.e.sim
