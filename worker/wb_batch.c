@@ -392,8 +392,8 @@ static enum run_result step_applied(wb_batch_t *b, const struct wb_step *st,
         struct bmsg *bm = &b->bm[st->events[i]];
 
         if (res->dead_members && event_names_member(&bm->ev, res->dead_members)) {
-            if (dead_letter(b, bm, wb_reason_tag(WB_REASON_MEMBER_GROUP_NOT_FOUND),
-                            WB_ERR_DEPENDENCY, -1, NULL, NULL, attempts + 1) != WB_OK) {
+            if (dead_letter(b, bm, "member_group_not_found", WB_ERR_DEPENDENCY, -1, NULL, NULL,
+                            attempts + 1) != WB_OK) {
                 wb_part_stop(p, bm->rkm->offset, WB_PART_TRANSIENT);
                 return RUN_STOPPED;
             }
