@@ -69,7 +69,7 @@ wb_parts_t *wb_part_new(const struct wb_part_cfg *cfg);
 void wb_part_destroy(wb_parts_t *pt);
 
 /* The partition's struct, created (nothing stored, clean) when create and absent, else NULL.
- * Valid until the partition is assigned again or revoked. */
+ * Valid until the partition is revoked. */
 struct wb_part *wb_part_get(wb_parts_t *pt, int32_t partition, bool create);
 /* A partition assigned: starts afresh. */
 void wb_part_assign(wb_parts_t *pt, int32_t partition);
