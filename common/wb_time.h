@@ -9,6 +9,8 @@
 
 /* Current wall-clock time in unix ms. */
 int64_t wb_time_now_ms(void);
+/* Monotonic milliseconds (CLOCK_MONOTONIC): for durations and deadlines. */
+int64_t wb_time_mono_ms(void);
 
 /* Parses RFC 3339 ("2024-05-01T12:00:00Z", a fraction of any length of which milliseconds are
  * kept, "+02:00" offsets; a date alone is midnight UTC) into unix ms; -1 when malformed or

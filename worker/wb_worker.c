@@ -1,20 +1,19 @@
 /*
- * wb_worker: the consumer loop (see wb_worker.h). Offsets are stored per partition only up to
- * the first event not yet applied or dead-lettered, and never past the first chunk of a
- * snapshot still being collected, so a crash or rebalance replays from there.
+ * wb_worker: the consumer loop (see wb_worker.h): the consumer group membership (rebalance,
+ * static membership, leaving on stop), the AD outage wait, and one wb_batch per turn. The
+ * per-partition state is wb_part's, the batch's work wb_batch's.
  */
 #include "wb_worker.h"
 #include "wb_ad.h"
 #include "wb_apply.h"
 #include "wb_backoff.h"
-#include "wb_dlq.h"
-#include "wb_event.h"
+#include "wb_batch.h"
 #include "wb_http.h"
 #include "wb_kafka.h"
 #include "wb_log.h"
 #include "wb_mem.h"
+#include "wb_part.h"
 #include "wb_plan.h"
-#include "wb_reason.h"
 #include "wb_signal.h"
 #include "wb_time.h"
 #include "wb_wmetrics.h"
@@ -27,390 +26,29 @@
 #include <unistd.h>
 
 #define FAC "WORKER"
-/* Payload bytes of one batch. The batch holds its messages (librdkafka keeps their fetch
- * buffers, ~1.3 x the payload) and their decoded events (~1.5 x the payload for member lists)
- * until the plan is built, so this bounds the worker's peak memory. Past BATCH_BYTES collect()
- * goes on only while a snapshot is still open, up to BATCH_BYTES_MAX, so that a snapshot that
- * started late in a batch is still applied whole (a 60,000-member snapshot is ~6 MB). */
-#define BATCH_BYTES     (4 * 1024 * 1024)
-#define BATCH_BYTES_MAX (16 * 1024 * 1024)
-#define DLQ_WAIT_MS     30000
-#define MAX_PARTITION   10000
-/* Extra wait in collect() for the rest of a snapshot whose chunks are still arriving, so that
- * a big snapshot is applied in one batch (no member read in between). */
-#define SNAPSHOT_WAIT_MS 1000
-
-/* Groups whose own upsert this worker dead-lettered lately (kept so that their later member
- * events, which cannot succeed by waiting, are dead-lettered without the dependency wait). */
-#define GONE_MAX 1024
-
-/* A dependency retry in progress: the group plan starting at (partition, offset). It is given
- * up when both max_retries attempts and dependency_timeout_ms since first_ms are spent. */
-struct retry {
-    int32_t partition;
-    int64_t offset;
-    unsigned attempts;
-    int64_t first_ms;     /* monotonic time of the first failure */
-    struct wb_backoff bo; /* delays of this retry */
-};
-
-/* What was last stored for an assigned partition; clean: nothing pending behind it (no held
- * snapshot, no failed group, no stop), so the consumer position may be stored instead, which
- * also covers transaction markers after the last message (lag then reaches 0). */
-struct pstate {
-    int32_t partition;
-    int64_t stored; /* -1: nothing stored by this worker yet */
-    bool clean;
-};
-
-/* A partition paused until resume_ms (dependency backoff). */
-struct paused {
-    int32_t partition;
-    int64_t resume_ms;
-};
 
 struct wb_worker_s {
     const wb_conf_t *conf;
     const char *topic, *dlq_topic, *group_id;
     char *worker_id;
     char *instance_id; /* group.instance.id derived from worker.id; NULL: dynamic member */
-    unsigned max_retries;
-    int64_t dep_timeout_ms;
-    size_t batch_max;
-    int64_t batch_time_ms; /* worker.batch_time_ms */
 
     rd_kafka_t *consumer, *producer;
     wb_ad_t *ad;
     wb_apply_t *ap;
     wb_snapstore_t *ss;
+    wb_parts_t *pt;
+    wb_batch_t *batch;
     wb_metrics_t *reg;
     struct wb_wmetrics wm;
     wb_http_t *http;
 
-    struct retry *retries;
-    size_t nretries;
-    struct paused *paused;
-    size_t npaused;
-    struct pstate *pst;
-    size_t npst;
-    char *gone[GONE_MAX]; /* ring of group ids (see GONE_MAX) */
-    size_t ngone, gone_next;
     struct wb_backoff ad_backoff;
     int64_t blocked_until; /* all partitions paused (AD down) until then; 0 = not blocked */
     int fatal;
-    /* Messages of partitions whose batch time ran out, in consumption order, kept for the
-     * next batch rather than fetched again: a seek would drop what librdkafka has fetched
-     * and the next batch would wait for it anew (about a second each time, measured). */
-    rd_kafka_message_t **carry;
-    size_t ncarry;
-    /* Partitions revoked while collect() polls, with how many messages the batch held then:
-     * those messages are dropped, not applied (the new owner fetches them from the committed
-     * offset; applying them here too could undo its newer writes). */
-    struct revoked {
-        int32_t partition;
-        size_t before;
-    } * revoked;
-    size_t nrevoked;
-    bool collecting;
-    size_t collected; /* messages in the batch so far, while collecting */
 };
 
-/* One message of a batch. */
-struct bmsg {
-    rd_kafka_message_t *rkm;
-    struct wb_event ev;
-    bool ok; /* decoded */
-    char reason[256];
-    bool done;  /* applied, skipped or dead-lettered */
-    bool carry; /* not applied: kept for the next batch (wb_worker_s.carry) */
-};
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* --- retries and pauses --- */
-
-static struct retry *retry_find(wb_worker_t *wk, int32_t partition, int64_t offset, bool create)
-{
-    size_t i;
-
-    for (i = 0; i < wk->nretries; i++)
-        if (wk->retries[i].partition == partition && wk->retries[i].offset == offset)
-            return &wk->retries[i];
-    if (!create)
-        return NULL;
-    wk->retries = wb_realloc(wk->retries, (wk->nretries + 1) * sizeof(*wk->retries));
-    wk->retries[wk->nretries] = (struct retry){partition, offset, 0, mono_ms(), {0}};
-    wb_backoff_init(&wk->retries[wk->nretries].bo,
-                    (uint64_t)wb_conf_get_int(wk->conf, "worker.retry_backoff_ms"),
-                    (uint64_t)wb_conf_get_int(wk->conf, "worker.retry_backoff_max_ms"),
-                    WB_BACKOFF_FULL);
-    return &wk->retries[wk->nretries++];
-}
-
-/* Whether the retry rt (may be NULL: none yet) has spent both its count and its time. */
-static bool retry_spent(const wb_worker_t *wk, const struct retry *rt)
-{
-    unsigned attempts = rt ? rt->attempts : 0;
-    int64_t elapsed = rt ? mono_ms() - rt->first_ms : 0;
-
-    return attempts >= wk->max_retries && elapsed >= wk->dep_timeout_ms;
-}
-
-/* Delay before the next attempt of rt: its backoff, but not past the deadline when the
- * count is already spent (the last attempt then comes on time). At least 1 ms. */
-static int64_t retry_delay(const wb_worker_t *wk, struct retry *rt)
-{
-    int64_t delay = (int64_t)wb_backoff_next(&rt->bo);
-    int64_t left = rt->first_ms + wk->dep_timeout_ms - mono_ms();
-
-    if (rt->attempts >= wk->max_retries && left > 0 && left < delay)
-        delay = left;
-    return delay < 1 ? 1 : delay;
-}
-
-static bool retry_any(const wb_worker_t *wk, int32_t partition)
-{
-    size_t i;
-
-    for (i = 0; i < wk->nretries; i++)
-        if (wk->retries[i].partition == partition)
-            return true;
-    return false;
-}
-
-/* Drops the retries of partition below offset (stored past: they cannot come again). */
-static void retry_drop_below(wb_worker_t *wk, int32_t partition, int64_t offset)
-{
-    size_t i;
-
-    for (i = 0; i < wk->nretries; i++)
-        if (wk->retries[i].partition == partition && wk->retries[i].offset < offset)
-            wk->retries[i--] = wk->retries[--wk->nretries];
-}
-
-static struct pstate *pstate_get(wb_worker_t *wk, int32_t partition, bool create)
-{
-    size_t i;
-
-    for (i = 0; i < wk->npst; i++)
-        if (wk->pst[i].partition == partition)
-            return &wk->pst[i];
-    if (!create)
-        return NULL;
-    wk->pst = wb_realloc(wk->pst, (wk->npst + 1) * sizeof(*wk->pst));
-    wk->pst[wk->npst] = (struct pstate){partition, -1, true};
-    return &wk->pst[wk->npst++];
-}
-
-static void pstate_drop(wb_worker_t *wk, int32_t partition)
-{
-    size_t i;
-
-    for (i = 0; i < wk->npst; i++)
-        if (wk->pst[i].partition == partition)
-            wk->pst[i--] = wk->pst[--wk->npst];
-}
-
-/* Stores the consumer position of every clean partition whose position moved past what was
- * stored: only transaction markers (or nothing) lie in between, since every message handed
- * to the worker was applied or dead-lettered before this is called. */
-static void store_positions(wb_worker_t *wk)
-{
-    rd_kafka_topic_partition_list_t *l;
-    size_t i;
-    int j;
-
-    if (wk->npst == 0 || wk->blocked_until)
-        return;
-    l = rd_kafka_topic_partition_list_new((int)wk->npst);
-    for (i = 0; i < wk->npst; i++)
-        if (wk->pst[i].clean)
-            rd_kafka_topic_partition_list_add(l, wk->topic, wk->pst[i].partition);
-    if (l->cnt > 0 && rd_kafka_position(wk->consumer, l) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        rd_kafka_topic_partition_list_t *st = rd_kafka_topic_partition_list_new(l->cnt);
-
-        for (j = 0; j < l->cnt; j++) {
-            struct pstate *ps = pstate_get(wk, l->elems[j].partition, false);
-
-            if (!ps || l->elems[j].err || l->elems[j].offset < 0 ||
-                l->elems[j].offset <= ps->stored)
-                continue;
-            wb_dbg("worker", FAC, "partition=%d: storing position %lld (stored %lld)",
-                   (int)ps->partition, (long long)l->elems[j].offset, (long long)ps->stored);
-            rd_kafka_topic_partition_list_add(st, wk->topic, ps->partition)->offset =
-                l->elems[j].offset;
-            ps->stored = l->elems[j].offset;
-        }
-        if (st->cnt > 0) {
-            rd_kafka_resp_err_t err = rd_kafka_offsets_store(wk->consumer, st);
-
-            if (err)
-                wb_dbg("worker", FAC, "offsets_store (position): %s", rd_kafka_err2str(err));
-        }
-        rd_kafka_topic_partition_list_destroy(st);
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-}
-
-static bool gone_has(const wb_worker_t *wk, const char *group)
-{
-    size_t i;
-
-    for (i = 0; i < wk->ngone; i++)
-        if (strcmp(wk->gone[i], group) == 0)
-            return true;
-    return false;
-}
-
-static void gone_set(wb_worker_t *wk, const char *group, bool on)
-{
-    size_t i;
-
-    if (!on) {
-        for (i = 0; i < wk->ngone; i++)
-            if (strcmp(wk->gone[i], group) == 0)
-                wk->gone[i][0] = '\0'; /* never matches a group id */
-        return;
-    }
-    if (gone_has(wk, group))
-        return;
-    if (wk->ngone < GONE_MAX) {
-        wk->gone[wk->ngone++] = wb_strdup(group);
-        return;
-    }
-    free(wk->gone[wk->gone_next]);
-    wk->gone[wk->gone_next] = wb_strdup(group);
-    wk->gone_next = (wk->gone_next + 1) % GONE_MAX;
-}
-
-static void retry_clear(wb_worker_t *wk, int32_t partition, int64_t offset)
-{
-    size_t i;
-
-    for (i = 0; i < wk->nretries; i++)
-        if (wk->retries[i].partition == partition &&
-            (offset < 0 || wk->retries[i].offset == offset)) {
-            wk->retries[i--] = wk->retries[--wk->nretries];
-        }
-}
-
-static void paused_drop(wb_worker_t *wk, int32_t partition)
-{
-    size_t i;
-
-    for (i = 0; i < wk->npaused; i++)
-        if (wk->paused[i].partition == partition)
-            wk->paused[i--] = wk->paused[--wk->npaused];
-}
-
-static void pause_one(wb_worker_t *wk, int32_t partition, int64_t seek_to, int64_t resume_ms)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_error_t *e;
-
-    rd_kafka_topic_partition_list_add(l, wk->topic, partition)->offset = seek_to;
-    rd_kafka_pause_partitions(wk->consumer, l);
-    e = rd_kafka_seek_partitions(wk->consumer, l, 5000);
-    if (e) {
-        wb_log(LOG_WARNING, FAC, "seek partition %d to %lld failed: %s", (int)partition,
-               (long long)seek_to, rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-    if (resume_ms > 0) {
-        paused_drop(wk, partition);
-        wk->paused = wb_realloc(wk->paused, (wk->npaused + 1) * sizeof(*wk->paused));
-        wk->paused[wk->npaused++] = (struct paused){partition, resume_ms};
-    }
-}
-
-/* Fetch partition again from offset (the rest of a batch left for the next one). */
-static void seek_one(wb_worker_t *wk, int32_t partition, int64_t offset)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_error_t *e;
-
-    rd_kafka_topic_partition_list_add(l, wk->topic, partition)->offset = offset;
-    e = rd_kafka_seek_partitions(wk->consumer, l, 0); /* asynchronous; fetched data is purged */
-    if (e) {
-        wb_log(LOG_WARNING, FAC, "seek partition %d to %lld failed: %s", (int)partition,
-               (long long)offset, rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-}
-
-static void resume_due(wb_worker_t *wk, int64_t now)
-{
-    size_t i;
-
-    for (i = 0; i < wk->npaused; i++) {
-        rd_kafka_topic_partition_list_t *l;
-
-        if (wk->paused[i].resume_ms > now)
-            continue;
-        l = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, wk->topic, wk->paused[i].partition);
-        rd_kafka_resume_partitions(wk->consumer, l);
-        rd_kafka_topic_partition_list_destroy(l);
-        wk->paused[i--] = wk->paused[--wk->npaused];
-    }
-}
-
-/* Pause or resume everything assigned (AD unavailable / back). */
-static void all_partitions(wb_worker_t *wk, bool pause)
-{
-    rd_kafka_topic_partition_list_t *l = NULL;
-    int i;
-
-    if (rd_kafka_assignment(wk->consumer, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || !l)
-        return;
-    if (pause) {
-        rd_kafka_pause_partitions(wk->consumer, l);
-    } else {
-        /* Partitions in a dependency backoff stay paused. */
-        for (i = 0; i < l->cnt; i++) {
-            size_t j;
-
-            for (j = 0; j < wk->npaused; j++)
-                if (wk->paused[j].partition == l->elems[i].partition)
-                    l->elems[i].err = RD_KAFKA_RESP_ERR__STATE;
-        }
-        for (i = 0; i < l->cnt; i++) {
-            rd_kafka_topic_partition_list_t *one;
-
-            if (l->elems[i].err)
-                continue;
-            one = rd_kafka_topic_partition_list_new(1);
-            rd_kafka_topic_partition_list_add(one, l->elems[i].topic, l->elems[i].partition);
-            rd_kafka_resume_partitions(wk->consumer, one);
-            rd_kafka_topic_partition_list_destroy(one);
-        }
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-}
-
-/* Forgets the carried messages of partition (-1: all); its new owner fetches them. */
-static void carry_drop(wb_worker_t *wk, int32_t partition)
-{
-    size_t i, k = 0;
-
-    for (i = 0; i < wk->ncarry; i++) {
-        if (partition < 0 || wk->carry[i]->partition == partition)
-            rd_kafka_message_destroy(wk->carry[i]);
-        else
-            wk->carry[k++] = wk->carry[i];
-    }
-    wk->ncarry = k;
-}
-
-/* --- callbacks --- */
+/* --- consumer group membership --- */
 
 static void assigned_gauge(wb_worker_t *wk)
 {
@@ -422,49 +60,56 @@ static void assigned_gauge(wb_worker_t *wk)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* Partitions revoked or lost, before librdkafka commits and unassigns them: whatever this
+ * worker holds for them (snapshots in flight, carried messages, retries, pauses, lag gauges)
+ * goes; their new owner starts from the committed offset. */
+static void on_revoke(wb_worker_t *wk, const rd_kafka_topic_partition_list_t *parts)
+{
+    int i;
+
+    for (i = 0; i < parts->cnt; i++) {
+        const char *lv[1];
+        const char *cg[3];
+        char p[16];
+
+        snprintf(p, sizeof(p), "%d", (int)parts->elems[i].partition);
+        lv[0] = p;
+        cg[0] = wk->group_id;
+        cg[1] = parts->elems[i].topic;
+        cg[2] = p;
+        wb_snapstore_drop_partition(wk->ss, parts->elems[i].partition);
+        wb_batch_revoke(wk->batch, parts->elems[i].partition);
+        wb_part_revoke(wk->pt, parts->elems[i].partition);
+        wb_metrics_remove(wk->wm.lag, lv);
+        wb_metrics_remove(wk->wm.cg_lag, cg);
+    }
+}
+
+/* Partitions assigned, after librdkafka assigned them: each starts with nothing stored. */
+static void on_assign(wb_worker_t *wk, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+{
+    int i;
+
+    for (i = 0; i < parts->cnt; i++)
+        wb_part_assign(wk->pt, parts->elems[i].partition);
+    if (wk->blocked_until)
+        rd_kafka_pause_partitions(rk, parts); /* AD is down: new partitions wait too */
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     wb_worker_t *wk = opaque;
-    int i;
+    bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    bool revoke = err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS;
 
-    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
-        for (i = 0; i < parts->cnt; i++) {
-            const char *lv[1];
-            const char *cg[3];
-            char p[16];
-
-            snprintf(p, sizeof(p), "%d", (int)parts->elems[i].partition);
-            lv[0] = p;
-            cg[0] = wk->group_id;
-            cg[1] = parts->elems[i].topic;
-            cg[2] = p;
-            wb_snapstore_drop_partition(wk->ss, parts->elems[i].partition);
-            carry_drop(wk, parts->elems[i].partition);
-            if (wk->collecting) {
-                wk->revoked = wb_realloc(wk->revoked, (wk->nrevoked + 1) * sizeof(*wk->revoked));
-                wk->revoked[wk->nrevoked++] =
-                    (struct revoked){parts->elems[i].partition, wk->collected};
-            }
-            retry_clear(wk, parts->elems[i].partition, -1);
-            paused_drop(wk, parts->elems[i].partition);
-            pstate_drop(wk, parts->elems[i].partition);
-            wb_metrics_remove(wk->wm.lag, lv);
-            wb_metrics_remove(wk->wm.cg_lag, cg);
-        }
-    }
-    wb_wmetrics_rebalance(
-        &wk->wm, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS,
-        err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && rd_kafka_assignment_lost(rk), parts->cnt);
+    if (revoke)
+        on_revoke(wk, parts);
+    wb_wmetrics_rebalance(&wk->wm, assign, revoke && rd_kafka_assignment_lost(rk), parts->cnt);
     wb_kafka_rebalance_cb(rk, err, parts, NULL);
     assigned_gauge(wk);
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
-        for (i = 0; i < parts->cnt; i++) {
-            pstate_drop(wk, parts->elems[i].partition);
-            pstate_get(wk, parts->elems[i].partition, true);
-        }
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && wk->blocked_until)
-        rd_kafka_pause_partitions(rk, parts); /* AD is down: new partitions wait too */
+    if (assign)
+        on_assign(wk, rk, parts);
     if (wk->http)
         wb_http_set_ready(wk->http, 1, NULL);
 }
@@ -476,441 +121,6 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     (void)rk;
     wb_wmetrics_stats(&wk->wm, json, len, wk->group_id, wk->topic);
     return 0; /* librdkafka frees json */
-}
-
-/* --- dead letters --- */
-
-static wb_err_t dead_letter(wb_worker_t *wk, struct bmsg *b, const char *reason, wb_err_t cls,
-                            int ldap_rc, const char *ldap_msg, const char *matched,
-                            unsigned attempts)
-{
-    rd_kafka_message_t *m = b->rkm;
-    rd_kafka_headers_t *hdrs = NULL;
-    rd_kafka_timestamp_type_t tstype;
-    struct wb_dlqhdr_info info = {0};
-    struct wb_dlq_outcome out;
-    wb_err_t err;
-
-    rd_kafka_message_headers(m, &hdrs);
-    info.reason = reason;
-    info.cls = cls;
-    info.ldap_rc = ldap_rc;
-    info.ldap_message = ldap_msg;
-    info.matched_dn = matched;
-    info.orig_topic = rd_kafka_topic_name(m->rkt);
-    info.orig_partition = m->partition;
-    info.orig_offset = m->offset;
-    info.orig_timestamp = rd_kafka_message_timestamp(m, &tstype);
-    info.consumer_group = wk->group_id;
-    info.worker_id = wk->worker_id;
-    info.attempts = attempts;
-    err = wb_dlq_send(wk->producer, wk->dlq_topic, m->key, m->key_len, m->payload, m->len, hdrs,
-                      &info, DLQ_WAIT_MS, &out);
-    if (out.bounded)
-        wb_wmetrics_dlq_bounded(&wk->wm, rd_kafka_err2name(out.refused));
-    if (err != WB_OK)
-        wb_wmetrics_dlq_failure(&wk->wm, rd_kafka_err2name(out.err));
-    if (err == WB_OK) {
-        b->done = true;
-        wb_wmetrics_dead_letter(&wk->wm, reason);
-        wb_wmetrics_event(&wk->wm, b->ok ? wb_event_type_name(b->ev.type) : NULL, "dead_lettered");
-    }
-    return err;
-}
-
-static bool event_names_member(const struct wb_event *ev, const wb_mset_t *dead)
-{
-    const struct wb_member *lists[3] = {ev->add, ev->remove, ev->members};
-    size_t counts[3] = {ev->add_count, ev->remove_count, ev->members_count}, i, j;
-
-    for (i = 0; i < 3; i++)
-        for (j = 0; j < counts[i]; j++)
-            if (lists[i][j].kind == WB_MEMBER_GROUP &&
-                wb_mset_get(dead, WB_MEMBER_GROUP, lists[i][j].id))
-                return true;
-    return false;
-}
-
-/* --- one batch --- */
-
-/* Stop marks per partition within a batch: events at or after stop are left for later. */
-struct pstop {
-    int32_t partition;
-    int64_t stop;      /* INT64_MAX: none */
-    int64_t last;      /* highest offset seen in the batch */
-    bool transient;    /* stopped by a transient error (AD backoff) rather than a dependency */
-    bool yield;        /* stopped by the batch time budget: fetch again at once, no pause */
-    int64_t dep_at;    /* offset of a dependency stop (pause with backoff), or INT64_MAX */
-    int64_t dep_delay; /* pause of that dependency retry in ms */
-};
-
-static struct pstop *pstop_get(struct pstop *ps, size_t *n, int32_t partition)
-{
-    size_t i;
-
-    for (i = 0; i < *n; i++)
-        if (ps[i].partition == partition)
-            return &ps[i];
-    ps[*n] = (struct pstop){partition, INT64_MAX, -1, false, false, INT64_MAX, 0};
-    return &ps[(*n)++];
-}
-
-static void stop_at(struct pstop *p, int64_t offset, bool transient)
-{
-    if (offset < p->stop)
-        p->stop = offset;
-    if (transient)
-        p->transient = true;
-}
-
-enum run_result {
-    RUN_DONE,       /* every step applied, skipped or dead-lettered */
-    RUN_STOPPED,    /* transient, fatal or dead letter failure: the partition stops (p set) */
-    RUN_DEPENDENCY, /* a dependency is missing: the caller decides (p not touched) */
-};
-
-/*
- * Applies one group's steps from g->done on. A dependency failure is final (members given up)
- * only when may_give_up and the retries are spent: the first pass over a batch never gives
- * up, because the missing nested group may come later in the same batch and partition.
- */
-static enum run_result run_group(wb_worker_t *wk, struct bmsg *bm, struct wb_gplan *g,
-                                 struct pstop *p, bool may_give_up)
-{
-    struct retry *rt = retry_find(wk, g->partition, g->first_offset, false);
-    unsigned attempts = rt ? rt->attempts : 0;
-    bool final = may_give_up && retry_spent(wk, rt);
-    size_t s, i;
-
-    for (s = g->done; s < g->nsteps; s++, g->done = s) {
-        struct wb_step *st = &g->steps[s];
-        struct wb_apply_result res;
-        struct wb_apply_ctx cx = {g->group, g->partition,
-                                  bm[st->events[st->nevents - 1]].rkm->offset, final};
-        wb_err_t err = wb_apply_step(wk->ap, &cx, st, &res);
-        bool dlq_all = false;
-
-        if (err == WB_ERR_FATAL) {
-            wb_log(LOG_CRIT, FAC, "group=%s: fatal: %s (%s)", g->group,
-                   res.reason ? res.reason : "", res.ldap_message ? res.ldap_message : "");
-            wk->fatal = 1;
-            wb_apply_result_free(&res);
-            return RUN_STOPPED;
-        }
-        if (err == WB_ERR_DEPENDENCY && !final && may_give_up && !st->attrs &&
-            wb_reason_find(res.reason) == WB_REASON_GROUP_NOT_FOUND && gone_has(wk, g->group)) {
-            /* Its upsert was dead-lettered here: waiting cannot bring the group. */
-            wb_log(LOG_WARNING, FAC,
-                   "group=%s: its upsert was dead-lettered; dead-lettering "
-                   "its member changes without waiting",
-                   g->group);
-        } else if (err == WB_ERR_DEPENDENCY && !final) {
-            wb_apply_result_free(&res);
-            return RUN_DEPENDENCY;
-        }
-        if (err == WB_OK)
-            gone_set(wk, g->group, false);
-        else if (st->attrs && err != WB_ERR_TRANSIENT && err != WB_ERR_DEPENDENCY)
-            gone_set(wk, g->group, true);
-        if (err == WB_ERR_TRANSIENT) {
-            stop_at(p, g->first_offset, true);
-            wb_apply_result_free(&res);
-            return RUN_STOPPED;
-        }
-        if (err == WB_OK) {
-            for (i = 0; i < st->nevents; i++) {
-                struct bmsg *b = &bm[st->events[i]];
-
-                if (res.dead_members && event_names_member(&b->ev, res.dead_members)) {
-                    if (dead_letter(wk, b, wb_reason_tag(WB_REASON_MEMBER_GROUP_NOT_FOUND),
-                                    WB_ERR_DEPENDENCY, -1, NULL, NULL, attempts + 1) != WB_OK) {
-                        stop_at(p, b->rkm->offset, true);
-                        wb_apply_result_free(&res);
-                        return RUN_STOPPED;
-                    }
-                    continue;
-                }
-                b->done = true;
-                wb_wmetrics_event(&wk->wm, wb_event_type_name(b->ev.type),
-                                  res.skipped ? "skipped" : "applied");
-                if (!res.skipped)
-                    wb_wmetrics_latency(
-                        &wk->wm, (double)(wb_time_now_ms() - wb_time_parse(b->ev.ts)) / 1000.0);
-            }
-        } else {
-            dlq_all = true; /* conflict, invalid, dependency given up */
-        }
-        for (i = 0; dlq_all && i < st->nevents; i++) {
-            if (dead_letter(wk, &bm[st->events[i]], res.reason ? res.reason : wb_err_name(err), err,
-                            res.ldap_rc, res.ldap_message, res.matched_dn, attempts + 1) != WB_OK) {
-                stop_at(p, bm[st->events[i]].rkm->offset, true);
-                wb_apply_result_free(&res);
-                return RUN_STOPPED;
-            }
-        }
-        if (st->snapshot)
-            wb_snapstore_release(wk->ss, g->group, st->snapshot);
-        wb_apply_result_free(&res);
-    }
-    retry_clear(wk, g->partition, g->first_offset);
-    return RUN_DONE;
-}
-
-static void store_offsets(wb_worker_t *wk, struct pstop *ps, size_t nps)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)nps);
-    struct pstate *st;
-    size_t i;
-
-    for (i = 0; i < nps; i++) {
-        int64_t upto = ps[i].stop != INT64_MAX ? ps[i].stop : ps[i].last + 1;
-        int64_t hold = wb_snapstore_hold(wk->ss, ps[i].partition);
-
-        if (hold >= 0 && hold < upto)
-            upto = hold;
-        retry_drop_below(wk, ps[i].partition, upto);
-        st = pstate_get(wk, ps[i].partition, true);
-        st->clean = ps[i].stop == INT64_MAX && hold < 0 && !retry_any(wk, ps[i].partition);
-        if (upto > 0) {
-            rd_kafka_topic_partition_list_add(l, wk->topic, ps[i].partition)->offset = upto;
-            st->stored = upto;
-        }
-    }
-    if (l->cnt > 0) {
-        rd_kafka_resp_err_t err = rd_kafka_offsets_store(wk->consumer, l);
-
-        if (err)
-            wb_dbg("worker", FAC, "offsets_store: %s", rd_kafka_err2str(err));
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-}
-
-static void process_batch(wb_worker_t *wk, struct bmsg *bm, size_t n)
-{
-    struct wb_plan_in *in = wb_calloc(n, sizeof(*in));
-    struct pstop *ps = wb_calloc(n, sizeof(*ps));
-    size_t nps = 0, i;
-    wb_plan_t *plan = NULL;
-    struct wb_gplan **later = NULL;
-    size_t nlater = 0;
-    bool transient = false;
-    int64_t t0 = mono_ms();
-
-    for (i = 0; i < n; i++) {
-        struct pstop *p = pstop_get(ps, &nps, bm[i].rkm->partition);
-
-        if (bm[i].rkm->offset > p->last)
-            p->last = bm[i].rkm->offset;
-        in[i].partition = bm[i].rkm->partition;
-        in[i].offset = bm[i].rkm->offset;
-        in[i].ev = bm[i].ok ? &bm[i].ev : NULL;
-    }
-    /* Member arrays are only needed until folded (nested groups: see wb_plan.h). */
-    plan = wb_plan_build_drop(in, n, wk->ss);
-    for (i = 0; i < wb_plan_count(plan) && !wk->fatal; i++) {
-        struct wb_gplan *g = wb_plan_get(plan, i);
-        struct pstop *p = pstop_get(ps, &nps, g->partition);
-
-        if (g->first_offset >= p->stop)
-            continue;
-        if (mono_ms() - t0 > wk->batch_time_ms) {
-            /* Out of time: this group and the rest of its partition come again. */
-            stop_at(p, g->first_offset, false);
-            p->yield = true;
-            continue;
-        }
-        if (run_group(wk, bm, g, p, false) == RUN_DEPENDENCY) {
-            /* Try the rest of the batch first: the dependency may be behind this group. */
-            later = wb_realloc(later, (nlater + 1) * sizeof(*later));
-            later[nlater++] = g;
-        }
-    }
-    for (i = 0; i < nlater && !wk->fatal; i++) {
-        struct wb_gplan *g = later[i];
-        struct pstop *p = pstop_get(ps, &nps, g->partition);
-        struct retry *rt;
-
-        if (p->transient) {
-            stop_at(p, g->first_offset, true);
-            continue;
-        }
-        if (run_group(wk, bm, g, p, true) != RUN_DEPENDENCY)
-            continue;
-        rt = retry_find(wk, g->partition, g->first_offset, true);
-        rt->attempts++;
-        stop_at(p, g->first_offset, false);
-        if (g->first_offset < p->dep_at) {
-            p->dep_at = g->first_offset;
-            p->dep_delay = retry_delay(wk, rt);
-        }
-        wb_log(LOG_INFO, FAC,
-               "group=%s partition=%d offset=%lld: dependency missing (attempt %u, %lld ms); "
-               "retrying",
-               g->group, (int)g->partition, (long long)g->first_offset, rt->attempts,
-               (long long)(mono_ms() - rt->first_ms));
-    }
-    free(later);
-    wb_plan_destroy(plan);
-    /* Poison after the groups, so that one behind a stopped group waits for the replay. */
-    for (i = 0; i < n; i++) {
-        struct pstop *p = pstop_get(ps, &nps, bm[i].rkm->partition);
-
-        if (bm[i].ok || bm[i].rkm->offset >= p->stop)
-            continue;
-        wb_log(LOG_WARNING, FAC, "partition=%d offset=%lld: undecodable event: %s",
-               (int)bm[i].rkm->partition, (long long)bm[i].rkm->offset, bm[i].reason);
-        if (dead_letter(wk, &bm[i], wb_reason_tag(WB_REASON_POISON), WB_ERR_INVALID, -1,
-                        bm[i].reason, NULL, 1) != WB_OK)
-            stop_at(p, bm[i].rkm->offset, true);
-    }
-
-    store_offsets(wk, ps, nps);
-    for (i = 0; i < nps; i++)
-        if (ps[i].stop != INT64_MAX && ps[i].transient)
-            transient = true;
-    for (i = 0; i < nps; i++) {
-        if (ps[i].stop == INT64_MAX)
-            continue;
-        if (ps[i].transient) {
-            pause_one(wk, ps[i].partition, ps[i].stop, 0);
-        } else if (ps[i].yield && ps[i].dep_at != ps[i].stop && !transient) {
-            size_t j, kept = 0;
-
-            /* The messages from stop on that are not done yet (a group that came earlier in
-             * the batch may have events past stop, applied already): the next batch takes
-             * them first; the stored offset stays at stop. */
-            for (j = 0; j < n; j++)
-                if (bm[j].rkm->partition == ps[i].partition && bm[j].rkm->offset >= ps[i].stop &&
-                    !bm[j].done) {
-                    bm[j].carry = true;
-                    kept++;
-                }
-            wb_dbg("worker", FAC,
-                   "partition=%d: batch time spent; %zu messages from offset %lld kept for the "
-                   "next batch",
-                   (int)ps[i].partition, kept, (long long)ps[i].stop);
-        } else if (ps[i].yield && ps[i].dep_at != ps[i].stop) {
-            wb_dbg("worker", FAC, "partition=%d: batch time spent; refetching from offset %lld",
-                   (int)ps[i].partition, (long long)ps[i].stop);
-            seek_one(wk, ps[i].partition, ps[i].stop);
-        } else {
-            int64_t delay = ps[i].dep_delay > 0 ? ps[i].dep_delay : 1;
-
-            wb_log(LOG_INFO, FAC, "partition=%d paused at offset %lld for %lld ms (dependency)",
-                   (int)ps[i].partition, (long long)ps[i].stop, (long long)delay);
-            pause_one(wk, ps[i].partition, ps[i].stop, mono_ms() + delay);
-        }
-    }
-    if (transient && !wk->blocked_until) {
-        int64_t delay = (int64_t)wb_backoff_next(&wk->ad_backoff);
-
-        wb_log(LOG_WARNING, FAC,
-               "AD unavailable or busy, or a dead letter not accepted (see above); pausing all "
-               "partitions for %lld ms",
-               (long long)delay);
-        all_partitions(wk, true);
-        wk->blocked_until = mono_ms() + delay;
-    }
-    free(ps);
-    free(in);
-}
-
-/* Collects up to batch_max messages (or BATCH_BYTES, see there): wait for the first, then take
- * what is already fetched. Returns the count. */
-static size_t collect(wb_worker_t *wk, struct bmsg *bm)
-{
-    /* Partitions whose latest message in the batch is a snapshot chunk before the last. */
-    struct open_snap {
-        int32_t partition;
-        bool open;
-    } *os = NULL;
-    size_t n = 0, bytes = 0, nos = 0, nopen = 0, i, j, k, ci = 0, nheld = wk->ncarry;
-    int timeout = 200;
-    int64_t wait_until = 0;
-    /* What the last batch left, taken out of wk->carry, which a revoke may change. */
-    rd_kafka_message_t **held = wb_malloc((nheld ? nheld : 1) * sizeof(*held));
-
-    memcpy(held, wk->carry, nheld * sizeof(*held));
-    wk->ncarry = 0;
-    wk->nrevoked = 0;
-    wk->collecting = true;
-
-    while (n < wk->batch_max && bytes < BATCH_BYTES_MAX && (bytes < BATCH_BYTES || nopen > 0)) {
-        /* what the last batch left comes first, in its order */
-        rd_kafka_message_t *m;
-
-        wk->collected = n;
-        m = ci < nheld ? held[ci++] : rd_kafka_consumer_poll(wk->consumer, timeout);
-
-        if (!m) {
-            int64_t now = mono_ms();
-
-            if (timeout == 200 || nopen == 0)
-                break;
-            if (!wait_until)
-                wait_until = now + SNAPSHOT_WAIT_MS;
-            if (now >= wait_until)
-                break;
-            timeout = (int)(wait_until - now < 50 ? wait_until - now : 50);
-            continue;
-        }
-        timeout = 0;
-        if (m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                wb_log(LOG_WARNING, "KAFKA", "consumer: %s", rd_kafka_message_errstr(m));
-            if (rd_kafka_fatal_error(wk->consumer, NULL, 0))
-                wk->fatal = 1;
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        memset(&bm[n], 0, sizeof(bm[n]));
-        bm[n].rkm = m;
-        bm[n].ok = wb_event_decode(m->payload ? m->payload : "", m->len, &bm[n].ev, bm[n].reason,
-                                   sizeof(bm[n].reason)) == WB_OK;
-        bytes += m->len;
-        for (i = 0; i < nos && os[i].partition != m->partition; i++)
-            ;
-        if (i == nos) {
-            os = wb_realloc(os, (nos + 1) * sizeof(*os));
-            os[nos++] = (struct open_snap){m->partition, false};
-        }
-        if (os[i].open)
-            nopen--;
-        os[i].open = bm[n].ok && bm[n].ev.type == WB_EVENT_GROUP_SNAPSHOT &&
-                     bm[n].ev.chunk < bm[n].ev.chunks;
-        if (os[i].open)
-            nopen++;
-        n++;
-    }
-    free(os);
-    wk->collecting = false;
-    /* Held messages not taken go back (revoked partitions' are dropped). */
-    for (; ci < nheld; ci++) {
-        for (j = 0; j < wk->nrevoked && wk->revoked[j].partition != held[ci]->partition; j++)
-            ;
-        if (j < wk->nrevoked)
-            rd_kafka_message_destroy(held[ci]);
-        else
-            wk->carry[wk->ncarry++] = held[ci];
-    }
-    free(held);
-    /* Messages taken before their partition was revoked are not ours to apply any more. */
-    for (i = 0, k = 0; i < n; i++) {
-        for (j = 0; j < wk->nrevoked; j++)
-            if (wk->revoked[j].partition == bm[i].rkm->partition && i < wk->revoked[j].before)
-                break;
-        if (j < wk->nrevoked) {
-            wb_dbg("worker", FAC, "partition=%d offset=%lld: revoked before it was applied",
-                   (int)bm[i].rkm->partition, (long long)bm[i].rkm->offset);
-            wb_event_free(&bm[i].ev);
-            rd_kafka_message_destroy(bm[i].rkm);
-            continue;
-        }
-        if (k != i)
-            bm[k] = bm[i];
-        k++;
-    }
-    return k;
 }
 
 /* --- lifecycle --- */
@@ -957,14 +167,14 @@ static char *static_instance_id(const wb_conf_t *conf, const char *group_id)
 static void leave_group(wb_worker_t *wk)
 {
     rd_kafka_topic_partition_list_t *l = NULL;
-    int64_t deadline = mono_ms() + 10000;
+    int64_t deadline = wb_time_mono_ms() + 10000;
     rd_kafka_resp_err_t err = rd_kafka_unsubscribe(wk->consumer);
 
     if (err) {
         wb_log(LOG_WARNING, FAC, "unsubscribe: %s", rd_kafka_err2str(err));
         return;
     }
-    while (mono_ms() < deadline) {
+    while (wb_time_mono_ms() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(wk->consumer, 100);
         int cnt;
 
@@ -981,8 +191,21 @@ static void leave_group(wb_worker_t *wk)
     /* the LeaveGroup request goes out once the revocation is done; give it time to */
     rd_kafka_consumer_poll(wk->consumer, 200);
 }
+/* The worker's name in dead-letter headers and logs: worker.id, else <host>-<pid>. */
+static char *worker_name(const wb_conf_t *conf)
+{
+    char host[128];
 
-wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
+    if (wb_conf_get_str(conf, "worker.id"))
+        return wb_strdup(wb_conf_get_str(conf, "worker.id"));
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "worker");
+    host[sizeof(host) - 1] = '\0';
+    return wb_asprintf("%s-%d", host, (int)getpid());
+}
+
+/* Creates the consumer and the dead-letter producer. Returns false with errstr filled. */
+static bool kafka_open(wb_worker_t *wk, char *errstr, size_t errsz)
 {
     /* session.timeout.ms: how long a vanished member keeps its partitions. A static member
      * restarted within it rejoins without a rebalance; a worker gone for good (scaled down,
@@ -999,35 +222,100 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
                                    NULL,
                                    NULL};
     static const char *const prod_defaults[] = {"message.timeout.ms", "30000", NULL};
+    rd_kafka_conf_t *kc = NULL;
+    const char **kv = NULL;
+
+    wk->instance_id = static_instance_id(wk->conf, wk->group_id);
+    if (wk->instance_id) {
+        cons_defaults[8] = "group.instance.id";
+        cons_defaults[9] = wk->instance_id;
+    }
+    kv = kv_merge(cons_defaults, wb_conf_kafka_kv(wk->conf));
+    kc = wb_kafka_consumer_conf_new(kv, wk->group_id, errstr, errsz);
+    free(kv);
+    if (!kc)
+        return false;
+    rd_kafka_conf_set_opaque(kc, wk);
+    rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+    rd_kafka_conf_set_stats_cb(kc, stats_cb);
+    wk->consumer = wb_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errsz);
+    if (!wk->consumer)
+        return false;
+    kv = kv_merge(prod_defaults, wb_conf_kafka_kv(wk->conf));
+    wk->producer = wb_kafka_producer_new(kv, errstr, errsz);
+    free(kv);
+    return wk->producer != NULL;
+}
+
+/* The partition table and the batch, over the consumer, producer and apply made before. */
+static void batch_open(wb_worker_t *wk)
+{
+    const wb_conf_t *conf = wk->conf;
+    struct wb_part_cfg pc = {0};
+    struct wb_batch_cfg bc = {0};
+
+    pc.consumer = wk->consumer;
+    pc.topic = wk->topic;
+    pc.max_retries = (unsigned)wb_conf_get_int(conf, "worker.max_retries");
+    pc.dep_timeout_ms = wb_conf_get_int(conf, "worker.dependency_timeout_ms");
+    pc.backoff_ms = wb_conf_get_int(conf, "worker.retry_backoff_ms");
+    pc.backoff_max_ms = wb_conf_get_int(conf, "worker.retry_backoff_max_ms");
+    wk->pt = wb_part_new(&pc);
+    bc.consumer = wk->consumer;
+    bc.producer = wk->producer;
+    bc.ap = wk->ap;
+    bc.ss = wk->ss;
+    bc.pt = wk->pt;
+    bc.wm = &wk->wm;
+    bc.dlq_topic = wk->dlq_topic;
+    bc.group_id = wk->group_id;
+    bc.worker_id = wk->worker_id;
+    bc.batch_max = (size_t)wb_conf_get_int(conf, "worker.batch_max_messages");
+    bc.batch_time_ms = wb_conf_get_int(conf, "worker.batch_time_ms");
+    wk->batch = wb_batch_new(&bc);
+}
+
+/* Subscribes to topic.events and opens the metrics endpoint. Returns false with errstr. */
+static bool start(wb_worker_t *wk, char *errstr, size_t errsz)
+{
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_resp_err_t kerr;
+    const char *listen;
+    char err[1024];
+
+    rd_kafka_topic_partition_list_add(sub, wk->topic, RD_KAFKA_PARTITION_UA);
+    kerr = rd_kafka_subscribe(wk->consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (kerr) {
+        snprintf(errstr, errsz, "topic.events %s: subscribe failed: %s", wk->topic,
+                 rd_kafka_err2str(kerr));
+        return false;
+    }
+    listen = wb_conf_get_str(wk->conf, "worker.metrics_listen");
+    if (listen && *listen) {
+        wk->http = wb_http_new(listen, wk->reg, err, sizeof(err));
+        if (!wk->http) {
+            snprintf(errstr, errsz, "worker.metrics_listen %s: %s", listen, err);
+            return false;
+        }
+    }
+    return true;
+}
+
+wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
+{
     wb_worker_t *wk = wb_calloc(1, sizeof(*wk));
     struct wb_ldap_opts ao;
     struct wb_apply_cfg ac = {0};
-    rd_kafka_conf_t *kc = NULL;
-    const char **kv = NULL;
-    const char *listen;
-    char host[128], err[1024];
+    char err[1024];
     LDAPMessage *res = NULL;
-    rd_kafka_topic_partition_list_t *sub = NULL;
-    rd_kafka_resp_err_t kerr;
     int rc;
 
     wk->conf = conf;
     wk->topic = wb_conf_get_str(conf, "topic.events");
     wk->dlq_topic = wb_conf_get_str(conf, "topic.dlq");
     wk->group_id = wb_conf_get_str(conf, "worker.group_id");
-    wk->max_retries = (unsigned)wb_conf_get_int(conf, "worker.max_retries");
-    wk->dep_timeout_ms = wb_conf_get_int(conf, "worker.dependency_timeout_ms");
-    wk->batch_max = (size_t)wb_conf_get_int(conf, "worker.batch_max_messages");
-    wk->batch_time_ms = wb_conf_get_int(conf, "worker.batch_time_ms");
-    wk->carry = wb_calloc(wk->batch_max ? wk->batch_max : 1, sizeof(*wk->carry));
-    if (wb_conf_get_str(conf, "worker.id")) {
-        wk->worker_id = wb_strdup(wb_conf_get_str(conf, "worker.id"));
-    } else {
-        if (gethostname(host, sizeof(host)) != 0)
-            snprintf(host, sizeof(host), "worker");
-        host[sizeof(host) - 1] = '\0';
-        wk->worker_id = wb_asprintf("%s-%d", host, (int)getpid());
-    }
+    wk->worker_id = worker_name(conf);
     wb_backoff_init(&wk->ad_backoff, (uint64_t)wb_conf_get_int(conf, "worker.retry_backoff_ms"),
                     (uint64_t)wb_conf_get_int(conf, "worker.retry_backoff_max_ms"),
                     WB_BACKOFF_DECORRELATED);
@@ -1062,47 +350,11 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
     ac.member_chunk = (int)wb_conf_get_int(conf, "ldap.member_chunk");
     ac.range_window = (int)wb_conf_get_int(conf, "ldap.range_window");
     wk->ap = wb_apply_new(wk->ad, &ac, &wk->wm);
-
-    wk->instance_id = static_instance_id(conf, wk->group_id);
-    if (wk->instance_id) {
-        cons_defaults[8] = "group.instance.id";
-        cons_defaults[9] = wk->instance_id;
-    }
-    kv = kv_merge(cons_defaults, wb_conf_kafka_kv(conf));
-    kc = wb_kafka_consumer_conf_new(kv, wk->group_id, errstr, errsz);
-    free(kv);
-    kv = NULL;
-    if (!kc)
+    if (!kafka_open(wk, errstr, errsz))
         goto fail;
-    rd_kafka_conf_set_opaque(kc, wk);
-    rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
-    rd_kafka_conf_set_stats_cb(kc, stats_cb);
-    wk->consumer = wb_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errsz);
-    if (!wk->consumer)
+    batch_open(wk);
+    if (!start(wk, errstr, errsz))
         goto fail;
-    kv = kv_merge(prod_defaults, wb_conf_kafka_kv(conf));
-    wk->producer = wb_kafka_producer_new(kv, errstr, errsz);
-    free(kv);
-    kv = NULL;
-    if (!wk->producer)
-        goto fail;
-    sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, wk->topic, RD_KAFKA_PARTITION_UA);
-    kerr = rd_kafka_subscribe(wk->consumer, sub);
-    rd_kafka_topic_partition_list_destroy(sub);
-    if (kerr) {
-        snprintf(errstr, errsz, "topic.events %s: subscribe failed: %s", wk->topic,
-                 rd_kafka_err2str(kerr));
-        goto fail;
-    }
-    listen = wb_conf_get_str(conf, "worker.metrics_listen");
-    if (listen && *listen) {
-        wk->http = wb_http_new(listen, wk->reg, err, sizeof(err));
-        if (!wk->http) {
-            snprintf(errstr, errsz, "worker.metrics_listen %s: %s", listen, err);
-            goto fail;
-        }
-    }
     wb_log(LOG_NOTICE, FAC,
            "worker %s started: group %s (%s%s), topic %s, dead letters to %s, AD %s, target %s%s",
            wk->worker_id, wk->group_id, wk->instance_id ? "static member " : "",
@@ -1114,82 +366,94 @@ fail:
     return NULL;
 }
 
+/* While AD is down every partition is paused: polling serves rebalances only. A message
+ * delivered now predates the pause and will be fetched again after the seek. */
+static void poll_blocked(wb_worker_t *wk)
+{
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(wk->consumer, 100);
+
+    if (m && !m->err) {
+        struct wb_part *st = wb_part_get(wk->pt, m->partition, false);
+
+        if (st)
+            st->clean = false; /* its position is past an unapplied message */
+        /* never past what was stored: re-applying is harmless */
+        wb_part_seek(wk->pt, m->partition,
+                     st && st->stored >= 0 && st->stored < m->offset ? st->stored : m->offset);
+    }
+    if (m)
+        rd_kafka_message_destroy(m);
+}
+
+/* The AD backoff ran out: reconnects. Returns true when AD is back (partitions resumed);
+ * false when it is still down (backoff again) or failed for good (wk->fatal). */
+static bool ad_reconnect(wb_worker_t *wk)
+{
+    char err[1024];
+    wb_err_t e;
+
+    e = wb_ad_connect(wk->ad, err, sizeof(err));
+    if (e == WB_ERR_FATAL) {
+        wb_log(LOG_CRIT, FAC, "%s", err);
+        wk->fatal = 1;
+        return false;
+    }
+    if (e != WB_OK) {
+        int64_t delay = (int64_t)wb_backoff_next(&wk->ad_backoff);
+
+        wb_log(LOG_WARNING, FAC, "%s; retrying in %lld ms", err, (long long)delay);
+        wk->blocked_until = wb_time_mono_ms() + delay;
+        if (wk->http)
+            wb_http_set_ready(wk->http, 0, "AD unavailable");
+        return false;
+    }
+    wb_log(LOG_NOTICE, FAC, "AD reachable again; resuming partitions");
+    wb_backoff_reset(&wk->ad_backoff);
+    wk->blocked_until = 0;
+    wb_part_resume_all(wk->pt);
+    if (wk->http)
+        wb_http_set_ready(wk->http, 1, NULL);
+    return true;
+}
+
+/* One batch; a transient stop pauses every partition for the AD backoff. */
+static void batch_turn(wb_worker_t *wk)
+{
+    wb_err_t e = wb_batch_run(wk->batch);
+
+    if (e == WB_ERR_FATAL)
+        wk->fatal = 1;
+    if (e == WB_ERR_TRANSIENT && !wk->blocked_until) {
+        int64_t delay = (int64_t)wb_backoff_next(&wk->ad_backoff);
+
+        wb_log(LOG_WARNING, FAC,
+               "AD unavailable or busy, or a dead letter not accepted (see above); pausing "
+               "all partitions for %lld ms",
+               (long long)delay);
+        wb_part_pause_all(wk->pt);
+        wk->blocked_until = wb_time_mono_ms() + delay;
+    }
+    if (!wk->blocked_until)
+        wb_part_store_positions(wk->pt);
+}
+
 int wb_worker_run(wb_worker_t *wk)
 {
-    struct bmsg *bm = wb_calloc(wk->batch_max, sizeof(*bm));
-    size_t n, i, keep;
-
     while (!wb_signal_stop_requested() && !wk->fatal) {
-        int64_t now = mono_ms();
+        int64_t now = wb_time_mono_ms();
 
         if (wk->http)
             wb_http_set_alive(wk->http);
-        resume_due(wk, now);
-        if (wk->blocked_until) {
-            char err[1024];
-            wb_err_t e;
-
-            if (now < wk->blocked_until) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(wk->consumer, 100);
-
-                /* Paused partitions deliver nothing; a message here predates the pause and
-                 * will be fetched again after the seek. */
-                if (m && !m->err) {
-                    struct pstate *st = pstate_get(wk, m->partition, false);
-
-                    if (st)
-                        st->clean = false; /* its position is past an unapplied message */
-                    /* never past what was stored: re-applying is harmless */
-                    seek_one(wk, m->partition,
-                             st && st->stored >= 0 && st->stored < m->offset ? st->stored
-                                                                             : m->offset);
-                }
-                if (m)
-                    rd_kafka_message_destroy(m);
-                continue;
-            }
-            e = wb_ad_connect(wk->ad, err, sizeof(err));
-            if (e == WB_ERR_FATAL) {
-                wb_log(LOG_CRIT, FAC, "%s", err);
-                wk->fatal = 1;
-                break;
-            }
-            if (e != WB_OK) {
-                int64_t delay = (int64_t)wb_backoff_next(&wk->ad_backoff);
-
-                wb_log(LOG_WARNING, FAC, "%s; retrying in %lld ms", err, (long long)delay);
-                wk->blocked_until = mono_ms() + delay;
-                if (wk->http)
-                    wb_http_set_ready(wk->http, 0, "AD unavailable");
-                continue;
-            }
-            wb_log(LOG_NOTICE, FAC, "AD reachable again; resuming partitions");
-            wb_backoff_reset(&wk->ad_backoff);
-            wk->blocked_until = 0;
-            all_partitions(wk, false);
-            if (wk->http)
-                wb_http_set_ready(wk->http, 1, NULL);
+        wb_part_resume_due(wk->pt, now);
+        if (wk->blocked_until && now < wk->blocked_until) {
+            poll_blocked(wk);
+            continue;
         }
-        n = collect(wk, bm);
-        if (n > 0)
-            process_batch(wk, bm, n);
-        keep = 0;
-        for (i = 0; i < n; i++)
-            keep += bm[i].carry;
-        if (keep) /* older than any still carried (left by collect): they go first */
-            memmove(wk->carry + keep, wk->carry, wk->ncarry * sizeof(*wk->carry));
-        wk->ncarry += keep;
-        for (i = 0, keep = 0; i < n; i++) {
-            wb_event_free(&bm[i].ev);
-            if (bm[i].carry)
-                wk->carry[keep++] = bm[i].rkm;
-            else
-                rd_kafka_message_destroy(bm[i].rkm);
-        }
-        store_positions(wk);
+        if (wk->blocked_until && !ad_reconnect(wk))
+            continue;
+        batch_turn(wk);
     }
-    free(bm);
-    carry_drop(wk, -1);
+    wb_batch_forget(wk->batch);
     if (wk->fatal)
         return 1;
     wb_log(LOG_NOTICE, FAC, "stopping on request; committing offsets and leaving group %s",
@@ -1203,25 +467,21 @@ void wb_worker_destroy(wb_worker_t *wk)
     if (!wk)
         return;
     wb_http_destroy(wk->http);
-    wk->http = NULL;    /* the revoke callback below must not touch it */
-    carry_drop(wk, -1); /* before the consumer goes */
+    wk->http = NULL; /* the revoke callback below must not touch it */
+    if (wk->batch)
+        wb_batch_forget(wk->batch); /* before the consumer goes */
     if (wk->consumer)
         wb_kafka_destroy(wk->consumer); /* leaves the group: commits on revoke */
     if (wk->producer) {
         wb_kafka_flush(wk->producer, 10000);
         wb_kafka_destroy(wk->producer);
     }
+    wb_batch_destroy(wk->batch);
+    wb_part_destroy(wk->pt);
     wb_apply_destroy(wk->ap);
     wb_ad_destroy(wk->ad);
     wb_snapstore_destroy(wk->ss);
     wb_metrics_destroy(wk->reg);
-    free(wk->retries);
-    free(wk->paused);
-    free(wk->pst);
-    free(wk->carry);
-    free(wk->revoked);
-    for (size_t i = 0; i < wk->ngone; i++)
-        free(wk->gone[i]);
     free(wk->worker_id);
     free(wk->instance_id);
     free(wk);

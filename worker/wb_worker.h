@@ -1,7 +1,7 @@
 /*
- * wb_worker: the writeback-worker process: consumer-group loop (poll → decode → coalesce →
- * apply → dead letters → store offsets), pausing and seeking partitions on transient and
- * dependency failures, AD reconnects with backoff, metrics and health. One thread.
+ * wb_worker: the writeback-worker process: the consumer-group loop, one wb_batch per turn
+ * (poll → decode → coalesce → apply → dead letters → store offsets, with pauses and seeks
+ * kept per partition in wb_part), AD reconnects with backoff, metrics and health. One thread.
  */
 #ifndef WB_WORKER_H
 #define WB_WORKER_H
