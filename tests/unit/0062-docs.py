@@ -163,9 +163,10 @@ def link_problems(root, rel, text):
 REASON = r'"([a-z][a-z0-9_]*)"'
 # (name, where the reasons go, pattern). Each must match somewhere in the sources.
 EMITTERS = [
-    ("apply_fail", "failure", re.compile(r"\bapply_fail\(\s*\w+,\s*\w+,\s*WB_ERR_\w+,\s*"
-                                         + REASON)),
-    ("apply_ldap_fail", "failure", re.compile(r"\bapply_ldap_fail\(\s*\w+,\s*\w+,\s*" + REASON)),
+    ("wb_aenv_fail", "failure", re.compile(r"\bwb_aenv_fail\(\s*[^,()]+,\s*\w+,\s*WB_ERR_\w+,\s*"
+                                           + REASON)),
+    ("wb_aenv_ldap_fail", "failure",
+     re.compile(r"\bwb_aenv_ldap_fail\(\s*[^,()]+,\s*\w+,\s*" + REASON)),
     ("dead_letter", "failure", re.compile(r"\bdead_letter\(\s*\w+,\s*[^,()]+(?:\[[^\]]*\])?,\s*"
                                           + REASON)),
     ("reason assignment", "any", re.compile(r"(?:->|\.)reason\s*=\s*" + REASON)),
@@ -345,8 +346,9 @@ def self_check():
         if any(p.startswith("README") for p in got):
             errors.append("self-check (a): a good link was reported: %s" % got)
 
-        write(t, "worker/w.c", 'apply_fail(ap, res, WB_ERR_CONFLICT, "dn_conflict", 68, dn);\n'
-              'apply_ldap_fail(ap, res, "add_failed", rc, dn);\n'
+        write(t, "worker/w.c",
+              'wb_aenv_fail(&ap->env, res, WB_ERR_CONFLICT, "dn_conflict", 68, dn);\n'
+              'wb_aenv_ldap_fail(mb->env, res, "add_failed", rc, dn);\n'
               'dead_letter(wk, &bm[i], "poison", WB_ERR_INVALID, -1, NULL, NULL, 1);\n'
               'res->reason = "kept";\nwb_wmetrics_skipped(ap->wm, "user_gone", 1);\n'
               'x = wb_reason_find(r) == WB_REASON_GONE_GROUP || y == WB_REASON_COUNT;\n')
@@ -382,7 +384,7 @@ def self_check():
             errors.append("self-check (b): a good mention was reported: %s" % got)
         write(t, "worker/w.c", "/* nothing */\n")
         got = reason_problems(t, repo_files(t))
-        if not any("scanner 'apply_fail' found no reason" in p for p in got) or \
+        if not any("scanner 'wb_aenv_fail' found no reason" in p for p in got) or \
                 not any("scanner 'reason id' found no reason" in p for p in got):
             errors.append("self-check (b): an empty scan was not reported: %s" % got)
 
