@@ -1076,11 +1076,12 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
         goto fail;
     }
     /* A missing OU is "nothing matched" to a base search: say so as the server would. */
-    rc = wb_ldap_search_unique(wk->ld, wb_conf_get_str(conf, "ldap.target_ou"), WB_LDAP_SCOPE_BASE,
-                               "(objectClass=*)", NULL, &ou) != WB_OK
-             ? wb_ldap_last_rc(wk->ld)
-         : ou ? LDAP_SUCCESS
-              : LDAP_NO_SUCH_OBJECT;
+    rc = LDAP_SUCCESS;
+    if (wb_ldap_search_unique(wk->ld, wb_conf_get_str(conf, "ldap.target_ou"), WB_LDAP_SCOPE_BASE,
+                              "(objectClass=*)", NULL, &ou) != WB_OK)
+        rc = wb_ldap_last_rc(wk->ld);
+    else if (!ou)
+        rc = LDAP_NO_SUCH_OBJECT;
     if (rc != LDAP_SUCCESS) {
         snprintf(errstr, errsz, "ldap.target_ou %s: %s (%s); create it or fix the key",
                  wb_conf_get_str(conf, "ldap.target_ou"), ldap_err2string(rc),
