@@ -29,6 +29,8 @@ struct wb_ldap_s {
     int starttls;
     int allow_insecure;
     int timeout_ms;
+    int reconnect;        /* opts.reconnect: connect on demand, drop a connection gone */
+    unsigned connections; /* successful binds so far */
     int last_rc;
     char *last_error;
     char *last_matched;
@@ -348,6 +350,7 @@ wb_ldap_t *wb_ldap_new(const struct wb_ldap_opts *o, char *errstr, size_t errsz)
     ld->starttls = o->starttls;
     ld->allow_insecure = o->allow_insecure;
     ld->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : WB_LDAP_DEFAULT_TIMEOUT_MS;
+    ld->reconnect = o->reconnect;
     ld->last_error = wb_strdup("");
     ld->last_matched = wb_strdup("");
     if (o->lazy)
@@ -357,6 +360,7 @@ wb_ldap_t *wb_ldap_new(const struct wb_ldap_opts *o, char *errstr, size_t errsz)
         ld = NULL;
         goto out;
     }
+    ld->connections++;
     wb_dbg("ldap", "LDAP", "connected to %s as %s%s", o->uri, o->bind_dn,
            kind == URI_LDAP && !o->starttls ? " WITHOUT TLS (allow_insecure)" : "");
 
@@ -407,8 +411,19 @@ wb_err_t wb_ldap_reconnect(wb_ldap_t *ld)
         wb_log(LOG_WARNING, "LDAP", "reconnect: %s", errstr);
         return set_local_error(ld, rc, errstr);
     }
-    wb_dbg("ldap", "LDAP", "reconnected to %s", ld->uri);
+    ld->connections++;
+    wb_log(LOG_INFO, "LDAP", "connected to %s", ld->uri);
     return set_local_error(ld, LDAP_SUCCESS, "");
+}
+
+wb_err_t wb_ldap_connect(wb_ldap_t *ld)
+{
+    return ld->l ? WB_OK : wb_ldap_reconnect(ld);
+}
+
+unsigned wb_ldap_connections(const wb_ldap_t *ld)
+{
+    return ld->connections;
 }
 
 int wb_ldap_last_rc(const wb_ldap_t *ld)
@@ -440,27 +455,83 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* A search with the handle's timeout, reported to the op hook. Returns the LDAP code. */
+/*
+ * The end of one request: its outcome recorded (set_result, before anything drops the
+ * connection), reported to the op hook, and on a handle that reconnects by itself
+ * (opts.reconnect) a connection that is gone dropped, so that the next operation connects
+ * again. Returns rc.
+ */
+static int op_end(wb_ldap_t *ld, const char *op, int rc, const struct timespec *t0)
+{
+    set_result(ld, rc);
+    if (ld->hook)
+        ld->hook(op, rc, 1, seconds_since(t0), ld->hook_opaque);
+    if (ld->reconnect && wb_ldap_conn_gone(rc)) {
+        wb_log(LOG_WARNING, "LDAP", "%s: %s (%s); reconnecting", op, ldap_err2string(rc),
+               ld->last_error);
+        wb_ldap_disconnect(ld);
+    }
+    return rc;
+}
+
+/* A search with the handle's timeout, ended by op_end. Returns the LDAP code. */
 static int hooked_search(wb_ldap_t *ld, const char *base, int scope, const char *filter,
-                         char **attrs, LDAPControl **ctrls, LDAPMessage **res)
+                         char **attrs, LDAPControl **ctrls, int sizelimit, LDAPMessage **res)
 {
     struct timeval tv = ms_to_tv(ld->timeout_ms);
     struct timespec t0;
     int rc;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    rc = ldap_search_ext_s(ld->l, base, scope, filter, attrs, 0, ctrls, NULL, &tv, 0, res);
-    if (ld->hook)
-        ld->hook("search", rc, seconds_since(&t0), ld->hook_opaque);
+    rc = ldap_search_ext_s(ld->l, base, scope, filter, attrs, 0, ctrls, NULL, &tv, sizelimit, res);
+    return op_end(ld, "search", rc, &t0);
+}
+
+/* Waits up to the handle's timeout for the result of the write sent as msgid (send_rc: how
+ * sending went), abandoning it on timeout. Returns the LDAP code; the diagnostic stays on the
+ * handle for set_result. */
+static int write_result(wb_ldap_t *ld, int send_rc, int msgid)
+{
+    struct timeval tv = ms_to_tv(ld->timeout_ms);
+    LDAPMessage *res = NULL;
+    int rc = send_rc;
+
+    if (rc != LDAP_SUCCESS)
+        goto out;
+    rc = ldap_result(ld->l, msgid, LDAP_MSG_ALL, &tv, &res);
+    if (rc == 0) {
+        ldap_abandon_ext(ld->l, msgid, NULL, NULL);
+        rc = LDAP_TIMEOUT;
+    } else if (rc < 0 || !res ||
+               ldap_parse_result(ld->l, res, &rc, NULL, NULL, NULL, NULL, 0) != LDAP_SUCCESS) {
+        ldap_get_option(ld->l, LDAP_OPT_RESULT_CODE, &rc);
+        if (rc == LDAP_SUCCESS)
+            rc = LDAP_SERVER_DOWN;
+    }
+
+out:
+    ldap_msgfree(res);
     return rc;
 }
 
-/* Operations on a handle whose reconnect failed. */
-static int disconnected(wb_ldap_t *ld)
+/*
+ * Operations on a handle without a connection. With opts.reconnect the handle connects first
+ * (wb_ldap_connect logs why it cannot; the operation then answers LDAP_SERVER_DOWN, a retry,
+ * whatever the bind said, and the op hook hears of it as not sent); else it answers
+ * LDAP_SERVER_DOWN until wb_ldap_reconnect succeeds.
+ */
+static int disconnected(wb_ldap_t *ld, const char *op)
 {
     if (ld->l)
         return 0;
-    set_local_error(ld, LDAP_SERVER_DOWN, "not connected (reconnect failed)");
+    if (ld->reconnect && wb_ldap_connect(ld) == WB_OK)
+        return 0;
+    if (ld->reconnect)
+        ld->last_rc = LDAP_SERVER_DOWN;
+    else
+        set_local_error(ld, LDAP_SERVER_DOWN, "not connected (reconnect failed)");
+    if (ld->hook)
+        ld->hook(op, LDAP_SERVER_DOWN, 0, 0.0, ld->hook_opaque);
     return 1;
 }
 
@@ -569,7 +640,6 @@ wb_err_t wb_ldap_search_unique(wb_ldap_t *ld, const char *base, enum wb_ldap_sco
     static char *no_attrs[] = {LDAP_NO_ATTRS, NULL};
     LDAPMessage *res = NULL;
     LDAPMessage *msg;
-    struct timeval tv = ms_to_tv(ld->timeout_ms);
     int nentries = 0;
     int rc;
     wb_err_t err;
@@ -579,14 +649,15 @@ wb_err_t wb_ldap_search_unique(wb_ldap_t *ld, const char *base, enum wb_ldap_sco
         err = set_local_error(ld, LDAP_PARAM_ERROR, "search: no base, no filter or bad scope");
         goto out;
     }
-    if (disconnected(ld)) {
+    if (disconnected(ld, "search")) {
         err = WB_ERR_TRANSIENT;
         goto out;
     }
     /* Size limit 2: enough to tell "one" from "more than one". */
-    rc = ldap_search_ext_s(ld->l, base, scope_map[scope], filter, attrs ? (char **)attrs : no_attrs,
-                           0, NULL, NULL, &tv, 2, &res);
-    for (msg = res ? ldap_first_entry(ld->l, res) : NULL; msg; msg = ldap_next_entry(ld->l, msg))
+    rc = hooked_search(ld, base, scope_map[scope], filter, attrs ? (char **)attrs : no_attrs, NULL,
+                       2, &res);
+    for (msg = res && ld->l ? ldap_first_entry(ld->l, res) : NULL; msg;
+         msg = ldap_next_entry(ld->l, msg))
         nentries++;
     wb_dbg("ldap", "LDAP", "search %s (%s): rc=%d, %d entries", base, filter, rc, nentries);
     if (nentries > 1) {
@@ -600,8 +671,7 @@ wb_err_t wb_ldap_search_unique(wb_ldap_t *ld, const char *base, enum wb_ldap_sco
         goto out;
     }
     if (rc != LDAP_SUCCESS) {
-        set_result(ld, rc);
-        err = wb_err_from_ldap(rc);
+        err = wb_err_from_ldap(rc); /* recorded by hooked_search */
         goto out;
     }
     if (nentries == 1) {
@@ -644,21 +714,21 @@ wb_err_t wb_ldap_search_paged(wb_ldap_t *ld, const char *base, enum wb_ldap_scop
         ber_int_t total = 0;
         int rc;
 
-        if (disconnected(ld)) {
+        if (disconnected(ld, "search")) {
             err = WB_ERR_TRANSIENT;
             goto out;
         }
-        if (ldap_create_page_control(ld->l, page_size, &cookie, 0, &pc) != LDAP_SUCCESS) {
+        if (page_size > 0 &&
+            ldap_create_page_control(ld->l, page_size, &cookie, 0, &pc) != LDAP_SUCCESS) {
             err = set_local_error(ld, LDAP_SERVER_DOWN, "cannot build the paged results control");
             goto out;
         }
         ctrls[0] = pc;
         rc = hooked_search(ld, base, scope_map[scope], filter, attrs ? (char **)attrs : no_attrs,
-                           ctrls, &res);
+                           pc ? ctrls : NULL, 0, &res);
         ldap_control_free(pc);
         if (rc != LDAP_SUCCESS) {
-            set_result(ld, rc);
-            err = wb_err_from_ldap(rc);
+            err = wb_err_from_ldap(rc); /* recorded by hooked_search */
             goto out;
         }
         for (msg = ldap_first_entry(ld->l, res); msg && err == WB_OK;
@@ -671,8 +741,10 @@ wb_err_t wb_ldap_search_paged(wb_ldap_t *ld, const char *base, enum wb_ldap_scop
                 err = WB_ERR_INVALID;
             } else if (rc != LDAP_SUCCESS) {
                 err = set_local_error(ld, rc, "cannot decode the entry");
-            } else if ((err = cb(e, opaque)) != WB_OK) {
-                set_local_error(ld, LDAP_SUCCESS, "stopped by the entry callback");
+            } else {
+                err = cb(e, opaque);
+                if (err != WB_OK)
+                    set_local_error(ld, LDAP_SUCCESS, "stopped by the entry callback");
             }
             wb_ldap_entry_free(e);
         }
@@ -805,109 +877,102 @@ static int mod_buf_build(struct mod_buf *b, const struct wb_ldap_mod *in, size_t
     return 0;
 }
 
-wb_err_t wb_ldap_add(wb_ldap_t *ld, const char *dn, const struct wb_ldap_mod *attrs, size_t nattrs)
+/* One write request, as wb_ldap_add, _modify, _rename and _delete send it. */
+enum write_kind { W_ADD, W_MODIFY, W_RENAME, W_DELETE };
+
+struct write_req {
+    enum write_kind kind;
+    const char *dn;
+    LDAPMod **mods;                     /* add, modify */
+    LDAPControl **ctrls;                /* modify: the permissive-modify control, or NULL */
+    const char *new_rdn, *new_superior; /* rename */
+};
+
+/* Sends w on the connection (connecting first with opts.reconnect) and waits for its result
+ * (write_result), ended by op_end. Returns the class of the result code. */
+static wb_err_t write_op(wb_ldap_t *ld, const struct write_req *w)
+{
+    static const char *const ops[] = {"add", "modify", "modrdn", "delete"};
+    const char *op = ops[w->kind];
+    struct timespec t0;
+    int msgid = 0;
+    int rc;
+
+    if (disconnected(ld, op))
+        return WB_ERR_TRANSIENT;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (w->kind == W_ADD)
+        rc = ldap_add_ext(ld->l, w->dn, w->mods, NULL, NULL, &msgid);
+    else if (w->kind == W_MODIFY)
+        rc = ldap_modify_ext(ld->l, w->dn, w->mods, w->ctrls, NULL, &msgid);
+    else if (w->kind == W_RENAME)
+        rc = ldap_rename(ld->l, w->dn, w->new_rdn, w->new_superior, 1, NULL, NULL, &msgid);
+    else
+        rc = ldap_delete_ext(ld->l, w->dn, NULL, NULL, &msgid);
+    rc = op_end(ld, op, write_result(ld, rc, msgid), &t0);
+    wb_dbg("ldap", "LDAP", "%s %s%s%s%s%s%s: rc=%d %s", op, w->dn, w->new_rdn ? " to " : "",
+           w->new_rdn ? w->new_rdn : "", w->new_superior ? "," : "",
+           w->new_superior ? w->new_superior : "", w->ctrls ? " (permissive)" : "", rc,
+           ld->last_error);
+    return wb_err_from_ldap(rc);
+}
+
+/* An add (kind W_ADD) or modify of mods[0..n), built into libldap's form here. */
+static wb_err_t write_mods(wb_ldap_t *ld, enum write_kind kind, const char *dn,
+                           const struct wb_ldap_mod *mods, size_t n, LDAPControl **ctrls)
 {
     struct mod_buf b;
+    struct write_req w = {kind, dn, NULL, ctrls, NULL, NULL};
     const char *msg = NULL;
-    int rc;
     wb_err_t err;
 
     memset(&b, 0, sizeof(b));
-    if (!dn || mod_buf_build(&b, attrs, nattrs, 1, &msg) != 0) {
-        err = set_local_error(ld, LDAP_PARAM_ERROR, msg ? msg : "add: no DN");
+    if (!dn || mod_buf_build(&b, mods, n, kind == W_ADD, &msg) != 0) {
+        err = set_local_error(ld, LDAP_PARAM_ERROR,
+                              msg             ? msg
+                              : kind == W_ADD ? "add: no DN"
+                                              : "modify: no DN");
         goto out;
     }
-    if (disconnected(ld)) {
-        err = WB_ERR_TRANSIENT;
-        goto out;
-    }
-    rc = ldap_add_ext_s(ld->l, dn, b.pmods, NULL, NULL);
-    set_result(ld, rc);
-    wb_dbg("ldap", "LDAP", "add %s: rc=%d %s", dn, rc, ld->last_error);
-    err = wb_err_from_ldap(rc);
+    w.mods = b.pmods;
+    err = write_op(ld, &w);
 
 out:
     mod_buf_free(&b);
     return err;
+}
+
+wb_err_t wb_ldap_add(wb_ldap_t *ld, const char *dn, const struct wb_ldap_mod *attrs, size_t nattrs)
+{
+    return write_mods(ld, W_ADD, dn, attrs, nattrs, NULL);
 }
 
 wb_err_t wb_ldap_modify(wb_ldap_t *ld, const char *dn, const struct wb_ldap_mod *mods, size_t nmods,
                         int permissive)
 {
-    struct mod_buf b;
-    LDAPControl pm;
+    LDAPControl pm = {WB_LDAP_PERMISSIVE_MODIFY_OID, {0, NULL}, 0}; /* not critical */
     LDAPControl *ctrls[] = {&pm, NULL};
-    const char *msg = NULL;
-    int rc;
-    wb_err_t err;
 
-    memset(&b, 0, sizeof(b));
-    memset(&pm, 0, sizeof(pm));
-    pm.ldctl_oid = WB_LDAP_PERMISSIVE_MODIFY_OID;
-    pm.ldctl_iscritical = 0;
-    if (!dn || mod_buf_build(&b, mods, nmods, 0, &msg) != 0) {
-        err = set_local_error(ld, LDAP_PARAM_ERROR, msg ? msg : "modify: no DN");
-        goto out;
-    }
-    if (disconnected(ld)) {
-        err = WB_ERR_TRANSIENT;
-        goto out;
-    }
-    rc = ldap_modify_ext_s(ld->l, dn, b.pmods, permissive ? ctrls : NULL, NULL);
-    set_result(ld, rc);
-    wb_dbg("ldap", "LDAP", "modify %s (%zu changes%s): rc=%d %s", dn, nmods,
-           permissive ? ", permissive" : "", rc, ld->last_error);
-    err = wb_err_from_ldap(rc);
-
-out:
-    mod_buf_free(&b);
-    return err;
+    return write_mods(ld, W_MODIFY, dn, mods, nmods, permissive ? ctrls : NULL);
 }
 
 wb_err_t wb_ldap_rename(wb_ldap_t *ld, const char *dn, const char *new_rdn,
                         const char *new_superior)
 {
-    int rc;
-    wb_err_t err;
+    struct write_req w = {W_RENAME, dn, NULL, NULL, new_rdn, new_superior};
 
-    if (!dn || !new_rdn || !*new_rdn) {
-        err = set_local_error(ld, LDAP_PARAM_ERROR, "rename: no DN or new RDN");
-        goto out;
-    }
-    if (disconnected(ld)) {
-        err = WB_ERR_TRANSIENT;
-        goto out;
-    }
-    rc = ldap_rename_s(ld->l, dn, new_rdn, new_superior, 1, NULL, NULL);
-    set_result(ld, rc);
-    wb_dbg("ldap", "LDAP", "rename %s to %s%s%s: rc=%d %s", dn, new_rdn, new_superior ? "," : "",
-           new_superior ? new_superior : "", rc, ld->last_error);
-    err = wb_err_from_ldap(rc);
-
-out:
-    return err;
+    if (!dn || !new_rdn || !*new_rdn)
+        return set_local_error(ld, LDAP_PARAM_ERROR, "rename: no DN or new RDN");
+    return write_op(ld, &w);
 }
 
 wb_err_t wb_ldap_delete(wb_ldap_t *ld, const char *dn)
 {
-    int rc;
-    wb_err_t err;
+    struct write_req w = {W_DELETE, dn, NULL, NULL, NULL, NULL};
 
-    if (!dn || !*dn) {
-        err = set_local_error(ld, LDAP_PARAM_ERROR, "delete: no DN");
-        goto out;
-    }
-    if (disconnected(ld)) {
-        err = WB_ERR_TRANSIENT;
-        goto out;
-    }
-    rc = ldap_delete_ext_s(ld->l, dn, NULL, NULL);
-    set_result(ld, rc);
-    wb_dbg("ldap", "LDAP", "delete %s: rc=%d %s", dn, rc, ld->last_error);
-    err = wb_err_from_ldap(rc);
-
-out:
-    return err;
+    if (!dn || !*dn)
+        return set_local_error(ld, LDAP_PARAM_ERROR, "delete: no DN");
+    return write_op(ld, &w);
 }
 
 /* Decimal digits at *p up to a value of max, no sign, no space; advances *p. -1 when there are
@@ -963,6 +1028,82 @@ int wb_ldap_parse_range(const char *desc, const char *attr, size_t *lo, size_t *
     return 1;
 }
 
+/* One ranged read in progress (wb_ldap_read_values). */
+struct range_read {
+    const char *dn, *attr, *desc;
+    size_t lo;        /* first index of the chunk asked for */
+    size_t delivered; /* values passed to cb so far */
+    int done;         /* the last chunk was read */
+    wb_ldap_value_cb cb;
+    void *opaque;
+};
+
+/* Passes the values entry e holds for rr->attr (the chunk at rr->lo) to the callback, then
+ * sets rr->done on the last chunk or moves rr->lo past this one. A range other than the one
+ * asked for, or a partial window, is LDAP_DECODING_ERROR (taking it would skip values). */
+static wb_err_t read_chunk(wb_ldap_t *ld, LDAPMessage *e, struct range_read *rr)
+{
+    BerElement *ber = NULL;
+    struct berval **bv = NULL;
+    char *a = NULL;
+    int found = 0;
+    wb_err_t err = WB_OK;
+
+    for (a = ldap_first_attribute(ld->l, e, &ber); a && !found;
+         a = ldap_next_attribute(ld->l, e, ber)) {
+        size_t rlo = 0, rhi = 0, i, n;
+        int kind = wb_ldap_parse_range(a, rr->attr, &rlo, &rhi);
+
+        if (kind == 0) {
+            ldap_memfree(a);
+            continue;
+        }
+        if (kind < 0 || (kind == 1 && (rlo != rr->lo || rhi < rlo))) {
+            err = set_local_error(ld, LDAP_DECODING_ERROR,
+                                  "server answered an unexpected value range");
+            wb_log(LOG_WARNING, "LDAP", "read %s of %s: asked for %zu-, got \"%s\"", rr->attr,
+                   rr->dn, rr->lo, a);
+            goto out;
+        }
+        found = 1;
+        bv = ldap_get_values_len(ld->l, e, a);
+        n = bv ? (size_t)ldap_count_values_len(bv) : 0;
+        if (kind == 1 && rhi != SIZE_MAX && n != rhi - rlo + 1) {
+            err = set_local_error(ld, LDAP_DECODING_ERROR,
+                                  "server answered fewer or more values than its range");
+            wb_log(LOG_WARNING, "LDAP", "read %s of %s: \"%s\" with %zu values", rr->attr, rr->dn,
+                   a, n);
+            goto out;
+        }
+        for (i = 0; i < n && err == WB_OK; i++) {
+            err = rr->cb(bv[i]->bv_val, bv[i]->bv_len, rr->opaque);
+            if (err == WB_OK)
+                rr->delivered++;
+        }
+        wb_dbg("ldap", "LDAP", "read %s of %s: %s, %zu values", rr->desc, rr->dn, a, n);
+        if (err != WB_OK) {
+            set_local_error(ld, LDAP_SUCCESS, "stopped by the value callback");
+            goto out;
+        }
+        if (kind == 2 || rhi == SIZE_MAX)
+            rr->done = 1;
+        else
+            rr->lo = rhi + 1;
+        ldap_value_free_len(bv);
+        bv = NULL;
+        ldap_memfree(a);
+    }
+    /* No (more) values: the attribute is absent or empty. */
+    if (!found)
+        rr->done = 1;
+
+out:
+    ldap_value_free_len(bv);
+    ldap_memfree(a);
+    ber_free(ber, 0);
+    return err;
+}
+
 wb_err_t wb_ldap_read_values(wb_ldap_t *ld, const char *dn, const char *attr, size_t window,
                              unsigned flags, wb_ldap_value_cb cb, void *opaque, size_t *count)
 {
@@ -970,14 +1111,10 @@ wb_err_t wb_ldap_read_values(wb_ldap_t *ld, const char *dn, const char *attr, si
     static char extdn_val[] = {0x30, 0x03, 0x02, 0x01, 0x01};
     LDAPControl extdn = {"1.2.840.113556.1.4.529", {sizeof(extdn_val), extdn_val}, 0};
     LDAPControl *ctrls[2] = {&extdn, NULL};
+    struct range_read rr = {dn, attr, NULL, 0, 0, 0, cb, opaque};
     LDAPMessage *res = NULL;
-    BerElement *ber = NULL;
-    struct berval **bv = NULL;
-    char *a = NULL;
     char *desc = NULL;
-    size_t lo = 0, delivered = 0, requests = 0;
-    int done = 0;
-    int rc;
+    size_t requests = 0;
     wb_err_t err = WB_OK;
 
     if (!dn || !attr || !*attr || !cb || strchr(attr, ';')) {
@@ -986,98 +1123,44 @@ wb_err_t wb_ldap_read_values(wb_ldap_t *ld, const char *dn, const char *attr, si
     }
     if (window == 0)
         window = 1000;
-    while (!done) {
+    while (!rr.done) {
         char *attrs[2];
         LDAPMessage *e;
-        int found = 0;
+        int rc;
 
-        if (disconnected(ld)) {
+        if (disconnected(ld, "search")) {
             err = WB_ERR_TRANSIENT;
             goto out;
         }
         free(desc);
-        desc = wb_asprintf("%s;range=%zu-%zu", attr, lo, lo + window - 1);
+        desc = wb_asprintf("%s;range=%zu-%zu", attr, rr.lo, rr.lo + window - 1);
+        rr.desc = desc;
         attrs[0] = desc;
         attrs[1] = NULL;
         rc = hooked_search(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs,
-                           (flags & WB_LDAP_READ_EXTDN) ? ctrls : NULL, &res);
+                           (flags & WB_LDAP_READ_EXTDN) ? ctrls : NULL, 0, &res);
         requests++;
         if (rc != LDAP_SUCCESS) {
-            set_result(ld, rc);
-            err = wb_err_from_ldap(rc);
+            err = wb_err_from_ldap(rc); /* recorded by hooked_search */
             goto out;
         }
         e = ldap_first_entry(ld->l, res);
-        if (!e) {
-            done = 1;
-            goto next;
-        }
-        for (a = ldap_first_attribute(ld->l, e, &ber); a && !found;
-             a = ldap_next_attribute(ld->l, e, ber)) {
-            size_t rlo = 0, rhi = 0, i, n;
-            int kind = wb_ldap_parse_range(a, attr, &rlo, &rhi);
-
-            if (kind == 0) {
-                ldap_memfree(a);
-                continue;
-            }
-            if (kind < 0 || (kind == 1 && (rlo != lo || rhi < rlo))) {
-                err = set_local_error(ld, LDAP_DECODING_ERROR,
-                                      "server answered an unexpected value range");
-                wb_log(LOG_WARNING, "LDAP", "read %s of %s: asked for %zu-, got \"%s\"", attr, dn,
-                       lo, a);
-                goto out;
-            }
-            found = 1;
-            bv = ldap_get_values_len(ld->l, e, a);
-            n = bv ? (size_t)ldap_count_values_len(bv) : 0;
-            if (kind == 1 && rhi != SIZE_MAX && n != rhi - rlo + 1) {
-                /* A partial window: taking it would silently skip values. */
-                err = set_local_error(ld, LDAP_DECODING_ERROR,
-                                      "server answered fewer or more values than its range");
-                wb_log(LOG_WARNING, "LDAP", "read %s of %s: \"%s\" with %zu values", attr, dn, a,
-                       n);
-                goto out;
-            }
-            for (i = 0; i < n && err == WB_OK; i++) {
-                err = cb(bv[i]->bv_val, bv[i]->bv_len, opaque);
-                if (err == WB_OK)
-                    delivered++;
-            }
-            ldap_value_free_len(bv);
-            bv = NULL;
-            wb_dbg("ldap", "LDAP", "read %s of %s: %s, %zu values", desc, dn, a, n);
-            if (err != WB_OK) {
-                set_local_error(ld, LDAP_SUCCESS, "stopped by the value callback");
-                goto out;
-            }
-            if (kind == 2 || rhi == SIZE_MAX)
-                done = 1;
-            else
-                lo = rhi + 1;
-            ldap_memfree(a);
-        }
-        /* No (more) values: the attribute is absent or empty. */
-        if (!found)
-            done = 1;
-    next:
-        ber_free(ber, 0);
-        ber = NULL;
-        ldap_memfree(a);
-        a = NULL;
+        if (e)
+            err = read_chunk(ld, e, &rr);
+        else
+            rr.done = 1;
+        if (err != WB_OK)
+            goto out;
         ldap_msgfree(res);
         res = NULL;
     }
     set_result(ld, LDAP_SUCCESS);
-    wb_dbg("ldap", "LDAP", "read %s of %s: %zu values in %zu requests", attr, dn, delivered,
+    wb_dbg("ldap", "LDAP", "read %s of %s: %zu values in %zu requests", attr, dn, rr.delivered,
            requests);
 
 out:
     if (count)
-        *count = delivered;
-    ldap_value_free_len(bv);
-    ldap_memfree(a);
-    ber_free(ber, 0);
+        *count = rr.delivered;
     ldap_msgfree(res);
     free(desc);
     return err;

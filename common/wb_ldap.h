@@ -40,13 +40,17 @@ typedef struct wb_ldap_s wb_ldap_t;
  *   starttls: upgrade ldap:// with StartTLS; failure to upgrade is an error.
  *   allow_insecure: permit a simple bind over ldap:// without TLS (tests only).
  *   timeout_ms: connect timeout and per-operation timeout; 0 = WB_LDAP_DEFAULT_TIMEOUT_MS.
- *   lazy: wb_ldap_new only checks and copies the settings; the first wb_ldap_reconnect
- *        connects (for callers that connect when they first need the server).
+ *   lazy: wb_ldap_new only checks and copies the settings; the first wb_ldap_connect (or,
+ *        with reconnect, the first operation) connects.
+ *   reconnect: the handle keeps itself connected (the worker's session): an operation on a
+ *        handle without a connection connects first (answering LDAP_SERVER_DOWN, a retry,
+ *        when that fails), and a result code meaning the connection is gone
+ *        (wb_ldap_conn_gone) drops it, logged, so that the next operation connects again.
  *
- * This is the one connect path of every program (the worker's wb_ad and writebackctl use it
- * too). TLS settings are set on each handle, every option result is checked, and libldap's
- * process-wide defaults are never read (LDAPNOINIT): LDAPTLS_* variables, ldap.conf and
- * .ldaprc cannot weaken verification. An unreadable ca_file is an error, never a fallback.
+ * This is the one connect path of every program (the worker and writebackctl). TLS settings are set
+ * on each handle, every option result is checked, and libldap's process-wide defaults are never
+ * read (LDAPNOINIT): LDAPTLS_* variables, ldap.conf and .ldaprc cannot weaken verification. An
+ * unreadable ca_file is an error, never a fallback.
  */
 struct wb_ldap_opts {
     const char *uri;
@@ -57,13 +61,14 @@ struct wb_ldap_opts {
     int allow_insecure;
     int timeout_ms;
     int lazy;
+    int reconnect;
 };
 
 /*
  * Fills o from the ldap.* keys of conf (ldap.uri, ldap.bind_dn, the contents of
  * ldap.password_file, ldap.ca_file, ldap.starttls, ldap.allow_insecure, ldap.timeout_ms);
- * lazy is 0. The strings are borrowed from conf and live as long as it does. Absent keys are
- * NULL: the caller says which of them it needs.
+ * lazy and reconnect are 0. The strings are borrowed from conf and live as long as it does. Absent
+ * keys are NULL: the caller says which of them it needs.
  */
 void wb_ldap_opts_from_conf(const wb_conf_t *conf, struct wb_ldap_opts *o);
 
@@ -96,6 +101,14 @@ struct ldap *wb_ldap_handle(wb_ldap_t *ld);
  */
 wb_err_t wb_ldap_reconnect(wb_ldap_t *ld);
 
+/* Connects and binds unless connected (wb_ldap_reconnect). WB_OK, or the class of the failing
+ * step with the reason in wb_ldap_last_error (WB_ERR_FATAL: fix the ldap.* key it names). */
+wb_err_t wb_ldap_connect(wb_ldap_t *ld);
+
+/* Successful binds so far: a change means a new connection, perhaps to another domain
+ * controller (whose USNs are its own). */
+unsigned wb_ldap_connections(const wb_ldap_t *ld);
+
 /*
  * True for the result codes that mean the connection is gone or the server cannot answer now
  * (server down, connect error, timeout, unavailable, busy): the caller drops the connection
@@ -116,11 +129,13 @@ const char *wb_ldap_last_error(const wb_ldap_t *ld);
 const char *wb_ldap_last_matched(const wb_ldap_t *ld);
 
 /*
- * Called after each request wb_ldap_read_values and wb_ldap_search_paged send, with the operation
- * ("search"), its LDAP result code and the seconds from request to result: the caller's
- * per-operation timing and counting (the worker's metrics). NULL removes it. opaque is borrowed.
+ * Called after each request any operation sends, with the operation ("search", "add",
+ * "modify", "modrdn", "delete"), its LDAP result code and the seconds from request to result;
+ * sent is 0 (and seconds 0) for an operation that could not be sent because there was no
+ * connection. The caller's per-operation timing and counting (the worker's metrics). NULL
+ * removes it. opaque is borrowed.
  */
-typedef void (*wb_ldap_op_hook)(const char *op, int rc, double seconds, void *opaque);
+typedef void (*wb_ldap_op_hook)(const char *op, int rc, int sent, double seconds, void *opaque);
 void wb_ldap_set_op_hook(wb_ldap_t *ld, wb_ldap_op_hook hook, void *opaque);
 
 /* One attribute value; data is NUL-terminated (values may still contain NUL, e.g. objectSid). */
@@ -182,8 +197,9 @@ typedef wb_err_t (*wb_ldap_entry_cb)(const struct wb_ldap_entry *e, void *opaque
 /*
  * Searches base with the simple paged results control (RFC 2696), page_size entries per
  * request, passing every entry to cb as its page arrives, so a large result is never held at
- * once. attrs as wb_ldap_search_unique; an attribute with more than WB_LDAP_ENTRY_MAX_VALUES
- * values is WB_ERR_INVALID. Each request goes through the op hook as a "search".
+ * once; page_size 0 sends one request without the control (a result known to be small). attrs as
+ * wb_ldap_search_unique; an attribute with more than WB_LDAP_ENTRY_MAX_VALUES values is
+ * WB_ERR_INVALID. Each request goes through the op hook as a "search".
  */
 wb_err_t wb_ldap_search_paged(wb_ldap_t *ld, const char *base, enum wb_ldap_scope scope,
                               const char *filter, const char *const *attrs, int page_size,

@@ -110,55 +110,47 @@ static void add_op(struct capture *cp, const char *kind, const char *dn, const c
     cp->n++;
 }
 
-/* The worker's audit lines in dry-run mode: op=X group=G dn="D" attrs=A partition=P ... */
+/* The apply's observer: one planned write. Member chunks of one group fold into one op. */
+static void observe(const struct wb_apply_op *op, void *opaque)
+{
+    struct capture *cp = opaque;
+
+    switch (op->kind) {
+    case WB_APPLY_OP_CREATE:
+        add_op(cp, "create", op->dn, op->attrs, 0);
+        /* The worker's add carries the first chunk of members: show them as their own step. */
+        if (op->members > 0)
+            add_op(cp, "add-members", op->dn, NULL, op->members);
+        break;
+    case WB_APPLY_OP_ADD_MEMBERS:
+        add_op(cp, "add-members", op->dn, NULL, op->members);
+        break;
+    case WB_APPLY_OP_REMOVE_MEMBERS:
+        add_op(cp, "remove-members", op->dn, NULL, op->members);
+        break;
+    case WB_APPLY_OP_MODIFY:
+        add_op(cp, "modify", op->dn, op->attrs, 0);
+        break;
+    case WB_APPLY_OP_RENAME:
+        add_op(cp, "rename", op->dn, op->attrs, 0);
+        break;
+    case WB_APPLY_OP_ADOPT:
+        add_op(cp, "adopt", op->dn, op->attrs, 0);
+        break;
+    case WB_APPLY_OP_DELETE:
+        add_op(cp, "delete", op->dn, op->attrs, 0);
+        break;
+    }
+}
+
+/* The worker's warnings while planning, shown as notes (the plan itself comes from observe). */
 static void sink(int level, const char *fac, const char *line, void *opaque)
 {
     struct capture *cp = opaque;
-    const char *op, *dn, *dne, *at, *ate;
-    char *dnv, *atv, opv[32];
-    size_t n;
 
-    if (strcmp(fac, "DRYRUN") != 0) {
-        if (level <= LOG_WARNING && cp->nnotes < MAX_OPS)
-            cp->notes[cp->nnotes++] = wb_strdup(line);
-        return;
-    }
-    op = strstr(line, "op=");
-    dn = strstr(line, " dn=\"");
-    at = dn ? strstr(dn, "\" attrs=") : NULL;
-    ate = at ? strstr(at, " partition=") : NULL;
-    if (!op || !dn || !at || !ate)
-        return;
-    op += 3;
-    n = strcspn(op, " ");
-    if (n >= sizeof(opv))
-        return;
-    memcpy(opv, op, n);
-    opv[n] = '\0';
-    dn += 5;
-    dne = at;
-    at += 8;
-    dnv = wb_strndup(dn, (size_t)(dne - dn));
-    atv = wb_strndup(at, (size_t)(ate - at));
-    if (strcmp(opv, "add") == 0) {
-        const char *mem = strstr(atv, "member(+");
-
-        add_op(cp, "create", dnv, atv, 0);
-        /* The worker's add carries the first chunk of members: show them as their own step. */
-        if (mem)
-            add_op(cp, "add-members", dnv, NULL, (size_t)strtoul(mem + 8, NULL, 10));
-    } else if (strcmp(opv, "modify") == 0 && strncmp(atv, "member(", 7) == 0) {
-        add_op(cp, atv[7] == '+' ? "add-members" : "remove-members", dnv, NULL,
-               (size_t)strtoul(atv + 8, NULL, 10));
-    } else if (strcmp(opv, "modify") == 0) {
-        add_op(cp, "modify", dnv, atv, 0);
-    } else if (strcmp(opv, "modrdn") == 0) {
-        add_op(cp, "rename", dnv, atv, 0);
-    } else {
-        add_op(cp, opv, dnv, atv, 0);
-    }
-    free(dnv);
-    free(atv);
+    (void)fac;
+    if (level <= LOG_WARNING && cp->nnotes < MAX_OPS)
+        cp->notes[cp->nnotes++] = wb_strdup(line);
 }
 
 /* The events as JSON lines (lines[0..n)), owned. */
@@ -187,9 +179,7 @@ static void lines_free(struct lines *l)
     memset(l, 0, sizeof(*l));
 }
 
-/* Plans the worker's LDAP operations for the events (dry-run apply). Returns 0 when the plan
- * succeeds, 1 when the worker would fail (a fail op is recorded), -1 when AD could not be
- * read (message in err). */
+/* The match step: the AD object carrying the anchor (filled by plan_ldap). */
 struct plan_out {
     bool planned;
     char *match_dn; /* NULL: no object carries the anchor */
@@ -197,6 +187,76 @@ struct plan_out {
     char *anchor;
 };
 
+/* Applies one step in dry-run mode; the observer records its writes, and here what the
+ * worker would do besides (fail, dead-letter, skip). Returns 0, or 1 when the worker would
+ * fail. */
+static int plan_step(wb_apply_t *ap, const struct wb_gplan *g, const struct wb_step *st,
+                     struct capture *cp)
+{
+    struct wb_apply_ctx cx = {g->group, g->partition, g->first_offset, true};
+    struct wb_apply_result res;
+    int rc = 0;
+
+    if (wb_apply_step(ap, &cx, st, &res) != WB_OK) {
+        char *d =
+            wb_asprintf("%s (%s%s%s)", res.reason ? res.reason : "failed", wb_err_name(res.err),
+                        res.ldap_message ? ": " : "", res.ldap_message ? res.ldap_message : "");
+
+        add_op(cp, "fail", res.matched_dn ? res.matched_dn : "", d, 0);
+        free(d);
+        rc = 1;
+    } else if (res.dead_members && wb_mset_count(res.dead_members) > 0) {
+        add_op(cp, "dead-letter", "",
+               "nested group member(s) not in AD (member_group_not_found); the other "
+               "members are applied",
+               wb_mset_count(res.dead_members));
+    }
+    if (res.err == WB_OK && res.skipped)
+        add_op(cp, "skip", res.matched_dn ? res.matched_dn : "",
+               res.reason ? res.reason : "skipped", 0);
+    wb_apply_result_free(&res);
+    return rc;
+}
+
+/* Plans every step of plan; matched: an AD group carries the anchor. Returns 0, or 1 at the
+ * first step the worker would fail. */
+static int plan_steps(wb_apply_t *ap, wb_plan_t *plan, bool matched, struct capture *cp)
+{
+    wb_mset_t *empty = wb_mset_new();
+    size_t i, j, k;
+    int rc = 0;
+
+    for (i = 0; i < wb_plan_count(plan) && rc == 0; i++) {
+        struct wb_gplan *g = wb_plan_get(plan, i);
+
+        for (j = 0; j < g->nsteps && rc == 0; j++) {
+            struct wb_step parts[2];
+            size_t np = 1;
+
+            /* An existing group is planned in two steps, attributes then members, so that
+             * the member read happens at its current DN: in a dry run a planned rename is not
+             * performed, and the apply would read the members at the new, absent DN. */
+            parts[0] = g->steps[j];
+            if (g->steps[j].kind == WB_STEP_SYNC && g->steps[j].attrs && matched) {
+                parts[1] = g->steps[j];
+                parts[0].delta = empty;
+                parts[0].desired = NULL;
+                parts[0].snapshot = NULL;
+                parts[0].snapshot_incomplete = false;
+                parts[1].attrs = NULL;
+                np = 2;
+            }
+            for (k = 0; k < np && rc == 0; k++)
+                rc = plan_step(ap, g, &parts[k], cp);
+        }
+    }
+    wb_mset_destroy(empty);
+    return rc;
+}
+
+/* Plans the worker's LDAP operations for the events (dry-run apply, its writes seen through
+ * the observer). Returns 0 when the plan succeeds, 1 when the worker would fail (a fail op is
+ * recorded), -1 when AD could not be read (message in err). */
 static int plan_ldap(const wb_conf_t *conf, const char *gid, const struct lines *ev,
                      struct capture *cp, struct plan_out *po, char *err, size_t errsz)
 {
@@ -207,10 +267,9 @@ static int plan_ldap(const wb_conf_t *conf, const char *gid, const struct lines 
     wb_snapstore_t *ss = NULL;
     wb_plan_t *plan = NULL;
     wb_apply_t *ap = NULL;
-    wb_ad_t *ad = NULL;
-    wb_mset_t *empty = wb_mset_new();
-    size_t i, j, nin = 0;
-    int rc = -1, lrc;
+    wb_ldap_t *ld = NULL;
+    size_t i, nin = 0;
+    int rc = -1, lrc, level = wb_log_level_parse(wb_conf_get_str(conf, "log.level"));
     char reason[256];
 
     wb_ldap_opts_from_conf(conf, &ao);
@@ -222,24 +281,23 @@ static int plan_ldap(const wb_conf_t *conf, const char *gid, const struct lines 
                  "are needed to plan the LDAP operations");
         goto out;
     }
-    ad = wb_ad_new(&ao, NULL, err, errsz);
-    if (!ad)
-        goto out;
-    if (wb_ad_connect(ad, err, errsz) != WB_OK)
+    ld = wb_ldap_new(&ao, err, errsz);
+    if (!ld)
         goto out;
     ac.soa = wb_conf_get_bool(conf, "mapping.soa");
-    ac.dry_run = true; /* never write: the audit lines are the plan */
+    ac.dry_run = true; /* never write: the observer's ops are the plan */
     ac.adopt = wb_conf_get_bool(conf, "worker.adopt_writeback_v2");
     ac.keep_unscoped = strcmp(wb_conf_get_str(conf, "worker.out_of_scope"), "keep") == 0;
     ac.read_before_write = wb_conf_get_bool(conf, "worker.read_before_write");
     ac.member_chunk = (int)wb_conf_get_int(conf, "ldap.member_chunk");
     ac.range_window = (int)wb_conf_get_int(conf, "ldap.range_window");
-    ap = wb_apply_new(ad, &ac, NULL);
+    ap = wb_apply_new(ld, &ac, NULL);
+    wb_apply_set_observer(ap, observe, cp);
     po->anchor = wb_map_anchor(gid);
     lrc = wb_apply_find_anchor(ap, po->anchor, &po->match_dn, &po->match_n);
     if (lrc != LDAP_SUCCESS) {
         snprintf(err, errsz, "searching %s for the anchor: %s (%s)", ac.base_dn,
-                 ldap_err2string(lrc), wb_ad_last_message(ad));
+                 ldap_err2string(lrc), wb_ldap_last_error(ld));
         goto out;
     }
     for (i = 0; i < ev->n; i++) {
@@ -254,60 +312,12 @@ static int plan_ldap(const wb_conf_t *conf, const char *gid, const struct lines 
     }
     ss = wb_snapstore_new();
     plan = wb_plan_build(in, nin, ss);
-    rc = 0;
-    /* the worker's DRYRUN audit lines are NOTICE: make sure they are not filtered out */
-    wb_log_set_level(LOG_NOTICE > wb_log_level_parse(wb_conf_get_str(conf, "log.level"))
-                         ? LOG_NOTICE
-                         : wb_log_level_parse(wb_conf_get_str(conf, "log.level")));
+    /* the worker's warnings are notes of the plan: make sure they are not filtered out */
+    wb_log_set_level(level < LOG_WARNING ? LOG_WARNING : level);
     wb_log_set_sink(sink, cp);
-    for (i = 0; i < wb_plan_count(plan) && rc == 0; i++) {
-        struct wb_gplan *g = wb_plan_get(plan, i);
-
-        for (j = 0; j < g->nsteps && rc == 0; j++) {
-            struct wb_step parts[2];
-            size_t np = 1, k;
-
-            /* An existing group is planned in two steps, attributes then members, so that
-             * the member read happens at its current DN: in a dry run a planned rename is not
-             * performed, and the apply would read the members at the new, absent DN. */
-            parts[0] = g->steps[j];
-            if (g->steps[j].kind == WB_STEP_SYNC && g->steps[j].attrs && po->match_dn) {
-                parts[1] = g->steps[j];
-                parts[0].delta = empty;
-                parts[0].desired = NULL;
-                parts[0].snapshot = NULL;
-                parts[0].snapshot_incomplete = false;
-                parts[1].attrs = NULL;
-                np = 2;
-            }
-            for (k = 0; k < np && rc == 0; k++) {
-                struct wb_apply_ctx cx = {g->group, g->partition, g->first_offset, true};
-                struct wb_apply_result res;
-
-                if (wb_apply_step(ap, &cx, &parts[k], &res) != WB_OK) {
-                    char *d = wb_asprintf("%s (%s%s%s)", res.reason ? res.reason : "failed",
-                                          wb_err_name(res.err), res.ldap_message ? ": " : "",
-                                          res.ldap_message ? res.ldap_message : "");
-
-                    add_op(cp, "fail", res.matched_dn ? res.matched_dn : "", d, 0);
-                    free(d);
-                    rc = 1;
-                } else if (res.dead_members && wb_mset_count(res.dead_members) > 0) {
-                    add_op(cp, "dead-letter", "",
-                           "nested group member(s) not in AD (member_group_not_found); the other "
-                           "members are applied",
-                           wb_mset_count(res.dead_members));
-                }
-                if (res.err == WB_OK && res.skipped) {
-                    add_op(cp, "skip", res.matched_dn ? res.matched_dn : "",
-                           res.reason ? res.reason : "skipped", 0);
-                }
-                wb_apply_result_free(&res);
-            }
-        }
-    }
+    rc = plan_steps(ap, plan, po->match_dn != NULL, cp);
     wb_log_set_sink(NULL, NULL);
-    wb_log_set_level(wb_log_level_parse(wb_conf_get_str(conf, "log.level")));
+    wb_log_set_level(level);
     po->planned = true;
 out:
     wb_plan_destroy(plan);
@@ -317,8 +327,7 @@ out:
     free(evs);
     free(in);
     wb_apply_destroy(ap);
-    wb_ad_destroy(ad);
-    wb_mset_destroy(empty);
+    wb_ldap_destroy(ld);
     return rc;
 }
 

@@ -3,13 +3,18 @@
  * then create or update (attributes that differ, rename/move with modrdn), member changes in
  * chunks with the Samba fallback (read current members, send the real difference), exact
  * membership for a completed snapshot, delete, out-of-scope policy. Every write is one audit
- * line; in dry-run mode the line is all that happens. Application thread only.
+ * line and one call of the observer; in dry-run mode that is all that happens. Application
+ * thread only.
+ *
+ * wb_apply.c orchestrates a step; below it wb_object (the group object), wb_members (the member
+ * difference), wb_mindex (the packed index of current members), wb_wbv2 (the Connect Sync
+ * writeback cache) and wb_aenv (what they share); none of them calls back up.
  */
 #ifndef WB_APPLY_H
 #define WB_APPLY_H
 
-#include "wb_ad.h"
 #include "wb_err.h"
+#include "wb_ldap.h"
 #include "wb_mset.h"
 #include "wb_plan.h"
 #include "wb_wmetrics.h"
@@ -55,9 +60,39 @@ struct wb_apply_result {
     size_t writes; /* LDAP writes sent (dry run: would have been sent) */
 };
 
-/* ad and wm are borrowed (wm may be NULL). Never NULL. */
-wb_apply_t *wb_apply_new(wb_ad_t *ad, const struct wb_apply_cfg *cfg, struct wb_wmetrics *wm);
+/* What a write does. */
+enum wb_apply_op_kind {
+    WB_APPLY_OP_CREATE,        /* add of the group (with members values of its own) */
+    WB_APPLY_OP_MODIFY,        /* attributes that differ */
+    WB_APPLY_OP_RENAME,        /* modrdn: new name and/or new parent */
+    WB_APPLY_OP_ADOPT,         /* our anchor added to a Connect Sync writeback group */
+    WB_APPLY_OP_DELETE,        /* the group deleted */
+    WB_APPLY_OP_ADD_MEMBERS,   /* one chunk of member values added */
+    WB_APPLY_OP_REMOVE_MEMBERS /* one chunk of member values removed */
+};
+
+/* One write the apply sent, or in a dry run would have sent. Strings are borrowed for the
+ * observer's call. */
+struct wb_apply_op {
+    enum wb_apply_op_kind kind;
+    const char *group; /* Entra objectId */
+    const char *dn;    /* the object written (a rename: its DN before) */
+    const char *attrs; /* as in the audit line: "displayName,description", "newrdn=...",
+                        * "member(+3)"; a create's list ends with ",member(+N)" when it
+                        * carries members */
+    size_t members;    /* member values the write carries (CREATE, *_MEMBERS), else 0 */
+};
+
+/* Called for every write, after it succeeded (a dry run: instead of sending it). */
+typedef void (*wb_apply_observer)(const struct wb_apply_op *op, void *opaque);
+
+/* ld and wm are borrowed (wm may be NULL). Never NULL. */
+wb_apply_t *wb_apply_new(wb_ldap_t *ld, const struct wb_apply_cfg *cfg, struct wb_wmetrics *wm);
 void wb_apply_destroy(wb_apply_t *ap);
+
+/* Sets the observer (NULL: none); opaque is borrowed. writebackctl provision --dry-run gets
+ * its plan this way. */
+void wb_apply_set_observer(wb_apply_t *ap, wb_apply_observer obs, void *opaque);
 
 /* Applies st for cx->group; res is initialised here and must be released with
  * wb_apply_result_free. Returns res->err. */

@@ -103,6 +103,13 @@ void wb_wmetrics_ldap_time(struct wb_wmetrics *wm, const char *op, double second
         wb_metrics_observe(wm->ldap_time, lv, seconds < 0 ? 0 : seconds);
 }
 
+void wb_wmetrics_ldap_hook(const char *op, int rc, int sent, double seconds, void *wm)
+{
+    wb_wmetrics_ldap(wm, op, rc == 0, sent);
+    if (sent)
+        wb_wmetrics_ldap_time(wm, op, seconds);
+}
+
 void wb_wmetrics_event(struct wb_wmetrics *wm, const char *type, const char *outcome)
 {
     const char *lv[2] = {type ? type : "unknown", outcome};

@@ -36,6 +36,9 @@ void wb_wmetrics_init(struct wb_wmetrics *wm, wb_metrics_t *reg);
 void wb_wmetrics_ldap(struct wb_wmetrics *wm, const char *op, bool ok, bool sent);
 /* Seconds one LDAP operation sent to the server took, request to result. */
 void wb_wmetrics_ldap_time(struct wb_wmetrics *wm, const char *op, double seconds);
+/* wb_ldap's op hook (wb_ldap_set_op_hook with opaque = wm): counts every operation, times
+ * those sent (rc 0 is success). */
+void wb_wmetrics_ldap_hook(const char *op, int rc, int sent, double seconds, void *wm);
 /* One event with its outcome (applied, dead_lettered, skipped). type may be NULL (undecodable:
  * "unknown"). */
 void wb_wmetrics_event(struct wb_wmetrics *wm, const char *type, const char *outcome);

@@ -4,12 +4,12 @@
  * per-partition state is wb_part's, the batch's work wb_batch's.
  */
 #include "wb_worker.h"
-#include "wb_ad.h"
 #include "wb_apply.h"
 #include "wb_backoff.h"
 #include "wb_batch.h"
 #include "wb_http.h"
 #include "wb_kafka.h"
+#include "wb_ldap.h"
 #include "wb_log.h"
 #include "wb_mem.h"
 #include "wb_part.h"
@@ -19,6 +19,7 @@
 #include "wb_wmetrics.h"
 
 #include <errno.h>
+#include <ldap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ struct wb_worker_s {
     char *instance_id; /* group.instance.id derived from worker.id; NULL: dynamic member */
 
     rd_kafka_t *consumer, *producer;
-    wb_ad_t *ad;
+    wb_ldap_t *ld;
     wb_apply_t *ap;
     wb_snapstore_t *ss;
     wb_parts_t *pt;
@@ -307,8 +308,7 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
     wb_worker_t *wk = wb_calloc(1, sizeof(*wk));
     struct wb_ldap_opts ao;
     struct wb_apply_cfg ac = {0};
-    char err[1024];
-    LDAPMessage *res = NULL;
+    struct wb_ldap_entry *ou = NULL;
     int rc;
 
     wk->conf = conf;
@@ -324,22 +324,34 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
     wk->ss = wb_snapstore_new();
 
     wb_ldap_opts_from_conf(conf, &ao);
-    wk->ad = wb_ad_new(&ao, &wk->wm, errstr, errsz);
-    if (!wk->ad)
-        goto fail;
-    if (wb_ad_connect(wk->ad, err, sizeof(err)) != WB_OK) {
-        snprintf(errstr, errsz, "%s", err);
+    if (!ao.uri || !*ao.uri || !ao.bind_dn || !ao.password) {
+        snprintf(errstr, errsz, "ldap.uri, ldap.bind_dn and ldap.password_file must be set");
         goto fail;
     }
-    rc = wb_ad_search(wk->ad, wb_conf_get_str(conf, "ldap.target_ou"), LDAP_SCOPE_BASE,
-                      "(objectClass=*)", (const char *const[]){"1.1", NULL}, NULL, &res);
-    ldap_msgfree(res);
+    ao.lazy = 1;
+    ao.reconnect = 1; /* the session reconnects by itself after a server restart */
+    wk->ld = wb_ldap_new(&ao, errstr, errsz);
+    if (!wk->ld)
+        goto fail;
+    wb_ldap_set_op_hook(wk->ld, wb_wmetrics_ldap_hook, &wk->wm);
+    if (wb_ldap_connect(wk->ld) != WB_OK) {
+        snprintf(errstr, errsz, "%s", wb_ldap_last_error(wk->ld));
+        goto fail;
+    }
+    /* A missing OU is "nothing matched" to a base search: say so as the server would. */
+    rc = LDAP_SUCCESS;
+    if (wb_ldap_search_unique(wk->ld, wb_conf_get_str(conf, "ldap.target_ou"), WB_LDAP_SCOPE_BASE,
+                              "(objectClass=*)", NULL, &ou) != WB_OK)
+        rc = wb_ldap_last_rc(wk->ld);
+    else if (!ou)
+        rc = LDAP_NO_SUCH_OBJECT;
     if (rc != LDAP_SUCCESS) {
         snprintf(errstr, errsz, "ldap.target_ou %s: %s (%s); create it or fix the key",
                  wb_conf_get_str(conf, "ldap.target_ou"), ldap_err2string(rc),
-                 wb_ad_last_message(wk->ad));
+                 wb_ldap_last_error(wk->ld));
         goto fail;
     }
+    wb_ldap_entry_free(ou);
     ac.base_dn = wb_conf_get_str(conf, "ldap.base_dn");
     ac.target_ou = wb_conf_get_str(conf, "ldap.target_ou");
     ac.soa = wb_conf_get_bool(conf, "mapping.soa");
@@ -349,7 +361,7 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
     ac.read_before_write = wb_conf_get_bool(conf, "worker.read_before_write");
     ac.member_chunk = (int)wb_conf_get_int(conf, "ldap.member_chunk");
     ac.range_window = (int)wb_conf_get_int(conf, "ldap.range_window");
-    wk->ap = wb_apply_new(wk->ad, &ac, &wk->wm);
+    wk->ap = wb_apply_new(wk->ld, &ac, &wk->wm);
     if (!kafka_open(wk, errstr, errsz))
         goto fail;
     batch_open(wk);
@@ -392,7 +404,8 @@ static bool ad_reconnect(wb_worker_t *wk)
     char err[1024];
     wb_err_t e;
 
-    e = wb_ad_connect(wk->ad, err, sizeof(err));
+    e = wb_ldap_connect(wk->ld);
+    snprintf(err, sizeof(err), "%s", wb_ldap_last_error(wk->ld));
     if (e == WB_ERR_FATAL) {
         wb_log(LOG_CRIT, FAC, "%s", err);
         wk->fatal = 1;
@@ -479,7 +492,7 @@ void wb_worker_destroy(wb_worker_t *wk)
     wb_batch_destroy(wk->batch);
     wb_part_destroy(wk->pt);
     wb_apply_destroy(wk->ap);
-    wb_ad_destroy(wk->ad);
+    wb_ldap_destroy(wk->ld);
     wb_snapstore_destroy(wk->ss);
     wb_metrics_destroy(wk->reg);
     free(wk->worker_id);

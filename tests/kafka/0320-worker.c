@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <ldap.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "wb_ad.h"
 #include "wb_apply.h"
 #include "wb_conf.h"
 #include "wb_event.h"
@@ -29,7 +29,7 @@
 #include "wb_signal.h"
 #include "wb_worker.h"
 
-static wb_ad_t *ad;
+static wb_ldap_t *ld; /* the session the apply uses; setup and checks use its handle */
 static char *ou, *topic, *dlq, *usid[3], *udn[3], *uid[3];
 static unsigned run;
 
@@ -63,7 +63,7 @@ static int add_entry(const char *dn, const char *const *kv)
         mods[i] = &store[i];
     }
     mods[i] = NULL;
-    return wb_ad_add(ad, dn, mods);
+    return ldap_add_ext_s(wb_ldap_handle(ld), dn, mods, NULL, NULL);
 }
 
 static char *read_sid(const char *dn)
@@ -73,9 +73,10 @@ static char *read_sid(const char *dn)
     struct berval **v = NULL;
     char s[WB_ID_SID_STR_SIZE], *out = NULL;
 
-    if (wb_ad_search(ad, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, NULL, &res) == 0) {
-        e = ldap_first_entry(wb_ad_handle(ad), res);
-        v = e ? ldap_get_values_len(wb_ad_handle(ad), e, "objectSid") : NULL;
+    if (ldap_search_ext_s(wb_ldap_handle(ld), dn, LDAP_SCOPE_BASE, "(objectClass=*)",
+                          (char **)attrs, 0, NULL, NULL, NULL, 0, &res) == 0) {
+        e = ldap_first_entry(wb_ldap_handle(ld), res);
+        v = e ? ldap_get_values_len(wb_ldap_handle(ld), e, "objectSid") : NULL;
         if (v && v[0] && wb_id_sid_to_str((unsigned char *)v[0]->bv_val, v[0]->bv_len, s))
             out = wb_strdup(s);
     }
@@ -87,7 +88,7 @@ static char *read_sid(const char *dn)
 static size_t member_count(const char *dn)
 {
     struct wb_apply_cfg c = {getenv("WB_TEST_LDAP_BASE_DN"), ou, 0, 0, 0, 0, 1, 1000, 1000};
-    wb_apply_t *ap = wb_apply_new(ad, &c, NULL);
+    wb_apply_t *ap = wb_apply_new(ld, &c, NULL);
     wb_mset_t *cur = NULL;
     const struct wb_mset_entry *e;
     size_t pos = 0, n = 0;
@@ -117,9 +118,10 @@ static int setup(void **state)
     o.bind_dn = getenv("WB_TEST_LDAP_BIND_DN");
     o.password = pw;
     o.ca_file = getenv("WB_TEST_LDAP_CA_FILE");
-    ad = wb_ad_new(&o, NULL, err, sizeof(err));
+    o.reconnect = 1;
+    ld = wb_ldap_new(&o, err, sizeof(err));
     free(pw);
-    if (!ad || wb_ad_connect(ad, err, sizeof(err)) != WB_OK)
+    if (!ld)
         return -1;
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     run = (unsigned)rand();
@@ -157,20 +159,21 @@ static int teardown(void **state)
     int i;
 
     (void)state;
-    if (ad && ou &&
-        wb_ad_search(ad, ou, LDAP_SCOPE_ONELEVEL, "(objectClass=*)",
-                     (const char *const[]){"1.1", NULL}, NULL, &res) == LDAP_SUCCESS) {
-        for (e = ldap_first_entry(wb_ad_handle(ad), res); e;
-             e = ldap_next_entry(wb_ad_handle(ad), e)) {
-            char *dn = ldap_get_dn(wb_ad_handle(ad), e);
+    if (ld && ou &&
+        ldap_search_ext_s(wb_ldap_handle(ld), ou, LDAP_SCOPE_ONELEVEL, "(objectClass=*)",
+                          (char **)(const char *const[]){"1.1", NULL}, 0, NULL, NULL, NULL, 0,
+                          &res) == LDAP_SUCCESS) {
+        for (e = ldap_first_entry(wb_ldap_handle(ld), res); e;
+             e = ldap_next_entry(wb_ldap_handle(ld), e)) {
+            char *dn = ldap_get_dn(wb_ldap_handle(ld), e);
 
-            wb_ad_delete(ad, dn);
+            ldap_delete_ext_s(wb_ldap_handle(ld), dn, NULL, NULL);
             ldap_memfree(dn);
         }
     }
     ldap_msgfree(res);
-    if (ad && ou)
-        wb_ad_delete(ad, ou);
+    if (ld && ou)
+        ldap_delete_ext_s(wb_ldap_handle(ld), ou, NULL, NULL);
     for (i = 0; i < 3; i++) {
         free(usid[i]);
         free(udn[i]);
@@ -179,7 +182,7 @@ static int teardown(void **state)
     free(ou);
     free(topic);
     free(dlq);
-    wb_ad_destroy(ad);
+    wb_ldap_destroy(ld);
     return 0;
 }
 

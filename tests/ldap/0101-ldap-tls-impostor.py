@@ -1,8 +1,8 @@
 """An impostor LDAPS server on loopback (a self-signed certificate, a Python ssl socket that
 records what it receives) must never see the bind password, whatever the environment says.
 
-Each case runs the real programs through their connect paths: the worker (wb_ad, which
-connects through wb_ldap) and writebackctl soa-policy (wb_ldap directly), with
+Each case runs the real programs through their connect paths: the worker (its wb_ldap
+session, which reconnects by itself) and writebackctl soa-policy (wb_ldap directly), with
 LDAPTLS_REQCERT=never in the environment and one of: ldap.ca_file missing, not PEM, a PEM block
 libldap cannot load (its TLS context then fails, and libldap used to fall back to the
 process-wide one, built from LDAPTLS_REQCERT=never), or a CA that did not issue the impostor's certificate; LDAPTLS_CACERT / LDAPTLS_CACERTDIR naming the
@@ -116,7 +116,7 @@ def write_conf(d, port, ca_file):
 
 def programs(conf):
     return {
-        "worker (wb_ad)": [WORKER, "-c", conf],
+        "worker (wb_ldap session)": [WORKER, "-c", conf],
         "writebackctl soa-policy (wb_ldap)": [CTL, "-c", conf, "soa-policy", "show"],
     }
 

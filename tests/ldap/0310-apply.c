@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <ldap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "wb_ad.h"
 #include "wb_apply.h"
 #include "wb_id.h"
 #include "wb_map.h"
@@ -26,7 +26,7 @@
 
 #define NUSERS 6
 
-static wb_ad_t *ad;
+static wb_ldap_t *ld; /* the session the apply uses; setup and checks use its handle */
 static char *ou, *base;
 static char *usid[NUSERS], *uid[NUSERS], *udn[NUSERS];
 static unsigned run;
@@ -61,7 +61,7 @@ static int add_entry(const char *dn, const char *const *kv)
         mods[i] = &store[i];
     }
     mods[i] = NULL;
-    return wb_ad_add(ad, dn, mods);
+    return ldap_add_ext_s(wb_ldap_handle(ld), dn, mods, NULL, NULL);
 }
 
 static char *read_attr(const char *dn, const char *attr)
@@ -71,10 +71,10 @@ static char *read_attr(const char *dn, const char *attr)
     struct berval **v;
     char *out = NULL;
 
-    if (wb_ad_search(ad, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, NULL, &res) ==
-        LDAP_SUCCESS) {
-        e = ldap_first_entry(wb_ad_handle(ad), res);
-        v = e ? ldap_get_values_len(wb_ad_handle(ad), e, attr) : NULL;
+    if (ldap_search_ext_s(wb_ldap_handle(ld), dn, LDAP_SCOPE_BASE, "(objectClass=*)",
+                          (char **)attrs, 0, NULL, NULL, NULL, 0, &res) == LDAP_SUCCESS) {
+        e = ldap_first_entry(wb_ldap_handle(ld), res);
+        v = e ? ldap_get_values_len(wb_ldap_handle(ld), e, attr) : NULL;
         if (v && v[0]) {
             if (strcmp(attr, "objectSid") == 0) {
                 char s[WB_ID_SID_STR_SIZE];
@@ -94,18 +94,38 @@ static char *read_attr(const char *dn, const char *attr)
 static bool exists(const char *dn)
 {
     LDAPMessage *res = NULL;
-    int rc = wb_ad_search(ad, dn, LDAP_SCOPE_BASE, "(objectClass=*)",
-                          (const char *const[]){"1.1", NULL}, NULL, &res);
+    int rc = ldap_search_ext_s(wb_ldap_handle(ld), dn, LDAP_SCOPE_BASE, "(objectClass=*)",
+                               (char **)(const char *const[]){"1.1", NULL}, 0, NULL, NULL, NULL, 0,
+                               &res);
 
     ldap_msgfree(res);
     return rc == LDAP_SUCCESS;
+}
+
+/* The writes an apply's observer saw (at most 8). */
+struct seen {
+    enum wb_apply_op_kind kind[8];
+    size_t members[8];
+    char *dn[8];
+    size_t n;
+};
+
+static void observe(const struct wb_apply_op *op, void *opaque)
+{
+    struct seen *sn = opaque;
+
+    if (sn->n < 8) {
+        sn->kind[sn->n] = op->kind;
+        sn->members[sn->n] = op->members;
+        sn->dn[sn->n++] = wb_strdup(op->dn);
+    }
 }
 
 static wb_apply_t *new_apply(bool rbw, bool dry, bool adopt, bool keep)
 {
     struct wb_apply_cfg c = {base, ou, false, dry, adopt, keep, rbw, 2, 2};
 
-    return wb_apply_new(ad, &c, NULL);
+    return wb_apply_new(ld, &c, NULL);
 }
 
 /* DNs equal but for case (the server may spell attribute types in its own case). */
@@ -167,9 +187,10 @@ static int setup(void **state)
     o.password = pw;
     o.ca_file = getenv("WB_TEST_LDAP_CA_FILE");
     o.timeout_ms = 30000;
-    ad = wb_ad_new(&o, NULL, err, sizeof(err));
+    o.reconnect = 1;
+    ld = wb_ldap_new(&o, err, sizeof(err));
     free(pw);
-    if (!ad || wb_ad_connect(ad, err, sizeof(err)) != WB_OK) {
+    if (!ld) {
         fprintf(stderr, "connect: %s\n", err);
         return -1;
     }
@@ -202,20 +223,21 @@ static int teardown(void **state)
     int i;
 
     (void)state;
-    if (ad && ou &&
-        wb_ad_search(ad, ou, LDAP_SCOPE_ONELEVEL, "(objectClass=*)",
-                     (const char *const[]){"1.1", NULL}, NULL, &res) == LDAP_SUCCESS) {
-        for (e = ldap_first_entry(wb_ad_handle(ad), res); e;
-             e = ldap_next_entry(wb_ad_handle(ad), e)) {
-            char *dn = ldap_get_dn(wb_ad_handle(ad), e);
+    if (ld && ou &&
+        ldap_search_ext_s(wb_ldap_handle(ld), ou, LDAP_SCOPE_ONELEVEL, "(objectClass=*)",
+                          (char **)(const char *const[]){"1.1", NULL}, 0, NULL, NULL, NULL, 0,
+                          &res) == LDAP_SUCCESS) {
+        for (e = ldap_first_entry(wb_ldap_handle(ld), res); e;
+             e = ldap_next_entry(wb_ldap_handle(ld), e)) {
+            char *dn = ldap_get_dn(wb_ldap_handle(ld), e);
 
-            wb_ad_delete(ad, dn);
+            ldap_delete_ext_s(wb_ldap_handle(ld), dn, NULL, NULL);
             ldap_memfree(dn);
         }
     }
     ldap_msgfree(res);
-    if (ad && ou)
-        wb_ad_delete(ad, ou);
+    if (ld && ou)
+        ldap_delete_ext_s(wb_ldap_handle(ld), ou, NULL, NULL);
     for (i = 0; i < NUSERS; i++) {
         free(usid[i]);
         free(uid[i]);
@@ -223,7 +245,7 @@ static int teardown(void **state)
     }
     free(ou);
     free(base);
-    wb_ad_destroy(ad);
+    wb_ldap_destroy(ld);
     return 0;
 }
 
@@ -670,10 +692,23 @@ static void test_ownership(void **state)
         char *rdn = group_dn("Dry Renamed", yid);
         bool has = true;
 
+        struct seen sn = {0};
+        size_t i;
+
         st = sync_step(&ra);
         wb_mset_put(st.delta, &m0, WB_MSET_ADD);
+        wb_apply_set_observer(dry, observe, &sn);
         assert_int_equal(wb_apply_step(dry, &cx, &st, &res), WB_OK);
         assert_int_equal(res.writes, 3); /* displayName, modrdn, member modify */
+        /* The observer sees the plan: the same three writes, the members at the current DN. */
+        assert_int_equal(sn.n, 3);
+        assert_int_equal(sn.kind[0], WB_APPLY_OP_MODIFY);
+        assert_int_equal(sn.kind[1], WB_APPLY_OP_RENAME);
+        assert_int_equal(sn.kind[2], WB_APPLY_OP_ADD_MEMBERS);
+        assert_int_equal(sn.members[2], 1);
+        assert_string_equal(sn.dn[2], ydn);
+        for (i = 0; i < sn.n; i++)
+            free(sn.dn[i]);
         wb_apply_result_free(&res);
         step_free(&st);
         assert_true(exists(ydn));

@@ -166,9 +166,10 @@ def link_problems(root, rel, text):
 REASON = r'(?:"([a-z][a-z0-9_]*)"|(?:wb_reason_tag\(\s*)?WB_REASON_([A-Z][A-Z0-9_]*)\b)'
 # (name, where the reasons go, pattern). Each must match somewhere in the sources.
 EMITTERS = [
-    ("apply_fail", "failure", re.compile(r"\bapply_fail\(\s*\w+,\s*\w+,\s*WB_ERR_\w+,\s*"
-                                         + REASON)),
-    ("apply_ldap_fail", "failure", re.compile(r"\bapply_ldap_fail\(\s*\w+,\s*\w+,\s*" + REASON)),
+    ("wb_aenv_fail", "failure", re.compile(r"\bwb_aenv_fail\(\s*[^,()]+,\s*\w+,\s*WB_ERR_\w+,\s*"
+                                           + REASON)),
+    ("wb_aenv_ldap_fail", "failure",
+     re.compile(r"\bwb_aenv_ldap_fail\(\s*[^,()]+,\s*\w+,\s*" + REASON)),
     ("dead_letter", "failure", re.compile(r"\bdead_letter\(\s*\w+,\s*[^,()]+(?:\[[^\]]*\])?,\s*"
                                           + REASON)),
     ("reason assignment", "any", re.compile(r"(?:->|\.)reason\s*=\s*" + REASON)),
@@ -357,13 +358,19 @@ def self_check():
             errors.append("self-check (a): a good link was reported: %s" % got)
 
         write(t, "worker/w.c",
-              "apply_fail(ap, res, WB_ERR_CONFLICT, WB_REASON_DN_CONFLICT, 68, dn);\n"
-              "apply_ldap_fail(ap, res, WB_REASON_ADD_FAILED, rc, dn);\n"
+              "wb_aenv_fail(&ap->env, res, WB_ERR_CONFLICT, WB_REASON_DN_CONFLICT, 68, dn);
+"
+              "wb_aenv_ldap_fail(mb->env, res, WB_REASON_ADD_FAILED, rc, dn);
+"
               "dead_letter(wk, &bm[i], wb_reason_tag(WB_REASON_POISON), WB_ERR_INVALID, -1, NULL,"
-              " NULL, 1);\n"
-              "res->reason = wb_reason_tag(WB_REASON_KEPT);\n"
-              'wb_wmetrics_skipped(ap->wm, "user_gone", 1);\n'
-              "x = wb_reason_find(r) == WB_REASON_GONE_GROUP || y == WB_REASON_COUNT;\n")
+              " NULL, 1);
+"
+              "res->reason = wb_reason_tag(WB_REASON_KEPT);
+"
+              'wb_wmetrics_skipped(ap->wm, "user_gone", 1);
+'
+              "x = wb_reason_find(r) == WB_REASON_GONE_GROUP || y == WB_REASON_COUNT;
+")
         write(t, TABLE, "\n".join('[WB_REASON_%s] = {"%s", WB_REASON_KIND_%s, WB_OK,'
                                   % (i, g, k) for i, g, k in [
                                       ("DN_CONFLICT", "dn_conflict", "DEAD_LETTER"),
@@ -398,7 +405,7 @@ def self_check():
         write(t, "worker/w.c", "/* nothing */\n")
         write(t, "producer/p.c", "/* nothing */\n")
         got = reason_problems(t, repo_files(t))
-        if not any("scanner 'apply_fail' found no reason" in p for p in got) or \
+        if not any("scanner 'wb_aenv_fail' found no reason" in p for p in got) or \
                 not any("scanner 'reason id' found no reason" in p for p in got):
             errors.append("self-check (b): an empty scan was not reported: %s" % got)
 
