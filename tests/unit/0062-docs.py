@@ -358,19 +358,13 @@ def self_check():
             errors.append("self-check (a): a good link was reported: %s" % got)
 
         write(t, "worker/w.c",
-              "wb_aenv_fail(&ap->env, res, WB_ERR_CONFLICT, WB_REASON_DN_CONFLICT, 68, dn);
-"
-              "wb_aenv_ldap_fail(mb->env, res, WB_REASON_ADD_FAILED, rc, dn);
-"
+              "wb_aenv_fail(&ap->env, res, WB_ERR_CONFLICT, WB_REASON_DN_CONFLICT, 68, dn);\n"
+              "wb_aenv_ldap_fail(mb->env, res, WB_REASON_ADD_FAILED, rc, dn);\n"
               "dead_letter(wk, &bm[i], wb_reason_tag(WB_REASON_POISON), WB_ERR_INVALID, -1, NULL,"
-              " NULL, 1);
-"
-              "res->reason = wb_reason_tag(WB_REASON_KEPT);
-"
-              'wb_wmetrics_skipped(ap->wm, "user_gone", 1);
-'
-              "x = wb_reason_find(r) == WB_REASON_GONE_GROUP || y == WB_REASON_COUNT;
-")
+              " NULL, 1);\n"
+              "res->reason = wb_reason_tag(WB_REASON_KEPT);\n"
+              'wb_wmetrics_skipped(ap->wm, "user_gone", 1);\n'
+              "x = wb_reason_find(r) == WB_REASON_GONE_GROUP || y == WB_REASON_COUNT;\n")
         write(t, TABLE, "\n".join('[WB_REASON_%s] = {"%s", WB_REASON_KIND_%s, WB_OK,'
                                   % (i, g, k) for i, g, k in [
                                       ("DN_CONFLICT", "dn_conflict", "DEAD_LETTER"),
