@@ -399,6 +399,17 @@ const struct wb_conf_prop wb_conf_props[] = {
      "host:port of the worker's Prometheus /metrics, /healthz and /readyz endpoint; empty turns "
      "it off."},
 
+    /* drift */
+    {"drift.mode", WB_CONF_T_ENUM, "audit", 0, 0, "off,audit,repair", 0, W | C, 0, NULL,
+     "What workers do about changes someone else makes in AD to the groups they own (members, "
+     "mapped attributes, rename, move, delete; docs/drift.md): off (not watched), audit (one "
+     "DRIFT log line and writeback_worker_drift_total{kind} per change, nothing written) or "
+     "repair (the same, then the group is written back to its last applied state, only the "
+     "difference)."},
+    {"drift.interval_ms", WB_CONF_T_INT, "2000", 100, 3600000, NULL, 0, W, 0, NULL,
+     "How often in milliseconds a worker looks for changes to its groups (one uSNChanged search "
+     "of the anchored groups and one of group tombstones)."},
+
     /* producer */
     {"producer.transactional_id", WB_CONF_T_STR, "", 0, 0, NULL, 0, P, 0, check_ident,
      "Kafka transactional.id of the producer; a second producer with the same id fences the "

@@ -8,6 +8,7 @@
 #include "wb_apply.h"
 #include "wb_backoff.h"
 #include "wb_dlq.h"
+#include "wb_drift.h"
 #include "wb_event.h"
 #include "wb_http.h"
 #include "wb_kafka.h"
@@ -38,6 +39,8 @@
 /* Extra wait in collect() for the rest of a snapshot whose chunks are still arriving, so that
  * a big snapshot is applied in one batch (no member read in between). */
 #define SNAPSHOT_WAIT_MS 1000
+/* Longest a drift round holds the consumer loop (the rest waits for the next round). */
+#define DRIFT_BUDGET_MS 1000
 
 /* Groups whose own upsert this worker dead-lettered lately (kept so that their later member
  * events, which cannot succeed by waiting, are dead-lettered without the dependency wait). */
@@ -81,6 +84,7 @@ struct wb_worker_s {
     rd_kafka_t *consumer, *producer;
     wb_ad_t *ad;
     wb_apply_t *ap;
+    wb_drift_t *dr; /* the drift watch (docs/drift.md) */
     wb_snapstore_t *ss;
     wb_metrics_t *reg;
     struct wb_wmetrics wm;
@@ -481,6 +485,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     wb_wmetrics_rebalance(
         &wk->wm, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS,
         err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && rd_kafka_assignment_lost(rk), parts->cnt);
+    wb_drift_rebalance(wk->dr, rk, parts, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS);
     wb_kafka_rebalance_cb(rk, err, parts, NULL);
     assigned_gauge(wk);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
@@ -633,9 +638,10 @@ static enum run_result run_group(wb_worker_t *wk, struct bmsg *bm, struct wb_gpl
             wb_apply_result_free(&res);
             return RUN_DEPENDENCY;
         }
-        if (err == WB_OK)
+        if (err == WB_OK) {
             gone_set(wk, g->group, false);
-        else if (st->attrs && err != WB_ERR_TRANSIENT && err != WB_ERR_DEPENDENCY)
+            wb_drift_written(wk->dr, g->group, g->partition);
+        } else if (st->attrs && err != WB_ERR_TRANSIENT && err != WB_ERR_DEPENDENCY)
             gone_set(wk, g->group, true);
         if (err == WB_ERR_TRANSIENT) {
             stop_at(p, g->first_offset, true);
@@ -1086,6 +1092,9 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
     ac.member_chunk = (int)wb_conf_get_int(conf, "ldap.member_chunk");
     ac.range_window = (int)wb_conf_get_int(conf, "ldap.range_window");
     wk->ap = wb_apply_new(wk->ad, &ac, &wk->wm);
+    wk->dr = wb_drift_new(conf, wk->reg, errstr, errsz);
+    if (!wk->dr)
+        goto fail;
 
     wk->instance_id = static_instance_id(conf, wk->group_id);
     if (wk->instance_id) {
@@ -1211,6 +1220,7 @@ int wb_worker_run(wb_worker_t *wk)
                 rd_kafka_message_destroy(bm[i].rkm);
         }
         store_positions(wk);
+        wb_drift_poll(wk->dr, DRIFT_BUDGET_MS);
     }
     free(bm);
     carry_drop(wk, -1);
@@ -1229,6 +1239,8 @@ void wb_worker_destroy(wb_worker_t *wk)
     wb_http_destroy(wk->http);
     wk->http = NULL;    /* the revoke callback below must not touch it */
     carry_drop(wk, -1); /* before the consumer goes */
+    wb_drift_destroy(wk->dr);
+    wk->dr = NULL; /* before the consumer's revoke callback */
     if (wk->consumer)
         wb_kafka_destroy(wk->consumer); /* leaves the group: commits on revoke */
     if (wk->producer) {

@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Drift (docs/drift.md): changes made by hand in AD (ldapmodify) to groups the worker owns —
+a member added, a member removed, a description edited, a rename, a move out of the target OU,
+a delete — are each found by the worker's watch. In audit mode each gives a DRIFT line and
+writeback_worker_drift_total{kind} and AD keeps the hand-made state (no write); in repair mode
+AD equals the simulator's expected state again (a deleted group comes back with a new SID).
+The worker's own writes never count, and the watch costs no Graph request: the initial sync
+asks Graph exactly as often with the watch on as with it off."""
+
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+KINDS = ("member_add", "member_remove", "attribute", "rename", "move", "delete")
+
+
+def drift_lines(worker, kind=None, group=None):
+    out = []
+    for ln in worker.log_text().splitlines():
+        m = re.search(r"DRIFT group=(\S+) .* kind=(\S+) ", ln)
+        if m and (kind is None or m.group(2) == kind) and (group is None or m.group(1) == group):
+            out.append(ln)
+    return out
+
+
+def drift_counts(e, worker):
+    m = e.metrics(worker)
+    return {k: h.metric_sum(m, "writeback_worker_drift_total", kind=k) for k in KINDS}
+
+
+def wait_watched(e, worker, n):
+    """Until the watch holds a baseline of n groups and has had a round after that."""
+    h.wait_for(lambda: h.metric_sum(e.metrics(worker),
+                                    "writeback_worker_drift_watched_groups") == n,
+               30, "the drift watch to hold %d baselines" % n, interval=0.5)
+    time.sleep(1.5)  # one more round: the watermark is past our own writes
+
+
+def world(e):
+    """Four groups with members, converged in AD; returns (users, groups by letter)."""
+    us = e.create_users(4)
+    uid = [u["oid"] for u in us]
+    gs = {
+        "a": h.seed_group("Drift A", "first", [uid[0], uid[1]]),
+        "b": h.seed_group("Drift B", "bee", [uid[1]]),
+        "c": h.seed_group("Drift C", None, [uid[2]]),
+        "d": h.seed_group("Drift D", "dee", [uid[0], uid[3]]),
+    }
+    e.start_sim([h.synced_user(u) for u in us], list(gs.values()))
+    return us, gs
+
+
+def start(e, mode):
+    """world(), the producer and one worker with the watch in mode, converged and watching;
+    returns (users, groups, worker, AD state)."""
+    us, gs = world(e)
+    e.start_producer()
+    w = e.start_worker("w1", drift__mode=mode, drift__interval_ms=300)
+    _, ad = e.wait_converged(90)
+    wait_watched(e, w, 4)
+    return us, gs, w, ad
+
+
+def hand_changes(e, us, gs, ad):
+    """The six out-of-band changes, made as an administrator would with ldap-utils."""
+    a, b, c, d = (ad["anchored"][gs[k]["id"]] for k in "abcd")
+    steps = [
+        ("member_add", gs["a"]["id"],
+         "dn: %s\nchangetype: modify\nadd: member\nmember: %s\n" % (a["dn"], us[2]["dn"])),
+        ("member_remove", gs["a"]["id"],
+         "dn: %s\nchangetype: modify\ndelete: member\nmember: %s\n" % (a["dn"], us[0]["dn"])),
+        ("attribute", gs["a"]["id"],
+         "dn: %s\nchangetype: modify\nreplace: description\ndescription: edited by hand\n"
+         % a["dn"]),
+        ("rename", gs["b"]["id"],
+         "dn: %s\nchangetype: modrdn\nnewrdn: CN=Renamed by hand\ndeleteoldrdn: 1\n" % b["dn"]),
+        ("move", gs["c"]["id"],
+         "dn: %s\nchangetype: modrdn\nnewrdn: %s\ndeleteoldrdn: 1\nnewsuperior: %s\n"
+         % (c["dn"], c["dn"].split(",", 1)[0], e.users_ou)),
+        ("delete", gs["d"]["id"], "dn: %s\nchangetype: delete\n" % d["dn"]),
+    ]
+    return steps
+
+
+def test_audit():
+    with h.E2E("0910-drift-audit") as e:
+        us, gs, w, ad = start(e, "audit")
+        assert drift_lines(w) == [], "own writes reported as drift:\n" + "\n".join(drift_lines(w))
+        assert sum(drift_counts(e, w).values()) == 0
+
+        for kind, gid, ldif in hand_changes(e, us, gs, ad):
+            e.ldap.modify(ldif)
+            h.wait_for(lambda: drift_lines(w, kind, gid), 15, "a %s drift line" % kind, 0.3)
+            h.log("detected %s: %s" % (kind, drift_lines(w, kind, gid)[0].split("DRIFT ", 1)[1]))
+        got = drift_counts(e, w)
+        assert got == {k: 1 for k in KINDS}, got
+
+        # the lines say what changed
+        ln = drift_lines(w, "member_add")[0]
+        assert us[2]["dn"] in ln and "action=audit" in ln, ln
+        assert us[0]["dn"] in drift_lines(w, "member_remove")[0]
+        ln = drift_lines(w, "attribute")[0]
+        assert "attribute=description" in ln and 'added="edited by hand"' in ln, ln
+        assert 'removed="first"' in ln and "dc=WBDC" in ln, ln
+        assert "Renamed by hand" in drift_lines(w, "rename")[0]
+        assert e.users_ou in drift_lines(w, "move")[0]
+        assert "DEL:" in drift_lines(w, "delete")[0]
+
+        # audit writes nothing: AD keeps every hand-made change
+        time.sleep(2)
+        now = e.ad()["anchored"]
+        a = now[gs["a"]["id"]]
+        guids = {m[0] for m in a["members"]}
+        assert us[2]["guid"] in guids and us[0]["guid"] not in guids, a["members"]
+        assert a["description"] == "edited by hand"
+        assert now[gs["b"]["id"]]["cn"] == "Renamed by hand"
+        assert now[gs["c"]["id"]]["parent"].lower() == e.users_ou.lower()
+        assert gs["d"]["id"] not in now
+        assert h.metric_sum(e.metrics(w), "writeback_worker_drift_repairs_total") == 0
+        assert sum(drift_counts(e, w).values()) == 6, "a drift was reported twice"
+        e.stop_all(check=True)
+
+
+def test_repair():
+    with h.E2E("0910-drift-repair") as e:
+        us, gs, w, ad = start(e, "repair")
+        sid_d = None
+        for dn, attrs in e.ldap.search(ad["anchored"][gs["d"]["id"]]["dn"], attrs=["objectSid"],
+                                       scope="base"):
+            sid_d = h.sid_to_str(attrs["objectsid"][0])
+        guid_d = ad["anchored"][gs["d"]["id"]]["guid"]
+
+        for kind, gid, ldif in hand_changes(e, us, gs, ad):
+            e.ldap.modify(ldif)
+            h.wait_for(lambda: drift_lines(w, kind, gid), 15, "a %s drift line" % kind, 0.3)
+            e.wait_converged(15)
+            h.log("repaired %s" % kind)
+        got = drift_counts(e, w)
+        assert got == {k: 1 for k in KINDS}, got
+        m = e.metrics(w)
+        assert h.metric_sum(m, "writeback_worker_drift_repairs_total", result="ok") == 6
+        assert h.metric_sum(m, "writeback_worker_drift_repairs_total", result="failed") == 0
+        log = w.log_text()
+        # a one-member drift is one small modify
+        assert re.search(r"group=%s: repaired with 1 LDAP write\b" % gs["a"]["id"], log), log[-3000:]
+        # the re-created group is a new object with a new SID, and the line says so
+        d = e.ad()["anchored"][gs["d"]["id"]]
+        assert d["guid"] != guid_d
+        m = re.search(r"group=%s: re-created .* its SID changed from (\S+) to (\S+) " %
+                      gs["d"]["id"], log)
+        assert m and m.group(1) == sid_d and m.group(2) != sid_d, log[-3000:]
+        # the repairs are own writes: nothing more is reported
+        time.sleep(2)
+        assert sum(drift_counts(e, w).values()) == 6
+        # an Entra change after a repair still applies (the repair is not newer than Entra)
+        e.sim.update_group(gs["a"]["id"], description="from Entra")
+        e.wait_converged(30)
+        time.sleep(1.5)
+        assert sum(drift_counts(e, w).values()) == 6, drift_lines(w)
+        e.stop_all(check=True)
+
+
+def initial_sync_requests(mode):
+    with h.E2E("0910-drift-graph-" + mode) as e:
+        world(e)
+        # one Graph round only: the count is the initial sync's
+        e.start_producer(graph__poll_interval_ms=600000)
+        w = e.start_worker("w1", drift__mode=mode, drift__interval_ms=300)
+        e.wait_converged(90)
+        if mode != "off":
+            wait_watched(e, w, 4)
+        else:
+            time.sleep(2)
+        total = e.sim.req("GET", "stats")["total"]
+        e.stop_all(check=True)
+        return total
+
+
+def test_graph_requests_equal():
+    off = initial_sync_requests("off")
+    on = initial_sync_requests("audit")
+    h.log("Graph requests of the initial sync: watch off %d, watch on %d" % (off, on))
+    assert off == on and off > 0, (off, on)
+
+
+if __name__ == "__main__":
+    h.run([test_audit, test_repair, test_graph_requests_equal])

@@ -1,0 +1,1101 @@
+/*
+ * wb_drift: the watch for out-of-band changes to the groups this worker owns. Each poll reads
+ * the rootDSE's highestCommittedUSN, refreshes the baselines of groups the consumer wrote, asks
+ * for our anchored groups and group tombstones with uSNChanged above the last watermark, and
+ * compares each changed group with its baseline; differences are logged (DRIFT lines), counted
+ * and, with drift.mode=repair, written back. Design and limits: docs/drift.md.
+ */
+#include "wb_drift.h"
+
+#include "wb_id.h"
+#include "wb_idmap.h"
+#include "wb_ldap.h"
+#include "wb_log.h"
+#include "wb_mem.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <ldap.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define FAC "DRIFT"
+/* Member values per repair modify (AD's MaxValRange is 1500 values per request). */
+#define REPAIR_CHUNK 1000
+/* Values named in one DRIFT line; the rest are counted. */
+#define LINE_VALUES      20
+#define SHOW_DELETED_OID "1.2.840.113556.1.4.417"
+
+enum mode { MODE_OFF, MODE_AUDIT, MODE_REPAIR };
+
+/* The mapped attributes compared with the baseline (the apply writes these; cn follows the DN). */
+#define NATTR 5
+static const char *const track[NATTR] = {"displayName", "description", "adminDescription",
+                                         "sAMAccountName", "groupType"};
+
+struct gmember {
+    char guid[WB_ID_GUID_STR_SIZE];
+    char *dn;
+};
+
+/* One group as read from AD. */
+struct gstate {
+    char *dn;
+    char *cn;
+    char guid[WB_ID_GUID_STR_SIZE];
+    char sid[WB_ID_SID_STR_SIZE];
+    int64_t usn;
+    char *when; /* whenChanged */
+    char *attr[NATTR];
+    struct gmember *m;
+    size_t nm, cap;
+    /* the replPropertyMetaData entry with the highest local USN */
+    int64_t meta_usn;
+    unsigned char meta_inv[16];
+    int64_t meta_time; /* Unix seconds */
+};
+
+struct grp {
+    char id[WB_ID_GUID_STR_SIZE];
+    int32_t partition;
+    bool stale; /* queued for a new baseline */
+    bool have;  /* base holds a baseline */
+    struct gstate base;
+};
+
+struct wb_drift_s {
+    const wb_conf_t *conf;
+    enum mode mode;
+    int64_t interval_ms;
+    const char *base_dn, *target_ou, *topic;
+    wb_ldap_t *ld;
+    bool connected;
+    wb_metric_t *m_drift, *m_repair, *m_groups;
+
+    rd_kafka_t *rk; /* the consumer, borrowed */
+    rd_kafka_topic_t *rkt;
+    int32_t nparts; /* partitions of topic.events; 0 = not known yet */
+    bool *owned;
+    size_t nowned;
+    bool need_enum; /* list AD's anchored groups for newly assigned partitions */
+
+    wb_idmap_t *groups; /* Entra id -> struct grp */
+    char (*stale)[WB_ID_GUID_STR_SIZE];
+    size_t nstale, capstale;
+
+    int64_t watermark; /* 0: none yet (take one at the next round) */
+    int64_t next_ms;
+    unsigned char inv_cache[16];
+    char *inv_name; /* DC name of inv_cache */
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void gstate_free(struct gstate *s)
+{
+    size_t i;
+
+    free(s->dn);
+    free(s->cn);
+    free(s->when);
+    for (i = 0; i < NATTR; i++)
+        free(s->attr[i]);
+    for (i = 0; i < s->nm; i++)
+        free(s->m[i].dn);
+    free(s->m);
+    memset(s, 0, sizeof(*s));
+}
+
+static void grp_free(void *p)
+{
+    struct grp *g = p;
+
+    if (!g)
+        return;
+    gstate_free(&g->base);
+    free(g);
+}
+
+static struct grp *grp_find(const wb_drift_t *dr, const char *id)
+{
+    struct wb_idkey k;
+    void **slot;
+
+    if (!wb_idkey_parse(id, &k))
+        return NULL;
+    slot = wb_idmap_get(dr->groups, &k);
+    return slot ? *slot : NULL;
+}
+
+static void grp_forget(wb_drift_t *dr, const char *id)
+{
+    struct wb_idkey k;
+
+    if (wb_idkey_parse(id, &k))
+        grp_free(wb_idmap_del(dr->groups, &k));
+}
+
+static void stale_push(wb_drift_t *dr, struct grp *g)
+{
+    if (g->stale)
+        return;
+    g->stale = true;
+    if (dr->nstale == dr->capstale) {
+        dr->capstale = dr->capstale ? 2 * dr->capstale : 64;
+        dr->stale = wb_realloc(dr->stale, dr->capstale * sizeof(*dr->stale));
+    }
+    memcpy(dr->stale[dr->nstale++], g->id, WB_ID_GUID_STR_SIZE);
+}
+
+/* The group of id (lower-case GUID string), created (and queued for a baseline) if absent. */
+static struct grp *grp_get(wb_drift_t *dr, const char *id, int32_t partition)
+{
+    struct wb_idkey k;
+    struct grp *g;
+    void **slot;
+    bool created;
+
+    if (!wb_idkey_parse(id, &k))
+        return NULL;
+    slot = wb_idmap_put(dr->groups, &k, &created);
+    if (!created)
+        return *slot;
+    g = wb_calloc(1, sizeof(*g));
+    wb_idkey_format(&k, g->id);
+    g->partition = partition;
+    *slot = g;
+    stale_push(dr, g);
+    return g;
+}
+
+static bool is_owned(const wb_drift_t *dr, int32_t p)
+{
+    return p >= 0 && (size_t)p < dr->nowned && dr->owned[p];
+}
+
+/* ------------------------------------------------------------------ reading AD */
+
+static int member_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct gmember *)a)->guid, ((const struct gmember *)b)->guid);
+}
+
+static wb_err_t member_cb(const char *val, size_t len, void *opaque)
+{
+    struct gstate *s = opaque;
+    char guid[WB_ID_GUID_STR_SIZE], sid[WB_ID_SID_STR_SIZE];
+    size_t off = wb_id_extdn_parse(val, len, guid, sid);
+
+    if (!guid[0])
+        return WB_OK; /* every AD object has a GUID; a value without one is not comparable */
+    if (s->nm == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 16;
+        s->m = wb_realloc(s->m, s->cap * sizeof(*s->m));
+    }
+    memcpy(s->m[s->nm].guid, guid, sizeof(guid));
+    s->m[s->nm].dn = wb_strdup(off < len ? val + off : "");
+    s->nm++;
+    return WB_OK;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int64_t le64(const unsigned char *p)
+{
+    return (int64_t)((uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32);
+}
+
+/*
+ * replPropertyMetaData (MS-DRSR PROPERTY_META_DATA_EXT_VECTOR, version 1): a 16-byte header
+ * with the count at offset 8, then 48-byte entries: attid, version, originating time (seconds
+ * since 1601), originating invocation id (16), originating USN, local USN.
+ */
+static void parse_meta(struct gstate *s, const struct wb_ldap_val *v)
+{
+    const unsigned char *p = (const unsigned char *)v->data;
+    uint32_t n, i;
+
+    s->meta_usn = -1;
+    if (v->len < 16 || le32(p) != 1)
+        return;
+    n = le32(p + 8);
+    if (n > (v->len - 16) / 48)
+        return;
+    for (i = 0; i < n; i++) {
+        const unsigned char *e = p + 16 + (size_t)i * 48;
+        int64_t local = le64(e + 40);
+
+        if (local > s->meta_usn) {
+            s->meta_usn = local;
+            memcpy(s->meta_inv, e + 16, 16);
+            s->meta_time = le64(e + 8) - INT64_C(11644473600);
+        }
+    }
+}
+
+static char *val_dup(const struct wb_ldap_entry *e, const char *name)
+{
+    const struct wb_ldap_val *v = wb_ldap_entry_get(e, name);
+
+    return v ? wb_strdup(v->data) : NULL;
+}
+
+static void lost_connection(wb_drift_t *dr)
+{
+    if (dr->connected && wb_ldap_conn_gone(wb_ldap_last_rc(dr->ld))) {
+        wb_log(LOG_WARNING, FAC, "connection to AD lost (%s); the watch resumes after a reconnect",
+               wb_ldap_last_error(dr->ld));
+        wb_ldap_disconnect(dr->ld);
+        dr->connected = false;
+    }
+}
+
+/*
+ * Reads group id from AD into *s (zeroed first). WB_OK with *found false when no object
+ * carries its anchor; an LDAP failure is logged and returned.
+ */
+static wb_err_t read_group(wb_drift_t *dr, const char *id, struct gstate *s, bool *found)
+{
+    static const char *const attrs[] = {"cn",          "objectGUID",           "objectSid",
+                                        "uSNChanged",  "whenChanged",          "displayName",
+                                        "description", "adminDescription",     "sAMAccountName",
+                                        "groupType",   "replPropertyMetaData", NULL};
+    struct wb_ldap_entry *e = NULL;
+    const struct wb_ldap_val *v;
+    wb_err_t err;
+    size_t i;
+
+    memset(s, 0, sizeof(*s));
+    *found = false;
+    err = wb_ldap_find_anchor(dr->ld, dr->base_dn, id, attrs, &e);
+    if (err != WB_OK) {
+        wb_log(LOG_WARNING, FAC, "group=%s: cannot read it: %s", id, wb_ldap_last_error(dr->ld));
+        goto out;
+    }
+    if (!e)
+        goto out;
+    *found = true;
+    s->dn = wb_strdup(e->dn);
+    s->cn = val_dup(e, "cn");
+    s->when = val_dup(e, "whenChanged");
+    v = wb_ldap_entry_get(e, "objectGUID");
+    if (v && v->len == WB_ID_GUID_BIN_SIZE)
+        wb_id_guid_to_str((const unsigned char *)v->data, s->guid);
+    v = wb_ldap_entry_get(e, "objectSid");
+    if (v && !wb_id_sid_to_str((const unsigned char *)v->data, v->len, s->sid))
+        s->sid[0] = '\0';
+    v = wb_ldap_entry_get(e, "uSNChanged");
+    s->usn = v ? strtoll(v->data, NULL, 10) : 0;
+    for (i = 0; i < NATTR; i++)
+        s->attr[i] = val_dup(e, track[i]);
+    s->meta_usn = -1;
+    v = wb_ldap_entry_get(e, "replPropertyMetaData");
+    if (v)
+        parse_meta(s, v);
+    err = wb_ldap_read_values(dr->ld, s->dn, "member", 0, WB_LDAP_READ_EXTDN, member_cb, s, NULL);
+    if (err != WB_OK) {
+        wb_log(LOG_WARNING, FAC, "group=%s: cannot read the members of %s: %s", id, s->dn,
+               wb_ldap_last_error(dr->ld));
+        goto out;
+    }
+    qsort(s->m, s->nm, sizeof(*s->m), member_cmp);
+out:
+    wb_ldap_entry_free(e);
+    if (err != WB_OK) {
+        gstate_free(s);
+        *found = false;
+        lost_connection(dr);
+    }
+    return err;
+}
+
+/* The name of the DC whose invocation id is inv (its server object's cn), or NULL. Cached. */
+static const char *dc_name(wb_drift_t *dr, const unsigned char inv[16])
+{
+    static const char *const attrs[] = {"configurationNamingContext", NULL};
+    struct wb_ldap_entry *root = NULL, *e = NULL;
+    const struct wb_ldap_val *cfg;
+    char filter[128], *p = filter;
+    size_t i;
+
+    if (dr->inv_name && memcmp(dr->inv_cache, inv, 16) == 0)
+        return dr->inv_name;
+    if (wb_ldap_search_unique(dr->ld, "", WB_LDAP_SCOPE_BASE, "(objectClass=*)", attrs, &root) !=
+            WB_OK ||
+        !root)
+        goto out;
+    cfg = wb_ldap_entry_get(root, "configurationNamingContext");
+    if (!cfg)
+        goto out;
+    p += snprintf(p, sizeof(filter), "(&(objectClass=nTDSDSA)(invocationId=");
+    for (i = 0; i < 16; i++)
+        p += snprintf(p, 4, "\\%02x", inv[i]);
+    snprintf(p, 3, "))");
+    if (wb_ldap_search_unique(dr->ld, cfg->data, WB_LDAP_SCOPE_SUB, filter, NULL, &e) != WB_OK ||
+        !e)
+        goto out;
+    /* CN=NTDS Settings,CN=<server>,CN=Servers,...: the server's cn is the second RDN */
+    p = strchr(e->dn, ',');
+    if (p && strncasecmp(p + 1, "CN=", 3) == 0) {
+        free(dr->inv_name);
+        dr->inv_name = wb_strndup(p + 4, strcspn(p + 4, ","));
+        memcpy(dr->inv_cache, inv, 16);
+    }
+out:
+    wb_ldap_entry_free(root);
+    wb_ldap_entry_free(e);
+    return dr->inv_name && memcmp(dr->inv_cache, inv, 16) == 0 ? dr->inv_name : NULL;
+}
+
+/* ------------------------------------------------------------------ comparing, reporting */
+
+/* Where and when: from replPropertyMetaData when its latest entry is newer than the baseline
+ * (an attribute change or a rename), else whenChanged (members: AD keeps their metadata per
+ * value, which Samba does not return). */
+static void origin(wb_drift_t *dr, const struct grp *g, const struct gstate *cur, char *dc,
+                   size_t dcsz, char *when, size_t whensz)
+{
+    snprintf(dc, dcsz, "unknown");
+    snprintf(when, whensz, "%s", cur->when ? cur->when : "unknown");
+    if (cur->meta_usn > g->base.usn) {
+        const char *name = dc_name(dr, cur->meta_inv);
+        time_t t = (time_t)cur->meta_time;
+        struct tm tm;
+
+        if (name)
+            snprintf(dc, dcsz, "%s", name);
+        if (gmtime_r(&t, &tm))
+            strftime(when, whensz, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+}
+
+static void report(wb_drift_t *dr, const struct grp *g, const char *dn, const char *kind,
+                   const char *attr, const char *added, const char *removed, const char *new_dn,
+                   const char *dc, const char *when)
+{
+    const char *lv[1] = {kind};
+
+    wb_log(LOG_WARNING, FAC,
+           "DRIFT group=%s partition=%d dn=\"%s\" kind=%s attribute=%s added=\"%s\" "
+           "removed=\"%s\" new_dn=\"%s\" dc=%s time=%s action=%s",
+           g->id, (int)g->partition, dn, kind, attr ? attr : "", added ? added : "",
+           removed ? removed : "", new_dn ? new_dn : "", dc, when,
+           dr->mode == MODE_REPAIR ? "repair" : "audit");
+    wb_metric_inc(dr->m_drift, lv, 1);
+}
+
+/* "dn1; dn2; ... (+N more)" of the members in list[0..n). Caller-owned. */
+static char *values_text(struct gmember *const *list, size_t n)
+{
+    size_t i, len = 1;
+    char *s, *p;
+
+    for (i = 0; i < n && i < LINE_VALUES; i++)
+        len += strlen(list[i]->dn) + 2;
+    len += 32;
+    s = p = wb_malloc(len);
+    *p = '\0';
+    for (i = 0; i < n && i < LINE_VALUES; i++)
+        p += snprintf(p, len - (size_t)(p - s), "%s%s", i ? "; " : "", list[i]->dn);
+    if (n > LINE_VALUES)
+        snprintf(p, len - (size_t)(p - s), " (+%zu more)", n - LINE_VALUES);
+    return s;
+}
+
+/* The parent of dn (after the first unescaped comma), borrowed from dn; "" when none. */
+static const char *dn_parent(const char *dn)
+{
+    const char *p;
+
+    for (p = dn; *p; p++) {
+        if (*p == '\\' && p[1])
+            p++;
+        else if (*p == ',')
+            return p + 1;
+    }
+    return p;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* What differs between the baseline and cur. */
+struct diff {
+    bool moved, renamed;
+    bool attr[NATTR];
+    struct gmember **added, **removed; /* borrowed from cur / base */
+    size_t nadded, nremoved;
+    size_t count; /* kinds found */
+};
+
+static void diff_free(struct diff *d)
+{
+    free(d->added);
+    free(d->removed);
+}
+
+static void compare(const struct gstate *base, const struct gstate *cur, struct diff *d)
+{
+    size_t i = 0, j = 0;
+
+    memset(d, 0, sizeof(*d));
+    if (strcasecmp(dn_parent(base->dn), dn_parent(cur->dn)) != 0)
+        d->moved = true;
+    else if (strcasecmp(base->dn, cur->dn) != 0)
+        d->renamed = true;
+    d->count += d->moved || d->renamed;
+    for (i = 0; i < NATTR; i++) {
+        d->attr[i] = !str_eq(base->attr[i], cur->attr[i]);
+        d->count += d->attr[i];
+    }
+    d->added = wb_malloc((cur->nm + 1) * sizeof(*d->added));
+    d->removed = wb_malloc((base->nm + 1) * sizeof(*d->removed));
+    i = 0;
+    while (i < base->nm || j < cur->nm) {
+        int c = i == base->nm ? 1 : j == cur->nm ? -1 : strcmp(base->m[i].guid, cur->m[j].guid);
+
+        if (c < 0)
+            d->removed[d->nremoved++] = &base->m[i++];
+        else if (c > 0)
+            d->added[d->nadded++] = &cur->m[j++];
+        else
+            i++, j++;
+    }
+    d->count += (d->nadded > 0) + (d->nremoved > 0);
+}
+
+static void report_diff(wb_drift_t *dr, const struct grp *g, const struct gstate *cur,
+                        const struct diff *d)
+{
+    char dc[256], when[64];
+    size_t i;
+
+    origin(dr, g, cur, dc, sizeof(dc), when, sizeof(when));
+    if (d->moved || d->renamed)
+        report(dr, g, g->base.dn, d->moved ? "move" : "rename", "distinguishedName", NULL, NULL,
+               cur->dn, dc, when);
+    for (i = 0; i < NATTR; i++)
+        if (d->attr[i])
+            report(dr, g, cur->dn, "attribute", track[i], cur->attr[i], g->base.attr[i], NULL, dc,
+                   when);
+    /* member changes carry no per-value metadata here: whenChanged, DC unknown */
+    snprintf(dc, sizeof(dc), "unknown");
+    snprintf(when, sizeof(when), "%s", cur->when ? cur->when : "unknown");
+    if (d->nadded) {
+        char *t = values_text(d->added, d->nadded);
+
+        report(dr, g, cur->dn, "member_add", "member", t, NULL, NULL, dc, when);
+        free(t);
+    }
+    if (d->nremoved) {
+        char *t = values_text(d->removed, d->nremoved);
+
+        report(dr, g, cur->dn, "member_remove", "member", NULL, t, NULL, dc, when);
+        free(t);
+    }
+}
+
+/* ------------------------------------------------------------------ repair */
+
+static void repair_result(wb_drift_t *dr, const struct grp *g, bool ok, size_t writes)
+{
+    const char *lv[1] = {ok ? "ok" : "failed"};
+
+    wb_metric_inc(dr->m_repair, lv, 1);
+    if (ok)
+        wb_log(LOG_NOTICE, FAC, "group=%s: repaired with %zu LDAP write%s", g->id, writes,
+               writes == 1 ? "" : "s");
+    else
+        wb_log(LOG_ERR, FAC, "group=%s: repair failed: %s (%s); retried at the next change", g->id,
+               ldap_err2string(wb_ldap_last_rc(dr->ld)), wb_ldap_last_error(dr->ld));
+}
+
+/* Adds (op ADD) or deletes (op DELETE) members list[0..n) of dn as <GUID=...> values, in
+ * chunks. */
+static wb_err_t write_members(wb_drift_t *dr, const char *dn, enum wb_ldap_mod_op op,
+                              struct gmember *const *list, size_t n, size_t *writes)
+{
+    const char **vals = wb_malloc((n < REPAIR_CHUNK ? n : REPAIR_CHUNK) * sizeof(*vals) + 1);
+    char(*buf)[48] = wb_malloc((n < REPAIR_CHUNK ? n : REPAIR_CHUNK) * sizeof(*buf) + 1);
+    wb_err_t err = WB_OK;
+    size_t i, k;
+
+    for (i = 0; i < n && err == WB_OK; i += k) {
+        struct wb_ldap_mod mod = {op, "member", vals, 0};
+
+        for (k = 0; k < REPAIR_CHUNK && i + k < n; k++) {
+            snprintf(buf[k], sizeof(buf[k]), "<GUID=%s>", list[i + k]->guid);
+            vals[k] = buf[k];
+        }
+        mod.nvalues = k;
+        err = wb_ldap_modify(dr->ld, dn, &mod, 1, 0);
+        (*writes)++;
+    }
+    free(vals);
+    free(buf);
+    return err;
+}
+
+/* Makes the group at cur->dn equal to the baseline again, writing only what differs. */
+static wb_err_t repair_diff(wb_drift_t *dr, const struct grp *g, const struct gstate *cur,
+                            const struct diff *d, size_t *writes)
+{
+    struct wb_ldap_mod mods[NATTR];
+    const char *vals[NATTR];
+    const char *dn = cur->dn;
+    size_t i, n = 0;
+    wb_err_t err = WB_OK;
+    char *rdn = NULL;
+
+    if (d->moved || d->renamed) {
+        const char *parent = dn_parent(g->base.dn);
+        size_t rlen = (size_t)(parent - g->base.dn);
+
+        rdn = wb_strndup(g->base.dn, rlen && g->base.dn[rlen - 1] == ',' ? rlen - 1 : rlen);
+        err = wb_ldap_rename(dr->ld, cur->dn, rdn, d->moved ? parent : NULL);
+        (*writes)++;
+        if (err != WB_OK)
+            goto out;
+        dn = g->base.dn;
+    }
+    for (i = 0; i < NATTR; i++) {
+        if (!d->attr[i])
+            continue;
+        vals[n] = g->base.attr[i];
+        mods[n] = (struct wb_ldap_mod){g->base.attr[i] ? WB_LDAP_MOD_REPLACE : WB_LDAP_MOD_DELETE,
+                                       track[i], &vals[n], g->base.attr[i] ? 1 : 0};
+        n++;
+    }
+    if (n) {
+        err = wb_ldap_modify(dr->ld, dn, mods, n, 0);
+        (*writes)++;
+        if (err != WB_OK)
+            goto out;
+    }
+    if (d->nadded)
+        err = write_members(dr, dn, WB_LDAP_MOD_DELETE, d->added, d->nadded, writes);
+    if (err == WB_OK && d->nremoved)
+        err = write_members(dr, dn, WB_LDAP_MOD_ADD, d->removed, d->nremoved, writes);
+out:
+    free(rdn);
+    return err;
+}
+
+/* Creates the deleted group again from the baseline: same DN, attributes and members. */
+static wb_err_t recreate(wb_drift_t *dr, const struct grp *g, size_t *writes)
+{
+    const struct gstate *b = &g->base;
+    struct wb_ldap_mod attrs[NATTR + 3];
+    const char *vals[NATTR + 3];
+    char anchor[sizeof(WB_LDAP_ANCHOR_PREFIX) + WB_ID_GUID_STR_SIZE];
+    struct gmember **all = NULL;
+    size_t i, n = 0;
+    wb_err_t err;
+
+    snprintf(anchor, sizeof(anchor), "%s%s", WB_LDAP_ANCHOR_PREFIX, g->id);
+    vals[n] = "group";
+    attrs[n] = (struct wb_ldap_mod){WB_LDAP_MOD_ADD, "objectClass", &vals[n], 1};
+    n++;
+    vals[n] = b->cn;
+    attrs[n] = (struct wb_ldap_mod){WB_LDAP_MOD_ADD, "cn", &vals[n], 1};
+    n += b->cn != NULL;
+    vals[n] = anchor;
+    attrs[n] = (struct wb_ldap_mod){WB_LDAP_MOD_ADD, WB_LDAP_ANCHOR_ATTR, &vals[n], 1};
+    n++;
+    for (i = 0; i < NATTR; i++) {
+        if (!b->attr[i])
+            continue;
+        vals[n] = b->attr[i];
+        attrs[n] = (struct wb_ldap_mod){WB_LDAP_MOD_ADD, track[i], &vals[n], 1};
+        n++;
+    }
+    err = wb_ldap_add(dr->ld, b->dn, attrs, n);
+    (*writes)++;
+    if (err == WB_OK && b->nm) {
+        all = wb_malloc(b->nm * sizeof(*all));
+        for (i = 0; i < b->nm; i++)
+            all[i] = &b->m[i];
+        err = write_members(dr, b->dn, WB_LDAP_MOD_ADD, all, b->nm, writes);
+    }
+    free(all);
+    return err;
+}
+
+/* ------------------------------------------------------------------ one group */
+
+/* Takes cur as g's new baseline (cur is emptied). */
+static void adopt(struct grp *g, struct gstate *cur)
+{
+    gstate_free(&g->base);
+    g->base = *cur;
+    g->have = true;
+    memset(cur, 0, sizeof(*cur));
+}
+
+/* Reads g again after a repair: the baseline takes the new USN, GUID and SID when AD equals it
+ * again. Returns whether it does. */
+static bool verify(wb_drift_t *dr, struct grp *g)
+{
+    struct gstate cur;
+    struct diff d;
+    bool found, ok = false;
+
+    if (read_group(dr, g->id, &cur, &found) != WB_OK || !found)
+        return false;
+    compare(&g->base, &cur, &d);
+    if (d.count == 0) {
+        g->base.usn = cur.usn;
+        memcpy(g->base.guid, cur.guid, sizeof(cur.guid));
+        memcpy(g->base.sid, cur.sid, sizeof(cur.sid));
+        ok = true;
+    }
+    diff_free(&d);
+    gstate_free(&cur);
+    return ok;
+}
+
+/* A group whose uSNChanged moved past its baseline's: compare, report, repair or adopt. */
+static void check_group(wb_drift_t *dr, struct grp *g)
+{
+    struct gstate cur;
+    struct diff d;
+    bool found;
+    size_t writes = 0;
+
+    if (read_group(dr, g->id, &cur, &found) != WB_OK)
+        return;
+    if (!found) /* anchor gone without a tombstone seen yet: the tombstone search reports it */
+        return;
+    compare(&g->base, &cur, &d);
+    if (d.count == 0) {
+        g->base.usn = cur.usn; /* changed and changed back, or an attribute we do not map */
+    } else {
+        report_diff(dr, g, &cur, &d);
+        if (dr->mode == MODE_REPAIR) {
+            wb_err_t err = repair_diff(dr, g, &cur, &d, &writes);
+
+            repair_result(dr, g, err == WB_OK && verify(dr, g), writes);
+        } else {
+            adopt(g, &cur);
+        }
+    }
+    diff_free(&d);
+    gstate_free(&cur);
+}
+
+static void check_deleted(wb_drift_t *dr, struct grp *g, const char *tomb_dn, const char *when)
+{
+    char old_sid[WB_ID_SID_STR_SIZE];
+    size_t writes = 0;
+    wb_err_t err;
+
+    report(dr, g, g->base.dn, "delete", "", NULL, NULL, tomb_dn, "unknown", when);
+    if (dr->mode != MODE_REPAIR) {
+        grp_forget(dr, g->id);
+        return;
+    }
+    memcpy(old_sid, g->base.sid, sizeof(old_sid));
+    err = recreate(dr, g, &writes);
+    if (err == WB_OK && verify(dr, g)) {
+        wb_log(LOG_WARNING, FAC,
+               "group=%s: re-created %s; its SID changed from %s to %s (grants made to the "
+               "old SID do not apply to it)",
+               g->id, g->base.dn, old_sid, g->base.sid);
+        repair_result(dr, g, true, writes);
+    } else {
+        repair_result(dr, g, false, writes);
+    }
+}
+
+/* ------------------------------------------------------------------ rounds */
+
+static bool partition_count(wb_drift_t *dr)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e;
+
+    if (dr->nparts > 0)
+        return true;
+    if (!dr->rk)
+        return false;
+    if (!dr->rkt)
+        dr->rkt = rd_kafka_topic_new(dr->rk, dr->topic, NULL);
+    e = rd_kafka_metadata(dr->rk, 0, dr->rkt, &md, 5000);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 && !md->topics[0].err)
+        dr->nparts = md->topics[0].partition_cnt;
+    else
+        wb_log(LOG_WARNING, FAC, "topic %s: no partition count yet (%s)", dr->topic,
+               rd_kafka_err2str(e               ? e
+                                : md->topic_cnt ? md->topics[0].err
+                                                : e));
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    return dr->nparts > 0;
+}
+
+static int32_t partition_of(wb_drift_t *dr, const char *id)
+{
+    /* the producer's placement (wb_kafka: partitioner=murmur2_random), key = the lower-case id */
+    return rd_kafka_msg_partitioner_murmur2_random(dr->rkt, id, strlen(id), dr->nparts, NULL, NULL);
+}
+
+static wb_err_t enum_cb(const struct wb_ldap_entry *e, void *opaque)
+{
+    wb_drift_t *dr = opaque;
+    const struct wb_ldap_val *v = wb_ldap_entry_get(e, WB_LDAP_ANCHOR_ATTR);
+    char id[WB_ID_GUID_STR_SIZE];
+    struct wb_idkey k;
+    int32_t p;
+
+    if (!v || strncmp(v->data, WB_LDAP_ANCHOR_PREFIX, strlen(WB_LDAP_ANCHOR_PREFIX)) != 0 ||
+        !wb_idkey_parse(v->data + strlen(WB_LDAP_ANCHOR_PREFIX), &k))
+        return WB_OK;
+    wb_idkey_format(&k, id);
+    p = partition_of(dr, id);
+    if (is_owned(dr, p))
+        grp_get(dr, id, p);
+    return WB_OK;
+}
+
+/* Lists the anchored groups in AD and takes those of owned partitions. */
+static wb_err_t enumerate(wb_drift_t *dr)
+{
+    static const char *const attrs[] = {WB_LDAP_ANCHOR_ATTR, NULL};
+
+    return wb_ldap_search_paged(dr->ld, dr->base_dn, WB_LDAP_SCOPE_SUB,
+                                "(&(objectClass=group)(" WB_LDAP_ANCHOR_ATTR
+                                "=" WB_LDAP_ANCHOR_PREFIX "*))",
+                                attrs, 500, enum_cb, dr);
+}
+
+static wb_err_t root_usn(wb_drift_t *dr, int64_t *usn)
+{
+    static const char *const attrs[] = {"highestCommittedUSN", NULL};
+    struct wb_ldap_entry *e = NULL;
+    const struct wb_ldap_val *v;
+    wb_err_t err =
+        wb_ldap_search_unique(dr->ld, "", WB_LDAP_SCOPE_BASE, "(objectClass=*)", attrs, &e);
+
+    if (err == WB_OK) {
+        v = e ? wb_ldap_entry_get(e, "highestCommittedUSN") : NULL;
+        if (v)
+            *usn = strtoll(v->data, NULL, 10);
+        else
+            err = WB_ERR_TRANSIENT;
+    }
+    wb_ldap_entry_free(e);
+    return err;
+}
+
+/* A changed group found by the uSNChanged search. */
+struct changed {
+    char id[WB_ID_GUID_STR_SIZE];
+};
+
+struct found {
+    wb_drift_t *dr;
+    struct changed *c;
+    size_t n, cap;
+};
+
+static wb_err_t changed_cb(const struct wb_ldap_entry *e, void *opaque)
+{
+    struct found *f = opaque;
+    const struct wb_ldap_val *v = wb_ldap_entry_get(e, WB_LDAP_ANCHOR_ATTR);
+    const struct wb_ldap_val *u = wb_ldap_entry_get(e, "uSNChanged");
+    struct grp *g;
+
+    if (!v || !u || strncmp(v->data, WB_LDAP_ANCHOR_PREFIX, strlen(WB_LDAP_ANCHOR_PREFIX)) != 0)
+        return WB_OK;
+    g = grp_find(f->dr, v->data + strlen(WB_LDAP_ANCHOR_PREFIX));
+    if (!g || !g->have || g->stale || strtoll(u->data, NULL, 10) <= g->base.usn)
+        return WB_OK;
+    if (f->n == f->cap) {
+        f->cap = f->cap ? 2 * f->cap : 16;
+        f->c = wb_realloc(f->c, f->cap * sizeof(*f->c));
+    }
+    memcpy(f->c[f->n++].id, g->id, WB_ID_GUID_STR_SIZE);
+    return WB_OK;
+}
+
+/* Group tombstones changed since the watermark, matched to baselines by objectGUID. */
+static wb_err_t tombstones(wb_drift_t *dr)
+{
+    static const char *const attrs[] = {"objectGUID", "whenChanged", NULL};
+    LDAPControl show = {SHOW_DELETED_OID, {0, NULL}, 1};
+    LDAPControl *ctrls[] = {&show, NULL};
+    struct timeval tv = {30, 0};
+    LDAPMessage *res = NULL, *msg;
+    LDAP *l = wb_ldap_handle(dr->ld);
+    char filter[96];
+    int rc;
+
+    if (!l)
+        return WB_ERR_TRANSIENT;
+    snprintf(filter, sizeof(filter),
+             "(&(objectClass=group)(isDeleted=TRUE)(uSNChanged>=%" PRId64 "))", dr->watermark + 1);
+    rc = ldap_search_ext_s(l, dr->base_dn, LDAP_SCOPE_SUBTREE, filter, (char **)attrs, 0, ctrls,
+                           NULL, &tv, 0, &res);
+    if (rc != LDAP_SUCCESS) {
+        wb_log(LOG_WARNING, FAC, "tombstone search: %s", ldap_err2string(rc));
+        ldap_msgfree(res);
+        if (wb_ldap_conn_gone(rc)) {
+            wb_ldap_disconnect(dr->ld);
+            dr->connected = false;
+        }
+        return WB_ERR_TRANSIENT;
+    }
+    for (msg = ldap_first_entry(l, res); msg; msg = ldap_next_entry(l, msg)) {
+        struct berval **gv = ldap_get_values_len(l, msg, "objectGUID");
+        struct berval **wv = ldap_get_values_len(l, msg, "whenChanged");
+        char guid[WB_ID_GUID_STR_SIZE], *dn = ldap_get_dn(l, msg);
+        struct wb_idkey k;
+        size_t pos = 0;
+        void *val;
+
+        if (gv && gv[0] && gv[0]->bv_len == WB_ID_GUID_BIN_SIZE) {
+            wb_id_guid_to_str((const unsigned char *)gv[0]->bv_val, guid);
+            while (wb_idmap_next(dr->groups, &pos, &k, &val)) {
+                struct grp *g = val;
+
+                if (g && g->have && !g->stale && strcmp(g->base.guid, guid) == 0) {
+                    check_deleted(dr, g, dn ? dn : "", wv && wv[0] ? wv[0]->bv_val : "unknown");
+                    break; /* the map may have changed */
+                }
+            }
+        }
+        ldap_value_free_len(gv);
+        ldap_value_free_len(wv);
+        ldap_memfree(dn);
+    }
+    ldap_msgfree(res);
+    return WB_OK;
+}
+
+static void gauge(wb_drift_t *dr)
+{
+    wb_metric_set(dr->m_groups, NULL, (double)wb_idmap_count(dr->groups));
+}
+
+void wb_drift_poll(wb_drift_t *dr, int64_t budget_ms)
+{
+    static const char *const cattrs[] = {WB_LDAP_ANCHOR_ATTR, "uSNChanged", NULL};
+    struct found f = {dr, NULL, 0, 0};
+    int64_t now, deadline, high = 0;
+    char filter[160];
+    size_t i;
+
+    if (!dr || dr->mode == MODE_OFF)
+        return;
+    now = mono_ms();
+    if (now < dr->next_ms)
+        return;
+    dr->next_ms = now + dr->interval_ms;
+    deadline = now + budget_ms;
+    if (!dr->connected) {
+        size_t pos = 0;
+        void *val;
+
+        if (wb_ldap_reconnect(dr->ld) != WB_OK)
+            return;
+        dr->connected = true;
+        /* a new connection may be another DC, whose USNs are its own: start again */
+        dr->watermark = 0;
+        while (wb_idmap_next(dr->groups, &pos, NULL, &val))
+            if (val)
+                stale_push(dr, val);
+    }
+    if (dr->need_enum && partition_count(dr)) {
+        if (enumerate(dr) != WB_OK) {
+            lost_connection(dr);
+            return;
+        }
+        dr->need_enum = false;
+    }
+    if (root_usn(dr, &high) != WB_OK) {
+        lost_connection(dr);
+        return;
+    }
+    while (dr->nstale > 0 && mono_ms() < deadline) {
+        char id[WB_ID_GUID_STR_SIZE];
+        struct grp *g;
+        struct gstate cur;
+        bool found;
+
+        memcpy(id, dr->stale[--dr->nstale], sizeof(id));
+        g = grp_find(dr, id);
+        if (!g)
+            continue;
+        g->stale = false;
+        if (read_group(dr, id, &cur, &found) != WB_OK) {
+            stale_push(dr, g);
+            return;
+        }
+        if (found)
+            adopt(g, &cur);
+        else
+            grp_forget(dr, id);
+    }
+    gauge(dr);
+    if (dr->nstale > 0)
+        return; /* the rest next round; the watermark stays */
+    if (dr->watermark == 0) {
+        dr->watermark = high;
+        return;
+    }
+    snprintf(filter, sizeof(filter),
+             "(&(objectClass=group)(" WB_LDAP_ANCHOR_ATTR "=" WB_LDAP_ANCHOR_PREFIX
+             "*)(uSNChanged>=%" PRId64 "))",
+             dr->watermark + 1);
+    if (wb_ldap_search_paged(dr->ld, dr->base_dn, WB_LDAP_SCOPE_SUB, filter, cattrs, 500,
+                             changed_cb, &f) != WB_OK) {
+        lost_connection(dr);
+        goto out;
+    }
+    for (i = 0; i < f.n; i++) {
+        struct grp *g = grp_find(dr, f.c[i].id);
+
+        if (mono_ms() >= deadline)
+            goto out; /* the watermark stays: the rest is found again next round */
+        if (g)
+            check_group(dr, g);
+        if (!dr->connected)
+            goto out;
+    }
+    if (tombstones(dr) != WB_OK)
+        goto out;
+    dr->watermark = high;
+out:
+    gauge(dr);
+    free(f.c);
+}
+
+/* ------------------------------------------------------------------ the consumer's calls */
+
+void wb_drift_written(wb_drift_t *dr, const char *group, int32_t partition)
+{
+    struct grp *g;
+
+    if (!dr || dr->mode == MODE_OFF || !group)
+        return;
+    g = grp_get(dr, group, partition);
+    if (g)
+        stale_push(dr, g);
+}
+
+void wb_drift_rebalance(wb_drift_t *dr, rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *l,
+                        int assigned)
+{
+    int i;
+
+    if (!dr || dr->mode == MODE_OFF)
+        return;
+    dr->rk = rk;
+    for (i = 0; i < l->cnt; i++) {
+        int32_t p = l->elems[i].partition;
+
+        if (p < 0)
+            continue;
+        if ((size_t)p >= dr->nowned) {
+            size_t n = (size_t)p + 1;
+
+            dr->owned = wb_realloc(dr->owned, n * sizeof(*dr->owned));
+            memset(dr->owned + dr->nowned, 0, (n - dr->nowned) * sizeof(*dr->owned));
+            dr->nowned = n;
+        }
+        dr->owned[p] = assigned != 0;
+    }
+    if (assigned) {
+        dr->need_enum = true;
+    } else {
+        struct wb_idkey k;
+        size_t pos = 0;
+        void *val;
+        bool again = true;
+
+        while (again) { /* deleting changes the map: start over after each */
+            again = false;
+            pos = 0;
+            while (wb_idmap_next(dr->groups, &pos, &k, &val)) {
+                struct grp *g = val;
+
+                if (g && !is_owned(dr, g->partition)) {
+                    grp_free(wb_idmap_del(dr->groups, &k));
+                    again = true;
+                    break;
+                }
+            }
+        }
+        gauge(dr);
+    }
+}
+
+wb_drift_t *wb_drift_new(const wb_conf_t *conf, wb_metrics_t *reg, char *errstr, size_t errsz)
+{
+    static const char *const kind[] = {"kind"};
+    static const char *const result[] = {"result"};
+    wb_drift_t *dr = wb_calloc(1, sizeof(*dr));
+    const char *mode = wb_conf_get_str(conf, "drift.mode");
+    struct wb_ldap_opts o;
+
+    dr->conf = conf;
+    dr->mode = !mode || strcmp(mode, "audit") == 0 ? MODE_AUDIT
+               : strcmp(mode, "repair") == 0       ? MODE_REPAIR
+                                                   : MODE_OFF;
+    dr->interval_ms = wb_conf_get_int(conf, "drift.interval_ms");
+    dr->base_dn = wb_conf_get_str(conf, "ldap.base_dn");
+    dr->target_ou = wb_conf_get_str(conf, "ldap.target_ou");
+    dr->topic = wb_conf_get_str(conf, "topic.events");
+    dr->groups = wb_idmap_new();
+    if (dr->mode == MODE_OFF)
+        return dr;
+    wb_ldap_opts_from_conf(conf, &o);
+    o.lazy = 1;
+    dr->ld = wb_ldap_new(&o, errstr, errsz);
+    if (!dr->ld) {
+        wb_drift_destroy(dr);
+        return NULL;
+    }
+    dr->m_drift = wb_metrics_counter(reg, "writeback_worker_drift_total",
+                                     "Changes to owned AD groups made by someone else, by kind "
+                                     "(docs/drift.md).",
+                                     1, kind);
+    dr->m_repair = wb_metrics_counter(reg, "writeback_worker_drift_repairs_total",
+                                      "Drifted groups written back to their desired state "
+                                      "(drift.mode=repair), by result.",
+                                      1, result);
+    dr->m_groups = wb_metrics_gauge(reg, "writeback_worker_drift_watched_groups",
+                                    "Groups the drift watch holds a baseline for.", 0, NULL);
+    wb_log(LOG_NOTICE, FAC, "drift watch: mode %s, every %lld ms", mode ? mode : "audit",
+           (long long)dr->interval_ms);
+    return dr;
+}
+
+void wb_drift_destroy(wb_drift_t *dr)
+{
+    if (!dr)
+        return;
+    if (dr->rkt)
+        rd_kafka_topic_destroy(dr->rkt);
+    wb_idmap_destroy(dr->groups, grp_free);
+    wb_ldap_destroy(dr->ld);
+    free(dr->owned);
+    free(dr->stale);
+    free(dr->inv_name);
+    free(dr);
+}
