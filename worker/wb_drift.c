@@ -7,13 +7,14 @@
  */
 #include "wb_drift.h"
 
+#include "wb_gstate.h"
+
 #include "wb_id.h"
 #include "wb_idmap.h"
 #include "wb_ldap.h"
 #include "wb_log.h"
 #include "wb_mem.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <ldap.h>
 #include <stdbool.h>
@@ -24,8 +25,6 @@
 #include <time.h>
 
 #define FAC "DRIFT"
-/* Member values per repair modify (AD's MaxValRange is 1500 values per request). */
-#define REPAIR_CHUNK 1000
 /* Values named in one DRIFT line; the rest are counted. */
 #define LINE_VALUES      20
 #define SHOW_DELETED_OID "1.2.840.113556.1.4.417"
@@ -33,38 +32,12 @@
 enum mode { MODE_OFF, MODE_AUDIT, MODE_REPAIR };
 
 /* The mapped attributes compared with the baseline (the apply writes these; cn follows the DN). */
-#define NATTR 5
-static const char *const track[NATTR] = {"displayName", "description", "adminDescription",
-                                         "sAMAccountName", "groupType"};
-
-struct gmember {
-    char guid[WB_ID_GUID_STR_SIZE];
-    char *dn;
-};
-
-/* One group as read from AD. */
-struct gstate {
-    char *dn;
-    char *cn;
-    char guid[WB_ID_GUID_STR_SIZE];
-    char sid[WB_ID_SID_STR_SIZE];
-    int64_t usn;
-    char *when; /* whenChanged */
-    char *attr[NATTR];
-    struct gmember *m;
-    size_t nm, cap;
-    /* the replPropertyMetaData entry with the highest local USN */
-    int64_t meta_usn;
-    unsigned char meta_inv[16];
-    int64_t meta_time; /* Unix seconds */
-};
-
 struct grp {
     char id[WB_ID_GUID_STR_SIZE];
     int32_t partition;
     bool stale; /* queued for a new baseline */
     bool have;  /* base holds a baseline */
-    struct gstate base;
+    struct wb_gstate base;
 };
 
 struct wb_drift_s {
@@ -101,28 +74,13 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void gstate_free(struct gstate *s)
-{
-    size_t i;
-
-    free(s->dn);
-    free(s->cn);
-    free(s->when);
-    for (i = 0; i < NATTR; i++)
-        free(s->attr[i]);
-    for (i = 0; i < s->nm; i++)
-        free(s->m[i].dn);
-    free(s->m);
-    memset(s, 0, sizeof(*s));
-}
-
 static void grp_free(void *p)
 {
     struct grp *g = p;
 
     if (!g)
         return;
-    gstate_free(&g->base);
+    wb_gstate_free(&g->base);
     free(g);
 }
 
@@ -183,76 +141,6 @@ static bool is_owned(const wb_drift_t *dr, int32_t p)
     return p >= 0 && (size_t)p < dr->nowned && dr->owned[p];
 }
 
-/* ------------------------------------------------------------------ reading AD */
-
-static int member_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct gmember *)a)->guid, ((const struct gmember *)b)->guid);
-}
-
-static wb_err_t member_cb(const char *val, size_t len, void *opaque)
-{
-    struct gstate *s = opaque;
-    char guid[WB_ID_GUID_STR_SIZE], sid[WB_ID_SID_STR_SIZE];
-    size_t off = wb_id_extdn_parse(val, len, guid, sid);
-
-    if (!guid[0])
-        return WB_OK; /* every AD object has a GUID; a value without one is not comparable */
-    if (s->nm == s->cap) {
-        s->cap = s->cap ? 2 * s->cap : 16;
-        s->m = wb_realloc(s->m, s->cap * sizeof(*s->m));
-    }
-    memcpy(s->m[s->nm].guid, guid, sizeof(guid));
-    s->m[s->nm].dn = wb_strdup(off < len ? val + off : "");
-    s->nm++;
-    return WB_OK;
-}
-
-static uint32_t le32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static int64_t le64(const unsigned char *p)
-{
-    return (int64_t)((uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32);
-}
-
-/*
- * replPropertyMetaData (MS-DRSR PROPERTY_META_DATA_EXT_VECTOR, version 1): a 16-byte header
- * with the count at offset 8, then 48-byte entries: attid, version, originating time (seconds
- * since 1601), originating invocation id (16), originating USN, local USN.
- */
-static void parse_meta(struct gstate *s, const struct wb_ldap_val *v)
-{
-    const unsigned char *p = (const unsigned char *)v->data;
-    uint32_t n, i;
-
-    s->meta_usn = -1;
-    if (v->len < 16 || le32(p) != 1)
-        return;
-    n = le32(p + 8);
-    if (n > (v->len - 16) / 48)
-        return;
-    for (i = 0; i < n; i++) {
-        const unsigned char *e = p + 16 + (size_t)i * 48;
-        int64_t local = le64(e + 40);
-
-        if (local > s->meta_usn) {
-            s->meta_usn = local;
-            memcpy(s->meta_inv, e + 16, 16);
-            s->meta_time = le64(e + 8) - INT64_C(11644473600);
-        }
-    }
-}
-
-static char *val_dup(const struct wb_ldap_entry *e, const char *name)
-{
-    const struct wb_ldap_val *v = wb_ldap_entry_get(e, name);
-
-    return v ? wb_strdup(v->data) : NULL;
-}
-
 static void lost_connection(wb_drift_t *dr)
 {
     if (dr->connected && wb_ldap_conn_gone(wb_ldap_last_rc(dr->ld))) {
@@ -263,62 +151,12 @@ static void lost_connection(wb_drift_t *dr)
     }
 }
 
-/*
- * Reads group id from AD into *s (zeroed first). WB_OK with *found false when no object
- * carries its anchor; an LDAP failure is logged and returned.
- */
-static wb_err_t read_group(wb_drift_t *dr, const char *id, struct gstate *s, bool *found)
+static wb_err_t read_group(wb_drift_t *dr, const char *id, struct wb_gstate *s, bool *found)
 {
-    static const char *const attrs[] = {"cn",          "objectGUID",           "objectSid",
-                                        "uSNChanged",  "whenChanged",          "displayName",
-                                        "description", "adminDescription",     "sAMAccountName",
-                                        "groupType",   "replPropertyMetaData", NULL};
-    struct wb_ldap_entry *e = NULL;
-    const struct wb_ldap_val *v;
-    wb_err_t err;
-    size_t i;
+    wb_err_t err = wb_gstate_read(dr->ld, dr->base_dn, id, s, found);
 
-    memset(s, 0, sizeof(*s));
-    *found = false;
-    err = wb_ldap_find_anchor(dr->ld, dr->base_dn, id, attrs, &e);
-    if (err != WB_OK) {
-        wb_log(LOG_WARNING, FAC, "group=%s: cannot read it: %s", id, wb_ldap_last_error(dr->ld));
-        goto out;
-    }
-    if (!e)
-        goto out;
-    *found = true;
-    s->dn = wb_strdup(e->dn);
-    s->cn = val_dup(e, "cn");
-    s->when = val_dup(e, "whenChanged");
-    v = wb_ldap_entry_get(e, "objectGUID");
-    if (v && v->len == WB_ID_GUID_BIN_SIZE)
-        wb_id_guid_to_str((const unsigned char *)v->data, s->guid);
-    v = wb_ldap_entry_get(e, "objectSid");
-    if (v && !wb_id_sid_to_str((const unsigned char *)v->data, v->len, s->sid))
-        s->sid[0] = '\0';
-    v = wb_ldap_entry_get(e, "uSNChanged");
-    s->usn = v ? strtoll(v->data, NULL, 10) : 0;
-    for (i = 0; i < NATTR; i++)
-        s->attr[i] = val_dup(e, track[i]);
-    s->meta_usn = -1;
-    v = wb_ldap_entry_get(e, "replPropertyMetaData");
-    if (v)
-        parse_meta(s, v);
-    err = wb_ldap_read_values(dr->ld, s->dn, "member", 0, WB_LDAP_READ_EXTDN, member_cb, s, NULL);
-    if (err != WB_OK) {
-        wb_log(LOG_WARNING, FAC, "group=%s: cannot read the members of %s: %s", id, s->dn,
-               wb_ldap_last_error(dr->ld));
-        goto out;
-    }
-    qsort(s->m, s->nm, sizeof(*s->m), member_cmp);
-out:
-    wb_ldap_entry_free(e);
-    if (err != WB_OK) {
-        gstate_free(s);
-        *found = false;
+    if (err != WB_OK)
         lost_connection(dr);
-    }
     return err;
 }
 
@@ -365,7 +203,7 @@ out:
 /* Where and when: from replPropertyMetaData when its latest entry is newer than the baseline
  * (an attribute change or a rename), else whenChanged (members: AD keeps their metadata per
  * value, which Samba does not return). */
-static void origin(wb_drift_t *dr, const struct grp *g, const struct gstate *cur, char *dc,
+static void origin(wb_drift_t *dr, const struct grp *g, const struct wb_gstate *cur, char *dc,
                    size_t dcsz, char *when, size_t whensz)
 {
     snprintf(dc, dcsz, "unknown");
@@ -398,7 +236,7 @@ static void report(wb_drift_t *dr, const struct grp *g, const char *dn, const ch
 }
 
 /* "dn1; dn2; ... (+N more)" of the members in list[0..n). Caller-owned. */
-static char *values_text(struct gmember *const *list, size_t n)
+static char *values_text(struct wb_gmember *const *list, size_t n)
 {
     size_t i, len = 1;
     char *s, *p;
@@ -415,72 +253,8 @@ static char *values_text(struct gmember *const *list, size_t n)
     return s;
 }
 
-/* The parent of dn (after the first unescaped comma), borrowed from dn; "" when none. */
-static const char *dn_parent(const char *dn)
-{
-    const char *p;
-
-    for (p = dn; *p; p++) {
-        if (*p == '\\' && p[1])
-            p++;
-        else if (*p == ',')
-            return p + 1;
-    }
-    return p;
-}
-
-static bool str_eq(const char *a, const char *b)
-{
-    return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-/* What differs between the baseline and cur. */
-struct diff {
-    bool moved, renamed;
-    bool attr[NATTR];
-    struct gmember **added, **removed; /* borrowed from cur / base */
-    size_t nadded, nremoved;
-    size_t count; /* kinds found */
-};
-
-static void diff_free(struct diff *d)
-{
-    free(d->added);
-    free(d->removed);
-}
-
-static void compare(const struct gstate *base, const struct gstate *cur, struct diff *d)
-{
-    size_t i = 0, j = 0;
-
-    memset(d, 0, sizeof(*d));
-    if (strcasecmp(dn_parent(base->dn), dn_parent(cur->dn)) != 0)
-        d->moved = true;
-    else if (strcasecmp(base->dn, cur->dn) != 0)
-        d->renamed = true;
-    d->count += d->moved || d->renamed;
-    for (i = 0; i < NATTR; i++) {
-        d->attr[i] = !str_eq(base->attr[i], cur->attr[i]);
-        d->count += d->attr[i];
-    }
-    d->added = wb_malloc((cur->nm + 1) * sizeof(*d->added));
-    d->removed = wb_malloc((base->nm + 1) * sizeof(*d->removed));
-    i = 0;
-    while (i < base->nm || j < cur->nm) {
-        int c = i == base->nm ? 1 : j == cur->nm ? -1 : strcmp(base->m[i].guid, cur->m[j].guid);
-
-        if (c < 0)
-            d->removed[d->nremoved++] = &base->m[i++];
-        else if (c > 0)
-            d->added[d->nadded++] = &cur->m[j++];
-        else
-            i++, j++;
-    }
-    d->count += (d->nadded > 0) + (d->nremoved > 0);
-}
-
-static void report_diff(wb_drift_t *dr, const struct grp *g, const struct gstate *cur,
-                        const struct diff *d)
+static void report_diff(wb_drift_t *dr, const struct grp *g, const struct wb_gstate *cur,
+                        const struct wb_gdiff *d)
 {
     char dc[256], when[64];
     size_t i;
@@ -489,10 +263,10 @@ static void report_diff(wb_drift_t *dr, const struct grp *g, const struct gstate
     if (d->moved || d->renamed)
         report(dr, g, g->base.dn, d->moved ? "move" : "rename", "distinguishedName", NULL, NULL,
                cur->dn, dc, when);
-    for (i = 0; i < NATTR; i++)
+    for (i = 0; i < WB_GSTATE_NATTR; i++)
         if (d->attr[i])
-            report(dr, g, cur->dn, "attribute", track[i], cur->attr[i], g->base.attr[i], NULL, dc,
-                   when);
+            report(dr, g, cur->dn, "attribute", wb_gstate_attrs[i], cur->attr[i], g->base.attr[i],
+                   NULL, dc, when);
     /* member changes carry no per-value metadata here: whenChanged, DC unknown */
     snprintf(dc, sizeof(dc), "unknown");
     snprintf(when, sizeof(when), "%s", cur->when ? cur->when : "unknown");
@@ -525,123 +299,12 @@ static void repair_result(wb_drift_t *dr, const struct grp *g, bool ok, size_t w
                ldap_err2string(wb_ldap_last_rc(dr->ld)), wb_ldap_last_error(dr->ld));
 }
 
-/* Adds (op ADD) or deletes (op DELETE) members list[0..n) of dn as <GUID=...> values, in
- * chunks. */
-static wb_err_t write_members(wb_drift_t *dr, const char *dn, enum wb_ldap_mod_op op,
-                              struct gmember *const *list, size_t n, size_t *writes)
-{
-    const char **vals = wb_malloc((n < REPAIR_CHUNK ? n : REPAIR_CHUNK) * sizeof(*vals) + 1);
-    char(*buf)[48] = wb_malloc((n < REPAIR_CHUNK ? n : REPAIR_CHUNK) * sizeof(*buf) + 1);
-    wb_err_t err = WB_OK;
-    size_t i, k;
-
-    for (i = 0; i < n && err == WB_OK; i += k) {
-        struct wb_ldap_mod mod = {op, "member", vals, 0};
-
-        for (k = 0; k < REPAIR_CHUNK && i + k < n; k++) {
-            snprintf(buf[k], sizeof(buf[k]), "<GUID=%s>", list[i + k]->guid);
-            vals[k] = buf[k];
-        }
-        mod.nvalues = k;
-        err = wb_ldap_modify(dr->ld, dn, &mod, 1, 0);
-        (*writes)++;
-    }
-    free(vals);
-    free(buf);
-    return err;
-}
-
-/* Makes the group at cur->dn equal to the baseline again, writing only what differs. */
-static wb_err_t repair_diff(wb_drift_t *dr, const struct grp *g, const struct gstate *cur,
-                            const struct diff *d, size_t *writes)
-{
-    struct wb_ldap_mod mods[NATTR];
-    const char *vals[NATTR];
-    const char *dn = cur->dn;
-    size_t i, n = 0;
-    wb_err_t err = WB_OK;
-    char *rdn = NULL;
-
-    if (d->moved || d->renamed) {
-        const char *parent = dn_parent(g->base.dn);
-        size_t rlen = (size_t)(parent - g->base.dn);
-
-        rdn = wb_strndup(g->base.dn, rlen && g->base.dn[rlen - 1] == ',' ? rlen - 1 : rlen);
-        err = wb_ldap_rename(dr->ld, cur->dn, rdn, d->moved ? parent : NULL);
-        (*writes)++;
-        if (err != WB_OK)
-            goto out;
-        dn = g->base.dn;
-    }
-    for (i = 0; i < NATTR; i++) {
-        if (!d->attr[i])
-            continue;
-        vals[n] = g->base.attr[i];
-        mods[n] = (struct wb_ldap_mod){g->base.attr[i] ? WB_LDAP_MOD_REPLACE : WB_LDAP_MOD_DELETE,
-                                       track[i], &vals[n], g->base.attr[i] ? 1 : 0};
-        n++;
-    }
-    if (n) {
-        err = wb_ldap_modify(dr->ld, dn, mods, n, 0);
-        (*writes)++;
-        if (err != WB_OK)
-            goto out;
-    }
-    if (d->nadded)
-        err = write_members(dr, dn, WB_LDAP_MOD_DELETE, d->added, d->nadded, writes);
-    if (err == WB_OK && d->nremoved)
-        err = write_members(dr, dn, WB_LDAP_MOD_ADD, d->removed, d->nremoved, writes);
-out:
-    free(rdn);
-    return err;
-}
-
-/* Creates the deleted group again from the baseline: same DN, attributes and members. */
-static wb_err_t recreate(wb_drift_t *dr, const struct grp *g, size_t *writes)
-{
-    const struct gstate *b = &g->base;
-    struct wb_ldap_mod attrs[NATTR + 3];
-    const char *vals[NATTR + 3];
-    char anchor[sizeof(WB_LDAP_ANCHOR_PREFIX) + WB_ID_GUID_STR_SIZE];
-    struct gmember **all = NULL;
-    size_t i, n = 0;
-    wb_err_t err;
-
-    snprintf(anchor, sizeof(anchor), "%s%s", WB_LDAP_ANCHOR_PREFIX, g->id);
-    vals[n] = "group";
-    attrs[n] = (struct wb_ldap_mod){WB_LDAP_MOD_ADD, "objectClass", &vals[n], 1};
-    n++;
-    vals[n] = b->cn;
-    attrs[n] = (struct wb_ldap_mod){WB_LDAP_MOD_ADD, "cn", &vals[n], 1};
-    n += b->cn != NULL;
-    vals[n] = anchor;
-    attrs[n] = (struct wb_ldap_mod){WB_LDAP_MOD_ADD, WB_LDAP_ANCHOR_ATTR, &vals[n], 1};
-    n++;
-    for (i = 0; i < NATTR; i++) {
-        if (!b->attr[i])
-            continue;
-        vals[n] = b->attr[i];
-        attrs[n] = (struct wb_ldap_mod){WB_LDAP_MOD_ADD, track[i], &vals[n], 1};
-        n++;
-    }
-    err = wb_ldap_add(dr->ld, b->dn, attrs, n);
-    (*writes)++;
-    if (err == WB_OK && b->nm) {
-        all = wb_malloc(b->nm * sizeof(*all));
-        for (i = 0; i < b->nm; i++)
-            all[i] = &b->m[i];
-        err = write_members(dr, b->dn, WB_LDAP_MOD_ADD, all, b->nm, writes);
-    }
-    free(all);
-    return err;
-}
-
 /* ------------------------------------------------------------------ one group */
 
 /* Takes cur as g's new baseline (cur is emptied). */
-static void adopt(struct grp *g, struct gstate *cur)
+static void adopt(struct grp *g, struct wb_gstate *cur)
 {
-    gstate_free(&g->base);
+    wb_gstate_free(&g->base);
     g->base = *cur;
     g->have = true;
     memset(cur, 0, sizeof(*cur));
@@ -651,29 +314,29 @@ static void adopt(struct grp *g, struct gstate *cur)
  * again. Returns whether it does. */
 static bool verify(wb_drift_t *dr, struct grp *g)
 {
-    struct gstate cur;
-    struct diff d;
+    struct wb_gstate cur;
+    struct wb_gdiff d;
     bool found, ok = false;
 
     if (read_group(dr, g->id, &cur, &found) != WB_OK || !found)
         return false;
-    compare(&g->base, &cur, &d);
+    wb_gstate_compare(&g->base, &cur, &d);
     if (d.count == 0) {
         g->base.usn = cur.usn;
         memcpy(g->base.guid, cur.guid, sizeof(cur.guid));
         memcpy(g->base.sid, cur.sid, sizeof(cur.sid));
         ok = true;
     }
-    diff_free(&d);
-    gstate_free(&cur);
+    wb_gdiff_free(&d);
+    wb_gstate_free(&cur);
     return ok;
 }
 
 /* A group whose uSNChanged moved past its baseline's: compare, report, repair or adopt. */
 static void check_group(wb_drift_t *dr, struct grp *g)
 {
-    struct gstate cur;
-    struct diff d;
+    struct wb_gstate cur;
+    struct wb_gdiff d;
     bool found;
     size_t writes = 0;
 
@@ -681,21 +344,21 @@ static void check_group(wb_drift_t *dr, struct grp *g)
         return;
     if (!found) /* anchor gone without a tombstone seen yet: the tombstone search reports it */
         return;
-    compare(&g->base, &cur, &d);
+    wb_gstate_compare(&g->base, &cur, &d);
     if (d.count == 0) {
         g->base.usn = cur.usn; /* changed and changed back, or an attribute we do not map */
     } else {
         report_diff(dr, g, &cur, &d);
         if (dr->mode == MODE_REPAIR) {
-            wb_err_t err = repair_diff(dr, g, &cur, &d, &writes);
+            wb_err_t err = wb_gstate_repair(dr->ld, &g->base, &cur, &d, &writes);
 
             repair_result(dr, g, err == WB_OK && verify(dr, g), writes);
         } else {
             adopt(g, &cur);
         }
     }
-    diff_free(&d);
-    gstate_free(&cur);
+    wb_gdiff_free(&d);
+    wb_gstate_free(&cur);
 }
 
 static void check_deleted(wb_drift_t *dr, struct grp *g, const char *tomb_dn, const char *when)
@@ -710,7 +373,7 @@ static void check_deleted(wb_drift_t *dr, struct grp *g, const char *tomb_dn, co
         return;
     }
     memcpy(old_sid, g->base.sid, sizeof(old_sid));
-    err = recreate(dr, g, &writes);
+    err = wb_gstate_recreate(dr->ld, g->id, &g->base, &writes);
     if (err == WB_OK && verify(dr, g)) {
         wb_log(LOG_WARNING, FAC,
                "group=%s: re-created %s; its SID changed from %s to %s (grants made to the "
@@ -934,7 +597,7 @@ void wb_drift_poll(wb_drift_t *dr, int64_t budget_ms)
     while (dr->nstale > 0 && mono_ms() < deadline) {
         char id[WB_ID_GUID_STR_SIZE];
         struct grp *g;
-        struct gstate cur;
+        struct wb_gstate cur;
         bool found;
 
         memcpy(id, dr->stale[--dr->nstale], sizeof(id));
