@@ -311,8 +311,9 @@ const struct wb_conf_prop wb_conf_props[] = {
     {"topic.dlq", WB_CONF_T_STR, "writeback.groups.dlq", 0, 0, NULL, 0, P | W | C, 0, check_topic,
      "Dead-letter topic: events that could not be applied, unchanged, with the failure in "
      "headers."},
-    {"topic.state", WB_CONF_T_STR, "writeback.state", 0, 0, NULL, 0, P | C, 0, check_topic,
-     "Compacted topic of producer checkpoints (deltaLinks, in-scope id set, staged deletes)."},
+    {"topic.state", WB_CONF_T_STR, "writeback.state", 0, 0, NULL, 0, P | W | C, 0, check_topic,
+     "Compacted topic of producer checkpoints (deltaLinks, in-scope id set, staged deletes), "
+     "operator commands and drift pauses (workers read only the pauses, docs/drift.md)."},
     {"topic.partitions", WB_CONF_T_INT, "12", 1, 10000, NULL, 0, P | C, 0, NULL,
      "Partition count used when writeback creates topic.events and topic.dlq; existing topics "
      "are left as they are."},

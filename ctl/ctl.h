@@ -35,6 +35,18 @@ int ctl_resync(struct ctl *c, int argc, char **argv);
 int ctl_deletes(struct ctl *c, int argc, char **argv);
 int ctl_soa(struct ctl *c, int argc, char **argv);
 int ctl_provision(struct ctl *c, int argc, char **argv);
+int ctl_drift(struct ctl *c, int argc, char **argv);
+
+/* soa-policy check's coverage (soa_dcs.c): adds "domainControllers" (every DC computer object:
+ * name, operatingSystem, operatingSystemVersion, readOnly, canEnforce, note), "writableDCs",
+ * "enforcingDCs" and a one-line "summary" to doc; policy_ok says whether the policy object
+ * exists with 1..64 resolvable SIDs. -1 (message on stderr) when the search fails. */
+struct wb_ldap_s;
+int ctl_soa_dcs(struct ctl *c, struct wb_ldap_s *ld, cJSON *doc, bool policy_ok);
+
+/* Produces value under "<tenant>/<suffix>" to topic.state and waits for the broker's ack;
+ * prints what was stored unless --json. */
+wb_err_t ctl_state_put(struct ctl *c, const char *suffix, const char *value);
 
 /* True when argv[i] is "--help" or "-h" anywhere in argv[1..). */
 bool ctl_wants_help(int argc, char **argv);

@@ -29,6 +29,7 @@ static const struct {
     {"provision", ctl_provision, true,
      "provision one group from Graph now (--dry-run: planned events and LDAP operations)"},
     {"soa-policy", ctl_soa, false, "AD enforcement policy: show, add-sid, remove-sid, check"},
+    {"drift", ctl_drift, true, "break-glass for drift repair: pause, resume, list"},
 };
 
 static void usage(FILE *fp)

@@ -3,7 +3,7 @@
  * live in msDS-Settings of the policy object under CN=SOA-Policies,CN=System,<domain>; one
  * stale or bad SID makes a DC drop the whole policy, so every SID is resolved in AD before
  * anything is written, and more than 64 are refused. check lists the enforced groups
- * (msDS-ObjectSoa=Cloud).
+ * (msDS-ObjectSoa=Cloud) and the DCs that can enforce (soa_dcs.c).
  */
 #include "ctl.h"
 #include "wb_id.h"
@@ -397,6 +397,8 @@ int ctl_soa(struct ctl *c, int argc, char **argv)
 
         if (enforced_groups(c, ld, groups) < 0)
             goto out;
+        if (ctl_soa_dcs(c, ld, doc, pol && result.n > 0 && !bad) < 0)
+            goto out;
     }
     if (c->json) {
         ctl_print_json(doc);
@@ -419,6 +421,19 @@ int ctl_soa(struct ctl *c, int argc, char **argv)
 
             printf("%d enforced group(s) (msDS-ObjectSoa=Cloud)\n", cJSON_GetArraySize(it));
             cJSON_ArrayForEach(g, it) printf("  %s\n", g->valuestring);
+        }
+        it = cJSON_GetObjectItem(doc, "domainControllers");
+        if (it) {
+            cJSON *g;
+
+            printf("domain controllers (the update level cannot be read over LDAP):\n");
+            cJSON_ArrayForEach(g, it) printf(
+                "  %-30s %-32s %-16s %-16s %s\n", cJSON_GetObjectItem(g, "name")->valuestring,
+                cJSON_GetObjectItem(g, "operatingSystem")->valuestring,
+                cJSON_GetObjectItem(g, "operatingSystemVersion")->valuestring,
+                cJSON_GetObjectItem(g, "canEnforce")->valuestring,
+                cJSON_GetObjectItem(g, "note")->valuestring);
+            printf("%s\n", cJSON_GetObjectItem(doc, "summary")->valuestring);
         }
         if (dry)
             printf("(dry run: nothing written)\n");

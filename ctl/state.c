@@ -45,12 +45,11 @@ static void usage_deletes(FILE *fp)
           fp);
 }
 
-/* Produces value under <tenant>/command to topic.state and waits for the broker's ack. */
-static wb_err_t put_command(struct ctl *c, const char *value)
+wb_err_t ctl_state_put(struct ctl *c, const char *suffix, const char *value)
 {
     const char *tenant = wb_conf_get_str(c->conf, "tenant");
     const char *topic = wb_conf_get_str(c->conf, "topic.state");
-    char *key = wb_asprintf("%s/command", tenant);
+    char *key = wb_asprintf("%s/%s", tenant, suffix);
     rd_kafka_t *prod = ctl_kafka_new(c, RD_KAFKA_PRODUCER, NULL);
     struct wb_kafka_delivery dr = {0};
     wb_err_t rc = WB_ERR_TRANSIENT;
@@ -89,7 +88,7 @@ int ctl_resync(struct ctl *c, int argc, char **argv)
     if (argc > 1)
         return ctl_usage_error("resync", "unexpected argument %s", argv[1]);
     cmd = wb_command_encode_resync();
-    rc = put_command(c, cmd);
+    rc = ctl_state_put(c, "command", cmd);
     free(cmd);
     if (rc != WB_OK)
         return CTL_EXIT_FAIL;
@@ -210,7 +209,7 @@ int ctl_deletes(struct ctl *c, int argc, char **argv)
         goto out;
     }
     txt = wb_command_encode_allow(all ? NULL : ids, nids);
-    if (put_command(c, txt) != WB_OK)
+    if (ctl_state_put(c, "command", txt) != WB_OK)
         goto out;
     if (c->json) {
         cmd = cJSON_Parse(txt);

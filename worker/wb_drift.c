@@ -14,6 +14,7 @@
 #include "wb_ldap.h"
 #include "wb_log.h"
 #include "wb_mem.h"
+#include "wb_state.h"
 
 #include <inttypes.h>
 #include <ldap.h>
@@ -62,6 +63,9 @@ struct wb_drift_s {
 
     int64_t watermark; /* 0: none yet (take one at the next round) */
     int64_t next_ms;
+    wb_state_t *st;     /* topic.state reader of drift pauses; NULL until needed */
+    wb_idmap_t *paused; /* group -> int64_t * until (unix ms) */
+    bool pauses_read;   /* this round */
     unsigned char inv_cache[16];
     char *inv_name; /* DC name of inv_cache */
 };
@@ -220,6 +224,61 @@ static void origin(wb_drift_t *dr, const struct grp *g, const struct wb_gstate *
     }
 }
 
+static void pause_cb(const char *group, int64_t until_ms, void *opaque)
+{
+    wb_drift_t *dr = opaque;
+    struct wb_idkey k;
+    void **slot;
+
+    if (!wb_idkey_parse(group, &k))
+        return;
+    slot = wb_idmap_put(dr->paused, &k, NULL);
+    if (!*slot)
+        *slot = wb_malloc(sizeof(int64_t));
+    *(int64_t *)*slot = until_ms;
+}
+
+/* Reads new drift pauses from topic.state, once per round and only when a drift needs them. */
+static void pauses_read(wb_drift_t *dr)
+{
+    char err[512];
+
+    if (dr->pauses_read)
+        return;
+    dr->pauses_read = true;
+    if (!dr->st) {
+        dr->st = wb_state_new(wb_conf_kafka_kv(dr->conf), wb_conf_get_str(dr->conf, "topic.state"),
+                              wb_conf_get_str(dr->conf, "tenant"), err, sizeof(err));
+        if (!dr->st) {
+            wb_log(LOG_WARNING, FAC, "drift pauses unknown (repairs go ahead): %s", err);
+            return;
+        }
+        wb_state_pauses_only(dr->st);
+    }
+    if (wb_state_poll(dr->st, 5000) != WB_OK)
+        wb_log(LOG_WARNING, FAC, "drift pauses may be incomplete: topic.state not read to its end");
+    wb_state_pauses(dr->st, pause_cb, dr);
+}
+
+/* Whether a drift of g is written back: repair mode and no pause of g running now. */
+static bool repairs(wb_drift_t *dr, const struct grp *g)
+{
+    struct wb_idkey k;
+    void **slot;
+    struct timespec ts;
+
+    if (dr->mode != MODE_REPAIR)
+        return false;
+    pauses_read(dr);
+    if (!wb_idkey_parse(g->id, &k))
+        return true;
+    slot = wb_idmap_get(dr->paused, &k);
+    if (!slot || !*slot)
+        return true;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return *(int64_t *)*slot <= (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void report(wb_drift_t *dr, const struct grp *g, const char *dn, const char *kind,
                    const char *attr, const char *added, const char *removed, const char *new_dn,
                    const char *dc, const char *when)
@@ -231,7 +290,9 @@ static void report(wb_drift_t *dr, const struct grp *g, const char *dn, const ch
            "removed=\"%s\" new_dn=\"%s\" dc=%s time=%s action=%s",
            g->id, (int)g->partition, dn, kind, attr ? attr : "", added ? added : "",
            removed ? removed : "", new_dn ? new_dn : "", dc, when,
-           dr->mode == MODE_REPAIR ? "repair" : "audit");
+           repairs(dr, g)            ? "repair"
+           : dr->mode == MODE_REPAIR ? "paused"
+                                     : "audit");
     wb_metric_inc(dr->m_drift, lv, 1);
 }
 
@@ -349,7 +410,7 @@ static void check_group(wb_drift_t *dr, struct grp *g)
         g->base.usn = cur.usn; /* changed and changed back, or an attribute we do not map */
     } else {
         report_diff(dr, g, &cur, &d);
-        if (dr->mode == MODE_REPAIR) {
+        if (repairs(dr, g)) {
             wb_err_t err = wb_gstate_repair(dr->ld, &g->base, &cur, &d, &writes);
 
             repair_result(dr, g, err == WB_OK && verify(dr, g), writes);
@@ -368,7 +429,7 @@ static void check_deleted(wb_drift_t *dr, struct grp *g, const char *tomb_dn, co
     wb_err_t err;
 
     report(dr, g, g->base.dn, "delete", "", NULL, NULL, tomb_dn, "unknown", when);
-    if (dr->mode != MODE_REPAIR) {
+    if (!repairs(dr, g)) {
         grp_forget(dr, g->id);
         return;
     }
@@ -569,6 +630,7 @@ void wb_drift_poll(wb_drift_t *dr, int64_t budget_ms)
     if (now < dr->next_ms)
         return;
     dr->next_ms = now + dr->interval_ms;
+    dr->pauses_read = false;
     deadline = now + budget_ms;
     if (!dr->connected) {
         size_t pos = 0;
@@ -725,6 +787,7 @@ wb_drift_t *wb_drift_new(const wb_conf_t *conf, wb_metrics_t *reg, char *errstr,
     dr->target_ou = wb_conf_get_str(conf, "ldap.target_ou");
     dr->topic = wb_conf_get_str(conf, "topic.events");
     dr->groups = wb_idmap_new();
+    dr->paused = wb_idmap_new();
     if (dr->mode == MODE_OFF)
         return dr;
     wb_ldap_opts_from_conf(conf, &o);
@@ -756,6 +819,8 @@ void wb_drift_destroy(wb_drift_t *dr)
     if (dr->rkt)
         rd_kafka_topic_destroy(dr->rkt);
     wb_idmap_destroy(dr->groups, grp_free);
+    wb_idmap_destroy(dr->paused, free);
+    wb_state_destroy(dr->st);
     wb_ldap_destroy(dr->ld);
     free(dr->owned);
     free(dr->stale);

@@ -9,12 +9,14 @@ asks Graph exactly as often with the watch on as with it off."""
 
 import os
 import re
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
+CTL = os.path.join(h.BUILD, "ctl", "writebackctl")
 KINDS = ("member_add", "member_remove", "attribute", "rename", "move", "delete")
 
 
@@ -54,12 +56,24 @@ def world(e):
     return us, gs
 
 
+def ctl(e, *args):
+    conf = e.write_conf("ctl.conf", {"tenant": "e2e",
+                                     "kafka.bootstrap.servers": e.env["WB_TEST_KAFKA_BOOTSTRAP"],
+                                     "topic.state": e.topics["state"]})
+    r = subprocess.run([CTL, "-c", conf] + list(args), capture_output=True, text=True,
+                       timeout=120)
+    h.log("writebackctl %s -> %d: %s" % (" ".join(args), r.returncode, r.stdout.strip()))
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout
+
+
 def start(e, mode):
     """world(), the producer and one worker with the watch in mode, converged and watching;
     returns (users, groups, worker, AD state)."""
     us, gs = world(e)
     e.start_producer()
-    w = e.start_worker("w1", drift__mode=mode, drift__interval_ms=300)
+    w = e.start_worker("w1", drift__mode=mode, drift__interval_ms=300,
+                       topic__state=e.topics["state"])
     _, ad = e.wait_converged(90)
     wait_watched(e, w, 4)
     return us, gs, w, ad
@@ -164,6 +178,47 @@ def test_repair():
         e.stop_all(check=True)
 
 
+def test_pause():
+    """Break-glass: a paused group's hand-made change is reported (action=paused) and kept;
+    after resume the next change is repaired again."""
+    with h.E2E("0910-drift-pause") as e:
+        us, gs, w, ad = start(e, "repair")
+        a = ad["anchored"][gs["a"]["id"]]
+        out = ctl(e, "drift", "pause", "--group", gs["a"]["id"].upper(), "--for", "2h")
+        assert "paused until" in out, out
+        listed = ctl(e, "drift", "list")
+        assert gs["a"]["id"] in listed, listed
+        assert gs["b"]["id"] not in listed
+        e.ldap.modify("dn: %s\nchangetype: modify\nadd: member\nmember: %s\n"
+                      % (a["dn"], us[3]["dn"]))
+        h.wait_for(lambda: drift_lines(w, "member_add", gs["a"]["id"]), 15,
+                   "the paused group's drift line", 0.3)
+        ln = drift_lines(w, "member_add", gs["a"]["id"])[0]
+        assert "action=paused" in ln, ln
+        # an unpaused group is still repaired meanwhile
+        b = ad["anchored"][gs["b"]["id"]]
+        e.ldap.modify("dn: %s\nchangetype: modify\nreplace: description\ndescription: x\n"
+                      % b["dn"])
+        h.wait_for(lambda: drift_lines(w, "attribute", gs["b"]["id"]), 15, "B's drift", 0.3)
+        assert "action=repair" in drift_lines(w, "attribute", gs["b"]["id"])[0]
+        time.sleep(2)
+        now = e.ad()["anchored"]
+        assert us[3]["guid"] in {m[0] for m in now[gs["a"]["id"]]["members"]}, \
+            "the paused group's emergency change was reverted"
+        assert now[gs["b"]["id"]]["description"] == "bee", now[gs["b"]["id"]]
+        assert h.metric_sum(e.metrics(w), "writeback_worker_drift_repairs_total") == 1
+
+        ctl(e, "drift", "resume", "--group", gs["a"]["id"])
+        assert gs["a"]["id"] not in ctl(e, "drift", "list")
+        e.ldap.modify("dn: %s\nchangetype: modify\nreplace: description\ndescription: y\n"
+                      % a["dn"])
+        h.wait_for(lambda: drift_lines(w, "attribute", gs["a"]["id"]), 15, "A's drift", 0.3)
+        assert "action=repair" in drift_lines(w, "attribute", gs["a"]["id"])[0]
+        h.wait_for(lambda: e.ad()["anchored"][gs["a"]["id"]]["description"] == "first", 15,
+                   "A's description repaired", 0.3)
+        e.stop_all(check=True)
+
+
 def initial_sync_requests(mode):
     with h.E2E("0910-drift-graph-" + mode) as e:
         world(e)
@@ -188,4 +243,4 @@ def test_graph_requests_equal():
 
 
 if __name__ == "__main__":
-    h.run([test_audit, test_repair, test_graph_requests_equal])
+    h.run([test_audit, test_repair, test_pause, test_graph_requests_equal])
