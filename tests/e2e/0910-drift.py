@@ -219,6 +219,50 @@ def test_pause():
         e.stop_all(check=True)
 
 
+def test_restart_two_workers():
+    """Workers restarted after the sync write nothing, so every baseline comes from the groups
+    found in AD at assignment: each worker takes exactly the groups of its partitions (the
+    producer's murmur2 placement), and each hand-made change is reported once, by its owner."""
+    with h.E2E("0910-drift-owners") as e:
+        us = e.create_users(2)
+        uid = [u["oid"] for u in us]
+        gs = [h.seed_group("Owner %d" % p, "d%d" % p, [uid[0]],
+                           gid=h.id_in_partition(e.partitions, want=p))
+              for p in range(e.partitions)]
+        e.start_sim([h.synced_user(u) for u in us], gs)
+        e.start_producer()
+        keys = dict(drift__mode="audit", drift__interval_ms=300)
+        ws = [e.start_worker(n, **keys) for n in ("w1", "w2")]
+        _, ad = e.wait_converged(90)
+        for w in ws:
+            w.stop(30)
+        ws = [e.start_worker(n, **keys) for n in ("w1", "w2")]
+        def split():
+            ms = [e.metrics(w) for w in ws]
+            return all(h.metric_sum(m, "writeback_worker_assigned_partitions") == 2 and
+                       h.metric_sum(m, "writeback_worker_drift_watched_groups") == 2
+                       for m in ms)
+        # one group per partition: two partitions and two baselines each once the rebalance
+        # is over (a worker that had all four first forgets those it gave away)
+        h.wait_for(split, 90, "baselines of every group, split between the workers", 0.5)
+        time.sleep(1.5)
+        for g in gs:
+            e.ldap.modify("dn: %s\nchangetype: modify\nadd: member\nmember: %s\n"
+                          % (ad["anchored"][g["id"]]["dn"], us[1]["dn"]))
+        for g in gs:
+            h.wait_for(lambda: any(drift_lines(w, "member_add", g["id"]) for w in ws), 15,
+                       "the drift of %s" % g["id"], 0.3)
+        time.sleep(1)
+        for g in gs:
+            lines = [ln for w in ws for ln in drift_lines(w, "member_add", g["id"])]
+            assert len(lines) == 1, lines
+            want = h.partition_of(g["id"], e.partitions)
+            assert "partition=%d " % want in lines[0], (want, lines[0])
+        per_worker = [len(drift_lines(w)) for w in ws]
+        assert all(n > 0 for n in per_worker), per_worker
+        e.stop_all(check=True)
+
+
 def initial_sync_requests(mode):
     with h.E2E("0910-drift-graph-" + mode) as e:
         world(e)
@@ -243,4 +287,5 @@ def test_graph_requests_equal():
 
 
 if __name__ == "__main__":
-    h.run([test_audit, test_repair, test_pause, test_graph_requests_equal])
+    h.run([test_audit, test_repair, test_pause, test_restart_two_workers,
+           test_graph_requests_equal])
