@@ -496,12 +496,16 @@ static wb_err_t enum_cb(const struct wb_ldap_entry *e, void *opaque)
     return WB_OK;
 }
 
-/* Lists the anchored groups in AD and takes those of owned partitions. */
+/*
+ * Lists the anchored groups under ldap.target_ou (where writeback puts them: another
+ * deployment sharing the domain keeps its groups elsewhere) and takes those of owned
+ * partitions. A group found later outside it keeps being watched.
+ */
 static wb_err_t enumerate(wb_drift_t *dr)
 {
     static const char *const attrs[] = {WB_LDAP_ANCHOR_ATTR, NULL};
 
-    return wb_ldap_search_paged(dr->ld, dr->base_dn, WB_LDAP_SCOPE_SUB,
+    return wb_ldap_search_paged(dr->ld, dr->target_ou, WB_LDAP_SCOPE_SUB,
                                 "(&(objectClass=group)(" WB_LDAP_ANCHOR_ATTR
                                 "=" WB_LDAP_ANCHOR_PREFIX "*))",
                                 attrs, 500, enum_cb, dr);
@@ -782,6 +786,12 @@ wb_drift_t *wb_drift_new(const wb_conf_t *conf, wb_metrics_t *reg, char *errstr,
     dr->mode = !mode || strcmp(mode, "audit") == 0 ? MODE_AUDIT
                : strcmp(mode, "repair") == 0       ? MODE_REPAIR
                                                    : MODE_OFF;
+    if (dr->mode == MODE_REPAIR && wb_conf_get_bool(conf, "worker.dry_run")) {
+        /* worker.dry_run promises no AD write at all */
+        wb_log(LOG_NOTICE, FAC, "worker.dry_run: drift.mode=repair only reports (as audit)");
+        dr->mode = MODE_AUDIT;
+        mode = "audit";
+    }
     dr->interval_ms = wb_conf_get_int(conf, "drift.interval_ms");
     dr->base_dn = wb_conf_get_str(conf, "ldap.base_dn");
     dr->target_ou = wb_conf_get_str(conf, "ldap.target_ou");

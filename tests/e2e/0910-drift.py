@@ -178,6 +178,14 @@ def test_repair():
         e.stop_all(check=True)
 
 
+def edit_description(e, w, dn, gid, value):
+    """Sets the description of dn by hand; returns the worker's DRIFT line for it."""
+    e.ldap.modify("dn: %s\nchangetype: modify\nreplace: description\ndescription: %s\n"
+                  % (dn, value))
+    h.wait_for(lambda: drift_lines(w, "attribute", gid), 15, "the drift of %s" % gid, 0.3)
+    return drift_lines(w, "attribute", gid)[0]
+
+
 def test_pause():
     """Break-glass: a paused group's hand-made change is reported (action=paused) and kept;
     after resume the next change is repaired again."""
@@ -196,11 +204,8 @@ def test_pause():
         ln = drift_lines(w, "member_add", gs["a"]["id"])[0]
         assert "action=paused" in ln, ln
         # an unpaused group is still repaired meanwhile
-        b = ad["anchored"][gs["b"]["id"]]
-        e.ldap.modify("dn: %s\nchangetype: modify\nreplace: description\ndescription: x\n"
-                      % b["dn"])
-        h.wait_for(lambda: drift_lines(w, "attribute", gs["b"]["id"]), 15, "B's drift", 0.3)
-        assert "action=repair" in drift_lines(w, "attribute", gs["b"]["id"])[0]
+        ln = edit_description(e, w, ad["anchored"][gs["b"]["id"]]["dn"], gs["b"]["id"], "x")
+        assert "action=repair" in ln, ln
         time.sleep(2)
         now = e.ad()["anchored"]
         assert us[3]["guid"] in {m[0] for m in now[gs["a"]["id"]]["members"]}, \
@@ -210,10 +215,8 @@ def test_pause():
 
         ctl(e, "drift", "resume", "--group", gs["a"]["id"])
         assert gs["a"]["id"] not in ctl(e, "drift", "list")
-        e.ldap.modify("dn: %s\nchangetype: modify\nreplace: description\ndescription: y\n"
-                      % a["dn"])
-        h.wait_for(lambda: drift_lines(w, "attribute", gs["a"]["id"]), 15, "A's drift", 0.3)
-        assert "action=repair" in drift_lines(w, "attribute", gs["a"]["id"])[0]
+        ln = edit_description(e, w, a["dn"], gs["a"]["id"], "y")
+        assert "action=repair" in ln, ln
         h.wait_for(lambda: e.ad()["anchored"][gs["a"]["id"]]["description"] == "first", 15,
                    "A's description repaired", 0.3)
         e.stop_all(check=True)
@@ -263,6 +266,23 @@ def test_restart_two_workers():
         e.stop_all(check=True)
 
 
+def test_dry_run_never_repairs():
+    """worker.dry_run promises no AD write: drift.mode=repair then only reports. The group is
+    one a worker made earlier (found in AD at assignment); the dry-run worker writes nothing."""
+    with h.E2E("0910-drift-dry") as e:
+        us, gs, w, ad = start(e, "audit")
+        w.stop(30)
+        w = e.start_worker("w1", drift__mode="repair", drift__interval_ms=300,
+                           worker__dry_run=True)
+        wait_watched(e, w, 4)
+        ln = edit_description(e, w, ad["anchored"][gs["a"]["id"]]["dn"], gs["a"]["id"], "z")
+        assert "action=audit" in ln, ln
+        time.sleep(2)
+        assert e.ad()["anchored"][gs["a"]["id"]]["description"] == "z"
+        assert "drift.mode=repair only reports" in w.log_text()
+        e.stop_all(check=True)
+
+
 def initial_sync_requests(mode):
     with h.E2E("0910-drift-graph-" + mode) as e:
         world(e)
@@ -288,4 +308,4 @@ def test_graph_requests_equal():
 
 if __name__ == "__main__":
     h.run([test_audit, test_repair, test_pause, test_restart_two_workers,
-           test_graph_requests_equal])
+           test_dry_run_never_repairs, test_graph_requests_equal])
