@@ -11,6 +11,8 @@ the Graph requests made meanwhile (the producer's poll interval is set past the 
 request counted would be the watch's). At the end AD must equal the simulator's expected state.
 
   WB_BUILD_DIR=build/test python3 tests/bench/0911-drift-bench.py [--changes 120] [--groups 12]
+  WB_BUILD_DIR=build/test python3 tests/bench/0911-drift-bench.py --rss 60000
+(--rss: peak worker RSS with one group of that many members, watch off and on, side by side.)
 
 Exit 1 when a change is not detected or not repaired within 30 s, or AD does not converge.
 """
@@ -76,12 +78,54 @@ def change_ldif(kind, g, users, e, i):
     return "dn: %s\nchangetype: delete\n" % dn
 
 
+def vmhwm_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if ln.startswith("VmHWM:"):
+                return int(ln.split()[1])
+    return 0
+
+
+def rss_run(members, mode):
+    """Peak RSS (VmHWM, kB) of one worker provisioning a group of `members` pool users, then
+    holding it for two drift rounds, with drift.mode=mode."""
+    with h.E2E("0911-drift-rss-" + mode) as e:
+        us = e.user_pool(members)
+        big = h.seed_group("Drift RSS", None, [u["oid"] for u in us])
+        e.start_sim([h.synced_user(u) for u in us], [big], extra_args=["--page-size", "999"])
+        e.start_producer(graph__poll_interval_ms=3600000)
+        w = e.start_worker("w1", drift__mode=mode)
+        e.wait_converged(900)
+        if mode != "off":
+            h.wait_for(lambda: h.metric_sum(e.metrics(w),
+                                            "writeback_worker_drift_watched_groups") == 1,
+                       300, "the baseline of the big group", 1)
+        time.sleep(5)
+        peak = vmhwm_kb(w.pid)
+        e.stop_all(check=True)
+        return peak
+
+
+def rss_main(members):
+    off = rss_run(members, "off")
+    on = rss_run(members, "audit")
+    print("0911-drift-bench --rss: peak worker RSS (VmHWM) with one %d-member group: "
+          "watch off %.1f MiB, watch on (audit) %.1f MiB, ratio on/off %.2f"
+          % (members, off / 1024.0, on / 1024.0, on / float(off)))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--changes", type=int, default=120)
     ap.add_argument("--groups", type=int, default=12)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--rss", type=int, default=0, metavar="MEMBERS",
+                    help="instead: peak worker RSS with the watch off and on, side by side, "
+                    "for one group of MEMBERS pool users (e.g. 60000)")
     a = ap.parse_args()
+    if a.rss:
+        return rss_main(a.rss)
     rnd = random.Random(a.seed)
     det = {k: [] for k in KINDS}
     rep = {k: [] for k in KINDS}
