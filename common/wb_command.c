@@ -100,3 +100,28 @@ char *wb_command_encode_allow(const struct wb_idkey *ids, size_t n)
     }
     return encode("allowDeletes", arr);
 }
+
+char *wb_command_encode_pause(int64_t until_ms)
+{
+    return encode("until", cJSON_CreateNumber((double)until_ms));
+}
+
+wb_err_t wb_command_decode_pause(const char *json, size_t len, int64_t *until_ms, char *reason,
+                                 size_t sz)
+{
+    cJSON *j = cJSON_ParseWithLength(json, len);
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "until");
+    wb_err_t err = WB_ERR_INVALID;
+
+    *until_ms = 0;
+    if (!cJSON_IsObject(j))
+        wb_err_invalid(reason, sz, "not a JSON object");
+    else if (!cJSON_IsNumber(u) || u->valuedouble < 0 || u->valuedouble > 9.0e15)
+        wb_err_invalid(reason, sz, "until is not a time in unix milliseconds");
+    else
+        err = WB_OK;
+    if (err == WB_OK)
+        *until_ms = (int64_t)u->valuedouble;
+    cJSON_Delete(j);
+    return err;
+}

@@ -70,6 +70,8 @@ static const struct section {
     {"mapping", "mapping: attribute mappings",
      "The default mappings are Microsoft Entra Cloud Sync's; these keys change them."},
     {"worker", "worker: writeback-worker", NULL},
+    {"drift", "drift: out-of-band changes in AD",
+     "How workers watch the groups they own for changes made by anyone else (docs/drift.md)."},
     {"producer", "producer: writeback-producer", NULL},
     {"log", "log: logging", "Lines go to stderr, one per message."},
 };

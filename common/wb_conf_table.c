@@ -311,8 +311,9 @@ const struct wb_conf_prop wb_conf_props[] = {
     {"topic.dlq", WB_CONF_T_STR, "writeback.groups.dlq", 0, 0, NULL, 0, P | W | C, 0, check_topic,
      "Dead-letter topic: events that could not be applied, unchanged, with the failure in "
      "headers."},
-    {"topic.state", WB_CONF_T_STR, "writeback.state", 0, 0, NULL, 0, P | C, 0, check_topic,
-     "Compacted topic of producer checkpoints (deltaLinks, in-scope id set, staged deletes)."},
+    {"topic.state", WB_CONF_T_STR, "writeback.state", 0, 0, NULL, 0, P | W | C, 0, check_topic,
+     "Compacted topic of producer checkpoints (deltaLinks, in-scope id set, staged deletes), "
+     "operator commands and drift pauses (workers read only the pauses, docs/drift.md)."},
     {"topic.partitions", WB_CONF_T_INT, "12", 1, 10000, NULL, 0, P | C, 0, NULL,
      "Partition count used when writeback creates topic.events and topic.dlq; existing topics "
      "are left as they are."},
@@ -398,6 +399,17 @@ const struct wb_conf_prop wb_conf_props[] = {
     {"worker.metrics_listen", WB_CONF_T_STR, "127.0.0.1:9464", 0, 0, NULL, 0, W, 0, check_listen,
      "host:port of the worker's Prometheus /metrics, /healthz and /readyz endpoint; empty turns "
      "it off."},
+
+    /* drift */
+    {"drift.mode", WB_CONF_T_ENUM, "audit", 0, 0, "off,audit,repair", 0, W | C, 0, NULL,
+     "What workers do about changes someone else makes in AD to the groups they own (members, "
+     "mapped attributes, rename, move, delete; docs/drift.md): off (not watched), audit (one "
+     "DRIFT log line and writeback_worker_drift_total{kind} per change, nothing written) or "
+     "repair (the same, then the group is written back to its last applied state, only the "
+     "difference)."},
+    {"drift.interval_ms", WB_CONF_T_INT, "2000", 100, 3600000, NULL, 0, W, 0, NULL,
+     "How often in milliseconds a worker looks for changes to its groups (one uSNChanged search "
+     "of the anchored groups and one of group tombstones)."},
 
     /* producer */
     {"producer.transactional_id", WB_CONF_T_STR, "", 0, 0, NULL, 0, P, 0, check_ident,

@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ struct wb_state_s {
     size_t nrecs;
     struct rec *cmds; /* every command, in offset order */
     size_t ncmds;
+    bool pauses_only; /* keep drift pauses only (the worker's reader) */
 };
 
 static void rec_set(struct rec *r, const rd_kafka_message_t *m)
@@ -111,6 +113,11 @@ static void take(wb_state_t *st, const rd_kafka_message_t *m)
 
     if (!k || m->key_len <= plen || memcmp(k, st->prefix, plen) != 0)
         return;
+    if (m->key_len > plen + strlen(WB_COMMAND_PAUSE_PREFIX) &&
+        memcmp(k + plen, WB_COMMAND_PAUSE_PREFIX, strlen(WB_COMMAND_PAUSE_PREFIX)) == 0)
+        goto keep_latest;
+    if (st->pauses_only)
+        return;
     if (m->key_len == plen + 7 && memcmp(k + plen, "command", 7) == 0) {
         if (!m->payload)
             return;
@@ -122,6 +129,7 @@ static void take(wb_state_t *st, const rd_kafka_message_t *m)
     }
     if (m->key_len < plen + 10 || memcmp(k + plen, "checkpoint", 10) != 0)
         return;
+keep_latest:
     for (i = 0; i < st->nrecs; i++)
         if (strlen(st->recs[i].key) == m->key_len && memcmp(st->recs[i].key, k, m->key_len) == 0)
             break;
@@ -263,4 +271,30 @@ struct wb_command *wb_state_commands(wb_state_t *st, int64_t after, size_t *n)
     }
     *n = k;
     return out;
+}
+
+void wb_state_pauses_only(wb_state_t *st)
+{
+    st->pauses_only = true;
+}
+
+void wb_state_pauses(wb_state_t *st, wb_state_pause_cb cb, void *opaque)
+{
+    size_t plen = strlen(st->prefix) + strlen(WB_COMMAND_PAUSE_PREFIX), i;
+
+    for (i = 0; i < st->nrecs; i++) {
+        const struct rec *r = &st->recs[i];
+        char reason[256];
+        int64_t until = 0;
+
+        if (strlen(r->key) <= plen || strncmp(r->key + strlen(st->prefix), WB_COMMAND_PAUSE_PREFIX,
+                                              strlen(WB_COMMAND_PAUSE_PREFIX)) != 0)
+            continue;
+        if (r->value &&
+            wb_command_decode_pause(r->value, r->len, &until, reason, sizeof(reason)) != WB_OK) {
+            wb_log(LOG_WARNING, "STATE", "%s: key %s ignored: %s", st->topic, r->key, reason);
+            continue;
+        }
+        cb(r->key + plen, until, opaque);
+    }
 }

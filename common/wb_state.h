@@ -1,6 +1,7 @@
 /*
  * wb_state: the reader of the compacted topic.state: the producer's checkpoint (wb_ckpt.h) and
- * the operator commands (wb_command.h). Used by the producer at start and by writebackctl.
+ * the operator commands and drift pauses (wb_command.h). Used by the producer at start, by
+ * writebackctl and by the worker's drift watch (pauses only).
  */
 #ifndef WB_STATE_H
 #define WB_STATE_H
@@ -31,5 +32,14 @@ wb_err_t wb_state_checkpoint(wb_state_t *st, struct wb_ckpt *c);
 /* Commands read so far with offset > after, oldest first: *n entries, caller-owned (free each
  * with wb_command_free, then the array). Malformed commands are logged and skipped. */
 struct wb_command *wb_state_commands(wb_state_t *st, int64_t after, size_t *n);
+
+/* Keep only drift pauses from now on (the worker, which needs no checkpoint). */
+void wb_state_pauses_only(wb_state_t *st);
+
+/* Calls cb once per drift pause read so far (the latest record of each group; until_ms 0 when
+ * resumed; expired ones too). group is borrowed for the call. Malformed values are logged and
+ * skipped. */
+typedef void (*wb_state_pause_cb)(const char *group, int64_t until_ms, void *opaque);
+void wb_state_pauses(wb_state_t *st, wb_state_pause_cb cb, void *opaque);
 
 #endif

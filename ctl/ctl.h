@@ -89,7 +89,20 @@ int ctl_cmd_run(const struct ctl_cmd *cmd, struct ctl *c, int argc, char **argv)
 
 /* The commands, in writebackctl --help's order (main.c's table). */
 extern const struct ctl_cmd ctl_lag_cmd, ctl_replay_cmd, ctl_dlq_cmd, ctl_resync_cmd,
-    ctl_deletes_cmd, ctl_provision_cmd, ctl_soa_cmd;
+    ctl_deletes_cmd, ctl_provision_cmd, ctl_soa_cmd, ctl_drift_cmd;
+
+/* Produces value under "<tenant>/<suffix>" (*key, caller frees) to topic.state and waits for
+ * the broker's ack (dr); a message on stderr when it is not stored (state.c). */
+struct wb_kafka_delivery;
+wb_err_t ctl_state_put(struct ctl *c, const char *suffix, const char *value, char **key,
+                       struct wb_kafka_delivery *dr);
+
+/* soa-policy check's coverage (soa_dcs.c): adds "domainControllers" (every DC computer object:
+ * name, operatingSystem, operatingSystemVersion, readOnly, canEnforce, note), "writableDCs",
+ * "enforcingDCs" and a one-line "summary" to doc; policy_ok says whether the policy object
+ * exists with 1..64 resolvable SIDs. -1 (message on stderr) when the search fails. */
+struct wb_ldap_s;
+int ctl_soa_dcs(struct ctl *c, struct wb_ldap_s *ld, cJSON *doc, bool policy_ok);
 
 /* True when argv[i] is "--help" or "-h" anywhere in argv[1..). */
 bool ctl_wants_help(int argc, char **argv);

@@ -3,7 +3,7 @@
  * live in msDS-Settings of the policy object under CN=SOA-Policies,CN=System,<domain>; one
  * stale or bad SID makes a DC drop the whole policy, so every SID is resolved in AD before
  * anything is written, and more than 64 are refused. check lists the enforced groups
- * (msDS-ObjectSoa=Cloud).
+ * (msDS-ObjectSoa=Cloud) and the DCs that can enforce (soa_dcs.c).
  */
 #include "ctl.h"
 #include "wb_id.h"
@@ -422,7 +422,8 @@ static int run(struct ctl *c, const void *opts, void *result, bool *render)
     if ((o->verb == V_ADD || o->verb == V_REMOVE) && change(c, o, r) != CTL_EXIT_OK)
         return rc;
     if (o->verb == V_CHECK &&
-        enforced_groups(c, r->ld, cJSON_AddArrayToObject(r->doc, "enforcedGroups")) < 0)
+        (enforced_groups(c, r->ld, cJSON_AddArrayToObject(r->doc, "enforcedGroups")) < 0 ||
+         ctl_soa_dcs(c, r->ld, r->doc, r->pol && r->result.n > 0 && !r->bad) < 0))
         return rc;
     *render = true;
     if (o->verb == V_CHECK && (!r->pol || r->result.n == 0 || r->bad))
@@ -458,6 +459,17 @@ static void text(struct ctl *c, const void *opts, const void *result)
     if (it) {
         printf("%d enforced group(s) (msDS-ObjectSoa=Cloud)\n", cJSON_GetArraySize(it));
         cJSON_ArrayForEach(g, it) printf("  %s\n", g->valuestring);
+    }
+    it = cJSON_GetObjectItem(r->doc, "domainControllers");
+    if (it) {
+        printf("domain controllers (the update level cannot be read over LDAP):\n");
+        cJSON_ArrayForEach(g, it)
+            printf("  %-30s %-32s %-16s %-16s %s\n", cJSON_GetObjectItem(g, "name")->valuestring,
+                   cJSON_GetObjectItem(g, "operatingSystem")->valuestring,
+                   cJSON_GetObjectItem(g, "operatingSystemVersion")->valuestring,
+                   cJSON_GetObjectItem(g, "canEnforce")->valuestring,
+                   cJSON_GetObjectItem(g, "note")->valuestring);
+        printf("%s\n", cJSON_GetObjectItem(r->doc, "summary")->valuestring);
     }
     if (o->dry)
         printf("(dry run: nothing written)\n");

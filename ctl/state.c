@@ -57,31 +57,37 @@ struct state_result {
     size_t nkeys;
 };
 
-/* Produces r->value under <tenant>/command to topic.state and waits for the broker's ack. */
-static wb_err_t put_command(struct ctl *c, struct state_result *r)
+wb_err_t ctl_state_put(struct ctl *c, const char *suffix, const char *value, char **key,
+                       struct wb_kafka_delivery *dr)
 {
     rd_kafka_t *prod = ctl_kafka_new(c, RD_KAFKA_PRODUCER);
+    const char *topic = wb_conf_get_str(c->conf, "topic.state");
     wb_err_t rc = WB_ERR_TRANSIENT;
 
-    r->key = wb_asprintf("%s/command", wb_conf_get_str(c->conf, "tenant"));
-    r->topic = wb_conf_get_str(c->conf, "topic.state");
+    *key = wb_asprintf("%s/%s", wb_conf_get_str(c->conf, "tenant"), suffix);
     if (!prod)
         goto out;
-    if (ctl_kafka_partitions(prod, r->topic) <= 0)
+    if (ctl_kafka_partitions(prod, topic) <= 0)
         goto out;
-    rc = wb_kafka_produce(prod, r->topic, r->key, strlen(r->key), r->value, strlen(r->value), NULL,
-                          0, &r->dr);
+    rc = wb_kafka_produce(prod, topic, *key, strlen(*key), value, strlen(value), NULL, 0, dr);
     if (rc != WB_OK)
         goto out;
     rc = wb_kafka_flush(prod, 30000);
-    if (rc == WB_OK && (!r->dr.done || r->dr.err)) {
-        fprintf(stderr, "writebackctl: command not stored: %s\n",
-                r->dr.done ? rd_kafka_err2str(r->dr.err) : "no acknowledgement");
+    if (rc == WB_OK && (!dr->done || dr->err)) {
+        fprintf(stderr, "writebackctl: %s not stored: %s\n", *key,
+                dr->done ? rd_kafka_err2str(dr->err) : "no acknowledgement");
         rc = WB_ERR_TRANSIENT;
     }
 out:
     wb_kafka_destroy(prod);
     return rc;
+}
+
+/* Produces r->value under <tenant>/command (what the producer applies at its next round). */
+static wb_err_t put_command(struct ctl *c, struct state_result *r)
+{
+    r->topic = wb_conf_get_str(c->conf, "topic.state");
+    return ctl_state_put(c, "command", r->value, &r->key, &r->dr);
 }
 
 static void print_stored(const struct state_result *r)

@@ -424,9 +424,11 @@ static enum run_result run_step(wb_batch_t *b, struct wb_gplan *g, const struct 
         rr = RUN_DEPENDENCY;
         goto out;
     }
-    if (err == WB_OK)
+    if (err == WB_OK) {
         gone_set(b, g->group, false);
-    else if (st->attrs && err != WB_ERR_TRANSIENT && err != WB_ERR_DEPENDENCY)
+        if (b->cfg.written)
+            b->cfg.written(b->cfg.written_ctx, g->group, g->partition);
+    } else if (st->attrs && err != WB_ERR_TRANSIENT && err != WB_ERR_DEPENDENCY)
         gone_set(b, g->group, true);
     if (err == WB_ERR_TRANSIENT) {
         wb_part_stop(p, g->first_offset, WB_PART_TRANSIENT);

@@ -30,6 +30,9 @@ struct wb_batch_cfg {
     const char *dlq_topic, *group_id, *worker_id; /* topic.dlq; dead-letter headers */
     size_t batch_max;                             /* worker.batch_max_messages, at least 1 */
     int64_t batch_time_ms;                        /* worker.batch_time_ms */
+    /* Called after each step of a group that wrote (or found nothing to write), or NULL. */
+    void (*written)(void *ctx, const char *group, int32_t partition);
+    void *written_ctx;
 };
 
 /* Never NULL. */

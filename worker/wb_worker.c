@@ -7,6 +7,7 @@
 #include "wb_apply.h"
 #include "wb_backoff.h"
 #include "wb_batch.h"
+#include "wb_drift.h"
 #include "wb_http.h"
 #include "wb_kafka.h"
 #include "wb_ldap.h"
@@ -27,6 +28,8 @@
 #include <unistd.h>
 
 #define FAC "WORKER"
+/* Longest a drift round holds the consumer loop (the rest waits for the next round). */
+#define DRIFT_BUDGET_MS 1000
 
 struct wb_worker_s {
     const wb_conf_t *conf;
@@ -37,6 +40,7 @@ struct wb_worker_s {
     rd_kafka_t *consumer, *producer;
     wb_ldap_t *ld;
     wb_apply_t *ap;
+    wb_drift_t *dr; /* the drift watch (docs/drift.md) */
     wb_snapstore_t *ss;
     wb_parts_t *pt;
     wb_batch_t *batch;
@@ -107,6 +111,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (revoke)
         on_revoke(wk, parts);
     wb_wmetrics_rebalance(&wk->wm, assign, revoke && rd_kafka_assignment_lost(rk), parts->cnt);
+    wb_drift_rebalance(wk->dr, rk, parts, assign);
     wb_kafka_rebalance_cb(rk, err, parts, NULL);
     assigned_gauge(wk);
     if (assign)
@@ -248,6 +253,14 @@ static bool kafka_open(wb_worker_t *wk, char *errstr, size_t errsz)
     return wk->producer != NULL;
 }
 
+/* A group's step was written: the drift watch re-reads it instead of reporting our own write. */
+static void written(void *ctx, const char *group, int32_t partition)
+{
+    wb_worker_t *wk = ctx;
+
+    wb_drift_written(wk->dr, group, partition);
+}
+
 /* The partition table and the batch, over the consumer, producer and apply made before. */
 static void batch_open(wb_worker_t *wk)
 {
@@ -268,6 +281,8 @@ static void batch_open(wb_worker_t *wk)
     bc.ss = wk->ss;
     bc.pt = wk->pt;
     bc.wm = &wk->wm;
+    bc.written = written;
+    bc.written_ctx = wk;
     bc.dlq_topic = wk->dlq_topic;
     bc.group_id = wk->group_id;
     bc.worker_id = wk->worker_id;
@@ -362,6 +377,9 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
     ac.member_chunk = (int)wb_conf_get_int(conf, "ldap.member_chunk");
     ac.range_window = (int)wb_conf_get_int(conf, "ldap.range_window");
     wk->ap = wb_apply_new(wk->ld, &ac, &wk->wm);
+    wk->dr = wb_drift_new(conf, wk->reg, errstr, errsz);
+    if (!wk->dr)
+        goto fail;
     if (!kafka_open(wk, errstr, errsz))
         goto fail;
     batch_open(wk);
@@ -448,6 +466,7 @@ static void batch_turn(wb_worker_t *wk)
     }
     if (!wk->blocked_until)
         wb_part_store_positions(wk->pt);
+    wb_drift_poll(wk->dr, DRIFT_BUDGET_MS);
 }
 
 int wb_worker_run(wb_worker_t *wk)
@@ -483,6 +502,8 @@ void wb_worker_destroy(wb_worker_t *wk)
     wk->http = NULL; /* the revoke callback below must not touch it */
     if (wk->batch)
         wb_batch_forget(wk->batch); /* before the consumer goes */
+    wb_drift_destroy(wk->dr);
+    wk->dr = NULL; /* before the consumer's revoke callback */
     if (wk->consumer)
         wb_kafka_destroy(wk->consumer); /* leaves the group: commits on revoke */
     if (wk->producer) {
