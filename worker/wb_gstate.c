@@ -154,7 +154,8 @@ wb_err_t wb_gstate_read(wb_ldap_t *ld, const char *base_dn, const char *id, stru
                wb_ldap_last_error(ld));
         goto out;
     }
-    qsort(s->m, s->nm, sizeof(*s->m), member_cmp);
+    if (s->nm > 1) /* an empty group has no array (qsort must not get NULL) */
+        qsort(s->m, s->nm, sizeof(*s->m), member_cmp);
 out:
     wb_ldap_entry_free(e);
     if (err != WB_OK) {
