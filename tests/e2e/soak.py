@@ -473,7 +473,10 @@ class Soak:
                 self.converge_timeout, len(problems), "\n  ".join(problems[:30])))
         # exact check with everything running and caught up
         e.wait_converged(self.converge_timeout, dead_letters_ok=True, settle=2, ignore=ign)
-        e.wait_caught_up(timeout=120)
+        # a member change of a conflicting group after a worker restart waits up to
+        # worker.dependency_timeout_ms (120 s) before its dead letter (the worker does not
+        # remember across restarts that the group's create was dead-lettered)
+        e.wait_caught_up(timeout=240)
         problems, exp, ad = e.diff(ignore=ign)
         # a conflicting group is never written: no object carries its anchor
         problems += ["conflicting group %s was written to AD: %s" % (g, ad["anchored"][g]["dn"])
