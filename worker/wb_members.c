@@ -272,6 +272,36 @@ out:
     return err;
 }
 
+/*
+ * A member delete refused although every value was read as present: the members were read
+ * before a nested group member was deleted from AD (by another worker, at the same moment),
+ * and Samba refuses to remove a DN it can no longer resolve ("Unable to find GUID for DN",
+ * 53), while AD itself already dropped the link with the object. Each value is removed alone;
+ * a value refused as unresolvable or absent (53, 16, 32) is no member any more.
+ */
+static wb_err_t delete_each(wb_members_t *mb, const char *dn, struct mval **v, size_t n,
+                            struct wb_apply_result *res)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        int rc = modify_values(mb, dn, WB_LDAP_MOD_DELETE, &v[i], 1, res);
+
+        if (rc == LDAP_SUCCESS)
+            continue;
+        if (rc == LDAP_UNWILLING_TO_PERFORM || rc == LDAP_NO_SUCH_ATTRIBUTE ||
+            rc == LDAP_NO_SUCH_OBJECT) {
+            wb_log(LOG_INFO, "WORKER", "group=%s: member %s of %s is gone already (%s)",
+                   mb->cx->group, v[i]->value, dn, wb_ldap_last_error(mb->env->ld));
+            continue;
+        }
+        wb_log(LOG_WARNING, "WORKER", "group=%s: member delete on %s failed: %s (%s)",
+               mb->cx->group, dn, ldap_err2string(rc), wb_ldap_last_error(mb->env->ld));
+        return wb_aenv_ldap_fail(mb->env, res, WB_REASON_MEMBER_MODIFY_FAILED, rc, dn);
+    }
+    return WB_OK;
+}
+
 static wb_err_t send_chunk(wb_members_t *mb, const char *dn, enum wb_ldap_mod_op op,
                            struct mval **v, size_t n, struct wb_apply_result *res)
 {
@@ -306,6 +336,10 @@ static wb_err_t send_chunk(wb_members_t *mb, const char *dn, enum wb_ldap_mod_op
             goto out;
         }
         /* Nothing to drop, yet refused: not the permissive case. */
+        if (op == WB_LDAP_MOD_DELETE) {
+            err = delete_each(mb, dn, v, n, res);
+            goto out;
+        }
     }
     if (op == WB_LDAP_MOD_ADD && !wb_ldap_conn_gone(rc)) {
         err = add_missing_users(mb, dn, v, n, rc, res);

@@ -136,7 +136,8 @@ static bool apply_dn_eq(const char *a, const char *b)
 
 static char *gid(unsigned n)
 {
-    return wb_asprintf("%08x-0310-4000-8000-%012u", run, n);
+    return wb_asprintf("%08x-0310-4000-8000-%04x%08u", run, run & 0xffffu,
+                       n); /* sAMAccountName: last 12 */
 }
 
 static char *group_dn(const char *name, const char *id)
@@ -502,6 +503,75 @@ static void test_snapshot_nested_dependencies(void **state)
     free(ghost);
 }
 
+/* The op hook deletes the child group right after the apply's third search (the locate, the
+ * nested group resolution and the read of the current members, read_before_write on), so the
+ * member delete that follows names a DN the server can no longer resolve, and the members
+ * read before still list it. */
+struct race {
+    const char *dn;
+    int searches, deleted;
+};
+
+static void delete_after_resolve(const char *op, int rc, int sent, double seconds, void *opaque)
+{
+    struct race *r = opaque;
+
+    (void)rc, (void)sent, (void)seconds;
+    if (strcmp(op, "search") == 0 && ++r->searches == 3 && !r->deleted)
+        r->deleted = ldap_delete_ext_s(wb_ldap_handle(ld), r->dn, NULL, NULL) == LDAP_SUCCESS;
+}
+
+/* Found by the long soak (seed 10): a nested group removed from its parent while another
+ * worker deleted that group from AD at the same moment. The resolution found the child, the
+ * delete removed it (and AD the link), and Samba refused the member delete of the now
+ * unresolvable DN (53): the step was dead-lettered as member_modify_failed. The value is no
+ * member any more, so the step succeeds. */
+static void test_nested_gone_before_remove(void **state)
+{
+    char *id = gid(20), *child = gid(21);
+    char *dn = group_dn("RaceParent", id), *cdn = group_dn("RaceChild", child);
+    struct wb_group_attrs a = {"RaceParent", NULL, true, false, NULL, 0, NULL};
+    struct wb_group_attrs ca = {"RaceChild", NULL, true, false, NULL, 0, NULL};
+    struct wb_apply_ctx cx = {child, 0, 1, false};
+    struct wb_member m0 = um(0);
+    struct wb_member g = {WB_MEMBER_GROUP, child, NULL, NULL};
+    struct wb_apply_result res;
+    struct wb_step st = sync_step(&ca);
+    wb_apply_t *ap = new_apply(true, false, false, false);
+    struct race r = {cdn, 0, 0};
+    bool has;
+
+    (void)state;
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK); /* the child */
+    wb_apply_result_free(&res);
+    step_free(&st);
+    cx.group = id;
+    st = sync_step(&a); /* the parent with U0 and the child */
+    wb_mset_put(st.delta, &m0, WB_MSET_ADD);
+    wb_mset_put(st.delta, &g, WB_MSET_ADD);
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    wb_apply_result_free(&res);
+    step_free(&st);
+    assert_int_equal(members(ap, dn, 0, &has), 2);
+
+    st = sync_step(NULL); /* the child leaves the parent; meanwhile it is deleted */
+    wb_mset_put(st.delta, &g, WB_MSET_REMOVE);
+    wb_ldap_set_op_hook(ld, delete_after_resolve, &r);
+    assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
+    wb_ldap_set_op_hook(ld, NULL, NULL);
+    assert_true(r.deleted);
+    wb_apply_result_free(&res);
+    step_free(&st);
+    assert_int_equal(members(ap, dn, 0, &has), 1);
+    assert_true(has);
+
+    wb_apply_destroy(ap);
+    free(dn);
+    free(cdn);
+    free(id);
+    free(child);
+}
+
 /* Objects we do not own: a name taken → conflict; a Connect Sync writeback group → left
  * alone, or adopted; two objects with our anchor → conflict; dry run writes nothing. */
 /* Creation with members in the add: a member value the server refuses (a SID not in AD)
@@ -741,6 +811,7 @@ int main(void)
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_samba_fallback),
         cmocka_unit_test(test_snapshot_nested_dependencies),
+        cmocka_unit_test(test_nested_gone_before_remove),
         cmocka_unit_test(test_create_missing_member),
         cmocka_unit_test(test_ownership),
     };
