@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Exit codes (docs/errors.md); lag has its own (see lag.c). */
+/* Exit codes (docs/errors.md); lag has its own (see ctl_lag.c). */
 #define CTL_EXIT_OK    0
 #define CTL_EXIT_FAIL  1
 #define CTL_EXIT_USAGE 2
@@ -92,12 +92,12 @@ extern const struct ctl_cmd ctl_lag_cmd, ctl_replay_cmd, ctl_dlq_cmd, ctl_resync
     ctl_deletes_cmd, ctl_provision_cmd, ctl_soa_cmd, ctl_drift_cmd;
 
 /* Produces value under "<tenant>/<suffix>" (*key, caller frees) to topic.state and waits for
- * the broker's ack (dr); a message on stderr when it is not stored (state.c). */
+ * the broker's ack (dr); a message on stderr when it is not stored (ctl_state.c). */
 struct wb_kafka_delivery;
 wb_err_t ctl_state_put(struct ctl *c, const char *suffix, const char *value, char **key,
                        struct wb_kafka_delivery *dr);
 
-/* soa-policy check's coverage (soa_dcs.c): adds "domainControllers" (every DC computer object:
+/* soa-policy check's coverage (ctl_soa_dcs.c): adds "domainControllers" (every DC computer object:
  * name, operatingSystem, operatingSystemVersion, readOnly, canEnforce, note), "writableDCs",
  * "enforcingDCs" and a one-line "summary" to doc; policy_ok says whether the policy object
  * exists with 1..64 resolvable SIDs. -1 (message on stderr) when the search fails. */

@@ -440,7 +440,7 @@ static enum run_result run_step(wb_batch_t *b, struct wb_gplan *g, const struct 
     else
         rr = step_failed(b, st, &res, err, p, attempts);
     if (rr == RUN_DONE && st->snapshot)
-        wb_snapstore_release(b->cfg.ss, g->group, st->snapshot);
+        wb_plan_snapstore_release(b->cfg.ss, g->group, st->snapshot);
 out:
     wb_apply_result_free(&res);
     return rr;

@@ -388,7 +388,7 @@ static bool verify(wb_drift_t *dr, struct grp *g)
         memcpy(g->base.sid, cur.sid, sizeof(cur.sid));
         ok = true;
     }
-    wb_gdiff_free(&d);
+    wb_gstate_diff_free(&d);
     wb_gstate_free(&cur);
     return ok;
 }
@@ -418,7 +418,7 @@ static void check_group(wb_drift_t *dr, struct grp *g)
             adopt(g, &cur);
         }
     }
-    wb_gdiff_free(&d);
+    wb_gstate_diff_free(&d);
     wb_gstate_free(&cur);
 }
 

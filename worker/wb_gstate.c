@@ -184,7 +184,7 @@ static bool str_eq(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-void wb_gdiff_free(struct wb_gdiff *d)
+void wb_gstate_diff_free(struct wb_gdiff *d)
 {
     free(d->added);
     free(d->removed);

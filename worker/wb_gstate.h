@@ -60,10 +60,10 @@ struct wb_gdiff {
     size_t count; /* kinds found; 0 = equal */
 };
 
-/* Fills *d with what cur changed against base; release with wb_gdiff_free. */
+/* Fills *d with what cur changed against base; release with wb_gstate_diff_free. */
 void wb_gstate_compare(const struct wb_gstate *base, const struct wb_gstate *cur,
                        struct wb_gdiff *d);
-void wb_gdiff_free(struct wb_gdiff *d);
+void wb_gstate_diff_free(struct wb_gdiff *d);
 
 /*
  * Writes base back over the group at cur->dn, only what d says differs: a modrdn for a rename

@@ -207,7 +207,7 @@ void wb_part_batch_store(wb_parts_t *pt, const wb_snapstore_t *ss)
         if (!p->in_batch)
             continue;
         upto = p->stop != INT64_MAX ? p->stop : p->last + 1;
-        hold = wb_snapstore_hold(ss, p->partition);
+        hold = wb_plan_snapstore_hold(ss, p->partition);
         if (hold >= 0 && hold < upto)
             upto = hold;
         retry_drop_below(p, upto);

@@ -33,7 +33,7 @@ struct wb_plan_s {
     size_t n, cap;
 };
 
-wb_snapstore_t *wb_snapstore_new(void)
+wb_snapstore_t *wb_plan_snapstore_new(void)
 {
     return wb_calloc(1, sizeof(wb_snapstore_t));
 }
@@ -47,7 +47,7 @@ static void snap_free(struct snap *s)
     memset(s, 0, sizeof(*s));
 }
 
-void wb_snapstore_destroy(wb_snapstore_t *ss)
+void wb_plan_snapstore_destroy(wb_snapstore_t *ss)
 {
     size_t i;
 
@@ -77,7 +77,7 @@ static void snap_remove(wb_snapstore_t *ss, struct snap *s)
     ss->v[i] = ss->v[--ss->n];
 }
 
-void wb_snapstore_release(wb_snapstore_t *ss, const char *group, const char *snapshot)
+void wb_plan_snapstore_release(wb_snapstore_t *ss, const char *group, const char *snapshot)
 {
     struct snap *s = snap_find(ss, group);
 
@@ -85,7 +85,7 @@ void wb_snapstore_release(wb_snapstore_t *ss, const char *group, const char *sna
         snap_remove(ss, s);
 }
 
-void wb_snapstore_drop_partition(wb_snapstore_t *ss, int32_t partition)
+void wb_plan_snapstore_drop_partition(wb_snapstore_t *ss, int32_t partition)
 {
     size_t i = 0;
 
@@ -97,7 +97,7 @@ void wb_snapstore_drop_partition(wb_snapstore_t *ss, int32_t partition)
     }
 }
 
-int64_t wb_snapstore_hold(const wb_snapstore_t *ss, int32_t partition)
+int64_t wb_plan_snapstore_hold(const wb_snapstore_t *ss, int32_t partition)
 {
     int64_t hold = -1;
     size_t i;
@@ -108,7 +108,7 @@ int64_t wb_snapstore_hold(const wb_snapstore_t *ss, int32_t partition)
     return hold;
 }
 
-size_t wb_snapstore_count(const wb_snapstore_t *ss)
+size_t wb_plan_snapstore_count(const wb_snapstore_t *ss)
 {
     return ss->n;
 }

@@ -65,17 +65,17 @@ struct wb_gplan {
 };
 
 /* Store of snapshots in flight, by group. Never NULL. */
-wb_snapstore_t *wb_snapstore_new(void);
-void wb_snapstore_destroy(wb_snapstore_t *ss);
+wb_snapstore_t *wb_plan_snapstore_new(void);
+void wb_plan_snapstore_destroy(wb_snapstore_t *ss);
 /* Forgets the snapshot of group if its id is snapshot (NULL: whatever id). */
-void wb_snapstore_release(wb_snapstore_t *ss, const char *group, const char *snapshot);
+void wb_plan_snapstore_release(wb_snapstore_t *ss, const char *group, const char *snapshot);
 /* Forgets every snapshot read from partition (a revoked or lost partition). */
-void wb_snapstore_drop_partition(wb_snapstore_t *ss, int32_t partition);
+void wb_plan_snapstore_drop_partition(wb_snapstore_t *ss, int32_t partition);
 /* Lowest first-chunk offset of the snapshots in flight on partition, or -1 for none: the
  * partition's stored offset must not pass it. */
-int64_t wb_snapstore_hold(const wb_snapstore_t *ss, int32_t partition);
+int64_t wb_plan_snapstore_hold(const wb_snapstore_t *ss, int32_t partition);
 /* Snapshots in flight (all partitions). */
-size_t wb_snapstore_count(const wb_snapstore_t *ss);
+size_t wb_plan_snapstore_count(const wb_snapstore_t *ss);
 
 /*
  * Builds the plan of a batch. in[0..n) must be in consumption order (per partition ascending

@@ -82,7 +82,7 @@ static void on_revoke(wb_worker_t *wk, const rd_kafka_topic_partition_list_t *pa
         cg[0] = wk->group_id;
         cg[1] = parts->elems[i].topic;
         cg[2] = p;
-        wb_snapstore_drop_partition(wk->ss, parts->elems[i].partition);
+        wb_plan_snapstore_drop_partition(wk->ss, parts->elems[i].partition);
         wb_batch_revoke(wk->batch, parts->elems[i].partition);
         wb_part_revoke(wk->pt, parts->elems[i].partition);
         wb_metrics_remove(wk->wm.lag, lv);
@@ -336,7 +336,7 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
                     WB_BACKOFF_DECORRELATED);
     wk->reg = wb_metrics_new();
     wb_wmetrics_init(&wk->wm, wk->reg);
-    wk->ss = wb_snapstore_new();
+    wk->ss = wb_plan_snapstore_new();
 
     wb_ldap_opts_from_conf(conf, &ao);
     if (!ao.uri || !*ao.uri || !ao.bind_dn || !ao.password) {
@@ -514,7 +514,7 @@ void wb_worker_destroy(wb_worker_t *wk)
     wb_part_destroy(wk->pt);
     wb_apply_destroy(wk->ap);
     wb_ldap_destroy(wk->ld);
-    wb_snapstore_destroy(wk->ss);
+    wb_plan_snapstore_destroy(wk->ss);
     wb_metrics_destroy(wk->reg);
     free(wk->worker_id);
     free(wk->instance_id);

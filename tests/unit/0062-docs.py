@@ -258,7 +258,7 @@ def documented_reasons(text):
 # Other places that quote reasons: (file, pattern whose group 1 holds a list of reasons).
 MENTIONS = [
     ("ctl/OPERATIONS.md", re.compile(r"^## Dead letters\n(.*?)(?=^## )", re.S | re.M)),
-    ("ctl/dlq.c", re.compile(r"--reason R\s+wb\.reason equals R \(e\.g\. ([^)]*)\)")),
+    ("ctl/ctl_dlq.c", re.compile(r"--reason R\s+wb\.reason equals R \(e\.g\. ([^)]*)\)")),
     ("common/wb_dlqhdr.h", re.compile(r"short tag: ([^*]*?)(?:, \.\.\.)?\s*\*/")),
 ]
 
@@ -383,7 +383,7 @@ def self_check():
               "| `user_gone` | x |\n## Producer member drops\n| `cloud_only` | x |\n"
               "## Events left alone\n| `kept` | x |\n")
         write(t, "ctl/OPERATIONS" + MD, "## Dead letters\n`dn_conflict`, `stale_name`\n## Next\n")
-        write(t, "ctl/dlq.c", '"  --reason R      wb.reason equals R (e.g. name_gone, poison)\\n"')
+        write(t, "ctl/ctl_dlq.c", '"  --reason R      wb.reason equals R (e.g. name_gone, poison)\\n"')
         write(t, "common/wb_dlqhdr.h", "/* short tag: poison, dn_conflict, ... */")
         got = reason_problems(t, repo_files(t))
         for w in ["'add_failed' is emitted", "'odd' is emitted", "lists reason 'not_emitted'",

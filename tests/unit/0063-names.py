@@ -33,7 +33,7 @@ ROOT = os.environ.get("WB_SOURCE_DIR") or os.path.dirname(os.path.dirname(os.pat
     os.path.abspath(__file__))))
 
 # Folders whose files must follow the rule. Add a folder here once its files are renamed.
-ENFORCED = ["common", "producer"]
+ENFORCED = ["common", "producer", "ctl", "worker"]
 
 # The only files allowed to export names outside the rule, with exactly those names.
 EXCEPTIONS = {

@@ -240,7 +240,7 @@ static void test_coalesce(void **state)
     struct wb_member a2[] = {user(U3, "S-1-5-21-1-2-3-1003")};
     struct wb_event evs[5];
     struct wb_plan_in in[5];
-    wb_snapstore_t *ss = wb_snapstore_new();
+    wb_snapstore_t *ss = wb_plan_snapstore_new();
     wb_plan_t *p;
     struct wb_gplan *g;
     const struct wb_mset_entry *e;
@@ -274,9 +274,9 @@ static void test_coalesce(void **state)
     assert_int_equal(g->first_offset, 102);
     assert_null(g->steps[0].attrs); /* members only: the group must already exist */
     assert_null(wb_plan_get(p, 2));
-    assert_int_equal(wb_snapstore_count(ss), 0);
+    assert_int_equal(wb_plan_snapstore_count(ss), 0);
     wb_plan_destroy(p);
-    wb_snapstore_destroy(ss);
+    wb_plan_snapstore_destroy(ss);
 }
 
 /* A delete ends the run: upsert, delete, upsert, unscoped -> DELETE (acknowledging the
@@ -286,7 +286,7 @@ static void test_delete_splits(void **state)
 {
     struct wb_event evs[4];
     struct wb_plan_in in[4];
-    wb_snapstore_t *ss = wb_snapstore_new();
+    wb_snapstore_t *ss = wb_plan_snapstore_new();
     wb_plan_t *p;
     struct wb_gplan *g;
     size_t i;
@@ -323,7 +323,7 @@ static void test_delete_splits(void **state)
     assert_int_equal(g->steps[0].kind, WB_STEP_UNSCOPED);
     assert_null(g->steps[0].delta);
     wb_plan_destroy(p);
-    wb_snapstore_destroy(ss);
+    wb_plan_snapstore_destroy(ss);
 }
 
 /* The redelivery after a crash between the writes and the offset commit: member changes of a
@@ -337,7 +337,7 @@ static void test_delete_after_members(void **state)
     struct wb_member r1[] = {user(U2, "S-1-5-21-1-2-3-1002")};
     struct wb_event evs[4], chunk;
     struct wb_plan_in in[4], cin;
-    wb_snapstore_t *ss = wb_snapstore_new();
+    wb_snapstore_t *ss = wb_plan_snapstore_new();
     wb_plan_t *p;
     struct wb_gplan *g;
     size_t i;
@@ -347,7 +347,7 @@ static void test_delete_after_members(void **state)
     chunk = ev_snap(G1, "s1", 1, 2, a1, 1);
     cin = (struct wb_plan_in){5, 40, &chunk};
     wb_plan_destroy(wb_plan_build(&cin, 1, ss));
-    assert_int_equal(wb_snapstore_hold(ss, 5), 40);
+    assert_int_equal(wb_plan_snapstore_hold(ss, 5), 40);
     evs[0] = ev_members(G1, NULL, 0, r1, 1);
     evs[1] = ev_members(G2, a1, 1, NULL, 0);
     evs[2] = ev_members(G1, a1, 1, NULL, 0);
@@ -366,10 +366,10 @@ static void test_delete_after_members(void **state)
     g = wb_plan_get(p, 1); /* another group of the partition is untouched */
     assert_string_equal(g->group, G2);
     assert_int_equal(g->steps[0].kind, WB_STEP_SYNC);
-    assert_int_equal(wb_snapstore_count(ss), 0);
-    assert_int_equal(wb_snapstore_hold(ss, 5), -1);
+    assert_int_equal(wb_plan_snapstore_count(ss), 0);
+    assert_int_equal(wb_plan_snapstore_hold(ss, 5), -1);
     wb_plan_destroy(p);
-    wb_snapstore_destroy(ss);
+    wb_plan_snapstore_destroy(ss);
 }
 
 /* Undecodable inputs (ev NULL) are not planned. */
@@ -377,14 +377,14 @@ static void test_poison_skipped(void **state)
 {
     struct wb_event ev = ev_upsert(G1, "x");
     struct wb_plan_in in[2] = {{0, 1, NULL}, {0, 2, &ev}};
-    wb_snapstore_t *ss = wb_snapstore_new();
+    wb_snapstore_t *ss = wb_plan_snapstore_new();
     wb_plan_t *p = wb_plan_build(in, 2, ss);
 
     (void)state;
     assert_int_equal(wb_plan_count(p), 1);
     assert_int_equal(wb_plan_get(p, 0)->first, 1);
     wb_plan_destroy(p);
-    wb_snapstore_destroy(ss);
+    wb_plan_snapstore_destroy(ss);
 }
 
 /* A snapshot over two batches: the first batch adds early and holds the partition at chunk
@@ -400,7 +400,7 @@ static void test_snapshot_across_batches(void **state)
     struct wb_event e3 = ev_members(G1, NULL, 0, rm, 1);
     struct wb_plan_in b1[] = {{5, 40, &e1}};
     struct wb_plan_in b2[] = {{5, 40, &e1}, {5, 41, &e2}, {5, 42, &e3}};
-    wb_snapstore_t *ss = wb_snapstore_new();
+    wb_snapstore_t *ss = wb_plan_snapstore_new();
     wb_plan_t *p;
     struct wb_step *st;
 
@@ -410,9 +410,9 @@ static void test_snapshot_across_batches(void **state)
     assert_null(st->desired);
     assert_null(st->snapshot);
     assert_int_equal(wb_mset_get(st->delta, WB_MEMBER_USER, U1)->op, WB_MSET_ADD);
-    assert_int_equal(wb_snapstore_count(ss), 1);
-    assert_int_equal(wb_snapstore_hold(ss, 5), 40);
-    assert_int_equal(wb_snapstore_hold(ss, 6), -1);
+    assert_int_equal(wb_plan_snapstore_count(ss), 1);
+    assert_int_equal(wb_plan_snapstore_hold(ss, 5), 40);
+    assert_int_equal(wb_plan_snapstore_hold(ss, 6), -1);
     wb_plan_destroy(p);
 
     /* Replay from the held offset plus the rest. */
@@ -426,13 +426,13 @@ static void test_snapshot_across_batches(void **state)
     assert_int_equal(wb_mset_get(st->desired, WB_MEMBER_USER, U2)->op, WB_MSET_ADD);
     assert_int_equal(wb_mset_count(st->delta), 0);
     /* Still held until the worker releases it after applying. */
-    assert_int_equal(wb_snapstore_hold(ss, 5), 40);
-    wb_snapstore_release(ss, G1, "other");
-    assert_int_equal(wb_snapstore_count(ss), 1);
-    wb_snapstore_release(ss, G1, "snapA");
-    assert_int_equal(wb_snapstore_hold(ss, 5), -1);
+    assert_int_equal(wb_plan_snapstore_hold(ss, 5), 40);
+    wb_plan_snapstore_release(ss, G1, "other");
+    assert_int_equal(wb_plan_snapstore_count(ss), 1);
+    wb_plan_snapstore_release(ss, G1, "snapA");
+    assert_int_equal(wb_plan_snapstore_hold(ss, 5), -1);
     wb_plan_destroy(p);
-    wb_snapstore_destroy(ss);
+    wb_plan_snapstore_destroy(ss);
 }
 
 /* The last chunk without the earlier ones: adds only, flagged incomplete; a new snapshot id
@@ -446,7 +446,7 @@ static void test_snapshot_incomplete_and_superseded(void **state)
     struct wb_plan_in a[] = {{1, 7, &last}};
     struct wb_plan_in b[] = {{2, 9, &n1}};
     struct wb_plan_in d[] = {{2, 11, &n2}};
-    wb_snapstore_t *ss = wb_snapstore_new();
+    wb_snapstore_t *ss = wb_plan_snapstore_new();
     wb_plan_t *p;
     struct wb_step *st;
 
@@ -460,17 +460,17 @@ static void test_snapshot_incomplete_and_superseded(void **state)
 
     p = wb_plan_build(b, 1, ss);
     wb_plan_destroy(p);
-    assert_int_equal(wb_snapstore_hold(ss, 2), 9);
+    assert_int_equal(wb_plan_snapstore_hold(ss, 2), 9);
     p = wb_plan_build(d, 1, ss);
     st = &wb_plan_get(p, 0)->steps[0];
     assert_non_null(st->desired);
     assert_string_equal(st->snapshot, "s3");
-    assert_int_equal(wb_snapstore_hold(ss, 2), 11);
+    assert_int_equal(wb_plan_snapstore_hold(ss, 2), 11);
     wb_plan_destroy(p);
-    wb_snapstore_drop_partition(ss, 2);
-    wb_snapstore_drop_partition(ss, 1);
-    assert_int_equal(wb_snapstore_count(ss), 0);
-    wb_snapstore_destroy(ss);
+    wb_plan_snapstore_drop_partition(ss, 2);
+    wb_plan_snapstore_drop_partition(ss, 1);
+    assert_int_equal(wb_plan_snapstore_count(ss), 0);
+    wb_plan_snapstore_destroy(ss);
 }
 
 /* Dead-letter headers: the documented names in order, values formatted. */
@@ -481,7 +481,7 @@ static void test_build_drop(void **state)
     struct wb_member *m1 = calloc(2, sizeof(*m1)), *m2 = calloc(2, sizeof(*m2));
     struct wb_event evs[2];
     struct wb_plan_in in[2];
-    wb_snapstore_t *ss = wb_snapstore_new();
+    wb_snapstore_t *ss = wb_plan_snapstore_new();
     wb_plan_t *p;
     struct wb_gplan *g;
     const struct wb_mset_entry *e;
@@ -508,7 +508,7 @@ static void test_build_drop(void **state)
     assert_non_null(e);
     assert_string_equal(e->m.sid, "S-1-5-21-1-2-3-1001");
     wb_plan_destroy(p);
-    wb_snapstore_destroy(ss);
+    wb_plan_snapstore_destroy(ss);
     for (size_t i = 0; i < 2; i++) {
         free(m2[i].id);
         free(m2[i].sid);

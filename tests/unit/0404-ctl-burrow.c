@@ -1,10 +1,10 @@
 /*
- * 0404-ctl-burrow: the Burrow-style lag evaluator of writebackctl lag (ctl/lag.c) on
+ * 0404-ctl-burrow: the Burrow-style lag evaluator of writebackctl lag (ctl/ctl_lag.c) on
  * hand-made windows: OK (caught up, or catching up), WARN (moving but lag never shrinks),
  * STALL (members present, committed offset frozen), STOP (no members), REWIND (committed
  * offset going backwards), and the group status and exit code (0 OK, 1 WARN, 2 ERR).
  */
-#include "lag.h"
+#include "ctl_lag.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

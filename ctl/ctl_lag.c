@@ -4,7 +4,7 @@
  * sliding window of samples, or fixed thresholds. Exit codes follow Nagios: 0 OK, 1 WARN,
  * 2 ERR, 3 UNKNOWN (broker unreachable, bad arguments).
  */
-#include "lag.h"
+#include "ctl_lag.h"
 #include "ctl.h"
 #include "ctl_kafka.h"
 #include "wb_kafka.h"

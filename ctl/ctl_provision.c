@@ -310,7 +310,7 @@ static int plan_ldap(const wb_conf_t *conf, const char *gid, const struct lines 
         in[nin].ev = &evs[i];
         nin++;
     }
-    ss = wb_snapstore_new();
+    ss = wb_plan_snapstore_new();
     plan = wb_plan_build(in, nin, ss);
     /* the worker's warnings are notes of the plan: make sure they are not filtered out */
     wb_log_set_level(level < LOG_WARNING ? LOG_WARNING : level);
@@ -321,7 +321,7 @@ static int plan_ldap(const wb_conf_t *conf, const char *gid, const struct lines 
     po->planned = true;
 out:
     wb_plan_destroy(plan);
-    wb_snapstore_destroy(ss);
+    wb_plan_snapstore_destroy(ss);
     for (i = 0; i < nin; i++)
         wb_event_free(&evs[i]);
     free(evs);

@@ -3,7 +3,7 @@
  * live in msDS-Settings of the policy object under CN=SOA-Policies,CN=System,<domain>; one
  * stale or bad SID makes a DC drop the whole policy, so every SID is resolved in AD before
  * anything is written, and more than 64 are refused. check lists the enforced groups
- * (msDS-ObjectSoa=Cloud) and the DCs that can enforce (soa_dcs.c).
+ * (msDS-ObjectSoa=Cloud) and the DCs that can enforce (ctl_soa_dcs.c).
  */
 #include "ctl.h"
 #include "wb_id.h"
