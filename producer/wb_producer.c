@@ -605,10 +605,11 @@ static wb_err_t resnap_unnamed(wb_producer_t *p, struct plan *pl)
     void *v;
     wb_err_t err = WB_OK;
     char id[37];
+    const wb_idmap_t *moved = wb_users_moved(p->users);
 
     while (wb_idmap_next(pl->r.groups, &pos, &k, &v)) {
         struct wb_rgroup *rg = v;
-        size_t unnamed = 0;
+        size_t unnamed = 0, changed = 0;
 
         if (!wb_idmap_has(pl->s1, &k) || wb_idmap_has(pl->snap, &k))
             continue;
@@ -622,14 +623,19 @@ static wb_err_t resnap_unnamed(wb_producer_t *p, struct plan *pl)
              * the producer was down) */
             if (!ui || ui->missing || (ui->removed && !ui->sid))
                 unnamed++;
+            /* its identity changed this round (made cloud-only, a new SID, or anything while
+             * the producer was down): the value AD holds is not the one the map has now, and
+             * memberOf no longer lists this group for follow_moves */
+            else if (wb_idmap_has(moved, &rg->m[i].id))
+                changed++;
         }
-        if (unnamed) {
+        if (unnamed || changed) {
             wb_idmap_add(pl->resnap, &k);
             wb_idkey_format(&k, id);
             wb_log(LOG_INFO, "PRODUCER",
-                   "group %s: %zu removed member(s) no longer known to Graph (deleted users); "
-                   "sending its whole member list",
-                   id, unnamed);
+                   "group %s: %zu removed member(s) no longer known to Graph (deleted users), "
+                   "%zu whose identity changed; sending its whole member list",
+                   id, unnamed, changed);
         }
     }
     err = read_members(p, pl, pl->resnap, NULL);

@@ -151,6 +151,31 @@ def test_identity_changes_while_the_producer_is_down():
         e.stop_all(check=True)
 
 
+def test_made_cloud_only_and_removed_while_the_producer_is_down():
+    """Found by the long soak (seed 1): a user made cloud-only AND removed from a group while
+    the producer was down. memberOf no longer lists that group, and the groups delta reports
+    the removal of a user who now has no SID, so the removal named no AD value and was dropped:
+    AD kept the old member. A removed member whose identity changed goes out as the group's
+    whole member list."""
+    with h.E2E("0908-downrm") as e:
+        us = e.create_users(3)
+        ids = [u["oid"] for u in us]
+        users = [h.synced_user(u) for u in us]
+        groups = [h.seed_group("DownRm A", None, ids), h.seed_group("DownRm B", None, ids[:2])]
+        e.start_sim(users, groups)
+        prod = e.start_producer()
+        e.start_worker("w1")
+        e.wait_converged(90)
+        assert prod.stop(30) == 0
+        e.sim.req("PATCH", "users/" + ids[0], {k: None for k in ONPREM})
+        e.sim.members(groups[0]["id"], remove=[ids[0]])
+        prod = e.start_producer("producer2")
+        e.wait_converged(90)
+        assert ad_member_sids(e, groups[0]["id"]) == {us[1]["sid"], us[2]["sid"]}
+        assert ad_member_sids(e, groups[1]["id"]) == {us[1]["sid"]}
+        e.stop_all(check=True)
+
+
 def test_dead_users_link_after_a_restart():
     """The users deltaLink of the checkpoint is dead when the producer comes back: what
     changed meanwhile cannot be known user by user, so the round is full for groups too."""
@@ -176,4 +201,6 @@ def test_dead_users_link_after_a_restart():
 if __name__ == "__main__":
     h.run([test_identity_changes_follow_into_groups, test_identity_changes_beyond_the_cap_resync,
            test_made_cloud_only_while_the_users_delta_resets,
-           test_identity_changes_while_the_producer_is_down, test_dead_users_link_after_a_restart])
+           test_identity_changes_while_the_producer_is_down,
+           test_made_cloud_only_and_removed_while_the_producer_is_down,
+           test_dead_users_link_after_a_restart])
