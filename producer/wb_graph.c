@@ -97,6 +97,19 @@ static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+void wb_graph_opts_from_conf(const wb_conf_t *conf, struct wb_graph_opts *go)
+{
+    memset(go, 0, sizeof(*go));
+    go->authority = wb_conf_get_str(conf, "graph.authority");
+    go->endpoint = wb_conf_get_str(conf, "graph.endpoint");
+    go->tenant_id = wb_conf_get_str(conf, "graph.tenant_id");
+    go->client_id = wb_conf_get_str(conf, "graph.client_id");
+    go->client_secret = wb_conf_secret(conf, "graph.client_secret_file");
+    go->ca_file = wb_conf_get_str(conf, "graph.ca_file");
+    go->timeout_ms = (long)wb_conf_get_int(conf, "graph.page_timeout_ms");
+    go->max_retries = (int)wb_conf_get_int(conf, "graph.max_retries");
+}
+
 wb_graph_t *wb_graph_new(const struct wb_graph_opts *o, char *errstr, size_t errsz)
 {
     static const char *const lbl[] = {"status"};

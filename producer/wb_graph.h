@@ -8,6 +8,7 @@
 #ifndef WB_GRAPH_H
 #define WB_GRAPH_H
 
+#include "wb_conf.h"
 #include "wb_err.h"
 #include "wb_metrics.h"
 
@@ -32,6 +33,10 @@ struct wb_graph_opts {
     unsigned backoff_base_ms;  /* first backoff delay when no Retry-After (0: 500) */
     wb_metrics_t *metrics;     /* NULL: no metrics; borrowed, must outlive the client */
 };
+
+/* The graph.* keys of conf into *go (zeroed first; metrics left NULL): one reading for the
+ * producer and the one-group read. go borrows the strings from conf. */
+void wb_graph_opts_from_conf(const wb_conf_t *conf, struct wb_graph_opts *go);
 
 /* What a page must look like (checked before WB_OK; a page that fails is "malformed"). */
 #define WB_GRAPH_OBJECT 0u /* any JSON object */

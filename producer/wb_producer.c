@@ -102,14 +102,7 @@ wb_producer_t *wb_producer_new(const wb_conf_t *conf, bool dry_run, FILE *out,
     if (!p->scope)
         goto fail;
     p->initial_url = wb_round_initial_url(wb_scope_attrs(p->scope));
-    memset(&go, 0, sizeof(go));
-    go.authority = wb_conf_get_str(conf, "graph.authority");
-    go.endpoint = wb_conf_get_str(conf, "graph.endpoint");
-    go.tenant_id = wb_conf_get_str(conf, "graph.tenant_id");
-    go.client_id = wb_conf_get_str(conf, "graph.client_id");
-    go.client_secret = wb_conf_secret(conf, "graph.client_secret_file");
-    go.ca_file = wb_conf_get_str(conf, "graph.ca_file");
-    go.timeout_ms = (long)wb_conf_get_int(conf, "graph.page_timeout_ms");
+    wb_graph_opts_from_conf(conf, &go);
     go.max_retries = p->max_retries;
     go.metrics = metrics;
     if (!go.tenant_id || !go.client_id) {

@@ -50,15 +50,7 @@ static wb_graph_t *graph_new(const wb_conf_t *conf, char *errstr, size_t errsz)
 {
     struct wb_graph_opts go;
 
-    memset(&go, 0, sizeof(go));
-    go.authority = wb_conf_get_str(conf, "graph.authority");
-    go.endpoint = wb_conf_get_str(conf, "graph.endpoint");
-    go.tenant_id = wb_conf_get_str(conf, "graph.tenant_id");
-    go.client_id = wb_conf_get_str(conf, "graph.client_id");
-    go.client_secret = wb_conf_secret(conf, "graph.client_secret_file");
-    go.ca_file = wb_conf_get_str(conf, "graph.ca_file");
-    go.timeout_ms = (long)wb_conf_get_int(conf, "graph.page_timeout_ms");
-    go.max_retries = (int)wb_conf_get_int(conf, "graph.max_retries");
+    wb_graph_opts_from_conf(conf, &go);
     if (!go.tenant_id || !go.client_id || !go.client_secret) {
         snprintf(errstr, errsz,
                  "graph.tenant_id, graph.client_id and graph.client_secret_file are required");
