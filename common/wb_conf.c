@@ -170,11 +170,130 @@ static int parse_bool(const char *s, int64_t *out)
     return -1;
 }
 
+/* Runs row p's check on s (*canon as the check sets it). 0, or -1 with err naming the key. */
+static int run_check(const struct wb_conf_prop *p, const char *s, char **canon, char *err,
+                     size_t errsz)
+{
+    char msg[512];
+
+    msg[0] = '\0';
+    if (p->check(s, canon, msg, sizeof(msg)) != 0) {
+        errf(err, errsz, "%s: %s", p->name, msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Fills err: s is not one of row p's allowed values. Returns -1. */
+static int not_allowed(const struct wb_conf_prop *p, const char *s, char *err, size_t errsz)
+{
+    char q[128], msg[512];
+
+    quote(s, q, sizeof(q));
+    allowed_render(p->allowed, msg, sizeof(msg));
+    errf(err, errsz, "%s: \"%s\" is not one of: %s", p->name, q, msg);
+    return -1;
+}
+
+/* An integer within row p's min .. max. */
+static int parse_int(const struct wb_conf_prop *p, const char *value, struct value *out, char *err,
+                     size_t errsz)
+{
+    char q[128];
+    char *end = NULL;
+    long long n;
+
+    errno = 0;
+    n = strtoll(value, &end, 10);
+    if (!*value || *end != '\0' || errno == ERANGE) {
+        quote(value, q, sizeof(q));
+        errf(err, errsz, "%s: \"%s\" is not an integer", p->name, q);
+        return -1;
+    }
+    if (n < p->min || n > p->max) {
+        errf(err, errsz, "%s: %lld is out of range (%lld .. %lld)", p->name, n, (long long)p->min,
+             (long long)p->max);
+        return -1;
+    }
+    out->num = n;
+    out->str = wb_asprintf("%lld", n);
+    return 0;
+}
+
+/* One non-empty item of a list value, checked against row p's allowed values or its check.
+ * Takes item; returns what to keep (its canonical form), or NULL with err filled. */
+static char *list_item(const struct wb_conf_prop *p, char *item, char *err, size_t errsz)
+{
+    char *canon = NULL;
+
+    if (p->allowed) {
+        canon = allowed_match(p->allowed, item);
+        if (!canon) {
+            not_allowed(p, item, err, errsz);
+            free(item);
+            return NULL;
+        }
+    } else if (p->check && run_check(p, item, &canon, err, errsz) != 0) {
+        free(item);
+        return NULL;
+    }
+    if (canon) {
+        free(item);
+        item = canon;
+    }
+    return item;
+}
+
+/* A comma-separated list: items trimmed, empty ones and repeats dropped, each checked;
+ * out->str is the canonical list joined with commas. */
+static int parse_list(const struct wb_conf_prop *p, const char *value, struct value *out, char *err,
+                      size_t errsz)
+{
+    const char *s = value;
+    size_t n = 0, i, total = 1;
+    char *joined;
+
+    while (*s) {
+        size_t len = strcspn(s, ",");
+        char *item = trim_dup(s, len);
+
+        s += len;
+        if (*s == ',')
+            s++;
+        if (!*item) {
+            free(item);
+            continue;
+        }
+        item = list_item(p, item, err, errsz);
+        if (!item)
+            return -1;
+        for (i = 0; i < n && strcmp(out->list[i], item) != 0; i++)
+            ;
+        if (i < n) {
+            free(item);
+            continue;
+        }
+        out->list = wb_realloc(out->list, (n + 2) * sizeof(char *));
+        out->list[n++] = item;
+        out->list[n] = NULL;
+        total += strlen(item) + 1;
+    }
+    joined = wb_malloc(total);
+    joined[0] = '\0';
+    for (i = 0; i < n; i++) {
+        if (i)
+            strcat(joined, ",");
+        strcat(joined, out->list[i]);
+    }
+    out->str = joined;
+    return 0;
+}
+
 /* Parses value for row p into out (which the caller clears). Messages name the key. */
 static int parse_value(const struct wb_conf_prop *p, const char *value, struct value *out,
                        char *err, size_t errsz)
 {
-    char q[128], msg[512];
+    char q[128];
     const char *problem;
     char *canon = NULL;
 
@@ -191,34 +310,12 @@ static int parse_value(const struct wb_conf_prop *p, const char *value, struct v
     }
     switch (p->type) {
     case WB_CONF_T_STR:
-        if (*value && p->check) {
-            msg[0] = '\0';
-            if (p->check(value, &canon, msg, sizeof(msg)) != 0) {
-                errf(err, errsz, "%s: %s", p->name, msg);
-                return -1;
-            }
-        }
+        if (*value && p->check && run_check(p, value, &canon, err, errsz) != 0)
+            return -1;
         out->str = canon ? canon : wb_strdup(value);
         return 0;
-    case WB_CONF_T_INT: {
-        char *end = NULL;
-        long long n;
-
-        errno = 0;
-        n = strtoll(value, &end, 10);
-        if (!*value || *end != '\0' || errno == ERANGE) {
-            errf(err, errsz, "%s: \"%s\" is not an integer", p->name, q);
-            return -1;
-        }
-        if (n < p->min || n > p->max) {
-            errf(err, errsz, "%s: %lld is out of range (%lld .. %lld)", p->name, n,
-                 (long long)p->min, (long long)p->max);
-            return -1;
-        }
-        out->num = n;
-        out->str = wb_asprintf("%lld", n);
-        return 0;
-    }
+    case WB_CONF_T_INT:
+        return parse_int(p, value, out, err, errsz);
     case WB_CONF_T_BOOL:
         if (parse_bool(value, &out->num) != 0) {
             errf(err, errsz, "%s: \"%s\" is not a boolean (true/false, yes/no, on/off, 1/0)",
@@ -229,73 +326,11 @@ static int parse_value(const struct wb_conf_prop *p, const char *value, struct v
         return 0;
     case WB_CONF_T_ENUM:
         out->str = allowed_match(p->allowed, value);
-        if (!out->str) {
-            allowed_render(p->allowed, msg, sizeof(msg));
-            errf(err, errsz, "%s: \"%s\" is not one of: %s", p->name, q, msg);
-            return -1;
-        }
+        if (!out->str)
+            return not_allowed(p, value, err, errsz);
         return 0;
-    case WB_CONF_T_LIST: {
-        const char *s = value;
-        size_t n = 0, i, total = 1;
-        char *joined;
-
-        while (*s) {
-            size_t len = strcspn(s, ",");
-            char *item = trim_dup(s, len);
-            bool dup = false;
-
-            s += len;
-            if (*s == ',')
-                s++;
-            if (!*item) {
-                free(item);
-                continue;
-            }
-            canon = NULL;
-            if (p->allowed) {
-                canon = allowed_match(p->allowed, item);
-                if (!canon) {
-                    quote(item, q, sizeof(q));
-                    allowed_render(p->allowed, msg, sizeof(msg));
-                    errf(err, errsz, "%s: \"%s\" is not one of: %s", p->name, q, msg);
-                    free(item);
-                    return -1;
-                }
-            } else if (p->check) {
-                msg[0] = '\0';
-                if (p->check(item, &canon, msg, sizeof(msg)) != 0) {
-                    errf(err, errsz, "%s: %s", p->name, msg);
-                    free(item);
-                    return -1;
-                }
-            }
-            if (canon) {
-                free(item);
-                item = canon;
-            }
-            for (i = 0; i < n; i++)
-                if (strcmp(out->list[i], item) == 0)
-                    dup = true;
-            if (dup) {
-                free(item);
-                continue;
-            }
-            out->list = wb_realloc(out->list, (n + 2) * sizeof(char *));
-            out->list[n++] = item;
-            out->list[n] = NULL;
-            total += strlen(item) + 1;
-        }
-        joined = wb_malloc(total);
-        joined[0] = '\0';
-        for (i = 0; i < n; i++) {
-            if (i)
-                strcat(joined, ",");
-            strcat(joined, out->list[i]);
-        }
-        out->str = joined;
-        return 0;
-    }
+    case WB_CONF_T_LIST:
+        return parse_list(p, value, out, err, errsz);
     }
     return -1;
 }
