@@ -153,90 +153,112 @@ static struct wb_idkey *staged_keys(const wb_idmap_t *m, void *kind, size_t *n)
     return out;
 }
 
+/* name: s, or null when s is NULL. */
+static void add_str_or_null(cJSON *j, const char *name, const char *s)
+{
+    if (s)
+        cJSON_AddStringToObject(j, name, s);
+    else
+        cJSON_AddNullToObject(j, name);
+}
+
+/* The fields only the first record has: the links, the flags, the counts and the time. */
+static void add_head(cJSON *j, const struct wb_ckpt *c, size_t nrec, const size_t *counts)
+{
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    add_str_or_null(j, "deltaLink", c->delta_link);
+    add_str_or_null(j, "usersDeltaLink", c->users_link);
+    cJSON_AddBoolToObject(j, "resync", c->resync);
+    cJSON_AddStringToObject(j, "scope", c->scope ? c->scope : "");
+    cJSON_AddNumberToObject(j, "commandOffset", (double)c->command_offset);
+    cJSON_AddNumberToObject(j, "parts", (double)nrec);
+    cJSON_AddNumberToObject(j, "inScopeCount", (double)counts[0]);
+    cJSON_AddNumberToObject(j, "stagedCount", (double)(counts[1] + counts[2]));
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cJSON_AddStringToObject(j, "ts", ts);
+}
+
+/* The four id lists of a checkpoint (nested holds parent/child pairs) and how far the records
+ * written so far have taken them: list li, position pos. */
+struct ckpt_lists {
+    struct wb_idkey *lists[4];
+    size_t counts[4];
+    size_t li, pos;
+};
+
+static const char *const list_names[4] = {"inScope", "stagedDeletes", "stagedUnscoped", "nested"};
+
+/* Adds the four arrays to record j, filled with the next per ids of cl. */
+static void add_ids(cJSON *j, struct ckpt_lists *cl, size_t per)
+{
+    cJSON *arrs[4];
+    size_t budget = per, a;
+
+    for (a = 0; a < 4; a++)
+        arrs[a] = cJSON_AddArrayToObject(j, list_names[a]);
+    while (budget > 0 && cl->li < 4) {
+        if (cl->pos >= cl->counts[cl->li]) {
+            cl->li++;
+            cl->pos = 0;
+            continue;
+        }
+        if (cl->li == 3) {
+            char pa[37], ch[37], both[80];
+
+            wb_idkey_format(&cl->lists[3][2 * cl->pos], pa);
+            wb_idkey_format(&cl->lists[3][2 * cl->pos + 1], ch);
+            snprintf(both, sizeof(both), "%s/%s", pa, ch);
+            cJSON_AddItemToArray(arrs[3], cJSON_CreateString(both));
+            cl->pos++;
+        } else {
+            add_id(arrs[cl->li], &cl->lists[cl->li][cl->pos++]);
+        }
+        budget--;
+    }
+}
+
 size_t wb_ckpt_encode(const struct wb_ckpt *c, const char *tenant, size_t per, char ***keys_out,
                       char ***values_out)
 {
-    struct wb_idkey *lists[4];
-    size_t counts[4], total, nrec, r, li = 0, pos = 0;
-    static const char *const names[4] = {"inScope", "stagedDeletes", "stagedUnscoped", "nested"};
+    struct ckpt_lists cl;
+    size_t total, nrec, r;
     char **keys, **values;
 
     if (per == 0)
         per = WB_CKPT_IDS_PER_RECORD;
-    lists[0] = wb_idmap_keys_sorted(c->in_scope, &counts[0]);
-    lists[1] = staged_keys(c->staged, WB_CKPT_STAGED_DELETE, &counts[1]);
-    lists[2] = staged_keys(c->staged, WB_CKPT_STAGED_UNSCOPED, &counts[2]);
-    lists[3] = nested_pairs(c, &counts[3]);
-    total = counts[0] + counts[1] + counts[2] + counts[3];
+    memset(&cl, 0, sizeof(cl));
+    cl.lists[0] = wb_idmap_keys_sorted(c->in_scope, &cl.counts[0]);
+    cl.lists[1] = staged_keys(c->staged, WB_CKPT_STAGED_DELETE, &cl.counts[1]);
+    cl.lists[2] = staged_keys(c->staged, WB_CKPT_STAGED_UNSCOPED, &cl.counts[2]);
+    cl.lists[3] = nested_pairs(c, &cl.counts[3]);
+    total = cl.counts[0] + cl.counts[1] + cl.counts[2] + cl.counts[3];
     nrec = total == 0 ? 1 : (total + per - 1) / per;
     keys = wb_calloc(nrec, sizeof(char *));
     values = wb_calloc(nrec, sizeof(char *));
     for (r = 0; r < nrec; r++) {
         cJSON *j = cJSON_CreateObject();
-        cJSON *arrs[4];
-        size_t budget = per, a;
 
         cJSON_AddNumberToObject(j, "v", 1);
         cJSON_AddNumberToObject(j, "round", (double)c->round);
         if (r == 0) {
             keys[r] = wb_asprintf("%s/checkpoint", tenant);
-            if (c->delta_link)
-                cJSON_AddStringToObject(j, "deltaLink", c->delta_link);
-            else
-                cJSON_AddNullToObject(j, "deltaLink");
-            if (c->users_link)
-                cJSON_AddStringToObject(j, "usersDeltaLink", c->users_link);
-            else
-                cJSON_AddNullToObject(j, "usersDeltaLink");
-            cJSON_AddBoolToObject(j, "resync", c->resync);
-            cJSON_AddStringToObject(j, "scope", c->scope ? c->scope : "");
-            cJSON_AddNumberToObject(j, "commandOffset", (double)c->command_offset);
-            cJSON_AddNumberToObject(j, "parts", (double)nrec);
-            cJSON_AddNumberToObject(j, "inScopeCount", (double)counts[0]);
-            cJSON_AddNumberToObject(j, "stagedCount", (double)(counts[1] + counts[2]));
-            {
-                char ts[32];
-                time_t now = time(NULL);
-                struct tm tm;
-
-                gmtime_r(&now, &tm);
-                strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-                cJSON_AddStringToObject(j, "ts", ts);
-            }
+            add_head(j, c, nrec, cl.counts);
         } else {
             keys[r] = wb_asprintf("%s/checkpoint/%zu", tenant, r);
             cJSON_AddNumberToObject(j, "part", (double)r);
         }
-        for (a = 0; a < 4; a++)
-            arrs[a] = cJSON_AddArrayToObject(j, names[a]);
-        while (budget > 0 && li < 4) {
-            if (pos >= counts[li]) {
-                li++;
-                pos = 0;
-                continue;
-            }
-            if (li == 3) {
-                char pa[37], ch[37], both[80];
-
-                wb_idkey_format(&lists[3][2 * pos], pa);
-                wb_idkey_format(&lists[3][2 * pos + 1], ch);
-                snprintf(both, sizeof(both), "%s/%s", pa, ch);
-                cJSON_AddItemToArray(arrs[3], cJSON_CreateString(both));
-                pos++;
-            } else {
-                add_id(arrs[li], &lists[li][pos++]);
-            }
-            budget--;
-        }
+        add_ids(j, &cl, per);
         values[r] = cJSON_PrintUnformatted(j);
         if (!values[r])
             abort();
         cJSON_Delete(j);
     }
-    free(lists[0]);
-    free(lists[1]);
-    free(lists[2]);
-    free(lists[3]);
+    for (r = 0; r < 4; r++)
+        free(cl.lists[r]);
     *keys_out = keys;
     *values_out = values;
     return nrec;
@@ -244,16 +266,15 @@ size_t wb_ckpt_encode(const struct wb_ckpt *c, const char *tenant, size_t per, c
 
 static wb_err_t read_lists(struct wb_ckpt *c, const cJSON *j, char *reason, size_t sz)
 {
-    static const char *const names[4] = {"inScope", "stagedDeletes", "stagedUnscoped", "nested"};
     size_t a;
 
     for (a = 0; a < 4; a++) {
-        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, names[a]), *e;
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, list_names[a]), *e;
 
         if (!arr)
             continue;
         if (!cJSON_IsArray(arr))
-            return wb_err_invalid(reason, sz, "%s is not an array", names[a]);
+            return wb_err_invalid(reason, sz, "%s is not an array", list_names[a]);
         cJSON_ArrayForEach(e, arr)
         {
             struct wb_idkey k, ch;
@@ -272,7 +293,7 @@ static wb_err_t read_lists(struct wb_ckpt *c, const cJSON *j, char *reason, size
                 continue;
             }
             if (!cJSON_IsString(e) || !wb_idkey_parse(e->valuestring, &k))
-                return wb_err_invalid(reason, sz, "%s holds a non-GUID", names[a]);
+                return wb_err_invalid(reason, sz, "%s holds a non-GUID", list_names[a]);
             if (a == 0)
                 wb_idmap_add(c->in_scope, &k);
             else
