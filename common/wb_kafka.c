@@ -427,26 +427,14 @@ static wb_err_t create_error_class(rd_kafka_resp_err_t err)
     }
 }
 
-wb_err_t wb_kafka_create_topic(rd_kafka_t *rk, const char *name, int partitions,
-                               const char *const *config, int timeout_ms)
+/* The NewTopic of name with its config pairs (name, value, ..., NULL), or NULL (logged). */
+static rd_kafka_NewTopic_t *new_topic(const char *name, int partitions, const char *const *config)
 {
     char buf[512];
     rd_kafka_NewTopic_t *nt = NULL;
-    rd_kafka_AdminOptions_t *opts = NULL;
-    rd_kafka_queue_t *q = NULL;
-    rd_kafka_event_t *ev = NULL;
-    rd_kafka_topic_t *rkt = NULL;
-    const rd_kafka_topic_result_t **res;
     rd_kafka_resp_err_t err;
-    long long deadline = now_ms() + timeout_ms, left;
-    size_t i, cnt = 0;
-    wb_err_t rc = WB_ERR_FATAL;
+    size_t i;
 
-    if (!rk || !name || !*name || partitions == 0 || partitions < -1 || timeout_ms <= 0) {
-        wb_log(LOG_ERR, FAC, "create topic %s: bad arguments (partitions %d, timeout %d ms)",
-               name ? name : "(null)", partitions, timeout_ms);
-        return WB_ERR_FATAL;
-    }
     nt = rd_kafka_NewTopic_new(name, partitions, -1, buf, sizeof(buf));
     if (!nt) {
         wb_log(LOG_ERR, FAC, "create topic %s: %s", name, buf);
@@ -458,9 +446,30 @@ wb_err_t wb_kafka_create_topic(rd_kafka_t *rk, const char *name, int partitions,
         if (err) {
             wb_log(LOG_ERR, FAC, "create topic %s: setting %s: %s", name, config[i],
                    config[i + 1] ? rd_kafka_err2str(err) : "no value given");
+            rd_kafka_NewTopic_destroy(nt);
+            nt = NULL;
             goto out;
         }
     }
+
+out:
+    return nt;
+}
+
+/* Sends the CreateTopics request for nt and reads its answer: WB_OK when the topic was
+ * created or already exists, else the class of the error (logged). */
+static wb_err_t send_create(rd_kafka_t *rk, rd_kafka_NewTopic_t *nt, const char *name,
+                            int partitions, int timeout_ms)
+{
+    char buf[512];
+    rd_kafka_AdminOptions_t *opts = NULL;
+    rd_kafka_queue_t *q = NULL;
+    rd_kafka_event_t *ev = NULL;
+    const rd_kafka_topic_result_t **res;
+    rd_kafka_resp_err_t err;
+    size_t cnt = 0;
+    wb_err_t rc = WB_ERR_FATAL;
+
     opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     if (rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, buf, sizeof(buf)) ||
         rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, buf, sizeof(buf))) {
@@ -496,9 +505,27 @@ wb_err_t wb_kafka_create_topic(rd_kafka_t *rk, const char *name, int partitions,
     } else {
         wb_log(LOG_INFO, FAC, "created topic %s (%d partitions)", name, partitions);
     }
+    rc = WB_OK;
 
-    /* CreateTopics answers before every broker has the new partitions' leaders. */
-    rkt = rd_kafka_topic_new(rk, name, NULL);
+out:
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    if (q)
+        rd_kafka_queue_destroy(q);
+    if (opts)
+        rd_kafka_AdminOptions_destroy(opts);
+    return rc;
+}
+
+/* Waits until deadline (ms, now_ms clock) for every partition of name to have a leader:
+ * CreateTopics answers before every broker has them. */
+static wb_err_t wait_leaders(rd_kafka_t *rk, const char *name, int partitions, long long deadline,
+                             int timeout_ms)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, name, NULL);
+    long long left;
+    wb_err_t rc;
+
     for (;;) {
         left = deadline - now_ms();
         if (left < 1)
@@ -515,15 +542,31 @@ wb_err_t wb_kafka_create_topic(rd_kafka_t *rk, const char *name, int partitions,
         }
         nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
     }
-out:
     if (rkt)
         rd_kafka_topic_destroy(rkt);
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    if (q)
-        rd_kafka_queue_destroy(q);
-    if (opts)
-        rd_kafka_AdminOptions_destroy(opts);
+    return rc;
+}
+
+wb_err_t wb_kafka_create_topic(rd_kafka_t *rk, const char *name, int partitions,
+                               const char *const *config, int timeout_ms)
+{
+    rd_kafka_NewTopic_t *nt = NULL;
+    long long deadline = now_ms() + timeout_ms;
+    wb_err_t rc = WB_ERR_FATAL;
+
+    if (!rk || !name || !*name || partitions == 0 || partitions < -1 || timeout_ms <= 0) {
+        wb_log(LOG_ERR, FAC, "create topic %s: bad arguments (partitions %d, timeout %d ms)",
+               name ? name : "(null)", partitions, timeout_ms);
+        return WB_ERR_FATAL;
+    }
+    nt = new_topic(name, partitions, config);
+    if (!nt)
+        goto out;
+    rc = send_create(rk, nt, name, partitions, timeout_ms);
+    if (rc == WB_OK)
+        rc = wait_leaders(rk, name, partitions, deadline, timeout_ms);
+
+out:
     if (nt)
         rd_kafka_NewTopic_destroy(nt);
     return rc;
