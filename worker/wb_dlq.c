@@ -27,36 +27,48 @@ static bool permanent(rd_kafka_resp_err_t err)
     }
 }
 
-/* Produces one record and waits for its report. Returns the error (0 = acknowledged), with
- * MSG_SIZE_TOO_LARGE standing for any permanent local refusal; dpart and doff on success. */
-static rd_kafka_resp_err_t produce_wait(rd_kafka_t *rk, const char *topic, const void *key,
-                                        size_t keylen, const void *value, size_t len,
-                                        const struct wb_kafka_header *hdrs, size_t n,
-                                        int timeout_ms, int32_t *dpart, int64_t *doff)
+/* One dead letter being sent: wb_dlq_send's record, the headers built for it, and where the
+ * broker stored it. */
+struct dlq_send {
+    rd_kafka_t *rk;
+    const char *topic;
+    const void *key;
+    size_t keylen;
+    struct wb_kafka_header *hdrs;
+    size_t n;
+    int timeout_ms;
+    int32_t dpart;
+    int64_t doff;
+};
+
+/* Produces s's record with value[0..len) and waits for its report. Returns the error (0 =
+ * acknowledged, with s->dpart and s->doff set), with MSG_SIZE_TOO_LARGE standing for any
+ * permanent local refusal. */
+static rd_kafka_resp_err_t produce_wait(struct dlq_send *s, const void *value, size_t len)
 {
     struct wb_kafka_delivery d = {0};
     int waited = 0;
     wb_err_t rc;
 
-    rc = wb_kafka_produce(rk, topic, key, keylen, value, len, hdrs, n, &d);
+    rc = wb_kafka_produce(s->rk, s->topic, s->key, s->keylen, value, len, s->hdrs, s->n, &d);
     if (rc == WB_ERR_INVALID)
         return RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE; /* refused locally, e.g. message.max.bytes */
     if (rc != WB_OK)
         return RD_KAFKA_RESP_ERR__FAIL;
-    while (!d.done && waited < timeout_ms) {
-        rd_kafka_poll(rk, 50);
+    while (!d.done && waited < s->timeout_ms) {
+        rd_kafka_poll(s->rk, 50);
         waited += 50;
     }
     if (!d.done) {
         /* The report may still arrive; d lives on our stack, so wait for it unbounded-ish
          * rather than let the callback write into a dead frame. */
-        wb_log(LOG_WARNING, "DLQ", "dead letter to %s not acknowledged after %d ms; waiting", topic,
-               timeout_ms);
+        wb_log(LOG_WARNING, "DLQ", "dead letter to %s not acknowledged after %d ms; waiting",
+               s->topic, s->timeout_ms);
         while (!d.done)
-            rd_kafka_poll(rk, 100);
+            rd_kafka_poll(s->rk, 100);
     }
-    *dpart = d.partition;
-    *doff = d.offset;
+    s->dpart = d.partition;
+    s->doff = d.offset;
     return d.err;
 }
 
@@ -67,23 +79,12 @@ static void cap(struct wb_kafka_header *h, size_t max)
         h->len = max;
 }
 
-wb_err_t wb_dlq_send(rd_kafka_t *rk, const char *topic, const void *key, size_t keylen,
-                     const void *value, size_t len, const rd_kafka_headers_t *orig,
-                     const struct wb_dlqhdr_info *info, int timeout_ms, struct wb_dlq_outcome *out)
+/* Copies the original record's headers into hdrs, except ours (written afresh). Returns how
+ * many; the values are borrowed from orig. */
+static size_t copy_orig_headers(const rd_kafka_headers_t *orig, struct wb_kafka_header *hdrs)
 {
-    struct wb_kafka_header *hdrs = NULL;
-    struct wb_dlq_outcome dummy;
-    struct wb_dlqhdr_buf buf;
     size_t norig = orig ? rd_kafka_header_cnt(orig) : 0, n = 0, i;
-    int32_t dpart = -1;
-    int64_t doff = -1;
-    rd_kafka_resp_err_t err;
-    wb_err_t rc = WB_OK;
 
-    if (!out)
-        out = &dummy;
-    memset(out, 0, sizeof(*out));
-    hdrs = wb_calloc(norig + WB_DLQHDR_COUNT, sizeof(*hdrs));
     for (i = 0; i < norig; i++) {
         const char *name;
         const void *val;
@@ -97,33 +98,62 @@ wb_err_t wb_dlq_send(rd_kafka_t *rk, const char *topic, const void *key, size_t 
         hdrs[n].value = val;
         hdrs[n++].len = val ? vlen : 0;
     }
-    wb_dlqhdr_encode(info, hdrs + n, &buf);
-    n += WB_DLQHDR_NSTANDARD;
-    err = produce_wait(rk, topic, key, keylen, value, len, hdrs, n, timeout_ms, &dpart, &doff);
+    return n;
+}
+
+/* After the full record was refused for good (err): sends the bounded forms, only our headers
+ * (each capped) with the key and payload cut, then without the payload. Returns the last
+ * error; out->bounded says which form was sent last. */
+static rd_kafka_resp_err_t send_bounded(struct dlq_send *s, const struct wb_dlqhdr_info *info,
+                                        const void *value, size_t len, rd_kafka_resp_err_t err,
+                                        struct wb_dlq_outcome *out)
+{
+    struct wb_dlqhdr_buf buf;
+    size_t i;
+
+    out->refused = err;
+    wb_log(LOG_WARNING, "DLQ",
+           "dead letter of %s [%d] at offset %lld (%zu bytes) refused by %s: %s; sending it "
+           "truncated",
+           info->orig_topic ? info->orig_topic : "", (int)info->orig_partition,
+           (long long)info->orig_offset, len, s->topic, rd_kafka_err2name(err));
+    wb_dlqhdr_encode(info, s->hdrs, &buf);
+    for (i = 0; i < WB_DLQHDR_NSTANDARD; i++)
+        cap(&s->hdrs[i], WB_DLQ_TRUNCATED_KEY);
+    wb_dlqhdr_encode_bounded(len, rd_kafka_err2name(err), s->hdrs + WB_DLQHDR_NSTANDARD, &buf);
+    s->n = WB_DLQHDR_COUNT;
+    if (s->keylen > WB_DLQ_TRUNCATED_KEY)
+        s->keylen = WB_DLQ_TRUNCATED_KEY;
+    out->bounded = 1;
+    err = produce_wait(s, value, len < WB_DLQ_TRUNCATED_BYTES ? len : WB_DLQ_TRUNCATED_BYTES);
     if (err && permanent(err)) {
-        /* Bounded forms: only our headers (each capped), the key and payload cut. */
-        out->refused = err;
-        wb_log(LOG_WARNING, "DLQ",
-               "dead letter of %s [%d] at offset %lld (%zu bytes) refused by %s: %s; sending it "
-               "truncated",
-               info->orig_topic ? info->orig_topic : "", (int)info->orig_partition,
-               (long long)info->orig_offset, len, topic, rd_kafka_err2name(err));
-        wb_dlqhdr_encode(info, hdrs, &buf);
-        for (i = 0; i < WB_DLQHDR_NSTANDARD; i++)
-            cap(&hdrs[i], WB_DLQ_TRUNCATED_KEY);
-        wb_dlqhdr_encode_bounded(len, rd_kafka_err2name(err), hdrs + WB_DLQHDR_NSTANDARD, &buf);
-        n = WB_DLQHDR_COUNT;
-        if (keylen > WB_DLQ_TRUNCATED_KEY)
-            keylen = WB_DLQ_TRUNCATED_KEY;
-        out->bounded = 1;
-        err = produce_wait(rk, topic, key, keylen, value,
-                           len < WB_DLQ_TRUNCATED_BYTES ? len : WB_DLQ_TRUNCATED_BYTES, hdrs, n,
-                           timeout_ms, &dpart, &doff);
-        if (err && permanent(err)) {
-            out->bounded = 2;
-            err = produce_wait(rk, topic, key, keylen, NULL, 0, hdrs, n, timeout_ms, &dpart, &doff);
-        }
+        out->bounded = 2;
+        err = produce_wait(s, NULL, 0);
     }
+    return err;
+}
+
+wb_err_t wb_dlq_send(rd_kafka_t *rk, const char *topic, const void *key, size_t keylen,
+                     const void *value, size_t len, const rd_kafka_headers_t *orig,
+                     const struct wb_dlqhdr_info *info, int timeout_ms, struct wb_dlq_outcome *out)
+{
+    struct dlq_send s = {rk, topic, key, keylen, NULL, 0, timeout_ms, -1, -1};
+    struct wb_dlq_outcome dummy;
+    struct wb_dlqhdr_buf buf;
+    size_t norig = orig ? rd_kafka_header_cnt(orig) : 0;
+    rd_kafka_resp_err_t err;
+    wb_err_t rc = WB_OK;
+
+    if (!out)
+        out = &dummy;
+    memset(out, 0, sizeof(*out));
+    s.hdrs = wb_calloc(norig + WB_DLQHDR_COUNT, sizeof(*s.hdrs));
+    s.n = copy_orig_headers(orig, s.hdrs);
+    wb_dlqhdr_encode(info, s.hdrs + s.n, &buf);
+    s.n += WB_DLQHDR_NSTANDARD;
+    err = produce_wait(&s, value, len);
+    if (err && permanent(err))
+        err = send_bounded(&s, info, value, len, err, out);
     if (err) {
         out->err = err;
         wb_log(LOG_ERR, "DLQ",
@@ -141,12 +171,12 @@ wb_err_t wb_dlq_send(rd_kafka_t *rk, const char *topic, const void *key, size_t 
            "dead-lettered partition=%d offset=%lld reason=%s class=%s to %s [%d] at offset "
            "%lld%s",
            (int)info->orig_partition, (long long)info->orig_offset,
-           info->reason ? info->reason : "", wb_err_name(info->cls), topic, (int)dpart,
-           (long long)doff,
+           info->reason ? info->reason : "", wb_err_name(info->cls), topic, (int)s.dpart,
+           (long long)s.doff,
            out->bounded == 1   ? " (truncated)"
            : out->bounded == 2 ? " (payload dropped)"
                                : "");
 out:
-    free(hdrs);
+    free(s.hdrs);
     return rc;
 }
