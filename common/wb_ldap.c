@@ -200,57 +200,97 @@ out:
     return rc;
 }
 
+/* The URI and TLS settings of ld that forbid connecting: fills errstr and returns the LDAP
+ * code to answer, or LDAP_SUCCESS. */
+static int refuse_settings(const wb_ldap_t *ld, enum uri_kind kind, char *errstr, size_t errsz)
+{
+    if (kind == URI_LDAP && !ld->starttls && !ld->allow_insecure) {
+        snprintf(errstr, errsz,
+                 "%s: refusing a simple bind over plain ldap:// without TLS: use ldaps://, "
+                 "StartTLS (ldap.starttls=true), or ldap.allow_insecure=true for tests",
+                 ld->uri);
+        return LDAP_CONFIDENTIALITY_REQUIRED;
+    }
+    if (ld->starttls && kind != URI_LDAP) {
+        snprintf(errstr, errsz, "%s: StartTLS needs ldap:// URIs", ld->uri);
+        return LDAP_PARAM_ERROR;
+    }
+    return LDAP_SUCCESS;
+}
+
+/* Protocol version, no referrals, and the handle's timeouts on l. 0, or -1 when one fails. */
+static int set_options(LDAP *l, int timeout_ms)
+{
+    struct timeval tv = ms_to_tv(timeout_ms);
+    int version = LDAP_VERSION3;
+    int timelimit = (timeout_ms + 999) / 1000;
+
+    if (ldap_set_option(l, LDAP_OPT_PROTOCOL_VERSION, &version) != LDAP_OPT_SUCCESS ||
+        ldap_set_option(l, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS ||
+        ldap_set_option(l, LDAP_OPT_NETWORK_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
+        ldap_set_option(l, LDAP_OPT_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
+        ldap_set_option(l, LDAP_OPT_TIMELIMIT, &timelimit) != LDAP_OPT_SUCCESS)
+        return -1;
+    return 0;
+}
+
+/* The message of a failed connect step: the URI, the step, the result code and the server's
+ * (or libldap's) diagnostic read from l (NULL when there is no handle yet), with a hint on
+ * what to check when a TLS handshake is the likely cause. */
+static void connect_error(const wb_ldap_t *ld, LDAP *l, int tls, const char *step, int rc,
+                          char *errstr, size_t errsz)
+{
+    char *diag = NULL;
+    int tls_hint;
+
+    if (!l) {
+        snprintf(errstr, errsz, "%s: %s failed: %s (%d)", ld->uri, step, ldap_err2string(rc), rc);
+        return;
+    }
+    ldap_get_option(l, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+    /* GnuTLS-built libldap reports a failed verification as "Can't contact LDAP server" with an
+     * unhelpful diagnostic: say what to check. */
+    tls_hint = tls && (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR) && diag && *diag;
+    snprintf(errstr, errsz, "%s: %s as %s failed: %s (%d)%s%s%s%s%s", ld->uri, step, ld->bind_dn,
+             ldap_err2string(rc), rc, diag && *diag ? ": " : "", diag ? diag : "",
+             tls_hint ? "; TLS handshake failed: is the server certificate issued by a CA in " : "",
+             tls_hint ? (ld->ca_file ? ld->ca_file : "the system trust store") : "",
+             tls_hint ? " and for the host named in the URI?" : "");
+    ldap_memfree(diag);
+}
+
 /* Connects, sets TLS and timeouts, binds. Returns an LDAP result code (LDAP_SUCCESS, a
  * server's answer, or a negative client code) and fills errstr on failure. The handle's
  * previous connection must already be gone. */
 static int do_connect(wb_ldap_t *ld, char *errstr, size_t errsz)
 {
     LDAP *l = NULL;
-    char *diag = NULL;
     const char *step = "initialize";
-    struct timeval tv = ms_to_tv(ld->timeout_ms);
     struct berval cred;
-    int version = LDAP_VERSION3;
-    int timelimit = (ld->timeout_ms + 999) / 1000;
     enum uri_kind kind = uri_kind_of(ld->uri);
-    int have_msg = 0;
+    int tls = kind == URI_LDAPS || ld->starttls;
+    int have_msg = 1;
     int rc;
 
-    if (kind == URI_LDAP && !ld->starttls && !ld->allow_insecure) {
-        snprintf(errstr, errsz,
-                 "%s: refusing a simple bind over plain ldap:// without TLS: use ldaps://, "
-                 "StartTLS (ldap.starttls=true), or ldap.allow_insecure=true for tests",
-                 ld->uri);
-        have_msg = 1;
-        rc = LDAP_CONFIDENTIALITY_REQUIRED;
+    rc = refuse_settings(ld, kind, errstr, errsz);
+    if (rc != LDAP_SUCCESS)
         goto out;
-    }
-    if (ld->starttls && kind != URI_LDAP) {
-        snprintf(errstr, errsz, "%s: StartTLS needs ldap:// URIs", ld->uri);
-        have_msg = 1;
-        rc = LDAP_PARAM_ERROR;
-        goto out;
-    }
+    have_msg = 0;
     no_global_defaults();
     rc = ldap_initialize(&l, ld->uri);
     if (rc != LDAP_SUCCESS)
         goto out;
     step = "set options";
-    if (ldap_set_option(l, LDAP_OPT_PROTOCOL_VERSION, &version) != LDAP_OPT_SUCCESS ||
-        ldap_set_option(l, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS ||
-        ldap_set_option(l, LDAP_OPT_NETWORK_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
-        ldap_set_option(l, LDAP_OPT_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
-        ldap_set_option(l, LDAP_OPT_TIMELIMIT, &timelimit) != LDAP_OPT_SUCCESS) {
+    if (set_options(l, ld->timeout_ms) != 0) {
         rc = LDAP_LOCAL_ERROR;
         goto out;
     }
-    if (kind == URI_LDAPS || ld->starttls) {
+    if (tls) {
         step = "TLS options";
         rc = set_tls(l, ld->ca_file, errstr, errsz);
-        if (rc != LDAP_SUCCESS) {
-            have_msg = 1;
+        have_msg = rc != LDAP_SUCCESS;
+        if (rc != LDAP_SUCCESS)
             goto out;
-        }
     }
     if (ld->starttls) {
         step = "StartTLS";
@@ -268,25 +308,8 @@ static int do_connect(wb_ldap_t *ld, char *errstr, size_t errsz)
     l = NULL;
 
 out:
-    if (rc != LDAP_SUCCESS && have_msg) {
-        /* errstr already says why */
-    } else if (rc != LDAP_SUCCESS && l) {
-        ldap_get_option(l, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
-        /* GnuTLS-built libldap reports a failed verification as "Can't contact LDAP server"
-         * with an unhelpful diagnostic: say what to check. */
-        int tls_hint = (kind == URI_LDAPS || ld->starttls) &&
-                       (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR) && diag && *diag;
-
-        snprintf(errstr, errsz, "%s: %s as %s failed: %s (%d)%s%s%s%s%s", ld->uri, step,
-                 ld->bind_dn, ldap_err2string(rc), rc, diag && *diag ? ": " : "", diag ? diag : "",
-                 tls_hint ? "; TLS handshake failed: is the server certificate issued by a CA in "
-                          : "",
-                 tls_hint ? (ld->ca_file ? ld->ca_file : "the system trust store") : "",
-                 tls_hint ? " and for the host named in the URI?" : "");
-    } else if (rc != LDAP_SUCCESS) {
-        snprintf(errstr, errsz, "%s: %s failed: %s (%d)", ld->uri, step, ldap_err2string(rc), rc);
-    }
-    ldap_memfree(diag);
+    if (rc != LDAP_SUCCESS && !have_msg) /* else errstr already says why */
+        connect_error(ld, l, tls, step, rc, errstr, errsz);
     if (l)
         ldap_unbind_ext_s(l, NULL, NULL);
     return rc;
@@ -631,6 +654,21 @@ out:
     return rc;
 }
 
+/* Copies entry msg for the caller (copy_entry), recording why it cannot: an attribute with too
+ * many values is WB_ERR_INVALID. */
+static wb_err_t take_entry(wb_ldap_t *ld, LDAPMessage *msg, struct wb_ldap_entry **out)
+{
+    int rc = copy_entry(ld->l, msg, out);
+
+    if (rc == LDAP_SIZELIMIT_EXCEEDED) {
+        set_local_error(ld, rc, "an attribute has more values than a search may hold");
+        return WB_ERR_INVALID;
+    }
+    if (rc != LDAP_SUCCESS)
+        return set_local_error(ld, rc, "cannot decode the entry");
+    return WB_OK;
+}
+
 static const int scope_map[] = {LDAP_SCOPE_BASE, LDAP_SCOPE_ONELEVEL, LDAP_SCOPE_SUBTREE};
 
 wb_err_t wb_ldap_search_unique(wb_ldap_t *ld, const char *base, enum wb_ldap_scope scope,
@@ -675,16 +713,9 @@ wb_err_t wb_ldap_search_unique(wb_ldap_t *ld, const char *base, enum wb_ldap_sco
         goto out;
     }
     if (nentries == 1) {
-        rc = copy_entry(ld->l, ldap_first_entry(ld->l, res), out);
-        if (rc == LDAP_SIZELIMIT_EXCEEDED) {
-            set_local_error(ld, rc, "an attribute has more values than a search may hold");
-            err = WB_ERR_INVALID;
+        err = take_entry(ld, ldap_first_entry(ld->l, res), out);
+        if (err != WB_OK)
             goto out;
-        }
-        if (rc != LDAP_SUCCESS) {
-            err = set_local_error(ld, rc, "cannot decode the entry");
-            goto out;
-        }
     }
     set_result(ld, LDAP_SUCCESS);
     err = WB_OK;
@@ -692,6 +723,61 @@ wb_err_t wb_ldap_search_unique(wb_ldap_t *ld, const char *base, enum wb_ldap_sco
 out:
     ldap_msgfree(res);
     return err;
+}
+
+/* Sends the search for the page after cookie (without the control when page_size is 0) and
+ * waits for it. WB_OK, or the class of the failure (recorded). */
+static wb_err_t request_page(wb_ldap_t *ld, const char *base, int scope, const char *filter,
+                             char **attrs, int page_size, struct berval *cookie, LDAPMessage **res)
+{
+    LDAPControl *pc = NULL, *ctrls[2] = {NULL, NULL};
+    int rc;
+
+    if (page_size > 0 && ldap_create_page_control(ld->l, page_size, cookie, 0, &pc) != LDAP_SUCCESS)
+        return set_local_error(ld, LDAP_SERVER_DOWN, "cannot build the paged results control");
+    ctrls[0] = pc;
+    rc = hooked_search(ld, base, scope, filter, attrs, pc ? ctrls : NULL, 0, res);
+    ldap_control_free(pc);
+    return rc == LDAP_SUCCESS ? WB_OK : wb_err_from_ldap(rc); /* recorded by hooked_search */
+}
+
+/* Passes every entry of the page res to cb. WB_OK, or what stopped it (recorded). */
+static wb_err_t page_entries(wb_ldap_t *ld, LDAPMessage *res, wb_ldap_entry_cb cb, void *opaque)
+{
+    LDAPMessage *msg;
+    wb_err_t err = WB_OK;
+
+    for (msg = ldap_first_entry(ld->l, res); msg && err == WB_OK;
+         msg = ldap_next_entry(ld->l, msg)) {
+        struct wb_ldap_entry *e = NULL;
+
+        err = take_entry(ld, msg, &e);
+        if (err == WB_OK) {
+            err = cb(e, opaque);
+            if (err != WB_OK)
+                set_local_error(ld, LDAP_SUCCESS, "stopped by the entry callback");
+        }
+        wb_ldap_entry_free(e);
+    }
+    return err;
+}
+
+/* The result code of the page res, and in *next the server's cookie for the page after it
+ * (empty after the last page). */
+static int page_result(wb_ldap_t *ld, LDAPMessage *res, struct berval *next)
+{
+    LDAPControl **rctrls = NULL;
+    ber_int_t total = 0;
+    int rc = LDAP_SUCCESS;
+
+    if (ldap_parse_result(ld->l, res, &rc, NULL, NULL, NULL, &rctrls, 0) == LDAP_SUCCESS) {
+        LDAPControl *c = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, rctrls, NULL);
+
+        if (c)
+            ldap_parse_pageresponse_control(ld->l, c, &total, next);
+        ldap_controls_free(rctrls);
+    }
+    return rc;
 }
 
 wb_err_t wb_ldap_search_paged(wb_ldap_t *ld, const char *base, enum wb_ldap_scope scope,
@@ -708,55 +794,20 @@ wb_err_t wb_ldap_search_paged(wb_ldap_t *ld, const char *base, enum wb_ldap_scop
         goto out;
     }
     for (;;) {
-        LDAPControl *pc = NULL, **rctrls = NULL, *ctrls[2] = {NULL, NULL};
         struct berval next = {0, NULL};
-        LDAPMessage *msg;
-        ber_int_t total = 0;
         int rc;
 
         if (disconnected(ld, "search")) {
             err = WB_ERR_TRANSIENT;
             goto out;
         }
-        if (page_size > 0 &&
-            ldap_create_page_control(ld->l, page_size, &cookie, 0, &pc) != LDAP_SUCCESS) {
-            err = set_local_error(ld, LDAP_SERVER_DOWN, "cannot build the paged results control");
-            goto out;
-        }
-        ctrls[0] = pc;
-        rc = hooked_search(ld, base, scope_map[scope], filter, attrs ? (char **)attrs : no_attrs,
-                           pc ? ctrls : NULL, 0, &res);
-        ldap_control_free(pc);
-        if (rc != LDAP_SUCCESS) {
-            err = wb_err_from_ldap(rc); /* recorded by hooked_search */
-            goto out;
-        }
-        for (msg = ldap_first_entry(ld->l, res); msg && err == WB_OK;
-             msg = ldap_next_entry(ld->l, msg)) {
-            struct wb_ldap_entry *e = NULL;
-
-            rc = copy_entry(ld->l, msg, &e);
-            if (rc == LDAP_SIZELIMIT_EXCEEDED) {
-                set_local_error(ld, rc, "an attribute has more values than a search may hold");
-                err = WB_ERR_INVALID;
-            } else if (rc != LDAP_SUCCESS) {
-                err = set_local_error(ld, rc, "cannot decode the entry");
-            } else {
-                err = cb(e, opaque);
-                if (err != WB_OK)
-                    set_local_error(ld, LDAP_SUCCESS, "stopped by the entry callback");
-            }
-            wb_ldap_entry_free(e);
-        }
+        err = request_page(ld, base, scope_map[scope], filter, attrs ? (char **)attrs : no_attrs,
+                           page_size, &cookie, &res);
+        if (err == WB_OK)
+            err = page_entries(ld, res, cb, opaque);
         if (err != WB_OK)
             goto out;
-        if (ldap_parse_result(ld->l, res, &rc, NULL, NULL, NULL, &rctrls, 0) == LDAP_SUCCESS) {
-            LDAPControl *c = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, rctrls, NULL);
-
-            if (c)
-                ldap_parse_pageresponse_control(ld->l, c, &total, &next);
-            ldap_controls_free(rctrls);
-        }
+        rc = page_result(ld, res, &next);
         ldap_msgfree(res);
         res = NULL;
         ber_memfree(cookie.bv_val);
