@@ -1,7 +1,7 @@
 /*
  * wb_conf_int: private to the wb_conf*.c files: the configuration's representation and the
- * helpers that parsing (wb_conf.c), validation (wb_conf_validate.c) and output
- * (wb_conf_doc.c) share. Nothing else includes it.
+ * helpers that setting (wb_conf.c), value parsing (wb_conf_value.c), validation
+ * (wb_conf_validate.c) and output (wb_conf_doc.c) share. Nothing else includes it.
  */
 #ifndef WB_CONF_INT_H
 #define WB_CONF_INT_H
@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "wb_mem.h"
 
 #define MAX_LINE       (1024 * 1024) /* a file line, or a value */
 #define MAX_SECRET     (64 * 1024)
@@ -136,5 +138,49 @@ static inline struct kafka_kv *kv_find(const wb_conf_t *conf, const char *name)
             return &conf->kv[i];
     return NULL;
 }
+
+/* Printable, bounded rendering of untrusted text for messages. */
+static inline void quote(const char *s, char *out, size_t outsz)
+{
+    size_t o = 0;
+
+    for (; *s && o + 8 < outsz; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (o >= 60) {
+            memcpy(out + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+            o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
+        else
+            out[o++] = (char)c;
+    }
+    out[o] = '\0';
+}
+
+/* s[0..n) without leading and trailing blanks, as a new string. */
+static inline char *trim_dup(const char *s, size_t n)
+{
+    while (n > 0 && (*s == ' ' || *s == '\t')) {
+        s++;
+        n--;
+    }
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    return wb_strndup(s, n);
+}
+
+/* Parses value for row p into out (which the caller clears with wb_conf_value_clear): 0, or -1
+ * with a message naming the key in err (wb_conf_value.c). */
+int wb_conf_value_parse(const struct wb_conf_prop *p, const char *value, struct value *out,
+                        char *err, size_t errsz);
+
+/* Frees what v holds (the secret wiped) and zeroes it. */
+void wb_conf_value_clear(struct value *v);
+
+/* Why s is not acceptable text (not UTF-8, a control character), or NULL when it is. */
+const char *wb_conf_value_problem(const char *s);
 
 #endif
