@@ -121,13 +121,53 @@ static wb_err_t members_validate(const struct wb_member *v, size_t n, const char
     return WB_OK;
 }
 
+/* The attributes of an upsert: a display name, at most WB_EVENT_MAX_GROUP_TYPES group types,
+ * extra attributes in an object and none under a reserved name. */
+static wb_err_t attrs_validate(const struct wb_group_attrs *a, char *reason, size_t reasonsz)
+{
+    const cJSON *x;
+    size_t i;
+
+    if (!a->display_name)
+        return wb_err_invalid(reason, reasonsz, "attrs.displayName: missing");
+    if (a->group_types_count > WB_EVENT_MAX_GROUP_TYPES)
+        return wb_err_invalid(reason, reasonsz, "attrs.groupTypes: too many entries (max %d)",
+                              WB_EVENT_MAX_GROUP_TYPES);
+    if (a->group_types_count && !a->group_types)
+        return wb_err_invalid(reason, reasonsz, "attrs.groupTypes: count without entries");
+    for (i = 0; i < a->group_types_count; i++)
+        if (!token_valid(a->group_types[i], "._-"))
+            return wb_err_invalid(reason, reasonsz, "attrs.groupTypes[%zu]: not a group type", i);
+    if (a->extra && !cJSON_IsObject(a->extra))
+        return wb_err_invalid(reason, reasonsz, "attrs: extra attributes are not an object");
+    cJSON_ArrayForEach(x, a->extra)
+    {
+        if (!x->string || wb_event_is_attr_key(x->string))
+            return wb_err_invalid(reason, reasonsz, "attrs: extra attribute with a reserved name");
+    }
+    return WB_OK;
+}
+
+/* The fields of a snapshot chunk: its snapshot id, chunk within 1..chunks, the members. */
+static wb_err_t snapshot_validate(const struct wb_event *ev, struct ctx *c)
+{
+    if (!token_valid(ev->snapshot, "._:-"))
+        return wb_err_invalid(c->reason, c->reasonsz,
+                              "field snapshot: not a snapshot id (1..%d of A-Za-z0-9._:-)",
+                              WB_EVENT_MAX_TOKEN);
+    if (ev->chunks < 1 || ev->chunks > WB_EVENT_MAX_CHUNKS)
+        return wb_err_invalid(c->reason, c->reasonsz, "field chunks: %u out of range 1..%d",
+                              ev->chunks, WB_EVENT_MAX_CHUNKS);
+    if (ev->chunk < 1 || ev->chunk > ev->chunks)
+        return wb_err_invalid(c->reason, c->reasonsz, "field chunk: %u out of range 1..chunks (%u)",
+                              ev->chunk, ev->chunks);
+    return members_validate(ev->members, ev->members_count, "members", c);
+}
+
 wb_err_t wb_event_validate(const struct wb_event *ev, char *reason, size_t reasonsz)
 {
     struct ctx c = {reason, reasonsz};
-    const struct wb_group_attrs *a = &ev->attrs;
-    const cJSON *x;
-    size_t i;
-    wb_err_t err;
+    wb_err_t err = WB_OK;
 
     if (reason && reasonsz)
         reason[0] = '\0';
@@ -147,28 +187,10 @@ wb_err_t wb_event_validate(const struct wb_event *ev, char *reason, size_t reaso
                               WB_EVENT_MAX_TOKEN);
     if (!wb_event_ts_valid(ev->ts))
         return wb_err_invalid(reason, reasonsz, "field ts: not an RFC 3339 UTC time");
-
-    if (ev->type == WB_EVENT_GROUP_UPSERT) {
-        if (!a->display_name)
-            return wb_err_invalid(reason, reasonsz, "attrs.displayName: missing");
-        if (a->group_types_count > WB_EVENT_MAX_GROUP_TYPES)
-            return wb_err_invalid(reason, reasonsz, "attrs.groupTypes: too many entries (max %d)",
-                                  WB_EVENT_MAX_GROUP_TYPES);
-        if (a->group_types_count && !a->group_types)
-            return wb_err_invalid(reason, reasonsz, "attrs.groupTypes: count without entries");
-        for (i = 0; i < a->group_types_count; i++)
-            if (!token_valid(a->group_types[i], "._-"))
-                return wb_err_invalid(reason, reasonsz, "attrs.groupTypes[%zu]: not a group type",
-                                      i);
-        if (a->extra && !cJSON_IsObject(a->extra))
-            return wb_err_invalid(reason, reasonsz, "attrs: extra attributes are not an object");
-        cJSON_ArrayForEach(x, a->extra)
-        {
-            if (!x->string || wb_event_is_attr_key(x->string))
-                return wb_err_invalid(reason, reasonsz,
-                                      "attrs: extra attribute with a reserved name");
-        }
-    }
+    if (ev->type == WB_EVENT_GROUP_UPSERT)
+        err = attrs_validate(&ev->attrs, reason, reasonsz);
+    if (err != WB_OK)
+        return err;
     if (ev->add_count + ev->remove_count + ev->members_count > WB_EVENT_MAX_MEMBERS)
         return wb_err_invalid(reason, reasonsz, "too many members in one event (max %d)",
                               WB_EVENT_MAX_MEMBERS);
@@ -176,23 +198,8 @@ wb_err_t wb_event_validate(const struct wb_event *ev, char *reason, size_t reaso
         err = members_validate(ev->add, ev->add_count, "add", &c);
         if (err == WB_OK)
             err = members_validate(ev->remove, ev->remove_count, "remove", &c);
-        if (err != WB_OK)
-            return err;
     }
-    if (ev->type == WB_EVENT_GROUP_SNAPSHOT) {
-        if (!token_valid(ev->snapshot, "._:-"))
-            return wb_err_invalid(reason, reasonsz,
-                                  "field snapshot: not a snapshot id (1..%d of A-Za-z0-9._:-)",
-                                  WB_EVENT_MAX_TOKEN);
-        if (ev->chunks < 1 || ev->chunks > WB_EVENT_MAX_CHUNKS)
-            return wb_err_invalid(reason, reasonsz, "field chunks: %u out of range 1..%d",
-                                  ev->chunks, WB_EVENT_MAX_CHUNKS);
-        if (ev->chunk < 1 || ev->chunk > ev->chunks)
-            return wb_err_invalid(reason, reasonsz, "field chunk: %u out of range 1..chunks (%u)",
-                                  ev->chunk, ev->chunks);
-        err = members_validate(ev->members, ev->members_count, "members", &c);
-        if (err != WB_OK)
-            return err;
-    }
-    return WB_OK;
+    if (err == WB_OK && ev->type == WB_EVENT_GROUP_SNAPSHOT)
+        err = snapshot_validate(ev, &c);
+    return err;
 }
