@@ -12,22 +12,12 @@
 
 #include "wb_conf.h"
 #include "wb_mem.h"
+#include "wbt_env.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifndef WB_SOURCE_DIR
-#define WB_SOURCE_DIR "."
-#endif
-
-static const char *source_dir(void)
-{
-    const char *d = getenv("WB_SOURCE_DIR");
-
-    return d && *d ? d : WB_SOURCE_DIR;
-}
 
 /* The stream's buffer lives on the heap: with optimisation gcc takes a stack buffer handed to
  * open_memstream for a dangling pointer (-Wdangling-pointer). */
@@ -71,7 +61,7 @@ static char *slurp(const char *path)
 
 static void check_file(const char *rel, void (*gen)(FILE *))
 {
-    char *path = wb_asprintf("%s/%s", source_dir(), rel);
+    char *path = wbt_env_source_path(rel);
     char *want = generate(gen);
     char *have = slurp(path);
     const char *update = getenv("WB_UPDATE_DOCS");
@@ -88,8 +78,9 @@ static void check_file(const char *rel, void (*gen)(FILE *))
         fprintf(stderr,
                 "%s is %s the property table (common/wb_conf_table.c).\n"
                 "Refresh it with: WB_UPDATE_DOCS=1 ctest --test-dir <build> -R 0002-conf-docs\n"
-                "  (or WB_UPDATE_DOCS=1 WB_SOURCE_DIR=%s <build>/tests/t0002-conf-docs)\n",
-                path, have ? "out of date with" : "missing; it is generated from", source_dir());
+                "  (or WB_UPDATE_DOCS=1 WB_SOURCE_DIR=%.*s <build>/tests/t0002-conf-docs)\n",
+                path, have ? "out of date with" : "missing; it is generated from",
+                (int)(strlen(path) - strlen(rel) - 1), path);
         stale = true;
     }
     /* Free before asserting: a failed assertion does not return. */

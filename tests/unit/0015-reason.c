@@ -12,6 +12,7 @@
 
 #include "wb_mem.h"
 #include "wb_reason.h"
+#include "wbt_env.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -19,18 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef WB_SOURCE_DIR
-#define WB_SOURCE_DIR "."
-#endif
-
 #define END_MARK "<!-- /reasons -->\n"
-
-static char *errors_md_path(void)
-{
-    const char *d = getenv("WB_SOURCE_DIR");
-
-    return wb_asprintf("%s/%s", d && *d ? d : WB_SOURCE_DIR, "docs/errors.md");
-}
 
 /* The whole file (NULL when unreadable), through a memstream like the generated text. */
 static char *read_all(FILE *in)
@@ -80,7 +70,7 @@ static char *regenerate(const char *doc)
 
 static void test_docs_fresh(void **state)
 {
-    char *path = errors_md_path(), *have, *want;
+    char *path = wbt_env_source_path("docs/errors.md"), *have, *want;
     FILE *fp = fopen(path, "rb");
     const char *update = getenv("WB_UPDATE_DOCS");
     bool stale;

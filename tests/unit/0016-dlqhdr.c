@@ -11,14 +11,11 @@
 
 #include "wb_dlqhdr.h"
 #include "wb_mem.h"
+#include "wbt_env.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifndef WB_SOURCE_DIR
-#define WB_SOURCE_DIR "."
-#endif
 
 /* The documented names, in the documented order: the contract, spelled out once more here on
  * purpose so that a change of the table shows up as a failing test. */
@@ -115,8 +112,7 @@ static void test_round_trip(void **state)
 /* docs/errors.md names every header. */
 static void test_documented(void **state)
 {
-    const char *d = getenv("WB_SOURCE_DIR");
-    char *path = wb_asprintf("%s/%s", d && *d ? d : WB_SOURCE_DIR, "docs/errors.md");
+    char *path = wbt_env_source_path("docs/errors.md");
     FILE *fp = fopen(path, "rb");
     char *doc = NULL;
     size_t len = 0;
