@@ -7,7 +7,6 @@ in the same run, and their ratio. Events go to Kafka in one transaction when
 WB_TEST_KAFKA_BOOTSTRAP is set, else to /dev/null in dry-run mode. Build without sanitizers
 for meaningful numbers (cmake -DWB_SANITIZE=OFF)."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -18,10 +17,9 @@ import urllib.request
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-spec = importlib.util.spec_from_file_location(
-    "pdlib", os.path.join(HERE, "..", "unit", "0202-producer-dryrun.py"))
-lib = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(lib)
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+import harness as h  # noqa: E402
+lib = h.load_test("unit/0202-producer-dryrun.py")
 
 GROUPS = int(os.environ.get("WB_BENCH_GROUPS", "100000"))
 MEMBERS = int(os.environ.get("WB_BENCH_MEMBERS", "1000000"))
@@ -47,9 +45,7 @@ def fetch_all(sim, path):
 
 
 def main():
-    if not os.path.exists(lib.PRODUCER):
-        print("SKIP: producer not built")
-        return 77  # skipped (SKIP_RETURN_CODE), never reported as passed
+    h.require([lib.PRODUCER])
     kafka = bool(os.environ.get("WB_TEST_KAFKA_BOOTSTRAP"))
     with tempfile.TemporaryDirectory(prefix="wb0290-") as wd:
         t0 = time.time()

@@ -5,6 +5,7 @@ Python 3 standard library only, plus ldapsearch/ldapadd/ldapmodify/ldapdelete (l
 and the Kafka command-line tools run from the broker's jars (.wb/kafka/libs)."""
 
 import base64
+import importlib.util
 import json
 import os
 import re
@@ -102,6 +103,32 @@ def wait_for(pred, timeout, what, interval=1.0):
         if time.time() > deadline:
             raise E2EError("timed out waiting for " + what)
         time.sleep(interval)
+
+
+def require(programs=(), variables=()):
+    """Exits with status 77 (SKIP_RETURN_CODE: CTest lists the test as skipped, not passed)
+    after a "SKIP:" line when one of the programs is not built or one of the environment
+    variables is unset. For script tests that do not start services themselves (E2E does)."""
+    for v in variables:
+        if not os.environ.get(v):
+            print("SKIP: %s is not set (tests/services/*.sh up, or run through tests/run.sh)" % v)
+            sys.exit(77)
+    for p in programs:
+        if not os.access(p, os.X_OK):
+            print("SKIP: %s is not built" % p)
+            sys.exit(77)
+
+
+def load_test(rel):
+    """The numbered test script tests/<rel> ("unit/0202-producer-dryrun.py") as a module, for
+    the helpers later tests share with it. Loaded once: every caller gets the same module."""
+    name = "wbtest_" + os.path.basename(rel).split("-")[0]
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "tests", rel))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
 
 
 # ------------------------------------------------------------------------ LDAP

@@ -7,7 +7,6 @@ checkpoint); the delete threshold stages deletions until an allowDeletes command
 middle of a round loses nothing and publishes no round twice; a second producer with the same
 transactional.id fences the first; the metrics endpoint reports rounds."""
 
-import importlib.util
 import json
 import os
 import signal
@@ -20,22 +19,10 @@ import urllib.request
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-spec = importlib.util.spec_from_file_location(
-    "pdlib", os.path.join(HERE, "..", "unit", "0202-producer-dryrun.py"))
-lib = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(lib)
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+import harness as h  # noqa: E402
+lib = h.load_test("unit/0202-producer-dryrun.py")
 check = lib.check
-
-
-def env_ok():
-    if not os.environ.get("WB_TEST_KAFKA_BOOTSTRAP"):
-        print("SKIP: WB_TEST_KAFKA_BOOTSTRAP not set (tests/services/kafka.sh up)")
-        return False
-    for exe in (lib.PRODUCER, lib.DUMP):
-        if not os.path.exists(exe):
-            print("SKIP: %s not built" % exe)
-            return False
-    return True
 
 
 class Setup:
@@ -466,8 +453,7 @@ def test_fencing(wd):
 
 
 def main():
-    if not env_ok():
-        return 77  # skipped (SKIP_RETURN_CODE), never reported as passed
+    h.require([lib.PRODUCER, lib.DUMP], ["WB_TEST_KAFKA_BOOTSTRAP"])
     with tempfile.TemporaryDirectory(prefix="wb0210-") as wd:
         test_rounds(wd)
         test_threshold(wd)

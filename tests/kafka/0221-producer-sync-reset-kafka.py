@@ -7,7 +7,6 @@ metrics count resets per delta, rounds failing in a row are counted with their s
 answers 503 with a one-line reason after graph.unready_after_failed_rounds failed rounds and
 200 again after the next committed round."""
 
-import importlib.util
 import json
 import os
 import re
@@ -20,16 +19,9 @@ import urllib.request
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-m0220 = load("m0220", os.path.join(HERE, "..", "unit", "0220-producer-sync-reset.py"))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+import harness as h  # noqa: E402
+m0220 = h.load_test("unit/0220-producer-sync-reset.py")
 lib = m0220.lib
 check = lib.check
 
@@ -157,12 +149,7 @@ def test_stuck_visible(wd):
 
 
 def main():
-    if not os.environ.get("WB_TEST_KAFKA_BOOTSTRAP"):
-        print("SKIP: WB_TEST_KAFKA_BOOTSTRAP not set (tests/services/kafka.sh up)")
-        return 77
-    if not (os.path.exists(lib.PRODUCER) and os.path.exists(lib.DUMP)):
-        print("SKIP: producer not built")
-        return 77
+    h.require([lib.PRODUCER, lib.DUMP], ["WB_TEST_KAFKA_BOOTSTRAP"])
     with tempfile.TemporaryDirectory(prefix="wb0221-") as wd:
         test_stuck_visible(wd)
         test_matrix(wd)

@@ -8,7 +8,6 @@ foreign server, log the refusal, count it in writeback_producer_links_refused_to
 recover with a full resync from the configured initial URL."""
 
 import http.server
-import importlib.util
 import json
 import os
 import signal
@@ -21,13 +20,11 @@ import urllib.request
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-spec = importlib.util.spec_from_file_location(
-    "pdlib", os.path.join(HERE, "..", "unit", "0202-producer-dryrun.py"))
-lib = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(lib)
-check = lib.check
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
-from harness import free_port  # noqa: E402
+import harness as h  # noqa: E402
+lib = h.load_test("unit/0202-producer-dryrun.py")
+check = lib.check
+free_port = h.free_port
 
 
 class Foreign:
@@ -183,9 +180,7 @@ def test_checkpoint(wd, foreign):
 
 
 def main():
-    if not os.environ.get("WB_TEST_KAFKA_BOOTSTRAP"):
-        print("FAIL: WB_TEST_KAFKA_BOOTSTRAP not set (run through tests/run.sh)")
-        return 1
+    h.require([lib.PRODUCER, lib.DUMP], ["WB_TEST_KAFKA_BOOTSTRAP"])
     foreign = Foreign()
     try:
         with tempfile.TemporaryDirectory(prefix="wb0230-") as wd:

@@ -9,7 +9,6 @@ marked provisioned: it enters scope again when it changes in Entra); the round c
 every ordinary group goes out. A refused group that is fixed in Entra is provisioned by the
 next round."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -18,10 +17,9 @@ import tempfile
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-spec = importlib.util.spec_from_file_location(
-    "pdlib", os.path.join(HERE, "..", "unit", "0202-producer-dryrun.py"))
-lib = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(lib)
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+import harness as h  # noqa: E402
+lib = h.load_test("unit/0202-producer-dryrun.py")
 check = lib.check
 
 # the decoder's limits (common/wb_event.h)
@@ -78,9 +76,7 @@ def dump_raw(topic):
 
 
 def main():
-    if not os.environ.get("WB_TEST_KAFKA_BOOTSTRAP"):
-        print("FAIL: WB_TEST_KAFKA_BOOTSTRAP not set (run through tests/run.sh)")
-        return 1
+    h.require([lib.PRODUCER, lib.DUMP], ["WB_TEST_KAFKA_BOOTSTRAP"])
     with tempfile.TemporaryDirectory(prefix="wb0231-") as wd:
         sim = lib.Sim(wd, "--users", "20", "--groups", "6", "--members", "60",
                       "--out-of-scope-share", "0", "--nested-share", "0")

@@ -28,62 +28,15 @@
 #include "wb_mem.h"
 #include "wb_signal.h"
 #include "wb_worker.h"
+#include "wbt_conf.h"
+#include "wbt_env.h"
+#include "wbt_ldap.h"
+#include "wbt_metrics.h"
 
-static wb_ldap_t *ld; /* the session the apply uses; setup and checks use its handle */
-static char *ou, *topic, *dlq, *usid[3], *udn[3], *uid[3];
+static struct wbt_ldap_ou fx; /* the run's OU and three users */
+static wb_ldap_t *ld;         /* fx's session: setup and checks use its handle */
+static char *ou, *topic, *dlq, **usid, **uid;
 static unsigned run;
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char buf[256] = {0};
-    size_t n;
-
-    if (!f)
-        return NULL;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
-    return wb_strdup(buf);
-}
-
-static int add_entry(const char *dn, const char *const *kv)
-{
-    LDAPMod store[8], *mods[9];
-    char *vals[8][2];
-    size_t i;
-
-    for (i = 0; kv[2 * i]; i++) {
-        store[i].mod_op = LDAP_MOD_ADD;
-        store[i].mod_type = (char *)kv[2 * i];
-        vals[i][0] = (char *)kv[2 * i + 1];
-        vals[i][1] = NULL;
-        store[i].mod_values = vals[i];
-        mods[i] = &store[i];
-    }
-    mods[i] = NULL;
-    return ldap_add_ext_s(wb_ldap_handle(ld), dn, mods, NULL, NULL);
-}
-
-static char *read_sid(const char *dn)
-{
-    const char *attrs[2] = {"objectSid", NULL};
-    LDAPMessage *res = NULL, *e;
-    struct berval **v = NULL;
-    char s[WB_ID_SID_STR_SIZE], *out = NULL;
-
-    if (ldap_search_ext_s(wb_ldap_handle(ld), dn, LDAP_SCOPE_BASE, "(objectClass=*)",
-                          (char **)attrs, 0, NULL, NULL, NULL, 0, &res) == 0) {
-        e = ldap_first_entry(wb_ldap_handle(ld), res);
-        v = e ? ldap_get_values_len(wb_ldap_handle(ld), e, "objectSid") : NULL;
-        if (v && v[0] && wb_id_sid_to_str((unsigned char *)v[0]->bv_val, v[0]->bv_len, s))
-            out = wb_strdup(s);
-    }
-    ldap_value_free_len(v);
-    ldap_msgfree(res);
-    return out;
-}
 
 static size_t member_count(const char *dn)
 {
@@ -103,121 +56,48 @@ static size_t member_count(const char *dn)
 
 static int setup(void **state)
 {
-    char err[512], *pw;
-    struct wb_ldap_opts o = {0};
+    char err[512];
+    const char *kv[] = {"bootstrap.servers", getenv("WB_TEST_KAFKA_BOOTSTRAP"), NULL};
     rd_kafka_t *rk;
-    int i;
+    int rc = 0;
 
     (void)state;
-    if (!getenv("WB_TEST_KAFKA_BOOTSTRAP") || !getenv("WB_TEST_LDAP_URI")) {
-        fprintf(stderr, "WB_TEST_KAFKA_BOOTSTRAP / WB_TEST_LDAP_* not set\n");
+    if (wbt_ldap_ou_create(&fx, "0320", 3) != 0)
         return -1;
-    }
-    pw = slurp(getenv("WB_TEST_LDAP_PASSWORD_FILE"));
-    o.uri = getenv("WB_TEST_LDAP_URI");
-    o.bind_dn = getenv("WB_TEST_LDAP_BIND_DN");
-    o.password = pw;
-    o.ca_file = getenv("WB_TEST_LDAP_CA_FILE");
-    o.reconnect = 1;
-    ld = wb_ldap_new(&o, err, sizeof(err));
-    free(pw);
-    if (!ld)
-        return -1;
-    srand((unsigned)time(NULL) ^ (unsigned)getpid());
-    run = (unsigned)rand();
-    ou = wb_asprintf("OU=t0320-%08x,%s", run, getenv("WB_TEST_LDAP_TARGET_OU"));
-    if (add_entry(ou, (const char *const[]){"objectClass", "organizationalUnit", NULL}) != 0)
-        return -1;
-    for (i = 0; i < 3; i++) {
-        char sam[32];
-
-        snprintf(sam, sizeof(sam), "k%d%08x", i, run);
-        udn[i] = wb_asprintf("CN=%s,%s", sam, ou);
-        uid[i] = wb_asprintf("%08x-0320-4000-9000-%012d", run, i);
-        if (add_entry(udn[i], (const char *const[]){"objectClass", "user", "sAMAccountName", sam,
-                                                    NULL}) != 0)
-            return -1;
-        usid[i] = read_sid(udn[i]);
-    }
+    ld = fx.ld;
+    ou = fx.dn;
+    usid = fx.usid;
+    uid = fx.uid;
+    run = fx.run;
     topic = wb_asprintf("t0320-%08x.events", run);
     dlq = wb_asprintf("t0320-%08x.dlq", run);
-    {
-        const char *kv[] = {"bootstrap.servers", getenv("WB_TEST_KAFKA_BOOTSTRAP"), NULL};
-
-        rk = wb_kafka_producer_new(kv, err, sizeof(err));
-        if (!rk || wb_kafka_create_topic(rk, topic, 3, NULL, 30000) != WB_OK ||
-            wb_kafka_create_topic(rk, dlq, 1, NULL, 30000) != WB_OK)
-            return -1;
-        wb_kafka_destroy(rk);
-    }
-    return 0;
+    rk = wb_kafka_producer_new(kv, err, sizeof(err));
+    if (!rk || wb_kafka_create_topic(rk, topic, 3, NULL, 30000) != WB_OK ||
+        wb_kafka_create_topic(rk, dlq, 1, NULL, 30000) != WB_OK)
+        rc = -1;
+    wb_kafka_destroy(rk);
+    return rc;
 }
 
 static int teardown(void **state)
 {
-    LDAPMessage *res = NULL, *e;
-    int i;
-
     (void)state;
-    if (ld && ou &&
-        ldap_search_ext_s(wb_ldap_handle(ld), ou, LDAP_SCOPE_ONELEVEL, "(objectClass=*)",
-                          (char **)(const char *const[]){"1.1", NULL}, 0, NULL, NULL, NULL, 0,
-                          &res) == LDAP_SUCCESS) {
-        for (e = ldap_first_entry(wb_ldap_handle(ld), res); e;
-             e = ldap_next_entry(wb_ldap_handle(ld), e)) {
-            char *dn = ldap_get_dn(wb_ldap_handle(ld), e);
-
-            ldap_delete_ext_s(wb_ldap_handle(ld), dn, NULL, NULL);
-            ldap_memfree(dn);
-        }
-    }
-    ldap_msgfree(res);
-    if (ld && ou)
-        ldap_delete_ext_s(wb_ldap_handle(ld), ou, NULL, NULL);
-    for (i = 0; i < 3; i++) {
-        free(usid[i]);
-        free(udn[i]);
-        free(uid[i]);
-    }
-    free(ou);
+    wbt_ldap_ou_destroy(&fx);
     free(topic);
     free(dlq);
-    wb_ldap_destroy(ld);
     return 0;
 }
 
 static wb_conf_t *worker_conf(const char *group)
 {
-    wb_conf_t *c = wb_conf_new();
-    char err[2048];
-    const char *kv[][2] = {
-        {"kafka.bootstrap.servers", getenv("WB_TEST_KAFKA_BOOTSTRAP")},
-        {"topic.events", topic},
-        {"topic.dlq", dlq},
-        {"ldap.uri", getenv("WB_TEST_LDAP_URI")},
-        {"ldap.bind_dn", getenv("WB_TEST_LDAP_BIND_DN")},
-        {"ldap.password_file", getenv("WB_TEST_LDAP_PASSWORD_FILE")},
-        {"ldap.ca_file", getenv("WB_TEST_LDAP_CA_FILE")},
-        {"ldap.base_dn", getenv("WB_TEST_LDAP_BASE_DN")},
-        {"ldap.target_ou", ou},
-        {"worker.group_id", group},
+    const char *const extra[][2] = {
         {"worker.id", "t0320"},
-        {"worker.metrics_listen", ""},
         {"worker.max_retries", "2"},
-        {"worker.retry_backoff_ms", "100"},
-        {"worker.retry_backoff_max_ms", "300"},
         {"worker.dependency_timeout_ms", "1500"},
-        {"kafka.session.timeout.ms", "6000"},
         {NULL, NULL},
     };
-    size_t i;
 
-    for (i = 0; kv[i][0]; i++)
-        if (wb_conf_set(c, kv[i][0], kv[i][1], err, sizeof(err)) != WB_OK)
-            fail_msg("%s", err);
-    if (wb_conf_validate(c, WB_CONF_WORKER, err, sizeof(err)) != WB_OK)
-        fail_msg("%s", err);
-    return c;
+    return wbt_conf_worker(topic, dlq, ou, group, extra);
 }
 
 static void *run_worker(void *arg)
@@ -254,11 +134,7 @@ static struct wb_event base_event(enum wb_event_type type, const char *group)
 
 static double metric(wb_worker_t *wk, const char *needle)
 {
-    char *text = wb_metrics_render(wb_worker_metrics(wk)), *p = strstr(text, needle);
-    double v = p ? strtod(p + strlen(needle), NULL) : -1;
-
-    free(text);
-    return v;
+    return wbt_metrics_value(wb_worker_metrics(wk), needle, -1);
 }
 
 static double mono_s(void)
@@ -294,7 +170,7 @@ static void test_pipeline(void **state)
 
     (void)state;
     /* A foreign group sits where Beta would go. */
-    assert_int_equal(add_entry(bdn, (const char *const[]){"objectClass", "group", NULL}), 0);
+    assert_int_equal(wbt_ldap_add(ld, bdn, (const char *const[]){"objectClass", "group", NULL}), 0);
 
     rk = wb_kafka_producer_new(kv, err, sizeof(err));
     assert_non_null(rk);
@@ -714,5 +590,7 @@ int main(void)
         cmocka_unit_test(test_batch_carry),
     };
 
+    if (wbt_env_missing("0320-worker", WBT_ENV_KAFKA | WBT_ENV_LDAP))
+        return WBT_ENV_SKIP;
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "wb_conf.h"
@@ -28,53 +27,19 @@
 #include "wb_metrics.h"
 #include "wb_signal.h"
 #include "wb_worker.h"
+#include "wbt_conf.h"
+#include "wbt_env.h"
+#include "wbt_metrics.h"
 
 #define BIG 300000
 
 static unsigned run;
 
-static int setup(void **state)
-{
-    (void)state;
-    if (!getenv("WB_TEST_KAFKA_BOOTSTRAP") || !getenv("WB_TEST_LDAP_URI")) {
-        fprintf(stderr, "WB_TEST_KAFKA_BOOTSTRAP / WB_TEST_LDAP_* not set\n");
-        return -1;
-    }
-    srand((unsigned)time(NULL) ^ (unsigned)getpid());
-    run = (unsigned)rand();
-    return 0;
-}
-
 static wb_conf_t *worker_conf(const char *topic, const char *dlq, const char *group)
 {
-    wb_conf_t *c = wb_conf_new();
-    char err[2048];
-    const char *kv[][2] = {
-        {"kafka.bootstrap.servers", getenv("WB_TEST_KAFKA_BOOTSTRAP")},
-        {"topic.events", topic},
-        {"topic.dlq", dlq},
-        {"ldap.uri", getenv("WB_TEST_LDAP_URI")},
-        {"ldap.bind_dn", getenv("WB_TEST_LDAP_BIND_DN")},
-        {"ldap.password_file", getenv("WB_TEST_LDAP_PASSWORD_FILE")},
-        {"ldap.ca_file", getenv("WB_TEST_LDAP_CA_FILE")},
-        {"ldap.base_dn", getenv("WB_TEST_LDAP_BASE_DN")},
-        {"ldap.target_ou", getenv("WB_TEST_LDAP_TARGET_OU")},
-        {"worker.group_id", group},
-        {"worker.id", "t0340"},
-        {"worker.metrics_listen", ""},
-        {"worker.retry_backoff_ms", "100"},
-        {"worker.retry_backoff_max_ms", "300"},
-        {"kafka.session.timeout.ms", "6000"},
-        {NULL, NULL},
-    };
-    size_t i;
+    const char *const extra[][2] = {{"worker.id", "t0340"}, {NULL, NULL}};
 
-    for (i = 0; kv[i][0]; i++)
-        if (wb_conf_set(c, kv[i][0], kv[i][1], err, sizeof(err)) != WB_OK)
-            fail_msg("%s", err);
-    if (wb_conf_validate(c, WB_CONF_WORKER, err, sizeof(err)) != WB_OK)
-        fail_msg("%s", err);
-    return c;
+    return wbt_conf_worker(topic, dlq, getenv("WB_TEST_LDAP_TARGET_OU"), group, extra);
 }
 
 static void *run_worker(void *arg)
@@ -84,11 +49,7 @@ static void *run_worker(void *arg)
 
 static double metric(wb_worker_t *wk, const char *needle)
 {
-    char *text = wb_metrics_render(wb_worker_metrics(wk)), *p = strstr(text, needle);
-    double v = p ? strtod(p + strlen(needle), NULL) : 0;
-
-    free(text);
-    return v;
+    return wbt_metrics_value(wb_worker_metrics(wk), needle, 0);
 }
 
 static int header_is(rd_kafka_headers_t *h, const char *name, const char *want)
@@ -257,5 +218,8 @@ int main(void)
         cmocka_unit_test(test_nothing_fits_stalls_counted),
     };
 
-    return cmocka_run_group_tests(tests, setup, NULL);
+    if (wbt_env_missing("0340-worker-dlq-too-large", WBT_ENV_KAFKA | WBT_ENV_LDAP))
+        return WBT_ENV_SKIP;
+    run = wbt_env_run_id();
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

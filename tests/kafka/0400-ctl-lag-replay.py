@@ -8,14 +8,13 @@ one group only."""
 
 import json
 import os
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 import harness as h  # noqa: E402
-from ctlrun import CTL, Ctl  # noqa: E402
+from ctlrun import Ctl, require_built  # noqa: E402
 
 
 
@@ -48,7 +47,7 @@ def kafka_reset_plan(e, when):
 
 
 def main():
-    assert os.access(CTL, os.X_OK), "%s is not built" % CTL
+    require_built()
     with h.E2E("0400-ctl-lag", partitions=4) as e:
         us = e.create_users(4)
         uid = [u["oid"] for u in us]

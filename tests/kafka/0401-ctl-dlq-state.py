@@ -5,16 +5,14 @@ changes nothing, the re-drive after the conflicting object is removed creates th
 second re-drive is harmless; resync makes the producer do a full round (snapshots again);
 deletes over graph.delete_threshold are staged, shown and released by deletes allow."""
 
-import json
 import os
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 import harness as h  # noqa: E402
-from ctlrun import CTL, Ctl  # noqa: E402
+from ctlrun import Ctl, require_built  # noqa: E402
 
 
 
@@ -27,7 +25,7 @@ def snapshots(e):
 
 
 def main():
-    assert os.access(CTL, os.X_OK), "%s is not built" % CTL
+    require_built()
     with h.E2E("0401-ctl-dlq", partitions=3) as e:
         us = e.create_users(3)
         uid = [u["oid"] for u in us]

@@ -5,40 +5,25 @@ zero SIDs reads as "off", and check lists groups with msDS-ObjectSoa=Cloud. Samb
 CN=SOA-Policies container, so add-sid creates it; the test's policy object is its own
 (--policy-dn) and is removed at the end."""
 
-import json
 import os
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 import harness as h  # noqa: E402
-
-CTL = os.path.join(h.BUILD, "ctl", "writebackctl")
+import ctlrun  # noqa: E402
 
 
 def main():
-    assert os.access(CTL, os.X_OK), "%s is not built" % CTL
+    ctlrun.require_built()
     with h.E2E("0402-ctl-soa", partitions=1) as e:
         env = e.env
-        conf = e.write_conf("ctl.conf", {
-            "ldap.uri": env["WB_TEST_LDAP_URI"], "ldap.bind_dn": env["WB_TEST_LDAP_BIND_DN"],
-            "ldap.password_file": env["WB_TEST_LDAP_PASSWORD_FILE"],
-            "ldap.ca_file": env["WB_TEST_LDAP_CA_FILE"],
-            "ldap.base_dn": env["WB_TEST_LDAP_BASE_DN"], "ldap.target_ou": e.ou})
+        ctl = ctlrun.Ctl(e, ldap=True)
         pol = "CN=wbtest-%s,CN=SOA-Policies,CN=System,%s" % (e.rand, env["WB_TEST_LDAP_BASE_DN"])
 
         def run(*args, want=0, js=False):
-            argv = [CTL, "-c", conf] + (["--json"] if js else []) + ["soa-policy"] + \
-                list(args) + \
-                ["--policy-dn", pol]
-            p = subprocess.run(argv, capture_output=True, text=True, timeout=120,
-                               env=dict(os.environ, ASAN_OPTIONS="detect_leaks=1"))
-            h.log("writebackctl %s -> %d" % (" ".join(args[:2]), p.returncode))
-            assert "runtime error" not in p.stderr and "Sanitizer" not in p.stderr, p.stderr
-            assert p.returncode == want, "%s: exit %d, want %d\n%s\n%s" % (
-                args[:2], p.returncode, want, p.stdout[-2000:], p.stderr[-2000:])
-            return json.loads(p.stdout) if js else p
+            argv = ("soa-policy",) + args + ("--policy-dn", pol)
+            return ctl.json(*argv, want=want) if js else ctl.run(*argv, want=want)
 
         def sids():
             d = run("show", js=True)

@@ -8,16 +8,13 @@ with the right members; after a change in Entra the dry run plans exactly the di
 (rename, description, member removal), and provisioning again converges AD. The producer's
 checkpoint topic stays empty throughout."""
 
-import json
 import os
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 import harness as h  # noqa: E402
 import ctlrun  # noqa: E402
-from ctlrun import CTL  # noqa: E402
 
 
 class Ctl(ctlrun.Ctl):
@@ -25,13 +22,7 @@ class Ctl(ctlrun.Ctl):
         super().__init__(e, {
             "graph.tenant_id": e.tenant_id, "graph.client_id": e.client_id,
             "graph.client_secret_file": e.secret_file,
-            "graph.authority": e.sim.url, "graph.endpoint": e.sim.url,
-            "ldap.uri": e.env["WB_TEST_LDAP_URI"],
-            "ldap.bind_dn": e.env["WB_TEST_LDAP_BIND_DN"],
-            "ldap.password_file": e.env["WB_TEST_LDAP_PASSWORD_FILE"],
-            "ldap.ca_file": e.env["WB_TEST_LDAP_CA_FILE"],
-            "ldap.base_dn": e.env["WB_TEST_LDAP_BASE_DN"],
-            "ldap.target_ou": e.ou})
+            "graph.authority": e.sim.url, "graph.endpoint": e.sim.url}, ldap=True)
 
     def ends(self):
         """Log-end offset of every partition of topic.events (from lag, which reads the
@@ -45,7 +36,7 @@ def ops(doc, kind):
 
 
 def main():
-    assert os.access(CTL, os.X_OK), "%s is not built" % CTL
+    ctlrun.require_built()
     with h.E2E("0403-ctl-provision", partitions=4) as e:
         us = e.create_users(3)
         uid = [u["oid"] for u in us]

@@ -7,16 +7,14 @@ the writable DCs that can enforce, zero while the policy is absent, and names th
 Windows DCs are computer objects made to look like them (userAccountControl SERVER_TRUST or
 PARTIAL_SECRETS) in the test's own OU; the test's policy object is its own (--policy-dn)."""
 
-import json
 import os
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 import harness as h  # noqa: E402
+import ctlrun  # noqa: E402
 
-CTL = os.path.join(h.BUILD, "ctl", "writebackctl")
 FAKES = [  # cn, userAccountControl, operatingSystem, version, expected verdict
     ("W22", 8192, "Windows Server 2022 Datacenter", "10.0 (20348)", "yes-if-updated"),
     ("W25", 8192, "Windows Server 2025 Standard", "10.0 (26100)", "yes-if-updated"),
@@ -26,25 +24,15 @@ FAKES = [  # cn, userAccountControl, operatingSystem, version, expected verdict
 
 
 def main():
-    assert os.access(CTL, os.X_OK), "%s is not built" % CTL
+    ctlrun.require_built()
     with h.E2E("0406-ctl-soa-dcs", partitions=1) as e:
         env = e.env
-        conf = e.write_conf("ctl.conf", {
-            "ldap.uri": env["WB_TEST_LDAP_URI"], "ldap.bind_dn": env["WB_TEST_LDAP_BIND_DN"],
-            "ldap.password_file": env["WB_TEST_LDAP_PASSWORD_FILE"],
-            "ldap.ca_file": env["WB_TEST_LDAP_CA_FILE"],
-            "ldap.base_dn": env["WB_TEST_LDAP_BASE_DN"], "ldap.target_ou": e.ou,
-            "drift.mode": "repair"})
+        ctl = ctlrun.Ctl(e, {"drift.mode": "repair"}, ldap=True)
         pol = "CN=wbtest-%s,OU=users,%s" % (e.rand, e.ou)
         tag = e.rand.upper()
 
         def check(want):
-            argv = [CTL, "-c", conf, "--json", "soa-policy", "check", "--policy-dn", pol]
-            p = subprocess.run(argv, capture_output=True, text=True, timeout=120,
-                               env=dict(os.environ, ASAN_OPTIONS="detect_leaks=1"))
-            assert "runtime error" not in p.stderr and "Sanitizer" not in p.stderr, p.stderr
-            assert p.returncode == want, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
-            return json.loads(p.stdout)
+            return ctl.json("soa-policy", "check", "--policy-dn", pol, want=want)
 
         e.ldap.add("\n".join(
             "dn: CN=%s%s,%s\nobjectClass: computer\nsAMAccountName: %s%s$\n"
@@ -74,15 +62,12 @@ def main():
         # a valid policy: the two updated-OS writable DCs count (the update is checked by hand)
         sid = h.sid_to_str(e.ldap.search(env["WB_TEST_LDAP_BIND_DN"], attrs=["objectSid"],
                                          scope="base")[0][1]["objectsid"][0])
-        p = subprocess.run([CTL, "-c", conf, "soa-policy", "add-sid", sid, "--policy-dn", pol],
-                           capture_output=True, text=True, timeout=120)
-        assert p.returncode == 0, p.stderr
+        ctl.run("soa-policy", "add-sid", sid, "--policy-dn", pol, want=0)
         d = check(0)
         assert d["enforcingDCs"] == can and can >= 2, d
         assert d["summary"].startswith("%d of %d writable DCs can enforce (if updated" % (
             can, writable)), d["summary"]
-        text = subprocess.run([CTL, "-c", conf, "soa-policy", "check", "--policy-dn", pol],
-                              capture_output=True, text=True, timeout=120).stdout
+        text = ctl.run("soa-policy", "check", "--policy-dn", pol).stdout
         assert d["summary"] in text and "w22%s.wb.test" % tag in text, text
         h.log(d["summary"])
 

@@ -1,5 +1,6 @@
 """Runs writebackctl for the 04xx tests: a ctl.conf for one harness.E2E test (Kafka topics and
-consumer group, plus any extra keys) and exit-code, JSON and sanitizer checks on every call."""
+consumer group, the test's sub-OU on the DC when asked, plus any extra keys) and exit-code,
+JSON and sanitizer checks on every call."""
 import json
 import os
 import subprocess
@@ -9,13 +10,29 @@ import harness as h
 CTL = os.path.join(h.BUILD, "ctl", "writebackctl")
 
 
+def require_built():
+    """Exits with status 77 (CTest: skipped) when writebackctl is not built."""
+    h.require([CTL])
+
+
+def ldap_keys(e):
+    """The ldap.* keys for the test DC, with the E2E test's own sub-OU as the target."""
+    env = e.env
+    return {"ldap.uri": env["WB_TEST_LDAP_URI"], "ldap.bind_dn": env["WB_TEST_LDAP_BIND_DN"],
+            "ldap.password_file": env["WB_TEST_LDAP_PASSWORD_FILE"],
+            "ldap.ca_file": env["WB_TEST_LDAP_CA_FILE"],
+            "ldap.base_dn": env["WB_TEST_LDAP_BASE_DN"], "ldap.target_ou": e.ou}
+
+
 class Ctl:
-    def __init__(self, e, extra=None):
+    def __init__(self, e, extra=None, ldap=False):
         keys = {
             "tenant": "e2e",
             "kafka.bootstrap.servers": e.env["WB_TEST_KAFKA_BOOTSTRAP"],
             "topic.events": e.topics["events"], "topic.dlq": e.topics["dlq"],
             "topic.state": e.topics["state"], "worker.group_id": e.group_id}
+        if ldap:
+            keys.update(ldap_keys(e))
         keys.update(extra or {})
         self.conf = e.write_conf("ctl.conf", keys)
 

@@ -21,6 +21,7 @@
 #include "wb_ldap.h"
 #include "wb_log.h"
 #include "wb_mem.h"
+#include "wbt_env.h"
 
 /* Users put in the big group: with Administrator, 2,101 members, so a 1,000-value window
  * needs three requests (0-999, 1000-1999, 2000-*). */
@@ -52,36 +53,6 @@ struct state {
 };
 
 static struct state st;
-
-static const char *need_env(const char *name)
-{
-    const char *v = getenv(name);
-
-    if (!v || !*v) {
-        fprintf(stderr,
-                "0100-ldap-smoke: %s is not set: start Samba with "
-                "`eval \"$(tests/services/samba.sh up)\"` and run the test again\n",
-                name);
-        return NULL;
-    }
-    return v;
-}
-
-static char *read_password(const char *path)
-{
-    char buf[512];
-    FILE *f = fopen(path, "r");
-    size_t n;
-
-    if (!f)
-        return NULL;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
-    return n ? wb_strdup(buf) : NULL;
-}
 
 static struct wb_ldap_opts opts(void)
 {
@@ -139,7 +110,6 @@ static void add_group(const char *dn, const char *sam, const char *anchor_id,
 static int group_setup(void **unused)
 {
     char errstr[512];
-    const char *pwfile;
     struct wb_ldap_opts o;
     struct wb_ldap_entry *e = NULL;
     const char *attrs[] = {"distinguishedName", NULL};
@@ -148,18 +118,17 @@ static int group_setup(void **unused)
     struct timespec t0, t1;
 
     (void)unused;
-    if (!(st.env.uri = need_env("WB_TEST_LDAP_URI")) ||
-        !(st.env.plain_uri = need_env("WB_TEST_LDAP_PLAIN_URI")) ||
-        !(st.env.ca_file = need_env("WB_TEST_LDAP_CA_FILE")) ||
-        !(st.env.bind_dn = need_env("WB_TEST_LDAP_BIND_DN")) ||
-        !(pwfile = need_env("WB_TEST_LDAP_PASSWORD_FILE")) ||
-        !(st.env.base_dn = need_env("WB_TEST_LDAP_BASE_DN")) ||
-        !(st.env.target_ou = need_env("WB_TEST_LDAP_TARGET_OU")) ||
-        !(st.env.domain_sid = need_env("WB_TEST_LDAP_DOMAIN_SID")))
-        return -1;
-    st.env.password = read_password(pwfile);
+    st.env.uri = getenv("WB_TEST_LDAP_URI");
+    st.env.plain_uri = getenv("WB_TEST_LDAP_PLAIN_URI");
+    st.env.ca_file = getenv("WB_TEST_LDAP_CA_FILE");
+    st.env.bind_dn = getenv("WB_TEST_LDAP_BIND_DN");
+    st.env.base_dn = getenv("WB_TEST_LDAP_BASE_DN");
+    st.env.target_ou = getenv("WB_TEST_LDAP_TARGET_OU");
+    st.env.domain_sid = getenv("WB_TEST_LDAP_DOMAIN_SID");
+    st.env.password = wbt_env_password();
     if (!st.env.password) {
-        fprintf(stderr, "0100-ldap-smoke: cannot read a password from %s\n", pwfile);
+        fprintf(stderr, "0100-ldap-smoke: cannot read a password from %s\n",
+                getenv("WB_TEST_LDAP_PASSWORD_FILE"));
         return -1;
     }
     o = opts();
@@ -793,5 +762,7 @@ int main(void)
     };
 
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (wbt_env_missing("0100-ldap-smoke", WBT_ENV_LDAP))
+        return WBT_ENV_SKIP;
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -12,94 +12,37 @@
 
 #include <cmocka.h>
 #include <ldap.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "wb_apply.h"
 #include "wb_id.h"
 #include "wb_map.h"
 #include "wb_mem.h"
+#include "wbt_env.h"
+#include "wbt_ldap.h"
 
 #define NUSERS 6
 
-static wb_ldap_t *ld; /* the session the apply uses; setup and checks use its handle */
-static char *ou, *base;
-static char *usid[NUSERS], *uid[NUSERS], *udn[NUSERS];
+static struct wbt_ldap_ou fx; /* the run's OU and users */
+static wb_ldap_t *ld;         /* fx's session: the apply uses it; setup and checks its handle */
+static char *ou, *base;       /* fx.dn, WB_TEST_LDAP_BASE_DN */
 static unsigned run;
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char buf[256] = {0};
-    size_t n;
-
-    if (!f)
-        return NULL;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
-    return wb_strdup(buf);
-}
 
 static int add_entry(const char *dn, const char *const *kv)
 {
-    LDAPMod store[8], *mods[9];
-    char *vals[8][2];
-    size_t i;
-
-    for (i = 0; kv[2 * i]; i++) {
-        store[i].mod_op = LDAP_MOD_ADD;
-        store[i].mod_type = (char *)kv[2 * i];
-        vals[i][0] = (char *)kv[2 * i + 1];
-        vals[i][1] = NULL;
-        store[i].mod_values = vals[i];
-        mods[i] = &store[i];
-    }
-    mods[i] = NULL;
-    return ldap_add_ext_s(wb_ldap_handle(ld), dn, mods, NULL, NULL);
+    return wbt_ldap_add(ld, dn, kv);
 }
 
 static char *read_attr(const char *dn, const char *attr)
 {
-    const char *attrs[2] = {attr, NULL};
-    LDAPMessage *res = NULL, *e;
-    struct berval **v;
-    char *out = NULL;
-
-    if (ldap_search_ext_s(wb_ldap_handle(ld), dn, LDAP_SCOPE_BASE, "(objectClass=*)",
-                          (char **)attrs, 0, NULL, NULL, NULL, 0, &res) == LDAP_SUCCESS) {
-        e = ldap_first_entry(wb_ldap_handle(ld), res);
-        v = e ? ldap_get_values_len(wb_ldap_handle(ld), e, attr) : NULL;
-        if (v && v[0]) {
-            if (strcmp(attr, "objectSid") == 0) {
-                char s[WB_ID_SID_STR_SIZE];
-
-                wb_id_sid_to_str((unsigned char *)v[0]->bv_val, v[0]->bv_len, s);
-                out = wb_strdup(s);
-            } else {
-                out = wb_strndup(v[0]->bv_val, v[0]->bv_len);
-            }
-        }
-        ldap_value_free_len(v);
-    }
-    ldap_msgfree(res);
-    return out;
+    return wbt_ldap_read(ld, dn, attr);
 }
 
 static bool exists(const char *dn)
 {
-    LDAPMessage *res = NULL;
-    int rc = ldap_search_ext_s(wb_ldap_handle(ld), dn, LDAP_SCOPE_BASE, "(objectClass=*)",
-                               (char **)(const char *const[]){"1.1", NULL}, 0, NULL, NULL, NULL, 0,
-                               &res);
-
-    ldap_msgfree(res);
-    return rc == LDAP_SUCCESS;
+    return wbt_ldap_exists(ld, dn);
 }
 
 /* The writes an apply's observer saw (at most 8). */
@@ -151,7 +94,7 @@ static size_t members(wb_apply_t *ap, const char *dn, int want_user, bool *has)
     wb_mset_t *cur = NULL;
     const struct wb_mset_entry *e;
     size_t pos = 0, n = 0;
-    char *key = want_user >= 0 ? wb_asprintf("s:%s", usid[want_user]) : NULL;
+    char *key = want_user >= 0 ? wb_asprintf("s:%s", fx.usid[want_user]) : NULL;
 
     assert_int_equal(wb_apply_read_members(ap, dn, &cur), LDAP_SUCCESS);
     while ((e = wb_mset_next(cur, &pos)) != NULL)
@@ -166,87 +109,26 @@ static size_t members(wb_apply_t *ap, const char *dn, int want_user, bool *has)
 
 static struct wb_member um(int i)
 {
-    struct wb_member m = {WB_MEMBER_USER, uid[i], usid[i], NULL};
+    struct wb_member m = {WB_MEMBER_USER, fx.uid[i], fx.usid[i], NULL};
     return m;
 }
 
 static int setup(void **state)
 {
-    const char *uri = getenv("WB_TEST_LDAP_URI");
-    char err[512], *pw;
-    struct wb_ldap_opts o = {0};
-    int i;
-
     (void)state;
-    if (!uri || !getenv("WB_TEST_LDAP_TARGET_OU")) {
-        fprintf(stderr, "WB_TEST_LDAP_* not set (run tests/services/samba.sh up)\n");
+    if (wbt_ldap_ou_create(&fx, "0310", NUSERS) != 0)
         return -1;
-    }
-    pw = slurp(getenv("WB_TEST_LDAP_PASSWORD_FILE"));
-    o.uri = uri;
-    o.bind_dn = getenv("WB_TEST_LDAP_BIND_DN");
-    o.password = pw;
-    o.ca_file = getenv("WB_TEST_LDAP_CA_FILE");
-    o.timeout_ms = 30000;
-    o.reconnect = 1;
-    ld = wb_ldap_new(&o, err, sizeof(err));
-    free(pw);
-    if (!ld) {
-        fprintf(stderr, "connect: %s\n", err);
-        return -1;
-    }
-    srand((unsigned)time(NULL) ^ (unsigned)getpid());
-    run = (unsigned)rand();
-    base = wb_strdup(getenv("WB_TEST_LDAP_BASE_DN"));
-    ou = wb_asprintf("OU=t0310-%08x,%s", run, getenv("WB_TEST_LDAP_TARGET_OU"));
-    if (add_entry(ou, (const char *const[]){"objectClass", "organizationalUnit", NULL}) != 0)
-        return -1;
-    for (i = 0; i < NUSERS; i++) {
-        char cn[64], sam[32];
-
-        snprintf(cn, sizeof(cn), "u%d-%08x", i, run);
-        snprintf(sam, sizeof(sam), "u%d%08x", i, run);
-        udn[i] = wb_asprintf("CN=%s,%s", cn, ou);
-        uid[i] = wb_asprintf("%08x-0310-4000-9000-%012d", run, i);
-        if (add_entry(udn[i], (const char *const[]){"objectClass", "user", "sAMAccountName", sam,
-                                                    NULL}) != 0)
-            return -1;
-        usid[i] = read_attr(udn[i], "objectSid");
-        if (!usid[i])
-            return -1;
-    }
+    ld = fx.ld;
+    ou = fx.dn;
+    run = fx.run;
+    base = getenv("WB_TEST_LDAP_BASE_DN");
     return 0;
 }
 
 static int teardown(void **state)
 {
-    LDAPMessage *res = NULL, *e;
-    int i;
-
     (void)state;
-    if (ld && ou &&
-        ldap_search_ext_s(wb_ldap_handle(ld), ou, LDAP_SCOPE_ONELEVEL, "(objectClass=*)",
-                          (char **)(const char *const[]){"1.1", NULL}, 0, NULL, NULL, NULL, 0,
-                          &res) == LDAP_SUCCESS) {
-        for (e = ldap_first_entry(wb_ldap_handle(ld), res); e;
-             e = ldap_next_entry(wb_ldap_handle(ld), e)) {
-            char *dn = ldap_get_dn(wb_ldap_handle(ld), e);
-
-            ldap_delete_ext_s(wb_ldap_handle(ld), dn, NULL, NULL);
-            ldap_memfree(dn);
-        }
-    }
-    ldap_msgfree(res);
-    if (ld && ou)
-        ldap_delete_ext_s(wb_ldap_handle(ld), ou, NULL, NULL);
-    for (i = 0; i < NUSERS; i++) {
-        free(usid[i]);
-        free(uid[i]);
-        free(udn[i]);
-    }
-    free(ou);
-    free(base);
-    wb_ldap_destroy(ld);
+    wbt_ldap_ou_destroy(&fx);
     return 0;
 }
 
@@ -420,7 +302,7 @@ static void test_snapshot_nested_dependencies(void **state)
     struct wb_member g = {WB_MEMBER_GROUP, child, NULL, NULL};
     struct wb_member gg = {WB_MEMBER_GROUP, ghost, NULL, NULL};
     char *bad_sid = wb_asprintf("%s-987654", getenv("WB_TEST_LDAP_DOMAIN_SID"));
-    struct wb_member nouser = {WB_MEMBER_USER, uid[5], bad_sid, NULL};
+    struct wb_member nouser = {WB_MEMBER_USER, fx.uid[5], bad_sid, NULL};
     struct wb_apply_result res;
     struct wb_step st = sync_step(&a);
     wb_apply_t *ap = new_apply(true, false, false, false);
@@ -582,7 +464,7 @@ static void test_create_missing_member(void **state)
     char *bad_sid = wb_asprintf("%s-987655", getenv("WB_TEST_LDAP_DOMAIN_SID"));
     struct wb_group_attrs a = {"Fresh", NULL, true, false, NULL, 0, NULL};
     struct wb_apply_ctx cx = {id, 0, 1, false};
-    struct wb_member m3 = um(3), nouser = {WB_MEMBER_USER, uid[5], bad_sid, NULL};
+    struct wb_member m3 = um(3), nouser = {WB_MEMBER_USER, fx.uid[5], bad_sid, NULL};
     struct wb_apply_result res;
     struct wb_step st = sync_step(&a);
     wb_apply_t *ap = new_apply(false, false, false, false);
@@ -816,5 +698,7 @@ int main(void)
         cmocka_unit_test(test_ownership),
     };
 
+    if (wbt_env_missing("0310-apply", WBT_ENV_LDAP))
+        return WBT_ENV_SKIP;
     return cmocka_run_group_tests(tests, setup, teardown);
 }

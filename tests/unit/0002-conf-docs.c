@@ -12,22 +12,13 @@
 
 #include "wb_conf.h"
 #include "wb_mem.h"
+#include "wbt_env.h"
+#include "wbt_file.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifndef WB_SOURCE_DIR
-#define WB_SOURCE_DIR "."
-#endif
-
-static const char *source_dir(void)
-{
-    const char *d = getenv("WB_SOURCE_DIR");
-
-    return d && *d ? d : WB_SOURCE_DIR;
-}
 
 /* The stream's buffer lives on the heap: with optimisation gcc takes a stack buffer handed to
  * open_memstream for a dangling pointer (-Wdangling-pointer). */
@@ -48,55 +39,19 @@ static char *generate(void (*gen)(FILE *))
     return buf;
 }
 
-/* The whole file, or NULL when it cannot be read. */
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    char *buf = NULL;
-    size_t len = 0, n;
-    char chunk[4096];
-
-    if (!fp)
-        return NULL;
-    buf = wb_malloc(1);
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-        buf = wb_realloc(buf, len + n + 1);
-        memcpy(buf + len, chunk, n);
-        len += n;
-    }
-    buf[len] = '\0';
-    fclose(fp);
-    return buf;
-}
-
 static void check_file(const char *rel, void (*gen)(FILE *))
 {
-    char *path = wb_asprintf("%s/%s", source_dir(), rel);
+    char *path = wbt_env_source_path(rel);
     char *want = generate(gen);
-    char *have = slurp(path);
-    const char *update = getenv("WB_UPDATE_DOCS");
-    bool stale = false;
+    char *have = wbt_file_read(path);
+    bool fresh = wbt_file_fresh(path, have, want, "the property table (common/wb_conf_table.c)",
+                                "0002-conf-docs");
 
-    if (update && strcmp(update, "1") == 0) {
-        FILE *fp = fopen(path, "wb");
-
-        assert_non_null(fp);
-        assert_int_equal(fwrite(want, 1, strlen(want), fp), strlen(want));
-        assert_int_equal(fclose(fp), 0);
-        fprintf(stderr, "wrote %s\n", path);
-    } else if (!have || strcmp(have, want) != 0) {
-        fprintf(stderr,
-                "%s is %s the property table (common/wb_conf_table.c).\n"
-                "Refresh it with: WB_UPDATE_DOCS=1 ctest --test-dir <build> -R 0002-conf-docs\n"
-                "  (or WB_UPDATE_DOCS=1 WB_SOURCE_DIR=%s <build>/tests/t0002-conf-docs)\n",
-                path, have ? "out of date with" : "missing; it is generated from", source_dir());
-        stale = true;
-    }
     /* Free before asserting: a failed assertion does not return. */
     free(have);
     free(want);
     free(path);
-    assert_false(stale);
+    assert_true(fresh);
 }
 
 static void test_config_md(void **state)

@@ -14,6 +14,7 @@
 #include "wb_cli.h"
 #include "wb_log.h"
 #include "wb_mem.h"
+#include "wbt_file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,17 +72,13 @@ struct printed {
     char *err;
 };
 
+/* What was written to the temporary file fp, which is closed. */
 static char *slurp(FILE *fp)
 {
-    long n;
     char *s;
 
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    n = ftell(fp);
-    assert_true(n >= 0);
     rewind(fp);
-    s = wb_calloc(1, (size_t)n + 1);
-    assert_int_equal(fread(s, 1, (size_t)n, fp), (size_t)n);
+    s = wbt_file_read_stream(fp);
     fclose(fp);
     return s;
 }

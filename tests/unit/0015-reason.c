@@ -12,6 +12,8 @@
 
 #include "wb_mem.h"
 #include "wb_reason.h"
+#include "wbt_env.h"
+#include "wbt_file.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -19,33 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef WB_SOURCE_DIR
-#define WB_SOURCE_DIR "."
-#endif
-
 #define END_MARK "<!-- /reasons -->\n"
-
-static char *errors_md_path(void)
-{
-    const char *d = getenv("WB_SOURCE_DIR");
-
-    return wb_asprintf("%s/%s", d && *d ? d : WB_SOURCE_DIR, "docs/errors.md");
-}
-
-/* The whole file (NULL when unreadable), through a memstream like the generated text. */
-static char *read_all(FILE *in)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&buf, &len);
-    int c;
-
-    assert_non_null(out);
-    while (in && (c = getc(in)) != EOF)
-        putc(c, out);
-    fclose(out);
-    return buf;
-}
 
 /* The docs with every generated block replaced by what the table generates now. */
 static char *regenerate(const char *doc)
@@ -80,34 +56,18 @@ static char *regenerate(const char *doc)
 
 static void test_docs_fresh(void **state)
 {
-    char *path = errors_md_path(), *have, *want;
-    FILE *fp = fopen(path, "rb");
-    const char *update = getenv("WB_UPDATE_DOCS");
-    bool stale;
+    char *path = wbt_env_source_path("docs/errors.md"), *have, *want;
+    bool fresh;
 
     (void)state;
-    have = fp ? read_all(fp) : NULL;
-    if (fp)
-        fclose(fp);
+    have = wbt_file_read(path);
     want = have ? regenerate(have) : NULL;
-    stale = !want || strcmp(have, want) != 0;
-    if (want && stale && update && strcmp(update, "1") == 0) {
-        fp = fopen(path, "wb");
-        assert_non_null(fp);
-        assert_int_equal(fwrite(want, 1, strlen(want), fp), strlen(want));
-        assert_int_equal(fclose(fp), 0);
-        fprintf(stderr, "wrote %s\n", path);
-        stale = false;
-    } else if (stale) {
-        fprintf(stderr,
-                "%s: the reason tables are out of date with common/wb_reason.c.\n"
-                "Refresh them with: WB_UPDATE_DOCS=1 ctest --test-dir <build> -R 0015-reason\n",
-                path);
-    }
+    fresh =
+        wbt_file_fresh(path, have, want, "the reason table (common/wb_reason.c)", "0015-reason");
     free(have);
     free(want);
     free(path);
-    assert_false(stale);
+    assert_true(fresh);
 }
 
 /* A doc whose table lost a row is stale; one without the markers is refused. */

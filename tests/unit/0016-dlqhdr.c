@@ -11,14 +11,12 @@
 
 #include "wb_dlqhdr.h"
 #include "wb_mem.h"
+#include "wbt_env.h"
+#include "wbt_file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifndef WB_SOURCE_DIR
-#define WB_SOURCE_DIR "."
-#endif
 
 /* The documented names, in the documented order: the contract, spelled out once more here on
  * purpose so that a change of the table shows up as a failing test. */
@@ -115,17 +113,12 @@ static void test_round_trip(void **state)
 /* docs/errors.md names every header. */
 static void test_documented(void **state)
 {
-    const char *d = getenv("WB_SOURCE_DIR");
-    char *path = wb_asprintf("%s/%s", d && *d ? d : WB_SOURCE_DIR, "docs/errors.md");
-    FILE *fp = fopen(path, "rb");
-    char *doc = NULL;
-    size_t len = 0;
+    char *path = wbt_env_source_path("docs/errors.md"), *doc = wbt_file_read(path);
     int i;
 
     (void)state;
-    assert_non_null(fp);
-    assert_true(getdelim(&doc, &len, '\0', fp) > 0);
-    fclose(fp);
+    assert_non_null(doc);
+    assert_true(*doc);
     for (i = 0; i < WB_DLQHDR_COUNT; i++) {
         char *q = wb_asprintf("`%s`", wb_dlqhdr_name((enum wb_dlqhdr)i));
 

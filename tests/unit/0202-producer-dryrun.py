@@ -13,6 +13,9 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import harness as h  # noqa: E402
+
 SRC = os.environ.get("WB_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("WB_BUILD_DIR") or os.path.join(SRC, "build")
@@ -320,9 +323,7 @@ def test_cli(wd):
 
 
 def main():
-    if not os.path.exists(PRODUCER):
-        print("SKIP: %s not built" % PRODUCER)
-        return 77
+    h.require([PRODUCER])
     with tempfile.TemporaryDirectory(prefix="wb0202-") as wd:
         test_cli(wd)
         test_initial_modes(wd)

@@ -12,9 +12,7 @@ issue's report). Each case checks that the emitted events fold to exactly the AD
 simulator expects, that no link answered 410/syncStateNotFound is requested again, and that
 the reset was logged. tests/kafka/0221 runs the same table with Kafka and the checkpoint."""
 
-import importlib.util
 import os
-import queue
 import re
 import signal
 import subprocess
@@ -25,10 +23,9 @@ import time
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-spec = importlib.util.spec_from_file_location("pdlib",
-                                              os.path.join(HERE, "0202-producer-dryrun.py"))
-lib = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(lib)
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+import harness as h  # noqa: E402
+lib = h.load_test("unit/0202-producer-dryrun.py")
 check = lib.check
 
 GROUPS = "/v1.0/groups/delta"
@@ -239,9 +236,7 @@ def run_matrix(wd, conf_extra=None, producer_args=("--dry-run",), events=None,
 
 
 def main():
-    if not os.path.exists(lib.PRODUCER):
-        print("SKIP: %s not built" % lib.PRODUCER)
-        return 77
+    h.require([lib.PRODUCER])
     only = None
     if len(sys.argv) > 1:          # a substring of case names, to run a part of the table
         only = lambda name: sys.argv[1] in name    # noqa: E731

@@ -8,7 +8,6 @@ a moment ago, for clock skew or replication) renew again after a backoff instead
 401 that persists past graph.max_retries fails the round (transient), and the producer goes on
 with the next round, its links kept."""
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -16,17 +15,14 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-spec = importlib.util.spec_from_file_location("pdlib",
-                                              os.path.join(HERE, "0202-producer-dryrun.py"))
-lib = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(lib)
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+import harness as h  # noqa: E402
+lib = h.load_test("unit/0202-producer-dryrun.py")
 check = lib.check
 
 
 def main():
-    if not os.path.exists(lib.PRODUCER):
-        print("SKIP: %s not built" % lib.PRODUCER)
-        return 77
+    h.require([lib.PRODUCER])
     with tempfile.TemporaryDirectory(prefix="wb0223-") as wd:
         sim = lib.Sim(wd, "--users", "20", "--groups", "6", "--members", "60")
         try:
