@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# kafka.sh up|down|env|status|libs: a single-node Apache Kafka (KRaft, broker+controller in one
-# JVM) on 127.0.0.1:19092 (controller 127.0.0.1:19093) for the kafka/e2e tests. The official jars
-# come from Maven Central through deploy/kafka/pom.xml (cached in ~/.m2, copied once into
-# ${WB_STATE_DIR:-<repo>/.wb}/kafka/libs; `libs` does only that); data and logs live beside them. stdout carries only
+# kafka.sh up|down|env|status|libs|cluster-id: a single-node Apache Kafka (KRaft, broker+controller
+# in one JVM) on 127.0.0.1:19092 (controller 127.0.0.1:19093) for the kafka/e2e tests. The
+# official jars come from Maven Central through deploy/kafka/pom.xml (cached in ~/.m2, copied once
+# into ${WB_STATE_DIR:-<repo>/.wb}/kafka/libs; `libs` does only that, `cluster-id [N]` prints N
+# new cluster ids); data and logs live beside them. stdout carries only
 # `export WB_TEST_KAFKA_BOOTSTRAP=...`; everything else goes to stderr. Environment:
 # WB_STATE_DIR, WB_KAFKA_PORT (19092; controller on the next port), WB_KAFKA_JVM_OPTS,
 # WB_KAFKA_START_TIMEOUT (seconds, 90).
@@ -73,6 +74,17 @@ broker_ready() {
         [[ "${5}${6}${7}${8}" == 0001 ]] || exit 1
         (( ($13 << 24) + ($14 << 16) + ($15 << 8) + $16 > 0 ))
     ' "$host" "$port" 2>/dev/null
+}
+
+# A cluster id is 16 random bytes in URL-safe base64 without padding; made here to save a JVM
+# start. One that begins with '-' would be read by StorageTool as an option ("expected one
+# argument"), 1 start in 64: draw again until it does not.
+new_cluster_id() {
+    local id
+    until [[ ${id:-} =~ ^[A-Za-z0-9_] ]]; do
+        id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    done
+    echo "$id"
 }
 
 port_in_use() { (exec 4<>"/dev/tcp/$host/$1") 2>/dev/null; }
@@ -152,9 +164,7 @@ cmd_up() {
     ensure_libs
     write_props
     if [[ ! -f $data/meta.properties ]]; then
-        # A cluster id is 16 random bytes in URL-safe base64 without padding; made here to
-        # save a JVM start.
-        cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+        cluster_id=$(new_cluster_id)
         rm -rf "$data"
         if ! java_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$props" \
             >"$state/format.log" 2>&1; then
@@ -228,6 +238,9 @@ up) with_lock cmd_up ;;
 libs) with_lock ensure_libs ;;
 down) with_lock cmd_down ;;
 env) print_env ;;
+cluster-id)
+    for ((i = 0; i < ${2:-1}; i++)); do new_cluster_id >&3; done
+    ;;
 status)
     if running_pid >/dev/null && broker_ready; then
         log "running, pid $(cat "$pidfile")"
@@ -238,7 +251,7 @@ status)
     fi
     ;;
 *)
-    echo "usage: $0 up|down|env|status|libs" >&2
+    echo "usage: $0 up|down|env|status|libs|cluster-id" >&2
     exit 2
     ;;
 esac
