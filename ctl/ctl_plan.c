@@ -66,9 +66,12 @@ int ctl_plan_events(wb_single_t *sg, const struct wb_single *s, const char *cmd,
     size_t buflen = 0;
     FILE *mem = open_memstream(&buf, &buflen);
     wb_err_t err;
+    char *sp;
 
     /* printed to memory by the producer's emitter, then split into lines */
     snprintf(round_id, sizeof(round_id), "%s-%lld", cmd, (long long)wb_time_now_ms());
+    while ((sp = strchr(round_id, ' '))) /* a round id has no space ("drift report") */
+        *sp = '-';
     wb_event_ts_format(wb_time_now_ms(), ts);
     err = wb_single_emit(sg, s, mem, round_id, ts);
     fclose(mem);
@@ -348,4 +351,26 @@ const char *ctl_plan_op_text(const struct ctl_plan_op *o, char *buf, size_t sz)
         snprintf(buf, sz, "%s %s%s%s", o->kind, o->dn, o->detail ? " " : "",
                  o->detail ? o->detail : "");
     return buf;
+}
+
+cJSON *ctl_plan_ops_json(const struct ctl_plan *p)
+{
+    cJSON *arr = cJSON_CreateArray();
+    char line[2048];
+    size_t i;
+
+    for (i = 0; i < p->n; i++) {
+        const struct ctl_plan_op *op = &p->ops[i];
+        cJSON *x = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(x, "op", op->kind);
+        cJSON_AddStringToObject(x, "dn", op->dn);
+        if (op->detail)
+            cJSON_AddStringToObject(x, "detail", op->detail);
+        if (op->count)
+            cJSON_AddNumberToObject(x, "count", (double)op->count);
+        cJSON_AddStringToObject(x, "text", ctl_plan_op_text(op, line, sizeof(line)));
+        cJSON_AddItemToArray(arr, x);
+    }
+    return arr;
 }

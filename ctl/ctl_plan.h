@@ -11,6 +11,8 @@
 #include "wb_ldap.h"
 #include "wb_single.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -70,5 +72,8 @@ int ctl_plan_group(ctl_planner_t *pl, const char *gid, const struct ctl_plan_lin
 
 /* The one-line text of an op ("add 3 members to CN=..."). */
 const char *ctl_plan_op_text(const struct ctl_plan_op *o, char *buf, size_t sz);
+
+/* The ops as a JSON array of {op, dn, detail, count, text} (caller-owned). */
+cJSON *ctl_plan_ops_json(const struct ctl_plan *p);
 
 #endif

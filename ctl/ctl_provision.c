@@ -233,7 +233,6 @@ static cJSON *json(struct ctl *c, const void *opts, const void *result)
     const struct provision_opts *opt = opts;
     const struct report *r = result;
     cJSON *doc = cJSON_CreateObject(), *imp, *arr, *o;
-    char line[2048];
     size_t i;
 
     (void)c;
@@ -270,20 +269,7 @@ static cJSON *json(struct ctl *c, const void *opts, const void *result)
         else
             cJSON_AddNullToObject(o, "dn");
         cJSON_AddNumberToObject(o, "count", r->po.match_n);
-        arr = cJSON_AddArrayToObject(doc, "ldap");
-        for (i = 0; i < r->po.n; i++) {
-            const struct ctl_plan_op *op = &r->po.ops[i];
-            cJSON *x = cJSON_CreateObject();
-
-            cJSON_AddStringToObject(x, "op", op->kind);
-            cJSON_AddStringToObject(x, "dn", op->dn);
-            if (op->detail)
-                cJSON_AddStringToObject(x, "detail", op->detail);
-            if (op->count)
-                cJSON_AddNumberToObject(x, "count", (double)op->count);
-            cJSON_AddStringToObject(x, "text", ctl_plan_op_text(op, line, sizeof(line)));
-            cJSON_AddItemToArray(arr, x);
-        }
+        cJSON_AddItemToObject(doc, "ldap", ctl_plan_ops_json(&r->po));
     } else {
         cJSON_AddNullToObject(doc, "match");
         cJSON_AddNullToObject(doc, "ldap");
