@@ -56,15 +56,24 @@ struct wb_drift_records *wb_drift_records_new(const wb_conf_t *conf, wb_metrics_
 {
     static const char *const result[] = {"result"};
     const char *topic = wb_conf_get_str(conf, "drift.topic");
+    const char *const *kv = wb_conf_kafka_kv(conf);
     struct wb_drift_records *rc;
     rd_kafka_conf_t *kc;
+    size_t i = 0;
 
     errstr[0] = '\0';
     if (!topic || !topic[0])
         return NULL;
-    kc = wb_kafka_producer_conf_new(wb_conf_kafka_kv(conf), errstr, errsz);
+    kc = wb_kafka_producer_conf_new(kv, errstr, errsz);
     if (!kc)
         return NULL;
+    /* as the dead-letter producer: a record not delivered within 30 s is reported, unless
+     * kafka.message.timeout.ms says otherwise */
+    for (i = 0; kv && kv[i] && kv[i + 1]; i += 2)
+        if (strcmp(kv[i], "message.timeout.ms") == 0)
+            break;
+    if (!kv || !kv[i])
+        rd_kafka_conf_set(kc, "message.timeout.ms", "30000", NULL, 0);
     rc = wb_calloc(1, sizeof(*rc));
     rd_kafka_conf_set_dr_msg_cb(kc, delivered);
     rd_kafka_conf_set_opaque(kc, rc);

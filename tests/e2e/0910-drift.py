@@ -425,6 +425,25 @@ def test_dry_run_never_repairs():
         e.stop_all(check=True)
 
 
+def test_records_undelivered():
+    """A drift record the broker refuses (the internal topic __consumer_offsets takes no
+    client writes) is logged with the group and counted as failed; the DRIFT line is written
+    and the watch goes on."""
+    with h.E2E("0910-drift-records-fail") as e:
+        us, gs, w, ad = start(e, "audit", drift__topic="__consumer_offsets")
+        a = ad["anchored"][gs["a"]["id"]]
+        edit_description(e, w, a["dn"], gs["a"]["id"], "x")
+        h.wait_for(lambda: h.metric_sum(e.metrics(w), "writeback_worker_drift_records_total",
+                                        result="failed") == 1, 40, "the failed record", 0.5)
+        assert "drift record of group %s not delivered to topic __consumer_offsets" \
+            % gs["a"]["id"] in w.log_text(), w.tail(20)
+        assert h.metric_sum(e.metrics(w), "writeback_worker_drift_records_total",
+                            result="ok") == 0
+        ln = edit_description(e, w, ad["anchored"][gs["b"]["id"]]["dn"], gs["b"]["id"], "y")
+        assert "action=audit" in ln, ln
+        e.stop_all(check=True)
+
+
 def initial_sync_requests(mode):
     with h.E2E("0910-drift-graph-" + mode) as e:
         world(e)
@@ -449,5 +468,6 @@ def test_graph_requests_equal():
 
 
 if __name__ == "__main__":
-    h.run([test_audit, test_repair, test_report_and_records, test_pause,
-           test_restart_two_workers, test_dry_run_never_repairs, test_graph_requests_equal])
+    h.run([test_audit, test_repair, test_report_and_records, test_records_undelivered,
+           test_pause, test_restart_two_workers, test_dry_run_never_repairs,
+           test_graph_requests_equal])
