@@ -178,7 +178,7 @@ static const char *plan_state(const struct ctl_drift_group *g, int prc)
 }
 
 /* Compares one candidate with Entra: Graph's group, then the plan against AD. */
-static void compare(struct ctl *c, wb_single_t *sg, ctl_planner_t *pl, const struct cand *cd,
+static void compare(wb_single_t *sg, ctl_planner_t *pl, const struct cand *cd,
                     struct ctl_drift_group *g)
 {
     struct wb_single s;
@@ -186,7 +186,6 @@ static void compare(struct ctl *c, wb_single_t *sg, ctl_planner_t *pl, const str
     char err[1024] = "";
     wb_err_t e;
 
-    (void)c;
     memcpy(g->id, cd->id, sizeof(g->id));
     g->ad_dn = cd->dn[0] ? wb_strdup(cd->dn) : NULL;
     g->tombstone = cd->where == TOMBSTONE;
@@ -248,7 +247,7 @@ static void cands_free(struct cands *cs)
 }
 
 /* Compares every candidate; fills rep (the groups that are ours). */
-static void compare_all(struct ctl *c, wb_single_t *sg, ctl_planner_t *pl, struct cands *cs,
+static void compare_all(wb_single_t *sg, ctl_planner_t *pl, struct cands *cs,
                         struct ctl_drift_report *rep)
 {
     size_t i;
@@ -257,7 +256,7 @@ static void compare_all(struct ctl *c, wb_single_t *sg, ctl_planner_t *pl, struc
     for (i = 0; i < cs->n; i++) {
         struct ctl_drift_group *g = &rep->v[rep->n];
 
-        compare(c, sg, pl, &cs->v[i], g);
+        compare(sg, pl, &cs->v[i], g);
         if (strcmp(g->state, "skip") == 0) {
             ctl_drift_group_free(g);
             rep->skipped++;
@@ -292,7 +291,7 @@ int ctl_drift_report(struct ctl *c, const char *group, struct ctl_drift_report *
         goto out;
     if (group)
         locate(pl, &cs);
-    compare_all(c, sg, pl, &cs, rep);
+    compare_all(sg, pl, &cs, rep);
     if (ctl_drift_pauses(c, "report", pause_cb, rep) != CTL_EXIT_OK)
         rep->errors++;
     rep->seconds = (double)(wb_time_now_ms() - t0) / 1000.0;
