@@ -410,6 +410,10 @@ const struct wb_conf_prop wb_conf_props[] = {
     {"drift.interval_ms", WB_CONF_T_INT, "2000", 100, 3600000, NULL, 0, W, 0, NULL,
      "How often in milliseconds a worker looks for changes to its groups (one uSNChanged search "
      "of the anchored groups and one of group tombstones)."},
+    {"drift.topic", WB_CONF_T_STR, "", 0, 0, NULL, 0, W | C, 0, check_topic,
+     "Kafka topic of drift records: each DRIFT line is also produced there as one JSON record "
+     "with the same fields, keyed by the group id, and writebackctl drift records lists them "
+     "(docs/drift.md). Created on first use when absent. Empty: no records."},
 
     /* producer */
     {"producer.transactional_id", WB_CONF_T_STR, "", 0, 0, NULL, 0, P, 0, check_ident,

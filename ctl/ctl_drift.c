@@ -1,8 +1,11 @@
 /*
  * drift: writebackctl's break-glass for the workers' drift repair (docs/drift.md). pause and
  * resume store a <tenant>/drift-pause/<group id> record in topic.state (wb_command.h), which
- * the workers read before they repair; list shows the pauses running now.
+ * the workers read before they repair; list shows the pauses running now. report
+ * (ctl_drift_report.c) compares the owned groups in AD with Entra now; records
+ * (ctl_drift_records.c) lists the workers' drift records of drift.topic.
  */
+#include "ctl_drift.h"
 #include "ctl.h"
 #include "ctl_kafka.h"
 #include "wb_command.h"
@@ -23,6 +26,8 @@ static void usage(FILE *fp)
     fputs("usage: writebackctl drift pause --group OBJECTID --for DURATION\n"
           "       writebackctl drift resume --group OBJECTID\n"
           "       writebackctl drift list [--json]\n"
+          "       writebackctl drift report [--group OBJECTID] [--json]\n"
+          "       writebackctl drift records [--group OBJECTID] [--json]\n"
           "\n"
           "Break-glass for drift.mode=repair. pause stops the workers from writing back\n"
           "changes made in AD to one group for DURATION (\"2h\", \"30m\", \"PT1H\"), so that an\n"
@@ -31,13 +36,25 @@ static void usage(FILE *fp)
           "group's baseline. resume ends a pause early; list shows the pauses running now.\n"
           "Stored in topic.state under <tenant>/drift-pause/<group id>.\n"
           "\n"
-          "Exit: 0 done, 1 failure (broker down), 2 usage error.\n",
+          "report compares every group writeback owns in AD (anchored under ldap.target_ou,\n"
+          "moved elsewhere, or deleted: a tombstone) - or --group alone - with Entra now: each\n"
+          "group is read from Graph as provision reads it and planned against AD with the\n"
+          "worker's dry-run apply; it prints what differs (members to add or remove,\n"
+          "attributes, DN/OU, missing in AD, in AD but no longer in Entra or in scope) and\n"
+          "marks paused groups. Read-only: nothing is written to AD or Kafka. Needs the\n"
+          "graph.*, scope.* and ldap.* keys of provision.\n"
+          "records lists the workers' drift records in drift.topic (one JSON record per\n"
+          "DRIFT line, keyed by the group id).\n"
+          "\n"
+          "Exit: 0 done (report: no difference), 1 failure (broker down; report: differences\n"
+          "found), 2 usage or configuration error, 3 report: something could not be read\n"
+          "(Graph, AD or topic.state; the rest is still reported).\n",
           fp);
 }
 
-enum { V_PAUSE, V_RESUME, V_LIST };
+enum { V_PAUSE, V_RESUME, V_LIST, V_REPORT, V_RECORDS };
 
-static const char *const verbs[] = {"pause", "resume", "list", NULL};
+static const char *const verbs[] = {"pause", "resume", "list", "report", "records", NULL};
 
 struct drift_opts {
     int verb;
@@ -66,6 +83,8 @@ struct drift_result {
     /* list: the pauses running now */
     struct pause *v;
     size_t n;
+    struct ctl_drift_report rep;   /* report */
+    struct ctl_drift_records recs; /* records */
 };
 
 static void fmt_time(int64_t ms, char *out, size_t outsz)
@@ -101,7 +120,7 @@ static void list_cb(const char *group, int64_t until, void *opaque)
     r->v[r->n++].until = until;
 }
 
-static int list(struct ctl *c, struct drift_result *r)
+int ctl_drift_pauses(struct ctl *c, const char *verb, wb_state_pause_cb cb, void *opaque)
 {
     char errstr[512];
     wb_state_t *st =
@@ -109,16 +128,16 @@ static int list(struct ctl *c, struct drift_result *r)
                      wb_conf_get_str(c->conf, "tenant"), errstr, sizeof(errstr));
 
     if (!st) {
-        fprintf(stderr, "writebackctl drift list: %s\n", errstr);
+        fprintf(stderr, "writebackctl drift %s: drift pauses unknown: %s\n", verb, errstr);
         return CTL_EXIT_FAIL;
     }
     wb_state_pauses_only(st);
     if (wb_state_poll(st, CTL_TIMEOUT_MS) != WB_OK) {
-        fprintf(stderr, "writebackctl drift list: topic.state not read to its end\n");
+        fprintf(stderr, "writebackctl drift %s: topic.state not read to its end\n", verb);
         wb_state_destroy(st);
         return CTL_EXIT_FAIL;
     }
-    wb_state_pauses(st, list_cb, r);
+    wb_state_pauses(st, cb, opaque);
     wb_state_destroy(st);
     return CTL_EXIT_OK;
 }
@@ -131,16 +150,25 @@ static int run(struct ctl *c, const void *opts, void *result, bool *render)
     int rc;
 
     r->now = wb_time_now_ms();
+    if (o->group && !wb_idkey_parse(o->group, &k))
+        return ctl_usage_error("drift", "--group %s is not an object id (GUID)", o->group);
+    if (o->group)
+        wb_idkey_format(&k, r->id);
+    if (o->verb == V_REPORT || o->verb == V_RECORDS) {
+        if (o->dur_ms >= 0)
+            return ctl_usage_error("drift", "%s takes no --for", verbs[o->verb]);
+        rc = o->verb == V_REPORT ? ctl_drift_report(c, o->group ? r->id : NULL, &r->rep)
+                                 : ctl_drift_records(c, o->group ? r->id : NULL, &r->recs);
+        *render = o->verb == V_REPORT ? rc != CTL_EXIT_USAGE : rc == CTL_EXIT_OK;
+        return rc;
+    }
     if (o->verb == V_LIST) {
-        rc = list(c, r);
+        rc = ctl_drift_pauses(c, "list", list_cb, r);
         *render = rc == CTL_EXIT_OK;
         return rc;
     }
     if (!o->group)
         return ctl_usage_error("drift", "%s needs --group OBJECTID", verbs[o->verb]);
-    if (!wb_idkey_parse(o->group, &k))
-        return ctl_usage_error("drift", "--group %s is not an object id (GUID)", o->group);
-    wb_idkey_format(&k, r->id);
     if (o->verb == V_PAUSE && o->dur_ms <= 0)
         return ctl_usage_error("drift", "pause needs --for DURATION (e.g. 2h)%s", "");
     if (o->verb == V_RESUME && o->dur_ms >= 0)
@@ -159,6 +187,14 @@ static void text(struct ctl *c, const void *opts, const void *result)
     size_t i;
 
     (void)c;
+    if (o->verb == V_REPORT) {
+        ctl_drift_report_text(&r->rep);
+        return;
+    }
+    if (o->verb == V_RECORDS) {
+        ctl_drift_records_text(&r->recs);
+        return;
+    }
     if (o->verb != V_LIST) {
         fmt_time(r->until, when, sizeof(when));
         if (r->until)
@@ -186,6 +222,15 @@ static cJSON *json(struct ctl *c, const void *opts, const void *result)
     size_t i;
 
     (void)c;
+    if (o->verb == V_REPORT) {
+        cJSON_Delete(doc);
+        return ctl_drift_report_json(&r->rep);
+    }
+    if (o->verb == V_RECORDS) {
+        cJSON_AddStringToObject(doc, "topic", r->recs.topic);
+        cJSON_AddItemReferenceToObject(doc, "records", r->recs.list);
+        return doc;
+    }
     if (o->verb != V_LIST) {
         fmt_time(r->until, when, sizeof(when));
         cJSON_AddStringToObject(doc, "group", r->id);
@@ -207,12 +252,16 @@ static cJSON *json(struct ctl *c, const void *opts, const void *result)
 
 static void result_free(void *result)
 {
-    free(((struct drift_result *)result)->v);
+    struct drift_result *r = result;
+
+    free(r->v);
+    ctl_drift_report_free(&r->rep);
+    cJSON_Delete(r->recs.list);
 }
 
 const struct ctl_cmd ctl_drift_cmd = {
     .name = "drift",
-    .summary = "break-glass for drift repair: pause, resume, list",
+    .summary = "drift: report (AD against Entra now), records, break-glass pause/resume/list",
     .kafka = true,
     .usage = usage,
     .verbs = verbs,

@@ -9,22 +9,17 @@
  */
 #include "ctl.h"
 #include "ctl_kafka.h"
-#include "wb_apply.h"
+#include "ctl_plan.h"
+#include "wb_event.h"
 #include "wb_kafka.h"
-#include "wb_log.h"
-#include "wb_map.h"
 #include "wb_mem.h"
-#include "wb_plan.h"
 #include "wb_single.h"
 #include "wb_time.h"
 
-#include <ldap.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_OPS 64
 
 static void usage(FILE *fp)
 {
@@ -59,281 +54,9 @@ static void usage(FILE *fp)
           fp);
 }
 
-/* One planned LDAP operation (or a failure the worker would hit). */
-struct op {
-    char *kind; /* create, modify, rename, adopt, delete, add-members, remove-members, fail,
-                 * skip, dead-letter */
-    char *dn;
-    char *detail;
-    size_t count; /* member operations */
-};
-
-struct capture {
-    struct op ops[MAX_OPS];
-    size_t n;
-    char *notes[MAX_OPS]; /* the worker's warnings during planning */
-    size_t nnotes;
-};
-
-static void capture_free(struct capture *cp)
-{
-    size_t i;
-
-    for (i = 0; i < cp->n; i++) {
-        free(cp->ops[i].kind);
-        free(cp->ops[i].dn);
-        free(cp->ops[i].detail);
-    }
-    for (i = 0; i < cp->nnotes; i++)
-        free(cp->notes[i]);
-    memset(cp, 0, sizeof(*cp));
-}
-
-static void add_op(struct capture *cp, const char *kind, const char *dn, const char *detail,
-                   size_t count)
-{
-    size_t i;
-
-    /* member chunks of one group fold into one line */
-    if (count > 0)
-        for (i = 0; i < cp->n; i++)
-            if (strcmp(cp->ops[i].kind, kind) == 0 && strcmp(cp->ops[i].dn, dn) == 0) {
-                cp->ops[i].count += count;
-                return;
-            }
-    if (cp->n >= MAX_OPS)
-        return;
-    cp->ops[cp->n].kind = wb_strdup(kind);
-    cp->ops[cp->n].dn = wb_strdup(dn ? dn : "");
-    cp->ops[cp->n].detail = detail ? wb_strdup(detail) : NULL;
-    cp->ops[cp->n].count = count;
-    cp->n++;
-}
-
-/* The apply's observer: one planned write. Member chunks of one group fold into one op. */
-static void observe(const struct wb_apply_op *op, void *opaque)
-{
-    struct capture *cp = opaque;
-
-    switch (op->kind) {
-    case WB_APPLY_OP_CREATE:
-        add_op(cp, "create", op->dn, op->attrs, 0);
-        /* The worker's add carries the first chunk of members: show them as their own step. */
-        if (op->members > 0)
-            add_op(cp, "add-members", op->dn, NULL, op->members);
-        break;
-    case WB_APPLY_OP_ADD_MEMBERS:
-        add_op(cp, "add-members", op->dn, NULL, op->members);
-        break;
-    case WB_APPLY_OP_REMOVE_MEMBERS:
-        add_op(cp, "remove-members", op->dn, NULL, op->members);
-        break;
-    case WB_APPLY_OP_MODIFY:
-        add_op(cp, "modify", op->dn, op->attrs, 0);
-        break;
-    case WB_APPLY_OP_RENAME:
-        add_op(cp, "rename", op->dn, op->attrs, 0);
-        break;
-    case WB_APPLY_OP_ADOPT:
-        add_op(cp, "adopt", op->dn, op->attrs, 0);
-        break;
-    case WB_APPLY_OP_DELETE:
-        add_op(cp, "delete", op->dn, op->attrs, 0);
-        break;
-    }
-}
-
-/* The worker's warnings while planning, shown as notes (the plan itself comes from observe). */
-static void sink(int level, const char *fac, const char *line, void *opaque)
-{
-    struct capture *cp = opaque;
-
-    (void)fac;
-    if (level <= LOG_WARNING && cp->nnotes < MAX_OPS)
-        cp->notes[cp->nnotes++] = wb_strdup(line);
-}
-
-/* The events as JSON lines (lines[0..n)), owned. */
-struct lines {
-    char **v;
-    size_t n;
-};
-
-static void lines_split(struct lines *l, char *buf)
-{
-    char *save = NULL, *tok;
-
-    for (tok = strtok_r(buf, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save)) {
-        l->v = wb_realloc(l->v, (l->n + 1) * sizeof(*l->v));
-        l->v[l->n++] = wb_strdup(tok);
-    }
-}
-
-static void lines_free(struct lines *l)
-{
-    size_t i;
-
-    for (i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof(*l));
-}
-
-/* The match step: the AD object carrying the anchor (filled by plan_ldap). */
-struct plan_out {
-    bool planned;
-    char *match_dn; /* NULL: no object carries the anchor */
-    int match_n;
-    char *anchor;
-};
-
-/* Applies one step in dry-run mode; the observer records its writes, and here what the
- * worker would do besides (fail, dead-letter, skip). Returns 0, or 1 when the worker would
- * fail. */
-static int plan_step(wb_apply_t *ap, const struct wb_gplan *g, const struct wb_step *st,
-                     struct capture *cp)
-{
-    struct wb_apply_ctx cx = {g->group, g->partition, g->first_offset, true};
-    struct wb_apply_result res;
-    int rc = 0;
-
-    if (wb_apply_step(ap, &cx, st, &res) != WB_OK) {
-        char *d =
-            wb_asprintf("%s (%s%s%s)", res.reason ? res.reason : "failed", wb_err_name(res.err),
-                        res.ldap_message ? ": " : "", res.ldap_message ? res.ldap_message : "");
-
-        add_op(cp, "fail", res.matched_dn ? res.matched_dn : "", d, 0);
-        free(d);
-        rc = 1;
-    } else if (res.dead_members && wb_mset_count(res.dead_members) > 0) {
-        add_op(cp, "dead-letter", "",
-               "nested group member(s) not in AD (member_group_not_found); the other "
-               "members are applied",
-               wb_mset_count(res.dead_members));
-    }
-    if (res.err == WB_OK && res.skipped)
-        add_op(cp, "skip", res.matched_dn ? res.matched_dn : "",
-               res.reason ? res.reason : "skipped", 0);
-    wb_apply_result_free(&res);
-    return rc;
-}
-
-/* Plans every step of plan; matched: an AD group carries the anchor. Returns 0, or 1 at the
- * first step the worker would fail. */
-static int plan_steps(wb_apply_t *ap, wb_plan_t *plan, bool matched, struct capture *cp)
-{
-    wb_mset_t *empty = wb_mset_new();
-    size_t i, j, k;
-    int rc = 0;
-
-    for (i = 0; i < wb_plan_count(plan) && rc == 0; i++) {
-        struct wb_gplan *g = wb_plan_get(plan, i);
-
-        for (j = 0; j < g->nsteps && rc == 0; j++) {
-            struct wb_step parts[2];
-            size_t np = 1;
-
-            /* An existing group is planned in two steps, attributes then members, so that
-             * the member read happens at its current DN: in a dry run a planned rename is not
-             * performed, and the apply would read the members at the new, absent DN. */
-            parts[0] = g->steps[j];
-            if (g->steps[j].kind == WB_STEP_SYNC && g->steps[j].attrs && matched) {
-                parts[1] = g->steps[j];
-                parts[0].delta = empty;
-                parts[0].desired = NULL;
-                parts[0].snapshot = NULL;
-                parts[0].snapshot_incomplete = false;
-                parts[1].attrs = NULL;
-                np = 2;
-            }
-            for (k = 0; k < np && rc == 0; k++)
-                rc = plan_step(ap, g, &parts[k], cp);
-        }
-    }
-    wb_mset_destroy(empty);
-    return rc;
-}
-
-/* Plans the worker's LDAP operations for the events (dry-run apply, its writes seen through
- * the observer). Returns 0 when the plan succeeds, 1 when the worker would fail (a fail op is
- * recorded), -1 when AD could not be read (message in err). */
-static int plan_ldap(const wb_conf_t *conf, const char *gid, const struct lines *ev,
-                     struct capture *cp, struct plan_out *po, char *err, size_t errsz)
-{
-    struct wb_ldap_opts ao;
-    struct wb_apply_cfg ac = {0};
-    struct wb_event *evs = wb_calloc(ev->n + 1, sizeof(*evs));
-    struct wb_plan_in *in = wb_calloc(ev->n + 1, sizeof(*in));
-    wb_snapstore_t *ss = NULL;
-    wb_plan_t *plan = NULL;
-    wb_apply_t *ap = NULL;
-    wb_ldap_t *ld = NULL;
-    size_t i, nin = 0;
-    int rc = -1, lrc, level = wb_log_level_parse(wb_conf_get_str(conf, "log.level"));
-    char reason[256];
-
-    wb_ldap_opts_from_conf(conf, &ao);
-    ac.base_dn = wb_conf_get_str(conf, "ldap.base_dn");
-    ac.target_ou = wb_conf_get_str(conf, "ldap.target_ou");
-    if (!ac.base_dn || !ac.target_ou || !ao.bind_dn || !ao.password) {
-        snprintf(err, errsz,
-                 "ldap.bind_dn, ldap.password_file, ldap.base_dn and ldap.target_ou "
-                 "are needed to plan the LDAP operations");
-        goto out;
-    }
-    ld = wb_ldap_new(&ao, err, errsz);
-    if (!ld)
-        goto out;
-    ac.soa = wb_conf_get_bool(conf, "mapping.soa");
-    ac.dry_run = true; /* never write: the observer's ops are the plan */
-    ac.adopt = wb_conf_get_bool(conf, "worker.adopt_writeback_v2");
-    ac.keep_unscoped = strcmp(wb_conf_get_str(conf, "worker.out_of_scope"), "keep") == 0;
-    ac.read_before_write = wb_conf_get_bool(conf, "worker.read_before_write");
-    ac.member_chunk = (int)wb_conf_get_int(conf, "ldap.member_chunk");
-    ac.range_window = (int)wb_conf_get_int(conf, "ldap.range_window");
-    ap = wb_apply_new(ld, &ac, NULL);
-    wb_apply_set_observer(ap, observe, cp);
-    po->anchor = wb_map_anchor(gid);
-    lrc = wb_apply_find_anchor(ap, po->anchor, &po->match_dn, &po->match_n);
-    if (lrc != LDAP_SUCCESS) {
-        snprintf(err, errsz, "searching %s for the anchor: %s (%s)", ac.base_dn,
-                 ldap_err2string(lrc), wb_ldap_last_error(ld));
-        goto out;
-    }
-    for (i = 0; i < ev->n; i++) {
-        if (wb_event_decode(ev->v[i], strlen(ev->v[i]), &evs[i], reason, sizeof(reason)) != WB_OK) {
-            snprintf(err, errsz, "event %zu does not decode: %s", i + 1, reason);
-            goto out;
-        }
-        in[nin].partition = 0;
-        in[nin].offset = (int64_t)i;
-        in[nin].ev = &evs[i];
-        nin++;
-    }
-    ss = wb_plan_snapstore_new();
-    plan = wb_plan_build(in, nin, ss);
-    /* the worker's warnings are notes of the plan: make sure they are not filtered out */
-    wb_log_set_level(level < LOG_WARNING ? LOG_WARNING : level);
-    wb_log_set_sink(sink, cp);
-    rc = plan_steps(ap, plan, po->match_dn != NULL, cp);
-    wb_log_set_sink(NULL, NULL);
-    wb_log_set_level(level);
-    po->planned = true;
-out:
-    wb_plan_destroy(plan);
-    wb_plan_snapstore_destroy(ss);
-    for (i = 0; i < nin; i++)
-        wb_event_free(&evs[i]);
-    free(evs);
-    free(in);
-    wb_apply_destroy(ap);
-    wb_ldap_destroy(ld);
-    return rc;
-}
-
 /* Produces the events keyed by gid; fills part and offsets. WB_OK when all were acked. */
-static wb_err_t produce(struct ctl *c, const char *gid, const struct lines *ev, int32_t *part,
-                        int64_t *first, int64_t *last)
+static wb_err_t produce(struct ctl *c, const char *gid, const struct ctl_plan_lines *ev,
+                        int32_t *part, int64_t *first, int64_t *last)
 {
     const char *topic = wb_conf_get_str(c->conf, "topic.events");
     struct wb_kafka_delivery *dl = wb_calloc(ev->n + 1, sizeof(*dl));
@@ -384,32 +107,6 @@ out:
     return err;
 }
 
-static const char *op_text(const struct op *o, char *buf, size_t sz)
-{
-    if (strcmp(o->kind, "create") == 0)
-        snprintf(buf, sz, "create %s", o->dn);
-    else if (strcmp(o->kind, "modify") == 0)
-        snprintf(buf, sz, "modify %s on %s", o->detail ? o->detail : "", o->dn);
-    else if (strcmp(o->kind, "rename") == 0)
-        snprintf(buf, sz, "rename %s to %s", o->dn, o->detail ? o->detail : "");
-    else if (strcmp(o->kind, "add-members") == 0)
-        snprintf(buf, sz, "add %zu member%s to %s", o->count, o->count == 1 ? "" : "s", o->dn);
-    else if (strcmp(o->kind, "remove-members") == 0)
-        snprintf(buf, sz, "remove %zu member%s from %s", o->count, o->count == 1 ? "" : "s", o->dn);
-    else if (strcmp(o->kind, "fail") == 0)
-        snprintf(buf, sz, "the worker would fail: %s%s%s", o->detail ? o->detail : "",
-                 o->dn[0] ? " at " : "", o->dn);
-    else if (strcmp(o->kind, "dead-letter") == 0)
-        snprintf(buf, sz, "dead-letter %zu %s", o->count, o->detail ? o->detail : "");
-    else if (strcmp(o->kind, "skip") == 0)
-        snprintf(buf, sz, "the worker would leave it alone: %s %s", o->detail ? o->detail : "",
-                 o->dn);
-    else
-        snprintf(buf, sz, "%s %s%s%s", o->kind, o->dn, o->detail ? " " : "",
-                 o->detail ? o->detail : "");
-    return buf;
-}
-
 struct provision_opts {
     const char *gid;
     int dry;
@@ -429,121 +126,104 @@ struct report {
     char gid[37];
     const char *topic, *result;
     struct wb_single s;
-    struct lines ev;
-    struct capture cp;
-    struct plan_out po;
+    struct ctl_plan_lines ev;
+    struct ctl_plan po;
     char plan_err[1024];
     int32_t part;
     int64_t first, last;
 };
 
+/* The match and action steps: planned read-only with the worker's apply in dry-run mode.
+ * Returns 0 planned, 1 the worker would fail, -1 not planned (reason in r->plan_err). */
+static int plan(struct ctl *c, struct report *r)
+{
+    ctl_planner_t *pl;
+    int prc;
+
+    if (!wb_conf_get_str(c->conf, "ldap.uri")) {
+        snprintf(r->plan_err, sizeof(r->plan_err),
+                 "ldap.uri not configured: LDAP operations not planned");
+        return -1;
+    }
+    pl = ctl_plan_open(c->conf, r->plan_err, sizeof(r->plan_err));
+    if (!pl)
+        return -1;
+    prc = ctl_plan_group(pl, r->gid, &r->ev, &r->po, r->plan_err, sizeof(r->plan_err));
+    ctl_plan_close(pl);
+    return prc;
+}
+
+/* The import step and the events. Returns 0 when there are events to plan and produce; else
+ * the exit code, with r->result saying why. */
+static int import(struct ctl *c, struct report *r, wb_single_t **sg)
+{
+    char errstr[1024] = "";
+    wb_err_t err;
+
+    *sg = wb_single_new(c->conf, errstr, sizeof(errstr));
+    if (!*sg) {
+        fprintf(stderr, "writebackctl provision: %s\n", errstr);
+        return CTL_EXIT_USAGE;
+    }
+    err = wb_single_read(*sg, r->gid, &r->s);
+    if (err != WB_OK) {
+        fprintf(stderr, "writebackctl provision: reading group %s from Graph failed (%s)\n", r->gid,
+                wb_err_name(err));
+        return CTL_EXIT_FAIL;
+    }
+    if (!r->s.found) {
+        r->result = "not_found";
+        fprintf(stderr, "writebackctl provision: group %s does not exist in Graph\n", r->gid);
+        return CTL_EXIT_FAIL;
+    }
+    if (!r->s.in_scope) {
+        r->result = "out_of_scope";
+        fprintf(stderr, "writebackctl provision: group %s is out of scope: %s; nothing emitted\n",
+                r->gid, r->s.reason);
+        return CTL_EXIT_FAIL;
+    }
+    if (ctl_plan_events(*sg, &r->s, "provision", &r->ev) != 0)
+        return CTL_EXIT_FAIL;
+    return 0;
+}
+
 static int run(struct ctl *c, const void *opts, void *result, bool *render)
 {
     const struct provision_opts *o = opts;
     struct report *r = result;
-    bool dry = o->dry, have_ldap;
-    char errstr[1024] = "";
     wb_single_t *sg = NULL;
-    char round_id[64], ts[WB_EVENT_TS_SIZE];
     struct wb_idkey key;
-    char *buf = NULL;
-    size_t buflen = 0;
-    FILE *mem = NULL;
-    int rc = CTL_EXIT_FAIL, prc = 0;
-    wb_err_t err;
+    int rc, prc;
 
     wb_single_init(&r->s);
     r->part = -1;
     r->first = r->last = -1;
     r->result = "failed";
-    if (!o->gid) {
-        rc = ctl_usage_error("provision", "%s--group OBJECTID is required", "");
-        goto out;
-    }
-    if (!wb_idkey_parse(o->gid, &key)) {
-        rc = ctl_usage_error("provision", "\"%s\" is not an objectId (GUID)", o->gid);
-        goto out;
-    }
+    if (!o->gid)
+        return ctl_usage_error("provision", "%s--group OBJECTID is required", "");
+    if (!wb_idkey_parse(o->gid, &key))
+        return ctl_usage_error("provision", "\"%s\" is not an objectId (GUID)", o->gid);
     wb_idkey_format(&key, r->gid);
     r->topic = wb_conf_get_str(c->conf, "topic.events");
-
-    /* import */
-    sg = wb_single_new(c->conf, errstr, sizeof(errstr));
-    if (!sg) {
-        fprintf(stderr, "writebackctl provision: %s\n", errstr);
-        rc = CTL_EXIT_USAGE;
+    rc = import(c, r, &sg);
+    *render = rc != CTL_EXIT_USAGE;
+    if (rc != 0)
         goto out;
-    }
-    err = wb_single_read(sg, r->gid, &r->s);
-    if (err != WB_OK) {
-        fprintf(stderr, "writebackctl provision: reading group %s from Graph failed (%s)\n", r->gid,
-                wb_err_name(err));
-        goto report;
-    }
-    if (!r->s.found) {
-        r->result = "not_found";
-        goto report;
-    }
-    if (!r->s.in_scope) {
-        r->result = "out_of_scope";
-        goto report;
-    }
-
-    /* events, built by the producer's emitter (printed to memory, then produced as is) */
-    mem = open_memstream(&buf, &buflen);
-    snprintf(round_id, sizeof(round_id), "provision-%lld", (long long)wb_time_now_ms());
-    wb_event_ts_format(wb_time_now_ms(), ts);
-    err = wb_single_emit(sg, &r->s, mem, round_id, ts);
-    fclose(mem);
-    mem = NULL;
-    if (err != WB_OK || !buf) {
-        fprintf(stderr, "writebackctl provision: building the events failed\n");
-        goto report;
-    }
-    lines_split(&r->ev, buf);
-    if (r->ev.n == 0) {
-        fprintf(stderr, "writebackctl provision: no valid event for group %s (see the log)\n",
-                r->gid);
-        goto report;
-    }
-
-    /* match and action: planned read-only with the worker's apply in dry-run mode */
-    have_ldap = wb_conf_get_str(c->conf, "ldap.uri") != NULL;
-    if (have_ldap) {
-        prc = plan_ldap(c->conf, r->gid, &r->ev, &r->cp, &r->po, r->plan_err, sizeof(r->plan_err));
-        if (prc < 0 && dry) {
-            fprintf(stderr, "writebackctl provision: cannot plan the LDAP operations: %s\n",
-                    r->plan_err);
-            goto report;
+    prc = plan(c, r);
+    rc = CTL_EXIT_FAIL;
+    if (prc < 0 && o->dry && wb_conf_get_str(c->conf, "ldap.uri")) {
+        fprintf(stderr, "writebackctl provision: cannot plan the LDAP operations: %s\n",
+                r->plan_err);
+    } else if (!o->dry) {
+        if (produce(c, r->gid, &r->ev, &r->part, &r->first, &r->last) == WB_OK) {
+            r->result = "produced";
+            rc = 0;
         }
-    } else {
-        snprintf(r->plan_err, sizeof(r->plan_err),
-                 "ldap.uri not configured: LDAP operations not planned");
-    }
-
-    if (!dry) {
-        err = produce(c, r->gid, &r->ev, &r->part, &r->first, &r->last);
-        if (err != WB_OK)
-            goto report;
-        r->result = "produced";
-        rc = 0;
     } else {
         r->result = prc > 0 ? "would_fail" : "planned";
         rc = prc > 0 ? CTL_EXIT_FAIL : 0;
     }
-
-report:
-    *render = true;
-    if (strcmp(r->result, "out_of_scope") == 0) {
-        fprintf(stderr, "writebackctl provision: group %s is out of scope: %s; nothing emitted\n",
-                r->gid, r->s.reason);
-    } else if (strcmp(r->result, "not_found") == 0) {
-        fprintf(stderr, "writebackctl provision: group %s does not exist in Graph\n", r->gid);
-    }
 out:
-    if (mem)
-        fclose(mem);
-    free(buf);
     wb_single_destroy(sg);
     return rc;
 }
@@ -553,7 +233,6 @@ static cJSON *json(struct ctl *c, const void *opts, const void *result)
     const struct provision_opts *opt = opts;
     const struct report *r = result;
     cJSON *doc = cJSON_CreateObject(), *imp, *arr, *o;
-    char line[2048];
     size_t i;
 
     (void)c;
@@ -590,20 +269,7 @@ static cJSON *json(struct ctl *c, const void *opts, const void *result)
         else
             cJSON_AddNullToObject(o, "dn");
         cJSON_AddNumberToObject(o, "count", r->po.match_n);
-        arr = cJSON_AddArrayToObject(doc, "ldap");
-        for (i = 0; i < r->cp.n; i++) {
-            const struct op *op = &r->cp.ops[i];
-            cJSON *x = cJSON_CreateObject();
-
-            cJSON_AddStringToObject(x, "op", op->kind);
-            cJSON_AddStringToObject(x, "dn", op->dn);
-            if (op->detail)
-                cJSON_AddStringToObject(x, "detail", op->detail);
-            if (op->count)
-                cJSON_AddNumberToObject(x, "count", (double)op->count);
-            cJSON_AddStringToObject(x, "text", op_text(op, line, sizeof(line)));
-            cJSON_AddItemToArray(arr, x);
-        }
+        cJSON_AddItemToObject(doc, "ldap", ctl_plan_ops_json(&r->po));
     } else {
         cJSON_AddNullToObject(doc, "match");
         cJSON_AddNullToObject(doc, "ldap");
@@ -668,11 +334,11 @@ static void text(struct ctl *c, const void *opts, const void *result)
         else
             printf("  match: no AD group carries anchor %s\n", r->po.anchor);
         printf("  action%s:%s\n", dry ? "" : " (planned; the workers apply it)",
-               r->cp.n ? "" : " none (AD already matches)");
-        for (i = 0; i < r->cp.n; i++)
-            printf("    %s\n", op_text(&r->cp.ops[i], line, sizeof(line)));
-        for (i = 0; i < r->cp.nnotes; i++)
-            printf("    worker warning: %s\n", r->cp.notes[i]);
+               r->po.n ? "" : " none (AD already matches)");
+        for (i = 0; i < r->po.n; i++)
+            printf("    %s\n", ctl_plan_op_text(&r->po.ops[i], line, sizeof(line)));
+        for (i = 0; i < r->po.nnotes; i++)
+            printf("    worker warning: %s\n", r->po.notes[i]);
     } else if (r->plan_err[0] && r->ev.n) {
         printf("  match/action: %s\n", r->plan_err);
     }
@@ -688,10 +354,8 @@ static void result_free(void *result)
 {
     struct report *r = result;
 
-    lines_free(&r->ev);
-    capture_free(&r->cp);
-    free(r->po.match_dn);
-    free(r->po.anchor);
+    ctl_plan_lines_free(&r->ev);
+    ctl_plan_free(&r->po);
     wb_single_free(&r->s);
 }
 

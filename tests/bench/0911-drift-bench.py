@@ -12,14 +12,18 @@ request counted would be the watch's). At the end AD must equal the simulator's 
 
   WB_BUILD_DIR=build/test python3 tests/bench/0911-drift-bench.py [--changes 120] [--groups 12]
   WB_BUILD_DIR=build/test python3 tests/bench/0911-drift-bench.py --rss 60000
-(--rss: peak worker RSS with one group of that many members, watch off and on, side by side.)
+  WB_BUILD_DIR=build/test python3 tests/bench/0911-drift-bench.py --report 500
+(--rss: peak worker RSS with one group of that many members, watch off and on, side by side;
+--report: the run time of writebackctl drift report over that many groups.)
 
 Exit 1 when a change is not detected or not repaired within 30 s, or AD does not converge.
 """
 import argparse
+import json
 import os
 import random
 import re
+import subprocess
 import sys
 import time
 
@@ -115,6 +119,43 @@ def rss_main(members):
     return 0
 
 
+def report_main(n, runs=3):
+    """writebackctl drift report over n groups of 10 members, a tenth of them changed by hand:
+    wall time (median of runs) and Graph requests per group."""
+    ctl = os.path.join(h.BUILD, "ctl", "writebackctl")
+    with h.E2E("0911-drift-report") as e:
+        us = e.create_users(40)
+        uid = [u["oid"] for u in us]
+        groups = [h.seed_group("Report %04d" % i, "d%d" % i,
+                               [uid[(i + j) % 40] for j in range(10)]) for i in range(n)]
+        e.start_sim([h.synced_user(u) for u in us], groups)
+        e.start_producer(graph__poll_interval_ms=3600000)
+        e.start_worker("w1", drift__mode="audit")
+        _, ad = e.wait_converged(600)
+        for g in groups[::10]:
+            e.ldap.modify("dn: %s\nchangetype: modify\nreplace: description\n"
+                          "description: by hand\n" % ad["anchored"][g["id"]]["dn"])
+        conf = e.write_conf("ctl.conf", e.ctl_keys())
+        secs, graph = [], []
+        for _ in range(runs):
+            g0 = e.sim.req("GET", "stats")["total"]
+            t0 = time.monotonic()
+            r = subprocess.run([ctl, "-c", conf, "--json", "drift", "report"],
+                                 capture_output=True, text=True, timeout=1800)
+            secs.append(time.monotonic() - t0)
+            graph.append(e.sim.req("GET", "stats")["total"] - g0)
+            doc = json.loads(r.stdout)
+            if r.returncode != 1 or doc["compared"] != n or doc["differing"] != len(groups[::10]):
+                sys.exit("drift report: exit %d, %s" % (r.returncode, r.stderr[-2000:]))
+        e.stop_all(check=True)
+    med = sorted(secs)[len(secs) // 2]
+    print("0911-drift-bench --report: %d groups of 10 members (%d differing): %.2f s "
+          "(median of %d runs: %s), %.1f ms per group, %.1f Graph requests per group"
+          % (n, len(groups[::10]), med, runs, ", ".join("%.2f" % x for x in secs),
+             1000.0 * med / n, graph[0] / float(n)))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--changes", type=int, default=120)
@@ -123,9 +164,13 @@ def main():
     ap.add_argument("--rss", type=int, default=0, metavar="MEMBERS",
                     help="instead: peak worker RSS with the watch off and on, side by side, "
                     "for one group of MEMBERS pool users (e.g. 60000)")
+    ap.add_argument("--report", type=int, default=0, metavar="GROUPS",
+                    help="instead: time writebackctl drift report over GROUPS groups")
     a = ap.parse_args()
     if a.rss:
         return rss_main(a.rss)
+    if a.report:
+        return report_main(a.report)
     rnd = random.Random(a.seed)
     det = {k: [] for k in KINDS}
     rep = {k: [] for k in KINDS}

@@ -7,6 +7,7 @@ AD equals the simulator's expected state again (a deleted group comes back with 
 The worker's own writes never count, and the watch costs no Graph request: the initial sync
 asks Graph exactly as often with the watch on as with it off."""
 
+import json
 import os
 import re
 import subprocess
@@ -56,24 +57,38 @@ def world(e):
     return us, gs
 
 
-def ctl(e, *args):
-    conf = e.write_conf("ctl.conf", {"tenant": "e2e",
-                                     "kafka.bootstrap.servers": e.env["WB_TEST_KAFKA_BOOTSTRAP"],
-                                     "topic.state": e.topics["state"]})
+def drift_topic(e):
+    """The test's drift.topic (removed with the test's other topics)."""
+    return e.topics.setdefault("drift", e.topic_prefix + ".drift")
+
+
+def ctl_run(e, *args):
+    """writebackctl with the keys of the producer (Graph, scope, topics) and of the workers
+    (LDAP, drift.topic): what report, records and provision need. Returns the process."""
+    conf = e.write_conf("ctl.conf", e.ctl_keys(drift__topic=drift_topic(e)))
+    t0 = time.monotonic()
     r = subprocess.run([CTL, "-c", conf] + list(args), capture_output=True, text=True,
-                       timeout=120)
-    h.log("writebackctl %s -> %d: %s" % (" ".join(args), r.returncode, r.stdout.strip()))
+                       timeout=300)
+    r.seconds = time.monotonic() - t0
+    h.log("writebackctl %s -> %d in %.2f s:\n%s%s" % (" ".join(args), r.returncode, r.seconds,
+                                                     r.stdout.strip()[-3000:],
+                                                     r.stderr.strip()[-2000:]))
+    return r
+
+
+def ctl(e, *args):
+    r = ctl_run(e, *args)
     assert r.returncode == 0, r.stderr[-2000:]
     return r.stdout
 
 
-def start(e, mode):
+def start(e, mode, **keys):
     """world(), the producer and one worker with the watch in mode, converged and watching;
     returns (users, groups, worker, AD state)."""
     us, gs = world(e)
     e.start_producer()
     w = e.start_worker("w1", drift__mode=mode, drift__interval_ms=300,
-                       topic__state=e.topics["state"])
+                       topic__state=e.topics["state"], **keys)
     _, ad = e.wait_converged(90)
     wait_watched(e, w, 4)
     return us, gs, w, ad
@@ -175,6 +190,133 @@ def test_repair():
         e.wait_converged(30)
         time.sleep(1.5)
         assert sum(drift_counts(e, w).values()) == 6, drift_lines(w)
+        # after the repairs AD equals Entra: drift report finds no difference (exit 0)
+        r = ctl_run(e, "drift", "report", "--json")
+        doc = json.loads(r.stdout)
+        assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+        assert doc["differing"] == 0 and doc["errors"] == 0, doc
+        assert sorted(g["group"] for g in doc["groups"]) == sorted(g["id"] for g in gs.values())
+        assert all(g["state"] == "equal" and g["ldap"] == [] for g in doc["groups"]), doc
+        e.stop_all(check=True)
+
+
+def ad_changes(e):
+    """uSNChanged and whenChanged of every object under the test's OU (groups, users, OUs),
+    and the DC's highestCommittedUSN: equal before and after means nothing was written."""
+    out = {dn.lower(): (a.get("usnchanged"), a.get("whenchanged"))
+           for dn, a in e.ldap.search(e.ou, attrs=["uSNChanged", "whenChanged"])}
+    root = e.ldap.search("", attrs=["highestCommittedUSN"], scope="base")
+    out["rootDSE"] = root[0][1]["highestcommittedusn"]
+    return out
+
+
+def ops_by_kind(g):
+    return {o["op"]: o for o in g["ldap"]}
+
+
+def check_report(e, us, gs, doc):
+    """The report of the six hand-made changes (group B paused)."""
+    by = {g["group"]: g for g in doc["groups"]}
+    assert doc["compared"] == 4 and doc["differing"] == 4 and doc["errors"] == 0, doc
+    a, b, c, d = (by[gs[k]["id"]] for k in "abcd")
+    # A: a member added and one removed by hand, its description edited
+    ops = ops_by_kind(a)
+    assert a["state"] == "differs" and not a["paused"], a
+    assert "description" in ops["modify"]["detail"], a
+    assert ops["add-members"]["count"] == 1 and ops["remove-members"]["count"] == 1, a
+    # B: renamed by hand, and paused (still reported, marked)
+    assert b["state"] == "differs" and b["paused"] and b["pausedUntil"], b
+    assert "Renamed by hand" in b["dn"] and list(ops_by_kind(b)) == ["rename"], b
+    # C: moved into another OU
+    assert c["state"] == "differs" and c["dn"].lower().endswith(e.users_ou.lower()), c
+    assert list(ops_by_kind(c)) == ["rename"], c
+    # D: deleted in AD (found as a tombstone): missing, re-created with its two members
+    ops = ops_by_kind(d)
+    assert d["state"] == "missing_in_ad" and d["deletedInAD"], d
+    assert "DEL:" in d["dn"] and ops["create"]["dn"].endswith(e.ou), d
+    assert ops["add-members"]["count"] == 2, d
+
+
+def check_records(e, us, gs, w):
+    """drift.topic holds one record per DRIFT line, with the line's fields."""
+    doc = json.loads(ctl(e, "drift", "records", "--json"))
+    recs = doc["records"]
+    assert doc["topic"] == drift_topic(e) and len(recs) == 6, recs
+    assert sorted(r["kind"] for r in recs) == sorted(KINDS), recs
+    by = {r["kind"]: r for r in recs}
+    for r in recs:
+        for f in ("group", "partition", "dn", "kind", "attribute", "added", "removed", "new_dn",
+                  "dc", "time", "action", "worker", "detected", "offset"):
+            assert f in r, (f, r)
+        assert r["action"] == "audit" and r["worker"].endswith("-w1"), r
+        ln = drift_lines(w, r["kind"], r["group"])[0]
+        assert 'dn="%s"' % r["dn"] in ln and "partition=%d " % r["partition"] in ln, (r, ln)
+    assert by["member_add"]["group"] == gs["a"]["id"] and \
+        by["member_add"]["added"] == us[2]["dn"], by["member_add"]
+    assert by["member_remove"]["removed"] == us[0]["dn"], by["member_remove"]
+    assert by["attribute"]["attribute"] == "description" and \
+        by["attribute"]["added"] == "edited by hand" and by["attribute"]["removed"] == "first"
+    assert by["attribute"]["dc"] == "WBDC", by["attribute"]
+    assert "Renamed by hand" in by["rename"]["new_dn"], by["rename"]
+    assert by["move"]["new_dn"].lower().endswith(e.users_ou.lower()), by["move"]
+    assert by["delete"]["group"] == gs["d"]["id"] and "DEL:" in by["delete"]["new_dn"]
+    # --group: the records keyed by that group only
+    one = json.loads(ctl(e, "drift", "records", "--group", gs["a"]["id"], "--json"))["records"]
+    assert sorted(r["kind"] for r in one) == ["attribute", "member_add", "member_remove"], one
+    text = ctl(e, "drift", "records")
+    assert "6 drift records in %s" % drift_topic(e) in text, text
+    assert h.metric_sum(e.metrics(w), "writeback_worker_drift_records_total", result="ok") == 6
+    assert h.metric_sum(e.metrics(w), "writeback_worker_drift_records_total",
+                        result="failed") == 0
+
+
+def test_report_and_records():
+    """drift report compares AD with Entra now: each kind of hand-made change is a difference
+    (exit 1), in text and JSON, for every group or --group alone, paused groups marked, and
+    the report writes nothing to AD; after the operator provisions the groups again it finds
+    none (exit 0). The audit worker's drift records reach drift.topic and drift records lists
+    them."""
+    with h.E2E("0910-drift-report") as e:
+        us, gs, w, ad = start(e, "audit", drift__topic=drift_topic(e))
+        r = ctl_run(e, "drift", "report")
+        assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+        assert "4 groups compared with Entra" in r.stdout and "0 differ," in r.stdout, r.stdout
+
+        for kind, gid, ldif in hand_changes(e, us, gs, ad):
+            e.ldap.modify(ldif)
+            h.wait_for(lambda: drift_lines(w, kind, gid), 15, "a %s drift line" % kind, 0.3)
+        ctl(e, "drift", "pause", "--group", gs["b"]["id"], "--for", "1h")
+        time.sleep(1)
+        before = ad_changes(e)
+        r = ctl_run(e, "drift", "report", "--json")
+        assert r.returncode == 1, (r.returncode, r.stderr[-2000:])
+        check_report(e, us, gs, json.loads(r.stdout))
+        assert ad_changes(e) == before, "drift report wrote to AD"
+        h.log("drift report of 4 groups (4 differing) took %.2f s" % r.seconds)
+        r = ctl_run(e, "drift", "report")
+        assert r.returncode == 1, r.stderr[-2000:]
+        for want in ("4 groups compared with Entra", "4 differ,", "missing in AD (deleted there)",
+                     "[paused until ", "to do: add 1 member to ", "to do: remove 1 member from ",
+                     "to do: modify description on "):
+            assert want in r.stdout, (want, r.stdout)
+        r = ctl_run(e, "drift", "report", "--group", gs["a"]["id"].upper(), "--json")
+        doc = json.loads(r.stdout)
+        assert r.returncode == 1 and [g["group"] for g in doc["groups"]] == [gs["a"]["id"]], doc
+        r = ctl_run(e, "drift", "report", "--group", h.new_id(), "--json")
+        doc = json.loads(r.stdout)
+        assert r.returncode == 0 and doc["groups"][0]["state"] == "absent", doc
+        assert ad_changes(e) == before, "drift report wrote to AD"
+
+        check_records(e, us, gs, w)
+
+        # the operator brings every group back in line from Entra; then nothing differs
+        ctl(e, "drift", "resume", "--group", gs["b"]["id"])
+        for g in gs.values():
+            ctl(e, "provision", "--group", g["id"])
+        e.wait_converged(60)
+        r = ctl_run(e, "drift", "report", "--json")
+        doc = json.loads(r.stdout)
+        assert r.returncode == 0 and doc["differing"] == 0 and doc["compared"] == 4, doc
         e.stop_all(check=True)
 
 
@@ -283,6 +425,25 @@ def test_dry_run_never_repairs():
         e.stop_all(check=True)
 
 
+def test_records_undelivered():
+    """A drift record the broker refuses (the internal topic __consumer_offsets takes no
+    client writes) is logged with the group and counted as failed; the DRIFT line is written
+    and the watch goes on."""
+    with h.E2E("0910-drift-records-fail") as e:
+        us, gs, w, ad = start(e, "audit", drift__topic="__consumer_offsets")
+        a = ad["anchored"][gs["a"]["id"]]
+        edit_description(e, w, a["dn"], gs["a"]["id"], "x")
+        h.wait_for(lambda: h.metric_sum(e.metrics(w), "writeback_worker_drift_records_total",
+                                        result="failed") == 1, 40, "the failed record", 0.5)
+        assert "drift record of group %s not delivered to topic __consumer_offsets" \
+            % gs["a"]["id"] in w.log_text(), w.tail(20)
+        assert h.metric_sum(e.metrics(w), "writeback_worker_drift_records_total",
+                            result="ok") == 0
+        ln = edit_description(e, w, ad["anchored"][gs["b"]["id"]]["dn"], gs["b"]["id"], "y")
+        assert "action=audit" in ln, ln
+        e.stop_all(check=True)
+
+
 def initial_sync_requests(mode):
     with h.E2E("0910-drift-graph-" + mode) as e:
         world(e)
@@ -307,5 +468,6 @@ def test_graph_requests_equal():
 
 
 if __name__ == "__main__":
-    h.run([test_audit, test_repair, test_pause, test_restart_two_workers,
-           test_dry_run_never_repairs, test_graph_requests_equal])
+    h.run([test_audit, test_repair, test_report_and_records, test_records_undelivered,
+           test_pause, test_restart_two_workers, test_dry_run_never_repairs,
+           test_graph_requests_equal])

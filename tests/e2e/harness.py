@@ -982,6 +982,17 @@ class E2E:
         keys.update({k.replace("__", "."): v for k, v in over.items()})
         return keys
 
+    def ctl_keys(self, **over):
+        """writebackctl's configuration: the producer's keys (Graph, scope, topics) and the
+        workers' ldap.* keys, what provision and drift report need."""
+        keys = self.producer_keys()
+        keys.update({k: v for k, v in self.worker_keys("ctl").items() if k.startswith("ldap.")})
+        for k in ("producer.transactional_id", "producer.metrics_listen", "topic.partitions",
+                  "graph.poll_interval_ms"):
+            keys.pop(k, None)
+        keys.update({k.replace("__", "."): v for k, v in over.items()})
+        return keys
+
     def _binary(self, path):
         if not os.access(path, os.X_OK):
             raise E2EError("%s is not built (set WB_BUILD_DIR to the build directory)" % path)
