@@ -1,231 +1,20 @@
 /*
  * wb_metrics: counters, gauges and histograms in a registry rendered as Prometheus text 0.0.4.
  * One mutex per registry: updates are a hash lookup and an add, so holding it briefly on the
- * main thread costs less than per-series atomics and keeps a render consistent.
+ * main thread costs less than per-series atomics and keeps a render consistent. This file
+ * holds the registry, each family's series table and the updates; registering a family is in
+ * wb_metrics_register.c, the text format in wb_metrics_render.c.
  */
-#include "wb_metrics.h"
+#include "wb_metrics_int.h"
 
-#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "wb_log.h"
 #include "wb_mem.h"
-
-enum mtype { MT_COUNTER, MT_GAUGE, MT_HISTOGRAM };
-
-static const char *const type_names[] = {"counter", "gauge", "histogram"};
-
-/* One label combination of a family. */
-struct series {
-    struct series *hnext;       /* hash chain */
-    struct series *prev, *next; /* order of first use, for rendering */
-    uint64_t hash;
-    char **values;     /* nlabels copies */
-    double value;      /* counter, gauge */
-    uint64_t *buckets; /* histogram: nbuckets + 1 non-cumulative counts (last is +Inf) */
-    double sum;
-    uint64_t count;
-};
-
-struct wb_metric_s {
-    wb_metrics_t *m;
-    struct wb_metric_s *next;
-    enum mtype type;
-    char *name;
-    char *help;
-    size_t nlabels;
-    char **labels;
-    size_t nbuckets;
-    double *bounds;
-    struct series **table; /* power-of-two buckets, grown at load factor 1 */
-    size_t tsize;
-    size_t nseries;
-    struct series *head, *tail;
-    int overflow_logged;
-};
-
-struct wb_metrics_s {
-    pthread_mutex_t lock;
-    wb_metric_t *head, *tail;
-};
-
-/* Growable output buffer for render. */
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        b->p = wb_realloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_str(struct buf *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
-
-/* Label values escape backslash, double quote and newline; HELP text only backslash and
- * newline (exposition format 0.0.4). */
-static void buf_escaped(struct buf *b, const char *s, int quote)
-{
-    for (; *s; s++) {
-        if (*s == '\\')
-            buf_add(b, "\\\\", 2);
-        else if (*s == '\n')
-            buf_add(b, "\\n", 2);
-        else if (*s == '"' && quote)
-            buf_add(b, "\\\"", 2);
-        else
-            buf_add(b, s, 1);
-    }
-}
-
-/* Shortest of %.15g / %.17g that reads back as the same double; Prometheus spellings for the
- * special values. */
-static void fmt_double(char *out, size_t n, double v)
-{
-    if (isnan(v))
-        snprintf(out, n, "NaN");
-    else if (isinf(v))
-        snprintf(out, n, "%s", v > 0 ? "+Inf" : "-Inf");
-    else {
-        snprintf(out, n, "%.15g", v);
-        if (strtod(out, NULL) != v)
-            snprintf(out, n, "%.17g", v);
-    }
-}
-
-static void buf_double(struct buf *b, double v)
-{
-    char tmp[64];
-
-    fmt_double(tmp, sizeof(tmp), v);
-    buf_str(b, tmp);
-}
-
-static int is_name_char(char c, int first, int colon)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_')
-        return 1;
-    if (c == ':' && colon)
-        return 1;
-    return !first && c >= '0' && c <= '9';
-}
-
-static int valid_ident(const char *s, int colon)
-{
-    const char *p;
-
-    if (!s || !*s)
-        return 0;
-    for (p = s; *p; p++)
-        if (!is_name_char(*p, p == s, colon))
-            return 0;
-    return 1;
-}
-
-static int has_suffix_of(const char *name, const char *base, const char *suffix)
-{
-    size_t n = strlen(base);
-
-    return strncmp(name, base, n) == 0 && strcmp(name + n, suffix) == 0;
-}
-
-/* A histogram named h also exposes h_bucket, h_sum and h_count; no other family may use them. */
-static int names_clash(const wb_metric_t *f, const char *name, enum mtype type)
-{
-    static const char *const sfx[] = {"_bucket", "_sum", "_count"};
-    size_t i;
-
-    for (i = 0; i < 3; i++) {
-        if (f->type == MT_HISTOGRAM && has_suffix_of(name, f->name, sfx[i]))
-            return 1;
-        if (type == MT_HISTOGRAM && has_suffix_of(f->name, name, sfx[i]))
-            return 1;
-    }
-    return 0;
-}
-
-static int same_shape(const wb_metric_t *f, enum mtype type, size_t nlabels,
-                      const char *const *label_names, size_t nbuckets, const double *bounds)
-{
-    size_t i;
-
-    if (f->type != type || f->nlabels != nlabels || f->nbuckets != nbuckets)
-        return 0;
-    for (i = 0; i < nlabels; i++)
-        if (strcmp(f->labels[i], label_names[i]) != 0)
-            return 0;
-    for (i = 0; i < nbuckets; i++)
-        if (f->bounds[i] != bounds[i])
-            return 0;
-    return 1;
-}
-
-/* Checks everything but clashes with registered families; logs and returns 0 on failure. */
-static int check_args(const char *name, size_t nlabels, const char *const *label_names,
-                      enum mtype type, size_t nbuckets, const double *bounds)
-{
-    size_t i, j;
-
-    if (!valid_ident(name, 1)) {
-        wb_log(LOG_ERR, "METRICS", "invalid metric name \"%s\"", name ? name : "(null)");
-        return 0;
-    }
-    if (strncmp(name, "writeback_", 10) != 0 && strcmp(name, "kafka_consumergroup_lag") != 0) {
-        wb_log(LOG_ERR, "METRICS", "metric name \"%s\" must start with writeback_", name);
-        return 0;
-    }
-    if (nlabels > WB_METRICS_MAX_LABELS || (nlabels && !label_names)) {
-        wb_log(LOG_ERR, "METRICS", "metric %s: bad label name list (%zu names)", name, nlabels);
-        return 0;
-    }
-    for (i = 0; i < nlabels; i++) {
-        const char *l = label_names[i];
-
-        if (!valid_ident(l, 0) || strncmp(l, "__", 2) == 0 ||
-            (type == MT_HISTOGRAM && strcmp(l, "le") == 0)) {
-            wb_log(LOG_ERR, "METRICS", "metric %s: invalid label name \"%s\"", name,
-                   l ? l : "(null)");
-            return 0;
-        }
-        for (j = 0; j < i; j++)
-            if (strcmp(label_names[j], l) == 0) {
-                wb_log(LOG_ERR, "METRICS", "metric %s: duplicate label name \"%s\"", name, l);
-                return 0;
-            }
-    }
-    if (type != MT_HISTOGRAM)
-        return 1;
-    if (nbuckets < 1 || nbuckets > WB_METRICS_MAX_BUCKETS || !bounds) {
-        wb_log(LOG_ERR, "METRICS", "histogram %s: needs 1..%d buckets, got %zu", name,
-               WB_METRICS_MAX_BUCKETS, nbuckets);
-        return 0;
-    }
-    for (i = 0; i < nbuckets; i++)
-        if (!isfinite(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1]))) {
-            wb_log(LOG_ERR, "METRICS",
-                   "histogram %s: bucket bounds must be finite and strictly increasing", name);
-            return 0;
-        }
-    return 1;
-}
 
 static struct series *series_new(wb_metric_t *f, const char *const *values, uint64_t hash)
 {
@@ -296,9 +85,7 @@ static void table_grow(wb_metric_t *f)
     f->tsize = nsize;
 }
 
-/* The series for values, created when create is set. Lock held. NULL when values are bad,
- * the series is absent (create == 0) or the family is full. */
-static struct series *lookup(wb_metric_t *f, const char *const *values, int create)
+struct series *wb_metrics_lookup(wb_metric_t *f, const char *const *values, int create)
 {
     uint64_t h;
     struct series *s;
@@ -379,87 +166,6 @@ void wb_metrics_destroy(wb_metrics_t *m)
     free(m);
 }
 
-static wb_metric_t *do_register(wb_metrics_t *m, enum mtype type, const char *name,
-                                const char *help, size_t nlabels, const char *const *label_names,
-                                size_t nbuckets, const double *bounds)
-{
-    wb_metric_t *f = NULL;
-    size_t i;
-
-    if (!m) {
-        wb_log(LOG_ERR, "METRICS", "metric registration without a registry");
-        return NULL;
-    }
-    if (!check_args(name, nlabels, label_names, type, nbuckets, bounds))
-        return NULL;
-
-    pthread_mutex_lock(&m->lock);
-    for (f = m->head; f; f = f->next) {
-        if (strcmp(f->name, name) == 0) {
-            if (!same_shape(f, type, nlabels, label_names, nbuckets, bounds)) {
-                wb_log(LOG_ERR, "METRICS",
-                       "metric %s: registered again with a different type, labels or buckets",
-                       name);
-                f = NULL;
-            }
-            goto out;
-        }
-        if (names_clash(f, name, type)) {
-            wb_log(LOG_ERR, "METRICS", "metric %s: name clashes with histogram series of %s", name,
-                   f->name);
-            f = NULL;
-            goto out;
-        }
-    }
-
-    f = wb_calloc(1, sizeof(*f));
-    f->m = m;
-    f->type = type;
-    f->name = wb_strdup(name);
-    f->help = wb_strdup(help ? help : "");
-    f->nlabels = nlabels;
-    f->labels = wb_calloc(nlabels ? nlabels : 1, sizeof(char *));
-    for (i = 0; i < nlabels; i++)
-        f->labels[i] = wb_strdup(label_names[i]);
-    if (type == MT_HISTOGRAM) {
-        f->nbuckets = nbuckets;
-        f->bounds = wb_malloc(nbuckets * sizeof(double));
-        memcpy(f->bounds, bounds, nbuckets * sizeof(double));
-    }
-    f->tsize = 8;
-    f->table = wb_calloc(f->tsize, sizeof(*f->table));
-    /* A family without labels exists from the start so it renders 0, not nothing. */
-    if (nlabels == 0)
-        lookup(f, NULL, 1);
-    if (m->tail)
-        m->tail->next = f;
-    else
-        m->head = f;
-    m->tail = f;
-out:
-    pthread_mutex_unlock(&m->lock);
-    return f;
-}
-
-wb_metric_t *wb_metrics_counter(wb_metrics_t *m, const char *name, const char *help, size_t nlabels,
-                                const char *const *label_names)
-{
-    return do_register(m, MT_COUNTER, name, help, nlabels, label_names, 0, NULL);
-}
-
-wb_metric_t *wb_metrics_gauge(wb_metrics_t *m, const char *name, const char *help, size_t nlabels,
-                              const char *const *label_names)
-{
-    return do_register(m, MT_GAUGE, name, help, nlabels, label_names, 0, NULL);
-}
-
-wb_metric_t *wb_metrics_histogram(wb_metrics_t *m, const char *name, const char *help,
-                                  size_t nlabels, const char *const *label_names, size_t nbuckets,
-                                  const double *bounds)
-{
-    return do_register(m, MT_HISTOGRAM, name, help, nlabels, label_names, nbuckets, bounds);
-}
-
 enum op { OP_INC, OP_SET, OP_OBSERVE };
 
 static wb_err_t update(wb_metric_t *f, const char *const *values, enum op op, double v)
@@ -485,7 +191,7 @@ static wb_err_t update(wb_metric_t *f, const char *const *values, enum op op, do
     }
 
     pthread_mutex_lock(&f->m->lock);
-    s = lookup(f, values, 1);
+    s = wb_metrics_lookup(f, values, 1);
     if (s) {
         if (op == OP_INC)
             s->value += v;
@@ -531,7 +237,7 @@ wb_err_t wb_metrics_remove(wb_metric_t *metric, const char *const *label_values)
             return WB_ERR_INVALID;
 
     pthread_mutex_lock(&metric->m->lock);
-    s = lookup(metric, label_values, 0);
+    s = wb_metrics_lookup(metric, label_values, 0);
     if (!s)
         goto out;
     for (pp = &metric->table[s->hash & (metric->tsize - 1)]; *pp != s; pp = &(*pp)->hnext)
@@ -559,103 +265,9 @@ wb_err_t wb_metrics_value(wb_metric_t *metric, const char *const *label_values, 
     if (!metric || !out)
         return WB_ERR_INVALID;
     pthread_mutex_lock(&metric->m->lock);
-    s = lookup(metric, label_values, 0);
+    s = wb_metrics_lookup(metric, label_values, 0);
     if (s)
         *out = metric->type == MT_HISTOGRAM ? (double)s->count : s->value;
     pthread_mutex_unlock(&metric->m->lock);
     return s ? WB_OK : WB_ERR_INVALID;
-}
-
-/* {a="x",b="y"} plus an optional le="bound"; nothing at all when there are no labels. */
-static void render_labels(struct buf *b, const wb_metric_t *f, const struct series *s,
-                          const char *le)
-{
-    size_t i;
-
-    if (f->nlabels == 0 && !le)
-        return;
-    buf_str(b, "{");
-    for (i = 0; i < f->nlabels; i++) {
-        if (i)
-            buf_str(b, ",");
-        buf_str(b, f->labels[i]);
-        buf_str(b, "=\"");
-        buf_escaped(b, s->values[i], 1);
-        buf_str(b, "\"");
-    }
-    if (le) {
-        if (f->nlabels)
-            buf_str(b, ",");
-        buf_str(b, "le=\"");
-        buf_str(b, le);
-        buf_str(b, "\"");
-    }
-    buf_str(b, "}");
-}
-
-static void render_family(struct buf *b, const wb_metric_t *f)
-{
-    const struct series *s;
-    char num[64];
-    size_t i;
-    uint64_t cum;
-
-    buf_str(b, "# HELP ");
-    buf_str(b, f->name);
-    buf_str(b, " ");
-    buf_escaped(b, f->help, 0);
-    buf_str(b, "\n# TYPE ");
-    buf_str(b, f->name);
-    buf_str(b, " ");
-    buf_str(b, type_names[f->type]);
-    buf_str(b, "\n");
-    for (s = f->head; s; s = s->next) {
-        if (f->type != MT_HISTOGRAM) {
-            buf_str(b, f->name);
-            render_labels(b, f, s, NULL);
-            buf_str(b, " ");
-            buf_double(b, s->value);
-            buf_str(b, "\n");
-            continue;
-        }
-        cum = 0;
-        for (i = 0; i <= f->nbuckets; i++) {
-            cum += s->buckets[i];
-            if (i < f->nbuckets)
-                fmt_double(num, sizeof(num), f->bounds[i]);
-            else
-                snprintf(num, sizeof(num), "+Inf");
-            buf_str(b, f->name);
-            buf_str(b, "_bucket");
-            render_labels(b, f, s, num);
-            snprintf(num, sizeof(num), " %" PRIu64 "\n", cum);
-            buf_str(b, num);
-        }
-        buf_str(b, f->name);
-        buf_str(b, "_sum");
-        render_labels(b, f, s, NULL);
-        buf_str(b, " ");
-        buf_double(b, s->sum);
-        buf_str(b, "\n");
-        buf_str(b, f->name);
-        buf_str(b, "_count");
-        render_labels(b, f, s, NULL);
-        snprintf(num, sizeof(num), " %" PRIu64 "\n", s->count);
-        buf_str(b, num);
-    }
-}
-
-char *wb_metrics_render(wb_metrics_t *m)
-{
-    struct buf b = {NULL, 0, 0};
-    const wb_metric_t *f;
-
-    buf_add(&b, "", 0);
-    if (!m)
-        return b.p;
-    pthread_mutex_lock(&m->lock);
-    for (f = m->head; f; f = f->next)
-        render_family(&b, f);
-    pthread_mutex_unlock(&m->lock);
-    return b.p;
 }
