@@ -170,8 +170,8 @@ EMITTERS = [
                                            + REASON)),
     ("wb_aenv_ldap_fail", "failure",
      re.compile(r"\bwb_aenv_ldap_fail\(\s*[^,()]+,\s*\w+,\s*" + REASON)),
-    ("dead_letter", "failure", re.compile(r"\bdead_letter\(\s*\w+,\s*[^,()]+(?:\[[^\]]*\])?,\s*"
-                                          + REASON)),
+    ("wb_batch_dlq_send", "failure",
+     re.compile(r"\bwb_batch_dlq_send\(\s*\w+,\s*[^,()]+(?:\[[^\]]*\])?,\s*" + REASON)),
     ("reason assignment", "any", re.compile(r"(?:->|\.)reason\s*=\s*" + REASON)),
     ("wb_wmetrics_skipped", "skip", re.compile(r"\bwb_wmetrics_skipped\(\s*[^,]+,\s*" + REASON)),
     ("drop_reasons", "drop", re.compile(r"\bdrop_reasons\[[^\]]*\]\s*=\s*\{([^}]*)\}")),
@@ -360,7 +360,7 @@ def self_check():
         write(t, "worker/w.c",
               "wb_aenv_fail(&ap->env, res, WB_ERR_CONFLICT, WB_REASON_DN_CONFLICT, 68, dn);\n"
               "wb_aenv_ldap_fail(mb->env, res, WB_REASON_ADD_FAILED, rc, dn);\n"
-              "dead_letter(wk, &bm[i], wb_reason_tag(WB_REASON_POISON), WB_ERR_INVALID, -1, NULL,"
+              "wb_batch_dlq_send(b, &bm[i], wb_reason_tag(WB_REASON_POISON), WB_ERR_INVALID, -1,"
               " NULL, 1);\n"
               "res->reason = wb_reason_tag(WB_REASON_KEPT);\n"
               'wb_wmetrics_skipped(ap->wm, "user_gone", 1);\n'
