@@ -79,6 +79,38 @@ static void report_failures(wb_producer_t *p, unsigned unready_after, wb_http_t 
         wb_http_set_ready(http, 0, line);
 }
 
+/* The metrics endpoint on producer.metrics_listen (none when it is empty). False (logged)
+ * when it cannot listen. */
+static bool open_http(const wb_conf_t *conf, wb_metrics_t *metrics, wb_http_t **http, char *errstr)
+{
+    const char *listen = wb_conf_get_str(conf, "producer.metrics_listen");
+
+    if (!listen || !*listen)
+        return true;
+    *http = wb_http_new(listen, metrics, errstr, ERRSZ);
+    if (!*http) {
+        wb_log(LOG_ERR, "PRODUCER", "metrics endpoint %s: %s", listen, errstr);
+        return false;
+    }
+    return true;
+}
+
+/* wb_producer_start, retried every 5 s until it succeeds; false on a fatal failure, with
+ * --once, or on a stop request. */
+static bool start(wb_producer_t *p, bool once, wb_http_t *http)
+{
+    for (;;) {
+        wb_err_t err = wb_producer_start(p);
+
+        if (err == WB_OK)
+            return true;
+        if (err == WB_ERR_FATAL || once || wb_signal_stop_requested())
+            return false;
+        wb_log(LOG_WARNING, "PRODUCER", "start failed (%s); retrying in 5 s", wb_err_name(err));
+        sleep_ms(5000, http);
+    }
+}
+
 static const struct wb_cli_flag flags[] = {
     {"--once", NULL, NULL},
     {"--dry-run", NULL, NULL},
@@ -102,7 +134,6 @@ int main(int argc, char **argv)
     wb_http_t *http = NULL;
     wb_producer_t *p = NULL;
     char *errstr = wb_calloc(1, ERRSZ);
-    const char *listen;
     unsigned unready_after;
     int rc;
     wb_err_t err;
@@ -130,23 +161,10 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    listen = wb_conf_get_str(conf, "producer.metrics_listen");
-    if (listen && *listen && !dry) {
-        http = wb_http_new(listen, metrics, errstr, ERRSZ);
-        if (!http) {
-            wb_log(LOG_ERR, "PRODUCER", "metrics endpoint %s: %s", listen, errstr);
-            goto out;
-        }
-    }
-    for (;;) {
-        err = wb_producer_start(p);
-        if (err == WB_OK)
-            break;
-        if (err == WB_ERR_FATAL || once || wb_signal_stop_requested())
-            goto out;
-        wb_log(LOG_WARNING, "PRODUCER", "start failed (%s); retrying in 5 s", wb_err_name(err));
-        sleep_ms(5000, http);
-    }
+    if (!dry && !open_http(conf, metrics, &http, errstr))
+        goto out;
+    if (!start(p, once, http))
+        goto out;
     if (http)
         wb_http_set_ready(http, 1, NULL);
     unready_after = (unsigned)wb_conf_get_int(conf, "graph.unready_after_failed_rounds");

@@ -69,12 +69,57 @@ static long long now_ms(void)
     return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-wb_producer_t *wb_producer_new(const wb_conf_t *conf, bool dry_run, FILE *out,
-                               wb_metrics_t *metrics, char *errstr, size_t errsz)
+/* The producer's metric families, and those its emitter counts in, in metrics. */
+static void register_metrics(wb_producer_t *p, wb_metrics_t *metrics)
 {
     static const char *const l_result[] = {"result"}, *const l_type[] = {"type"},
                              *const l_reason[] = {"reason"}, *const l_fail[] = {"stage", "error"},
                              *const l_how[] = {"how"};
+
+    p->m_rounds = wb_metrics_counter(metrics, "writeback_producer_rounds_total",
+                                     "Delta rounds by result", 1, l_result);
+    p->m_pages = wb_metrics_counter(metrics, "writeback_producer_pages_total",
+                                    "Groups delta pages fetched", 0, NULL);
+    p->em.m_events =
+        wb_metrics_counter(metrics, "writeback_producer_events_total",
+                           "Events published (committed or printed) by type", 1, l_type);
+    p->em.m_dropped = wb_metrics_counter(metrics, "writeback_producer_dropped_members_total",
+                                         "Member references not passed on, by reason", 1, l_reason);
+    p->em.m_rejected = wb_metrics_counter(
+        metrics, "writeback_producer_rejected_events_total",
+        "Events the worker's decoder would refuse, not published, by type (the group is "
+        "named in the log)",
+        1, l_type);
+    p->m_last_ok = wb_metrics_gauge(metrics, "writeback_producer_last_success_timestamp_seconds",
+                                    "Unix time of the last committed round", 0, NULL);
+    p->m_in_scope = wb_metrics_gauge(metrics, "writeback_producer_groups_in_scope",
+                                     "Groups in scope after the last round", 0, NULL);
+    p->m_staged = wb_metrics_gauge(metrics, "writeback_producer_staged_deletes",
+                                   "Deletions staged by the delete threshold", 0, NULL);
+    p->m_round_s = wb_metrics_gauge(metrics, "writeback_producer_round_duration_seconds",
+                                    "Duration of the last committed round", 0, NULL);
+    p->m_users = wb_metrics_gauge(metrics, "writeback_producer_users_known",
+                                  "Users in the identity map", 0, NULL);
+    p->m_failed = wb_metrics_gauge(metrics, "writeback_producer_consecutive_failed_rounds",
+                                   "Delta rounds failed in a row since the last committed "
+                                   "round",
+                                   0, NULL);
+    p->m_failure = wb_metrics_gauge(
+        metrics, "writeback_producer_round_failure",
+        "1 for the stage and error class of the last failed round while rounds keep "
+        "failing; absent once a round commits",
+        2, l_fail);
+    p->m_moves = wb_metrics_counter(
+        metrics, "writeback_producer_identity_moves_total",
+        "Users whose on-premises identity changed, by how their groups were updated "
+        "(memberof: member changes or snapshots of the groups memberOf lists; full_resync: "
+        "more than graph.identity_moves_max in one round)",
+        1, l_how);
+}
+
+wb_producer_t *wb_producer_new(const wb_conf_t *conf, bool dry_run, FILE *out,
+                               wb_metrics_t *metrics, char *errstr, size_t errsz)
+{
     wb_producer_t *p = wb_calloc(1, sizeof(*p));
     struct wb_graph_opts go;
     const char *txn, *kill;
@@ -120,49 +165,8 @@ wb_producer_t *wb_producer_new(const wb_conf_t *conf, bool dry_run, FILE *out,
     p->em.tenant = p->tenant;
     p->em.users = p->users;
     p->em.chunk = p->chunk;
-    if (metrics) {
-        p->m_rounds = wb_metrics_counter(metrics, "writeback_producer_rounds_total",
-                                         "Delta rounds by result", 1, l_result);
-        p->m_pages = wb_metrics_counter(metrics, "writeback_producer_pages_total",
-                                        "Groups delta pages fetched", 0, NULL);
-        p->em.m_events =
-            wb_metrics_counter(metrics, "writeback_producer_events_total",
-                               "Events published (committed or printed) by type", 1, l_type);
-        p->em.m_dropped =
-            wb_metrics_counter(metrics, "writeback_producer_dropped_members_total",
-                               "Member references not passed on, by reason", 1, l_reason);
-        p->em.m_rejected = wb_metrics_counter(
-            metrics, "writeback_producer_rejected_events_total",
-            "Events the worker's decoder would refuse, not published, by type (the group is "
-            "named in the log)",
-            1, l_type);
-        p->m_last_ok =
-            wb_metrics_gauge(metrics, "writeback_producer_last_success_timestamp_seconds",
-                             "Unix time of the last committed round", 0, NULL);
-        p->m_in_scope = wb_metrics_gauge(metrics, "writeback_producer_groups_in_scope",
-                                         "Groups in scope after the last round", 0, NULL);
-        p->m_staged = wb_metrics_gauge(metrics, "writeback_producer_staged_deletes",
-                                       "Deletions staged by the delete threshold", 0, NULL);
-        p->m_round_s = wb_metrics_gauge(metrics, "writeback_producer_round_duration_seconds",
-                                        "Duration of the last committed round", 0, NULL);
-        p->m_users = wb_metrics_gauge(metrics, "writeback_producer_users_known",
-                                      "Users in the identity map", 0, NULL);
-        p->m_failed = wb_metrics_gauge(metrics, "writeback_producer_consecutive_failed_rounds",
-                                       "Delta rounds failed in a row since the last committed "
-                                       "round",
-                                       0, NULL);
-        p->m_failure = wb_metrics_gauge(
-            metrics, "writeback_producer_round_failure",
-            "1 for the stage and error class of the last failed round while rounds keep "
-            "failing; absent once a round commits",
-            2, l_fail);
-        p->m_moves = wb_metrics_counter(
-            metrics, "writeback_producer_identity_moves_total",
-            "Users whose on-premises identity changed, by how their groups were updated "
-            "(memberof: member changes or snapshots of the groups memberOf lists; full_resync: "
-            "more than graph.identity_moves_max in one round)",
-            1, l_how);
-    }
+    if (metrics)
+        register_metrics(p, metrics);
     return p;
 fail:
     wb_producer_destroy(p);
@@ -435,21 +439,16 @@ static wb_err_t fetch(wb_producer_t *p, struct plan *pl, bool full)
     return err;
 }
 
-/* Scope and the differences to the last checkpoint. */
-static wb_err_t plan_round(wb_producer_t *p, struct plan *pl)
+/* S1, the groups in scope after the round: S0 (none in a full round) with the round's
+ * removals and scope changes. */
+static void plan_scope(wb_producer_t *p, struct plan *pl)
 {
-    const wb_idmap_t *s0 = p->ck.in_scope;
     struct wb_idkey k;
     void *v;
     size_t pos = 0;
     char id[37];
 
-    pl->snap = wb_idmap_new();
-    pl->resnap = wb_idmap_new();
-    pl->upsert = wb_idmap_new();
-    pl->gone = wb_idmap_new();
-    pl->release = wb_idmap_new();
-    pl->s1 = pl->r.full ? wb_idmap_new() : idmap_copy(s0);
+    pl->s1 = pl->r.full ? wb_idmap_new() : idmap_copy(p->ck.in_scope);
     while (wb_idmap_next(pl->r.groups, &pos, &k, &v)) {
         struct wb_rgroup *rg = v;
 
@@ -463,8 +462,16 @@ static wb_err_t plan_round(wb_producer_t *p, struct plan *pl)
                 wb_idmap_del(pl->s1, &k);
         }
     }
-    /* groups entering scope and property changes */
-    pos = 0;
+}
+
+/* Groups entering scope (snap) and groups in scope whose properties changed (upsert). */
+static void plan_changes(wb_producer_t *p, struct plan *pl)
+{
+    const wb_idmap_t *s0 = p->ck.in_scope;
+    struct wb_idkey k;
+    void *v;
+    size_t pos = 0;
+
     while (wb_idmap_next(pl->r.groups, &pos, &k, &v)) {
         struct wb_rgroup *rg = v;
         void **h;
@@ -479,8 +486,18 @@ static wb_err_t plan_round(wb_producer_t *p, struct plan *pl)
         if (rg->have_props && (!h || (uintptr_t)*h != (uintptr_t)wb_gprops_hash(&rg->props)))
             wb_idmap_add(pl->upsert, &k);
     }
-    /* groups leaving: deleted in Graph, or out of scope */
-    pos = 0;
+}
+
+/* Groups leaving scope (gone: deleted in Graph, or out of scope), and the staged deletions:
+ * released by a command, cancelled by a return to scope, or kept; more deletions than
+ * graph.delete_threshold are staged instead of emitted. */
+static void plan_leaving(wb_producer_t *p, struct plan *pl)
+{
+    const wb_idmap_t *s0 = p->ck.in_scope;
+    struct wb_idkey k;
+    void *v;
+    size_t pos = 0;
+
     while (wb_idmap_next(s0, &pos, &k, NULL)) {
         void **rv;
 
@@ -492,7 +509,6 @@ static wb_err_t plan_round(wb_producer_t *p, struct plan *pl)
         else if (pl->r.full || (rv && *rv))
             *wb_idmap_put(pl->gone, &k, NULL) = WB_CKPT_STAGED_DELETE;
     }
-    /* staged deletions: released by a command, cancelled by a return to scope, kept */
     pl->staged = idmap_copy(p->ck.staged);
     pos = 0;
     while (wb_idmap_next(p->ck.staged, &pos, &k, &v)) {
@@ -515,9 +531,24 @@ static wb_err_t plan_round(wb_producer_t *p, struct plan *pl)
         wb_idmap_destroy(pl->gone, NULL);
         pl->gone = wb_idmap_new();
     }
+}
+
+/* Scope and the differences to the last checkpoint. */
+static wb_err_t plan_round(wb_producer_t *p, struct plan *pl)
+{
+    struct wb_idkey k;
+    size_t pos = 0;
+
+    pl->snap = wb_idmap_new();
+    pl->resnap = wb_idmap_new();
+    pl->upsert = wb_idmap_new();
+    pl->gone = wb_idmap_new();
+    pl->release = wb_idmap_new();
+    plan_scope(p, pl);
+    plan_changes(p, pl);
+    plan_leaving(p, pl);
     pl->both = idmap_copy(pl->s1);
-    pos = 0;
-    while (wb_idmap_next(s0, &pos, &k, NULL))
+    while (wb_idmap_next(p->ck.in_scope, &pos, &k, NULL))
         wb_idmap_add(pl->both, &k);
     return WB_OK;
 }
@@ -965,13 +996,185 @@ unsigned wb_producer_failed_rounds(const wb_producer_t *p, const char **reason)
     return p->failed;
 }
 
+/* Whether this round is full: no groups link, a resync pending or commanded, identity changes
+ * that could not be followed, or a changed scope configuration. */
+static bool round_full(const wb_producer_t *p, const struct plan *pl)
+{
+    bool full = !p->ck.delta_link || p->ck.resync || pl->resync_cmd || p->blind;
+
+    if (!full && (!p->ck.scope || strcmp(p->ck.scope, wb_scope_fingerprint(p->scope)) != 0)) {
+        wb_log(LOG_NOTICE, "PRODUCER", "scope configuration changed: full resync");
+        full = true;
+    }
+    return full;
+}
+
+/* The users delta round that comes before the groups (a full round rebuilds the identity map).
+ * A lost users link is dropped from the checkpoint; changes made while the producer was down
+ * that cannot be followed one by one, and more identity moves than
+ * graph.identity_moves_max, make the groups round full (*full). */
+static wb_err_t refresh_users(wb_producer_t *p, bool *full)
+{
+    unsigned long resets;
+    size_t moves;
+    wb_err_t err;
+
+    if (*full) /* a full round also rebuilds the identity map */
+        wb_users_resync(p->users);
+    resets = wb_users_resets(p->users);
+    err = wb_users_refresh(p->users);
+    if (wb_users_resets(p->users) != resets && p->ck.users_link) {
+        free(p->ck.users_link);
+        p->ck.users_link = NULL;
+        persist_reset(p, "users");
+    }
+    if (wb_users_take_blind(p->users) && !*full) {
+        wb_log(LOG_NOTICE, "PRODUCER",
+               "users changed while the producer was down cannot be "
+               "followed one by one: full groups resync");
+        p->blind = *full = true;
+    }
+    if (err != WB_OK)
+        return err;
+    if (p->m_users)
+        wb_metrics_set(p->m_users, NULL, (double)wb_users_count(p->users));
+    moves = wb_idmap_count(wb_users_moved(p->users));
+    if (!*full && moves > (size_t)p->moves_max) {
+        wb_log(LOG_NOTICE, "PRODUCER",
+               "%zu users changed their on-premises identity, more than "
+               "graph.identity_moves_max=%" PRId64 ": full groups resync",
+               moves, p->moves_max);
+        *full = true;
+        if (p->m_moves) {
+            const char *v[] = {"full_resync"};
+
+            wb_metrics_inc(p->m_moves, v, (double)moves);
+        }
+    }
+    return WB_OK;
+}
+
+/* Fetches and plans the round: the groups delta, the memberOf lookups of users whose identity
+ * changed, the member lists and user lookups it still needs, the nested-group state of nc.
+ * *stage names the step that failed. */
+static wb_err_t gather(wb_producer_t *p, struct plan *pl, bool full, struct wb_ckpt *nc,
+                       const char **stage)
+{
+    wb_err_t err;
+
+    *stage = "groups delta";
+    err = fetch(p, pl, full);
+    if (err != WB_OK)
+        return err;
+    plan_round(p, pl);
+    *stage = "memberof lookups of users whose identity changed";
+    err = follow_moves(p, pl);
+    if (err != WB_OK)
+        return err;
+    *stage = "member lists and user lookups";
+    err = complete(p, pl);
+    if (err != WB_OK)
+        return err;
+    nested_update(p, pl, nc);
+    return WB_OK;
+}
+
+/* The checkpoint the round commits: its links, scope, command offset, and the in-scope and
+ * staged sets of the plan (moved into nc). */
+static void next_checkpoint(wb_producer_t *p, struct plan *pl, struct wb_ckpt *nc)
+{
+    nc->round = p->ck.round + 1;
+    nc->delta_link = wb_strdup(pl->r.delta_link);
+    nc->users_link = wb_users_link(p->users) ? wb_strdup(wb_users_link(p->users)) : NULL;
+    nc->scope = wb_strdup(wb_scope_fingerprint(p->scope));
+    nc->command_offset = pl->cmd_offset;
+    wb_idmap_destroy(nc->in_scope, NULL);
+    nc->in_scope = pl->s1;
+    pl->s1 = NULL;
+    wb_idmap_destroy(nc->staged, NULL);
+    nc->staged = pl->staged;
+    pl->staged = NULL;
+}
+
+/* The round's events and checkpoint nc in one transaction (dry run: to the output stream).
+ * *txn_open: a transaction is open, which the caller aborts. */
+static wb_err_t publish(wb_producer_t *p, struct plan *pl, const struct wb_ckpt *nc, bool *txn_open)
+{
+    rd_kafka_error_t *e;
+    wb_err_t err;
+
+    snprintf(p->em.round_id, sizeof(p->em.round_id), "%lld-%" PRIu64, now_ms(), nc->round);
+    wb_event_ts_format(now_ms(), p->em.ts);
+    p->em.events = 0;
+    if (!p->dry_run) {
+        e = rd_kafka_begin_transaction(p->rk);
+        if (e)
+            return txn_error(p, "begin_transaction", e);
+        *txn_open = true;
+    }
+    /* pl->s1 moved into nc: emission reads the new set from there */
+    pl->s1 = nc->in_scope;
+    err = emit_round(p, pl);
+    pl->s1 = NULL;
+    if (err == WB_OK)
+        err = write_checkpoint(p, nc);
+    if (err != WB_OK)
+        return err;
+    if (p->dry_run) {
+        fflush(p->out);
+        return WB_OK;
+    }
+    e = rd_kafka_commit_transaction(p->rk, TXN_TIMEOUT_MS);
+    if (e)
+        return txn_error(p, "commit_transaction", e);
+    *txn_open = false;
+    return WB_OK;
+}
+
+/* The round committed: nc becomes the checkpoint (nc is left empty), the property hashes of
+ * the groups upserted are kept and those of groups out of scope dropped, the identity moves it
+ * carried are forgotten; logged and measured. Returns the kind of the round. */
+static const char *committed(wb_producer_t *p, struct plan *pl, struct wb_ckpt *nc, long long t0)
+{
+    struct wb_idkey k;
+    void *v;
+    size_t pos = 0;
+    const char *kind = pl->r.full ? "full" : "incremental";
+
+    while (wb_idmap_next(pl->r.groups, &pos, &k, &v)) {
+        struct wb_rgroup *rg = v;
+
+        if (wb_idmap_has(nc->in_scope, &k) && rg->have_props && !refused(pl, &k))
+            *wb_idmap_put(p->hashes, &k, NULL) = (void *)(uintptr_t)wb_gprops_hash(&rg->props);
+        else if (!wb_idmap_has(nc->in_scope, &k))
+            wb_idmap_del(p->hashes, &k);
+    }
+    wb_ckpt_free(&p->ck);
+    p->ck = *nc;
+    wb_ckpt_init(nc);
+    wb_users_moved_clear(p->users); /* this round carried them */
+    if (pl->r.full)
+        p->blind = false;
+    wb_log(LOG_NOTICE, "PRODUCER",
+           "round %s committed: %s, %zu pages, %zu groups changed, %zu events, %zu groups refused, "
+           "%zu in scope, %zu staged, %lld ms",
+           p->em.round_id, kind, pl->r.pages, wb_idmap_count(pl->r.groups), p->em.events,
+           pl->refused ? wb_idmap_count(pl->refused) : 0, wb_idmap_count(p->ck.in_scope),
+           wb_idmap_count(p->ck.staged), now_ms() - t0);
+    if (p->m_last_ok) {
+        wb_metrics_set(p->m_last_ok, NULL, (double)now_ms() / 1000.0);
+        wb_metrics_set(p->m_in_scope, NULL, (double)wb_idmap_count(p->ck.in_scope));
+        wb_metrics_set(p->m_staged, NULL, (double)wb_idmap_count(p->ck.staged));
+        wb_metrics_set(p->m_round_s, NULL, (double)(now_ms() - t0) / 1000.0);
+    }
+    return kind;
+}
+
 wb_err_t wb_producer_round(wb_producer_t *p)
 {
     struct plan pl;
     struct wb_ckpt nc;
     bool full, txn_open = false;
-    size_t moves;
-    unsigned long resets;
     long long t0 = now_ms();
     wb_err_t err;
     rd_kafka_error_t *e;
@@ -980,142 +1183,25 @@ wb_err_t wb_producer_round(wb_producer_t *p)
     memset(&pl, 0, sizeof(pl));
     wb_ckpt_init(&nc);
     read_commands(p, &pl);
-    full = !p->ck.delta_link || p->ck.resync || pl.resync_cmd || p->blind;
-    if (!full && (!p->ck.scope || strcmp(p->ck.scope, wb_scope_fingerprint(p->scope)) != 0)) {
-        wb_log(LOG_NOTICE, "PRODUCER", "scope configuration changed: full resync");
-        full = true;
-    }
-    if (full) /* a full round also rebuilds the identity map */
-        wb_users_resync(p->users);
+    full = round_full(p, &pl);
     stage = "users delta";
-    resets = wb_users_resets(p->users);
-    err = wb_users_refresh(p->users);
-    if (wb_users_resets(p->users) != resets && p->ck.users_link) {
-        free(p->ck.users_link);
-        p->ck.users_link = NULL;
-        persist_reset(p, "users");
-    }
-    if (wb_users_take_blind(p->users) && !full) {
-        wb_log(LOG_NOTICE, "PRODUCER",
-               "users changed while the producer was down cannot be "
-               "followed one by one: full groups resync");
-        p->blind = full = true;
-    }
+    err = refresh_users(p, &full);
     if (err != WB_OK)
         goto out;
-    if (p->m_users)
-        wb_metrics_set(p->m_users, NULL, (double)wb_users_count(p->users));
-    moves = wb_idmap_count(wb_users_moved(p->users));
-    if (!full && moves > (size_t)p->moves_max) {
-        wb_log(LOG_NOTICE, "PRODUCER",
-               "%zu users changed their on-premises identity, more than "
-               "graph.identity_moves_max=%" PRId64 ": full groups resync",
-               moves, p->moves_max);
-        full = true;
-        if (p->m_moves) {
-            const char *v[] = {"full_resync"};
-
-            wb_metrics_inc(p->m_moves, v, (double)moves);
-        }
-    }
-    stage = "groups delta";
-    err = fetch(p, &pl, full);
+    err = gather(p, &pl, full, &nc, &stage);
     if (err != WB_OK)
         goto out;
-    plan_round(p, &pl);
-    stage = "memberof lookups of users whose identity changed";
-    err = follow_moves(p, &pl);
-    if (err != WB_OK)
-        goto out;
-    stage = "member lists and user lookups";
-    err = complete(p, &pl);
-    if (err != WB_OK)
-        goto out;
-    nested_update(p, &pl, &nc);
     if (wb_signal_stop_requested()) {
         stage = "stopped";
         err = WB_ERR_TRANSIENT;
         goto out;
     }
     stage = "kafka transaction";
-
-    /* the new checkpoint */
-    nc.round = p->ck.round + 1;
-    nc.delta_link = wb_strdup(pl.r.delta_link);
-    nc.users_link = wb_users_link(p->users) ? wb_strdup(wb_users_link(p->users)) : NULL;
-    nc.scope = wb_strdup(wb_scope_fingerprint(p->scope));
-    nc.command_offset = pl.cmd_offset;
-    wb_idmap_destroy(nc.in_scope, NULL);
-    nc.in_scope = pl.s1;
-    pl.s1 = NULL;
-    wb_idmap_destroy(nc.staged, NULL);
-    nc.staged = pl.staged;
-    pl.staged = NULL;
-
-    snprintf(p->em.round_id, sizeof(p->em.round_id), "%lld-%" PRIu64, now_ms(), nc.round);
-    wb_event_ts_format(now_ms(), p->em.ts);
-    p->em.events = 0;
-    if (!p->dry_run) {
-        e = rd_kafka_begin_transaction(p->rk);
-        if (e) {
-            err = txn_error(p, "begin_transaction", e);
-            goto out;
-        }
-        txn_open = true;
-    }
-    /* pl.s1 moved into nc: emission reads the new set from there */
-    pl.s1 = nc.in_scope;
-    err = emit_round(p, &pl);
-    pl.s1 = NULL;
-    if (err == WB_OK)
-        err = write_checkpoint(p, &nc);
+    next_checkpoint(p, &pl, &nc);
+    err = publish(p, &pl, &nc, &txn_open);
     if (err != WB_OK)
         goto out;
-    if (!p->dry_run) {
-        e = rd_kafka_commit_transaction(p->rk, TXN_TIMEOUT_MS);
-        if (e) {
-            err = txn_error(p, "commit_transaction", e);
-            goto out;
-        }
-        txn_open = false;
-    } else {
-        fflush(p->out);
-    }
-
-    /* committed: the new checkpoint is ours */
-    {
-        struct wb_idkey k;
-        void *v;
-        size_t pos = 0;
-
-        while (wb_idmap_next(pl.r.groups, &pos, &k, &v)) {
-            struct wb_rgroup *rg = v;
-
-            if (wb_idmap_has(nc.in_scope, &k) && rg->have_props && !refused(&pl, &k))
-                *wb_idmap_put(p->hashes, &k, NULL) = (void *)(uintptr_t)wb_gprops_hash(&rg->props);
-            else if (!wb_idmap_has(nc.in_scope, &k))
-                wb_idmap_del(p->hashes, &k);
-        }
-    }
-    wb_ckpt_free(&p->ck);
-    p->ck = nc;
-    wb_ckpt_init(&nc);
-    wb_users_moved_clear(p->users); /* this round carried them */
-    if (pl.r.full)
-        p->blind = false;
-    result = pl.r.full ? "full" : "incremental";
-    wb_log(LOG_NOTICE, "PRODUCER",
-           "round %s committed: %s, %zu pages, %zu groups changed, %zu events, %zu groups refused, "
-           "%zu in scope, %zu staged, %lld ms",
-           p->em.round_id, result, pl.r.pages, wb_idmap_count(pl.r.groups), p->em.events,
-           pl.refused ? wb_idmap_count(pl.refused) : 0, wb_idmap_count(p->ck.in_scope),
-           wb_idmap_count(p->ck.staged), now_ms() - t0);
-    if (p->m_last_ok) {
-        wb_metrics_set(p->m_last_ok, NULL, (double)now_ms() / 1000.0);
-        wb_metrics_set(p->m_in_scope, NULL, (double)wb_idmap_count(p->ck.in_scope));
-        wb_metrics_set(p->m_staged, NULL, (double)wb_idmap_count(p->ck.staged));
-        wb_metrics_set(p->m_round_s, NULL, (double)(now_ms() - t0) / 1000.0);
-    }
+    result = committed(p, &pl, &nc, t0);
 out:
     if (txn_open) {
         e = rd_kafka_abort_transaction(p->rk, TXN_TIMEOUT_MS);

@@ -142,14 +142,6 @@ void wb_wmetrics_dlq_failure(struct wb_wmetrics *wm, const char *error)
         wb_metrics_inc(wm->dlq_failures, lv, 1);
 }
 
-void wb_wmetrics_skipped(struct wb_wmetrics *wm, const char *reason, double n)
-{
-    const char *lv[1] = {reason};
-
-    if (wm)
-        wb_metrics_inc(wm->skipped, lv, n);
-}
-
 void wb_wmetrics_latency(struct wb_wmetrics *wm, double seconds)
 {
     if (wm)

@@ -19,7 +19,8 @@ struct wb_wmetrics {
     wb_metric_t *dead_letters; /* writeback_worker_dead_letters_total{reason} */
     wb_metric_t *dlq_bounded;  /* writeback_worker_dead_letters_truncated_total{error} */
     wb_metric_t *dlq_failures; /* writeback_worker_dead_letter_failures_total{error} */
-    wb_metric_t *skipped;      /* writeback_worker_members_skipped_total{reason} */
+    wb_metric_t *skipped;      /* writeback_worker_members_skipped_total{reason}: counted by
+                                * the apply path (wb_apply_new) */
     wb_metric_t *latency;      /* writeback_worker_apply_latency_seconds */
     wb_metric_t *cg_lag;       /* kafka_consumergroup_lag{consumergroup,topic,partition} */
     wb_metric_t *lag;          /* writeback_worker_lag_messages{partition} */
@@ -48,7 +49,6 @@ void wb_wmetrics_dead_letter(struct wb_wmetrics *wm, const char *reason);
 void wb_wmetrics_dlq_bounded(struct wb_wmetrics *wm, const char *error);
 /* A dead letter Kafka did not accept: its partition stalls until a retry succeeds. */
 void wb_wmetrics_dlq_failure(struct wb_wmetrics *wm, const char *error);
-void wb_wmetrics_skipped(struct wb_wmetrics *wm, const char *reason, double n);
 /* Seconds from event time to applied. */
 void wb_wmetrics_latency(struct wb_wmetrics *wm, double seconds);
 

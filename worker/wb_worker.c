@@ -376,7 +376,7 @@ wb_worker_t *wb_worker_new(const wb_conf_t *conf, char *errstr, size_t errsz)
     ac.read_before_write = wb_conf_get_bool(conf, "worker.read_before_write");
     ac.member_chunk = (int)wb_conf_get_int(conf, "ldap.member_chunk");
     ac.range_window = (int)wb_conf_get_int(conf, "ldap.range_window");
-    wk->ap = wb_apply_new(wk->ld, &ac, &wk->wm);
+    wk->ap = wb_apply_new(wk->ld, &ac, wk->wm.skipped);
     wk->dr = wb_drift_new(conf, wk->reg, errstr, errsz);
     if (!wk->dr)
         goto fail;

@@ -10,6 +10,7 @@
 #include "wb_mem.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,44 @@ static void add_headers(cJSON *j, rd_kafka_message_t *m)
             cJSON_AddNullToObject(h, name);
         free(s);
     }
+}
+
+/* One record as a JSON line on stdout. */
+static void print_record(rd_kafka_message_t *m)
+{
+    cJSON *j = cJSON_CreateObject();
+    char *s, *k = m->key ? wb_strndup(m->key, m->key_len) : NULL;
+    char *v = m->payload ? wb_strndup(m->payload, m->len) : NULL;
+
+    cJSON_AddNumberToObject(j, "p", m->partition);
+    cJSON_AddNumberToObject(j, "o", (double)m->offset);
+    if (k)
+        cJSON_AddStringToObject(j, "k", k);
+    else
+        cJSON_AddNullToObject(j, "k");
+    if (v)
+        cJSON_AddStringToObject(j, "v", v);
+    else
+        cJSON_AddNullToObject(j, "v");
+    add_headers(j, m);
+    s = cJSON_PrintUnformatted(j);
+    puts(s);
+    free(s);
+    free(k);
+    free(v);
+    cJSON_Delete(j);
+}
+
+/* Whether the end of partition eof (a PARTITION_EOF event) of topic is its end for good. Right
+ * after a commit the markers may still be on their way (the last stable offset lags): done
+ * only once the position reached the high watermark. */
+static bool at_end(rd_kafka_t *rk, const char *topic, const rd_kafka_message_t *eof)
+{
+    int64_t lo = 0, hi = 0;
+
+    return rd_kafka_query_watermark_offsets(rk, topic, eof->partition, &lo, &hi, 5000) ==
+               RD_KAFKA_RESP_ERR_NO_ERROR &&
+           eof->offset >= hi;
 }
 
 int main(int argc, char **argv)
@@ -108,39 +147,12 @@ int main(int argc, char **argv)
         if (!m)
             continue;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            /* Right after a commit the markers may still be on their way (the last stable
-             * offset lags): done only once the position reached the high watermark. */
-            int64_t lo = 0, hi = 0;
-
-            if (m->partition >= 0 && m->partition < nparts &&
-                rd_kafka_query_watermark_offsets(rk, argv[2], m->partition, &lo, &hi, 5000) ==
-                    RD_KAFKA_RESP_ERR_NO_ERROR &&
-                m->offset >= hi)
+            if (m->partition >= 0 && m->partition < nparts && at_end(rk, argv[2], m))
                 done[m->partition] = 1;
         } else if (m->err) {
             fprintf(stderr, "wb-topic-dump: %s\n", rd_kafka_message_errstr(m));
         } else {
-            cJSON *j = cJSON_CreateObject();
-            char *s, *k = m->key ? wb_strndup(m->key, m->key_len) : NULL;
-            char *v = m->payload ? wb_strndup(m->payload, m->len) : NULL;
-
-            cJSON_AddNumberToObject(j, "p", m->partition);
-            cJSON_AddNumberToObject(j, "o", (double)m->offset);
-            if (k)
-                cJSON_AddStringToObject(j, "k", k);
-            else
-                cJSON_AddNullToObject(j, "k");
-            if (v)
-                cJSON_AddStringToObject(j, "v", v);
-            else
-                cJSON_AddNullToObject(j, "v");
-            add_headers(j, m);
-            s = cJSON_PrintUnformatted(j);
-            puts(s);
-            free(s);
-            free(k);
-            free(v);
-            cJSON_Delete(j);
+            print_record(m);
         }
         rd_kafka_message_destroy(m);
     }

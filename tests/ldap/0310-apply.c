@@ -20,6 +20,7 @@
 #include "wb_id.h"
 #include "wb_map.h"
 #include "wb_mem.h"
+#include "wb_metrics.h"
 #include "wbt_env.h"
 #include "wbt_ldap.h"
 
@@ -457,7 +458,8 @@ static void test_nested_gone_before_remove(void **state)
 /* Objects we do not own: a name taken → conflict; a Connect Sync writeback group → left
  * alone, or adopted; two objects with our anchor → conflict; dry run writes nothing. */
 /* Creation with members in the add: a member value the server refuses (a SID not in AD)
- * makes the add fall back to a bare add plus the member path (retry, then skip). */
+ * makes the add fall back to a bare add plus the member path (retry, then skip, counted in the
+ * skipped-members counter the apply was given). */
 static void test_create_missing_member(void **state)
 {
     char *id = gid(10), *dn = group_dn("Fresh", id);
@@ -467,7 +469,13 @@ static void test_create_missing_member(void **state)
     struct wb_member m3 = um(3), nouser = {WB_MEMBER_USER, fx.uid[5], bad_sid, NULL};
     struct wb_apply_result res;
     struct wb_step st = sync_step(&a);
-    wb_apply_t *ap = new_apply(false, false, false, false);
+    struct wb_apply_cfg c = {base, ou, false, false, false, false, false, 2, 2};
+    wb_metrics_t *reg = wb_metrics_new();
+    const char *label[] = {"reason"}, *not_found[] = {"user_not_found"};
+    wb_metric_t *skipped =
+        wb_metrics_counter(reg, "writeback_worker_members_skipped_total", NULL, 1, label);
+    wb_apply_t *ap = wb_apply_new(ld, &c, skipped);
+    double n = 0;
     bool has;
 
     (void)state;
@@ -480,14 +488,18 @@ static void test_create_missing_member(void **state)
     wb_apply_result_free(&res);
     assert_true(exists(dn));
     assert_int_equal(members(ap, dn, 3, &has), 0);
+    assert_int_equal(wb_metrics_value(skipped, not_found, &n), WB_ERR_INVALID); /* not yet */
     cx.final_attempt = true;
     assert_int_equal(wb_apply_step(ap, &cx, &st, &res), WB_OK);
     wb_apply_result_free(&res);
     step_free(&st);
     assert_int_equal(members(ap, dn, 3, &has), 1);
     assert_true(has);
+    assert_int_equal(wb_metrics_value(skipped, not_found, &n), WB_OK);
+    assert_true(n == 1);
 
     wb_apply_destroy(ap);
+    wb_metrics_destroy(reg);
     free(bad_sid);
     free(dn);
     free(id);

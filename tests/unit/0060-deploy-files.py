@@ -366,7 +366,7 @@ def source_metrics():
     names = set()
     for f in glob.glob(os.path.join(ROOT, "producer", "*.c")) + \
             glob.glob(os.path.join(ROOT, "worker", "*.c")) + \
-            glob.glob(os.path.join(ROOT, "common", "*.c")):
+            glob.glob(os.path.join(ROOT, "common", "**", "*.c"), recursive=True):
         with open(f, encoding="utf-8", errors="replace") as fh:
             names |= set(re.findall(r'"((?:writeback|kafka_consumergroup)_[a-z_]+)"', fh.read()))
     return names

@@ -173,7 +173,7 @@ EMITTERS = [
     ("wb_batch_dlq_send", "failure",
      re.compile(r"\bwb_batch_dlq_send\(\s*\w+,\s*[^,()]+(?:\[[^\]]*\])?,\s*" + REASON)),
     ("reason assignment", "any", re.compile(r"(?:->|\.)reason\s*=\s*" + REASON)),
-    ("wb_wmetrics_skipped", "skip", re.compile(r"\bwb_wmetrics_skipped\(\s*[^,]+,\s*" + REASON)),
+    ("wb_aenv_skipped", "skip", re.compile(r"\bwb_aenv_skipped\(\s*[^,]+,\s*" + REASON)),
     ("drop_reasons", "drop", re.compile(r"\bdrop_reasons\[[^\]]*\]\s*=\s*\{([^}]*)\}")),
     ("reason id", "any", re.compile(r"\bWB_REASON_(?!KIND_|COUNT\b)([A-Z][A-Z0-9_]*)\b")),
 ]
@@ -363,7 +363,7 @@ def self_check():
               "wb_batch_dlq_send(b, &bm[i], wb_reason_tag(WB_REASON_POISON), WB_ERR_INVALID, -1,"
               " NULL, 1);\n"
               "res->reason = wb_reason_tag(WB_REASON_KEPT);\n"
-              'wb_wmetrics_skipped(ap->wm, "user_gone", 1);\n'
+              'wb_aenv_skipped(mb->env, "user_gone", 1);\n'
               "x = wb_reason_find(r) == WB_REASON_GONE_GROUP || y == WB_REASON_COUNT;\n")
         write(t, TABLE, "\n".join('[WB_REASON_%s] = {"%s", WB_REASON_KIND_%s, WB_OK,'
                                   % (i, g, k) for i, g, k in [

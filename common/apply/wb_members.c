@@ -262,7 +262,7 @@ static wb_err_t add_missing_users(wb_members_t *mb, const char *dn, struct mval 
                "partition=%d offset=%lld",
                mb->cx->group, v[i]->id ? v[i]->id : "-", v[i]->value, (int)mb->cx->partition,
                (long long)mb->cx->offset);
-        wb_wmetrics_skipped(mb->env->wm, wb_reason_tag(WB_REASON_USER_NOT_FOUND), 1);
+        wb_aenv_skipped(mb->env, WB_REASON_USER_NOT_FOUND, 1);
     }
     if (nkeep > 0)
         err = send_list(mb, dn, WB_LDAP_MOD_ADD, keep, nkeep, res);
@@ -400,7 +400,7 @@ static bool make_value(wb_members_t *mb, const struct wb_mset_entry *e, struct m
     }
     wb_log(LOG_WARNING, "WORKER", "group=%s: member user %s has no SID or GUID; skipped",
            mb->cx->group, e->m.id);
-    wb_wmetrics_skipped(mb->env->wm, wb_reason_tag(WB_REASON_NO_ONPREM_IDENTITY), 1);
+    wb_aenv_skipped(mb->env, WB_REASON_NO_ONPREM_IDENTITY, 1);
     return false;
 }
 

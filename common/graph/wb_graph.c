@@ -316,34 +316,89 @@ static bool throttle_wait(wb_graph_t *g, long long ms)
     return wait_ms(ms);
 }
 
-static wb_err_t fetch_token(wb_graph_t *g)
+/* The token endpoint of g's tenant under graph.authority, or NULL (logged, counted) when the
+ * result would leave it. tenant_id is checked at start (a GUID or a domain name); the same
+ * origin rule as for Graph links keeps the client secret on graph.authority whatever the text
+ * holds. Caller-owned. */
+static char *token_url(wb_graph_t *g)
 {
-    struct buf b = {NULL, 0, 0, 0};
-    struct curl_slist *hdrs = NULL;
-    char *url = NULL, *form = NULL, *e_id = NULL, *e_sec = NULL, *e_scope = NULL, why[160];
-    cJSON *j = NULL;
-    wb_err_t err = WB_ERR_TRANSIENT;
-    int attempt;
+    char *path = wb_asprintf("/%s/oauth2/v2.0/token", g->tenant_id), *url, why[160];
 
-    /* tenant_id is checked at start (a GUID or a domain name); the same origin rule as for
-     * Graph links keeps the client secret on graph.authority whatever the text holds */
-    form = wb_asprintf("/%s/oauth2/v2.0/token", g->tenant_id);
-    url = wb_url_resolve(g->authority, form, why, sizeof(why));
-    free(form);
-    form = NULL;
+    url = wb_url_resolve(g->authority, path, why, sizeof(why));
+    free(path);
     if (!url) {
         wb_log(LOG_ERR, "GRAPH", "refusing the token URL under graph.authority %s: %s",
                g->authority, why);
         if (g->m_refused)
             wb_metrics_inc(g->m_refused, NULL, 1);
+    }
+    return url;
+}
+
+/* The client-credentials form (it holds the secret: free with free_secret). */
+static char *token_form(wb_graph_t *g)
+{
+    char *e_id = curl_easy_escape(g->curl, g->client_id, 0);
+    char *e_sec = curl_easy_escape(g->curl, g->client_secret, 0);
+    char *e_scope = curl_easy_escape(g->curl, TOKEN_SCOPE, 0);
+    char *form = wb_asprintf("client_id=%s&scope=%s&client_secret=%s&grant_type=client_credentials",
+                             e_id, e_scope, e_sec);
+
+    curl_free(e_id);
+    if (e_sec)
+        memset(e_sec, 0, strlen(e_sec));
+    curl_free(e_sec);
+    curl_free(e_scope);
+    return form;
+}
+
+/* Overwrites a string that held a secret, then frees it. NULL is a no-op. */
+static void free_secret(char *s)
+{
+    if (s) {
+        memset(s, 0, strlen(s));
+        free(s);
+    }
+}
+
+/* Takes the access token of a 200 answer of the token endpoint; false when it has none. */
+static bool take_token(wb_graph_t *g, const struct buf *b)
+{
+    cJSON *j = cJSON_ParseWithLength(b->data, b->len);
+    const cJSON *tok = j ? cJSON_GetObjectItemCaseSensitive(j, "access_token") : NULL;
+    const cJSON *exp = j ? cJSON_GetObjectItemCaseSensitive(j, "expires_in") : NULL;
+    long long life, margin;
+
+    if (!cJSON_IsString(tok) || !*tok->valuestring) {
+        cJSON_Delete(j);
+        return false;
+    }
+    life = cJSON_IsNumber(exp)   ? (long long)exp->valuedouble
+           : cJSON_IsString(exp) ? atoll(exp->valuestring)
+                                 : 3599;
+    margin = life / 2 < 300 ? life / 2 : 300;
+    free(g->token);
+    g->token = wb_strdup(tok->valuestring);
+    wb_log_secret(g->token);
+    g->token_renew_at = time(NULL) + (time_t)(life - margin);
+    wb_dbg("graph", "GRAPH", "token acquired, valid %lld s", life);
+    cJSON_Delete(j);
+    return true;
+}
+
+static wb_err_t fetch_token(wb_graph_t *g)
+{
+    struct buf b = {NULL, 0, 0, 0};
+    struct curl_slist *hdrs = NULL;
+    char *url = token_url(g), *form = NULL;
+    wb_err_t err = WB_ERR_TRANSIENT;
+    int attempt;
+
+    if (!url) {
         err = WB_ERR_FATAL;
         goto out;
     }
-    e_id = curl_easy_escape(g->curl, g->client_id, 0);
-    e_sec = curl_easy_escape(g->curl, g->client_secret, 0);
-    e_scope = curl_easy_escape(g->curl, TOKEN_SCOPE, 0);
-    form = wb_asprintf("client_id=%s&scope=%s&client_secret=%s&grant_type=client_credentials", e_id,
-                       e_scope, e_sec);
+    form = token_form(g);
     hdrs = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded");
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
     wb_backoff_reset(&g->backoff);
@@ -351,27 +406,12 @@ static wb_err_t fetch_token(wb_graph_t *g)
         long status = 0;
         CURLcode cc = perform(g, "POST", url, hdrs, form, &b, &status);
         char code[128], msg[512];
-        const cJSON *tok, *exp;
 
         if (cc != CURLE_OK) {
             wb_log(LOG_WARNING, "GRAPH", "token request to %s failed: %s", g->authority,
                    curl_easy_strerror(cc));
         } else if (status == 200) {
-            cJSON_Delete(j);
-            j = cJSON_ParseWithLength(b.data, b.len);
-            tok = j ? cJSON_GetObjectItemCaseSensitive(j, "access_token") : NULL;
-            exp = j ? cJSON_GetObjectItemCaseSensitive(j, "expires_in") : NULL;
-            if (cJSON_IsString(tok) && *tok->valuestring) {
-                long long life = cJSON_IsNumber(exp)   ? (long long)exp->valuedouble
-                                 : cJSON_IsString(exp) ? atoll(exp->valuestring)
-                                                       : 3599;
-                long long margin = life / 2 < 300 ? life / 2 : 300;
-
-                free(g->token);
-                g->token = wb_strdup(tok->valuestring);
-                wb_log_secret(g->token);
-                g->token_renew_at = time(NULL) + (time_t)(life - margin);
-                wb_dbg("graph", "GRAPH", "token acquired, valid %lld s", life);
+            if (take_token(g, &b)) {
                 err = WB_OK;
                 goto out;
             }
@@ -401,18 +441,8 @@ static wb_err_t fetch_token(wb_graph_t *g)
     }
     wb_log(LOG_ERR, "GRAPH", "no token after %d attempts", g->max_retries + 1);
 out:
-    cJSON_Delete(j);
     curl_slist_free_all(hdrs);
-    curl_free(e_id);
-    if (e_sec) {
-        memset(e_sec, 0, strlen(e_sec));
-        curl_free(e_sec);
-    }
-    curl_free(e_scope);
-    if (form) {
-        memset(form, 0, strlen(form));
-        free(form);
-    }
+    free_secret(form);
     free(url);
     free(b.data);
     return err;
@@ -463,164 +493,213 @@ static const char *short_url(const char *url)
     return p ? p : url;
 }
 
+/* What wb_graph_request does after one answer. */
+enum next {
+    NEXT_DONE,    /* finished: the request's err is the result */
+    NEXT_RENEW,   /* send again at once with a new token, not counted as an attempt */
+    NEXT_AGAIN,   /* send again now (any wait is done) */
+    NEXT_BACKOFF, /* send again after a backoff */
+};
+
+/* One request across its attempts. */
+struct request {
+    const char *method;
+    const char *url; /* resolved under graph.endpoint */
+    int attempt;
+    int auth_retry; /* 401s in a row, each answered by a token renewal */
+    bool *resync;
+    wb_err_t err;
+};
+
+/* The headers of one attempt, with g's current token; *auth (freed, overwritten) holds the
+ * Authorization line. */
+static struct curl_slist *request_headers(const wb_graph_t *g, bool body, char **auth)
+{
+    struct curl_slist *hdrs = NULL;
+
+    free_secret(*auth);
+    *auth = wb_asprintf("Authorization: Bearer %s", g->token);
+    hdrs = curl_slist_append(hdrs, *auth);
+    hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    if (body)
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    return hdrs;
+}
+
+/* A 2xx answer: done with *out when its body is the JSON check expects, else fetched again. */
+static enum next answer_ok(struct request *rq, struct buf *b, unsigned check, cJSON **out)
+{
+    const char *why = NULL;
+    cJSON *j;
+
+    /* cJSON cuts strings at \u0000; Graph text never needs NUL */
+    if (b->data)
+        b->len = wb_event_strip_nul_escapes(b->data, b->len);
+    j = cJSON_ParseWithLength(b->data ? b->data : "", b->len);
+    if (j && wb_graph_page_ok(j, check, &why)) {
+        *out = j;
+        rq->err = WB_OK;
+        return NEXT_DONE;
+    }
+    cJSON_Delete(j);
+    wb_log(LOG_WARNING, "GRAPH", "%s %.300s: malformed response (%s, %zu bytes), retrying",
+           rq->method, short_url(rq->url), j ? why : "not JSON", b->len);
+    return NEXT_BACKOFF;
+}
+
+/* A 401: an expired or revoked token is renewed once at once; a token issued a moment ago
+ * refused is renewed again after a backoff, as a retry. */
+static enum next answer_401(wb_graph_t *g, struct request *rq, const char *code)
+{
+    if (rq->auth_retry++ < 1) {
+        /* expired or revoked token: fetch a new one once, without counting a retry */
+        wb_log(LOG_NOTICE, "GRAPH", "HTTP 401 %s: renewing the token", code);
+        wb_graph_forget_token(g);
+        return NEXT_RENEW;
+    }
+    /* a token issued a moment ago refused: Graph may not accept it yet (clock skew,
+     * replication) or the credentials were revoked. Renewed again after a backoff, as a
+     * retry; when the retries run out the round fails (transient), the producer keeps its
+     * links and tries again next round */
+    if (g->m_fresh401)
+        wb_metrics_inc(g->m_fresh401, NULL, 1);
+    wb_graph_forget_token(g);
+    rq->err = WB_ERR_TRANSIENT;
+    if (rq->attempt < g->max_retries) {
+        wb_log(LOG_NOTICE, "GRAPH",
+               "HTTP 401 %s right after a token renewal (%d in a row): renewing it again after "
+               "a backoff",
+               code, rq->auth_retry);
+        return wait_ms((long long)wb_backoff_next(&g->backoff)) ? NEXT_AGAIN : NEXT_DONE;
+    }
+    wb_log(LOG_ERR, "GRAPH",
+           "%s %.300s: HTTP 401 %s: %d renewed tokens refused in a row; round abandoned, "
+           "retried next round (check the clock of this host, and the app registration's "
+           "secret and consent in Entra)",
+           rq->method, short_url(rq->url), code, rq->auth_retry);
+    return NEXT_DONE;
+}
+
+/* An answer other than 2xx: lost delta state, token renewal, throttling and server errors
+ * (retried), or a failure with its class. */
+static enum next answer_error(wb_graph_t *g, struct request *rq, const struct buf *b, long status)
+{
+    char code[128], msg[512];
+    long long wait = -1;
+
+    error_text(b, code, sizeof(code), msg, sizeof(msg));
+    /* a renewed token that Graph accepted (any answer but 401) may expire again later in this
+     * request's retries: that 401 gets its own renewal */
+    if (status != 401)
+        rq->auth_retry = 0;
+    if (status == 410 || sync_state_lost(code)) {
+        wb_log(LOG_WARNING, "GRAPH", "%s %.300s: HTTP %ld %s: delta state lost, full resync",
+               rq->method, short_url(rq->url), status, code);
+        *rq->resync = true;
+        rq->err = WB_ERR_DEPENDENCY;
+        return NEXT_DONE;
+    }
+    if (status == 401)
+        return answer_401(g, rq, code);
+    if (status == 403) {
+        wb_log(LOG_ERR, "GRAPH", "%s %.300s: HTTP %ld %s: %s", rq->method, short_url(rq->url),
+               status, code, msg);
+        rq->err = WB_ERR_FATAL;
+        return NEXT_DONE;
+    }
+    if (status == 429 || status == 503 || status == 504 || status >= 500) {
+        wb_log(LOG_WARNING, "GRAPH", "%s %.300s: HTTP %ld %s (attempt %d)", rq->method,
+               short_url(rq->url), status, code, rq->attempt + 1);
+        if (status == 429 || status == 503)
+            wait = retry_after_ms(g->retry_after);
+        if (wait < 0)
+            wait = (long long)wb_backoff_next(&g->backoff);
+        if (rq->attempt < g->max_retries && !throttle_wait(g, wait)) {
+            rq->err = WB_ERR_TRANSIENT;
+            return NEXT_DONE;
+        }
+        return NEXT_AGAIN;
+    }
+    wb_log(LOG_ERR, "GRAPH", "%s %.300s: HTTP %ld %s: %s", rq->method, short_url(rq->url), status,
+           code, msg);
+    rq->err = WB_ERR_INVALID;
+    return NEXT_DONE;
+}
+
+/* A link outside graph.endpoint, from Graph or from the checkpoint in topic.state, would carry
+ * the token elsewhere: nothing is sent, and the delta state is treated as lost, so the next
+ * round starts from the configured initial URL instead of this link. */
+static wb_err_t refuse_link(wb_graph_t *g, const char *url, const char *why, bool *resync)
+{
+    wb_log(LOG_ERR, "GRAPH",
+           "refusing a link outside graph.endpoint %s (%s); no request sent, full resync: %.200s",
+           g->endpoint, why, url);
+    if (g->m_refused)
+        wb_metrics_inc(g->m_refused, NULL, 1);
+    *resync = true;
+    return WB_ERR_DEPENDENCY;
+}
+
 wb_err_t wb_graph_request(wb_graph_t *g, const char *method, const char *url, const char *body,
                           unsigned check, cJSON **out, bool *resync, long *status_out)
 {
     struct buf b = {NULL, 0, 0, 0};
     struct curl_slist *hdrs = NULL;
-    char *full = NULL, *auth = NULL, why[160];
-    wb_err_t err = WB_ERR_TRANSIENT;
-    int attempt, auth_retry = 0;
+    struct request rq = {method, NULL, 0, 0, resync, WB_ERR_TRANSIENT};
+    char *full, *auth = NULL, why[160];
     long status = 0;
 
     *out = NULL;
     *resync = false;
-    full = wb_url_resolve(g->endpoint, url, why, sizeof(why));
+    rq.url = full = wb_url_resolve(g->endpoint, url, why, sizeof(why));
     if (!full) {
-        /* A link from Graph or from the checkpoint in topic.state that would carry the token
-         * elsewhere: nothing is sent, and the delta state is treated as lost, so the next
-         * round starts from the configured initial URL instead of this link. */
-        wb_log(LOG_ERR, "GRAPH",
-               "refusing a link outside graph.endpoint %s (%s); no request sent, full resync: "
-               "%.200s",
-               g->endpoint, why, url);
-        if (g->m_refused)
-            wb_metrics_inc(g->m_refused, NULL, 1);
-        *resync = true;
-        err = WB_ERR_DEPENDENCY;
+        rq.err = refuse_link(g, url, why, resync);
         goto out;
     }
     wb_backoff_reset(&g->backoff);
-    for (attempt = 0; attempt <= g->max_retries; attempt++) {
+    for (rq.attempt = 0; rq.attempt <= g->max_retries; rq.attempt++) {
+        enum next nx;
         CURLcode cc;
-        char code[128], msg[512];
-        const char *why = NULL;
-        long long wait = -1;
 
         if (!g->token || time(NULL) >= g->token_renew_at) {
-            err = fetch_token(g);
-            if (err != WB_OK)
+            rq.err = fetch_token(g);
+            if (rq.err != WB_OK)
                 goto out;
         }
         curl_slist_free_all(hdrs);
-        hdrs = NULL;
-        free(auth);
-        auth = wb_asprintf("Authorization: Bearer %s", g->token);
-        hdrs = curl_slist_append(hdrs, auth);
-        hdrs = curl_slist_append(hdrs, "Accept: application/json");
-        if (body)
-            hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        hdrs = request_headers(g, body != NULL, &auth);
         cc = perform(g, method, full, hdrs, body, &b, &status);
         if (cc != CURLE_OK) {
             wb_log(LOG_WARNING, "GRAPH", "%s %.300s: %s%s (attempt %d)", method, short_url(full),
-                   curl_easy_strerror(cc), b.toobig ? " (response too large)" : "", attempt + 1);
+                   curl_easy_strerror(cc), b.toobig ? " (response too large)" : "", rq.attempt + 1);
+            nx = NEXT_BACKOFF;
         } else if (status >= 200 && status < 300) {
-            cJSON *j;
-
-            /* cJSON cuts strings at \u0000; Graph text never needs NUL */
-            if (b.data)
-                b.len = wb_event_strip_nul_escapes(b.data, b.len);
-            j = cJSON_ParseWithLength(b.data ? b.data : "", b.len);
-
-            if (j && wb_graph_page_ok(j, check, &why)) {
-                *out = j;
-                err = WB_OK;
-                goto out;
-            }
-            cJSON_Delete(j);
-            wb_log(LOG_WARNING, "GRAPH", "%s %.300s: malformed response (%s, %zu bytes), retrying",
-                   method, short_url(full), j ? why : "not JSON", b.len);
+            nx = answer_ok(&rq, &b, check, out);
         } else {
-            error_text(&b, code, sizeof(code), msg, sizeof(msg));
-            /* a renewed token that Graph accepted (any answer but 401) may expire again later
-             * in this request's retries: that 401 gets its own renewal */
-            if (status != 401)
-                auth_retry = 0;
-            if (status == 410 || sync_state_lost(code)) {
-                wb_log(LOG_WARNING, "GRAPH",
-                       "%s %.300s: HTTP %ld %s: delta state lost, full resync", method,
-                       short_url(full), status, code);
-                *resync = true;
-                err = WB_ERR_DEPENDENCY;
-                goto out;
-            }
-            if (status == 401 && auth_retry++ < 1) {
-                /* expired or revoked token: fetch a new one once, without counting a retry */
-                wb_log(LOG_NOTICE, "GRAPH", "HTTP 401 %s: renewing the token", code);
-                wb_graph_forget_token(g);
-                attempt--;
-                continue;
-            }
-            if (status == 401) {
-                /* a token issued a moment ago refused: Graph may not accept it yet (clock
-                 * skew, replication) or the credentials were revoked. Renewed again after a
-                 * backoff, as a retry; when the retries run out the round fails (transient),
-                 * the producer keeps its links and tries again next round */
-                if (g->m_fresh401)
-                    wb_metrics_inc(g->m_fresh401, NULL, 1);
-                wb_graph_forget_token(g);
-                if (attempt < g->max_retries) {
-                    wb_log(LOG_NOTICE, "GRAPH",
-                           "HTTP 401 %s right after a token renewal (%d in a row): renewing it "
-                           "again after a backoff",
-                           code, auth_retry);
-                    if (!wait_ms((long long)wb_backoff_next(&g->backoff))) {
-                        err = WB_ERR_TRANSIENT;
-                        goto out;
-                    }
-                    continue;
-                }
-                wb_log(LOG_ERR, "GRAPH",
-                       "%s %.300s: HTTP 401 %s: %d renewed tokens refused in a row; round "
-                       "abandoned, retried next round (check the clock of this host, and the "
-                       "app registration's secret and consent in Entra)",
-                       method, short_url(full), code, auth_retry);
-                err = WB_ERR_TRANSIENT;
-                goto out;
-            }
-            if (status == 403) {
-                wb_log(LOG_ERR, "GRAPH", "%s %.300s: HTTP %ld %s: %s", method, short_url(full),
-                       status, code, msg);
-                err = WB_ERR_FATAL;
-                goto out;
-            }
-            if (status == 429 || status == 503 || status == 504 || status >= 500) {
-                wb_log(LOG_WARNING, "GRAPH", "%s %.300s: HTTP %ld %s (attempt %d)", method,
-                       short_url(full), status, code, attempt + 1);
-                if (status == 429 || status == 503)
-                    wait = retry_after_ms(g->retry_after);
-                if (wait < 0)
-                    wait = (long long)wb_backoff_next(&g->backoff);
-                if (attempt < g->max_retries && !throttle_wait(g, wait)) {
-                    err = WB_ERR_TRANSIENT;
-                    goto out;
-                }
-                continue;
-            }
-            wb_log(LOG_ERR, "GRAPH", "%s %.300s: HTTP %ld %s: %s", method, short_url(full), status,
-                   code, msg);
-            err = WB_ERR_INVALID;
-            goto out;
+            nx = answer_error(g, &rq, &b, status);
         }
-        if (attempt < g->max_retries && !wait_ms((long long)wb_backoff_next(&g->backoff))) {
-            err = WB_ERR_TRANSIENT;
+        if (nx == NEXT_DONE)
+            goto out;
+        if (nx == NEXT_RENEW)
+            rq.attempt--;
+        if (nx != NEXT_BACKOFF)
+            continue;
+        if (rq.attempt < g->max_retries && !wait_ms((long long)wb_backoff_next(&g->backoff))) {
+            rq.err = WB_ERR_TRANSIENT;
             goto out;
         }
     }
     wb_log(LOG_ERR, "GRAPH", "%s %.300s: giving up after %d attempts", method, short_url(full),
            g->max_retries + 1);
-    err = WB_ERR_TRANSIENT;
+    rq.err = WB_ERR_TRANSIENT;
 out:
     if (status_out)
         *status_out = status;
     curl_slist_free_all(hdrs);
-    if (auth) {
-        memset(auth, 0, strlen(auth));
-        free(auth);
-    }
+    free_secret(auth);
     free(full);
     free(b.data);
-    return err;
+    return rq.err;
 }
 
 wb_err_t wb_graph_list(wb_graph_t *g, const char *url, void (*each)(void *ctx, const cJSON *obj),

@@ -54,6 +54,14 @@ void wb_aenv_audit(const struct wb_aenv *env, const struct wb_apply_ctx *cx,
         env->obs(&op, env->obs_opaque);
 }
 
+void wb_aenv_skipped(const struct wb_aenv *env, enum wb_reason reason, double n)
+{
+    const char *lv[1] = {wb_reason_tag(reason)};
+
+    if (env->skipped)
+        wb_metrics_inc(env->skipped, lv, n);
+}
+
 int wb_aenv_write_rc(const struct wb_aenv *env)
 {
     return env->cfg.dry_run ? LDAP_SUCCESS : wb_ldap_last_rc(env->ld);

@@ -23,12 +23,12 @@ struct wb_apply_s {
     wb_wbv2_t *wbv2; /* the Connect Sync writeback groups, for adoption */
 };
 
-wb_apply_t *wb_apply_new(wb_ldap_t *ld, const struct wb_apply_cfg *cfg, struct wb_wmetrics *wm)
+wb_apply_t *wb_apply_new(wb_ldap_t *ld, const struct wb_apply_cfg *cfg, wb_metric_t *skipped)
 {
     wb_apply_t *ap = wb_calloc(1, sizeof(*ap));
 
     ap->env.ld = ld;
-    ap->env.wm = wm;
+    ap->env.skipped = skipped;
     ap->env.cfg = *cfg;
     ap->env.cfg.base_dn = wb_strdup(cfg->base_dn);
     ap->env.cfg.target_ou = wb_strdup(cfg->target_ou);

@@ -173,12 +173,127 @@ static size_t split_words(const char *text, char words[4][24])
     return n;
 }
 
+/* The operator that follows the attribute name, from token *i on: up to four words of the
+ * following bare tokens (split at '_'), a synonym or the words of an operator that ends on a
+ * token boundary. Returns the operator with *i after it, or -1 (*i unchanged). */
+static int parse_op(const struct tok *t, size_t nt, size_t *i)
+{
+    char flat_w[4][24];
+    size_t flat_k[4], nflat = 0, k, j;
+    int op = -1;
+
+    for (k = *i; k < nt && !t[k].is_str && nflat < 4; k++) {
+        char w[4][24];
+        size_t nw = split_words(t[k].text, w);
+
+        for (j = 0; j < nw && nflat < 4; j++) {
+            memcpy(flat_w[nflat], w[j], 24);
+            flat_k[nflat++] = k;
+        }
+    }
+    if (nflat > 0)
+        for (j = 0; j < sizeof(synonyms) / sizeof(synonyms[0]); j++)
+            if (strcmp(flat_w[0], synonyms[j].word) == 0) {
+                op = (int)synonyms[j].op;
+                *i = flat_k[0] + 1;
+                break;
+            }
+    for (j = 0; op < 0 && j < sizeof(ops) / sizeof(ops[0]); j++) {
+        size_t len = 0, m;
+
+        while (len < 4 && ops[j].words[len])
+            len++;
+        if (len > nflat)
+            continue;
+        for (m = 0; m < len; m++)
+            if (strcmp(flat_w[m], ops[j].words[m]) != 0)
+                break;
+        if (m < len)
+            continue;
+        /* the operator must end on a token boundary */
+        if (len < nflat && flat_k[len] == flat_k[len - 1])
+            continue;
+        op = (int)ops[j].op;
+        *i = flat_k[len - 1] + 1;
+    }
+    return op;
+}
+
+/* The value of cur's operator at token *i, when it takes one: an integer for GREATER THAN, a
+ * regex, else text. 0 with *i after it, or -1 and err. */
+static int parse_value(struct clause *cur, const struct tok *t, size_t nt, size_t *i, char *err,
+                       size_t errsz)
+{
+    const char *v;
+
+    if (cur->op == OP_IS_TRUE || cur->op == OP_IS_FALSE || cur->op == OP_IS_NULL ||
+        cur->op == OP_IS_NOT_NULL)
+        return 0;
+    if (*i >= nt) {
+        snprintf(err, errsz, "missing value after the operator of \"%s\"", cur->attr);
+        return -1;
+    }
+    v = t[(*i)++].text;
+    if (cur->op == OP_GT || cur->op == OP_GE) {
+        char *end = NULL;
+
+        errno = 0;
+        cur->num = strtoll(v, &end, 10);
+        if (!*v || *end || errno) {
+            snprintf(err, errsz, "GREATER THAN needs an integer, got \"%s\"", v);
+            return -1;
+        }
+    } else if (cur->op == OP_REGEX || cur->op == OP_NOT_REGEX) {
+        int rrc = regcomp(&cur->re, v, REG_EXTENDED | REG_NOSUB);
+
+        if (rrc != 0) {
+            char msg[128];
+
+            regerror(rrc, &cur->re, msg, sizeof(msg));
+            snprintf(err, errsz, "bad regex \"%s\": %s", v, msg);
+            return -1;
+        }
+        cur->have_re = true;
+    } else {
+        cur->text = wb_strdup(v);
+    }
+    return 0;
+}
+
+/* The connector after a clause at token *i, if any: AND continues the alternative, OR starts
+ * the next one (*tail: where the next clause goes). 0 with *i after it, or -1 and err. */
+static int parse_connector(wb_scope_t *sc, const struct tok *t, size_t nt, size_t *i,
+                           struct clause ***tail, char *err, size_t errsz)
+{
+    const char *c;
+
+    if (*i >= nt)
+        return 0;
+    c = t[*i].is_str ? "" : t[*i].text;
+    if (strcasecmp(c, "AND") == 0 || strcmp(c, "&&") == 0) {
+        (*i)++;
+    } else if (strcasecmp(c, "OR") == 0 || strcmp(c, "||") == 0) {
+        sc->alts = wb_realloc(sc->alts, (sc->nalts + 1) * sizeof(*sc->alts));
+        sc->alts[sc->nalts] = NULL;
+        *tail = &sc->alts[sc->nalts++];
+        (*i)++;
+    } else {
+        snprintf(err, errsz, "expected AND or OR, got \"%s\"", t[*i].text);
+        return -1;
+    }
+    if (*i >= nt) {
+        snprintf(err, errsz, "filter ends with a connector");
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_filter(wb_scope_t *sc, const char *text, char *err, size_t errsz)
 {
     struct tok *t = NULL;
     size_t nt = 0, i = 0;
     struct clause **tail = NULL, *cur = NULL;
-    int rc = -1;
+    int rc = -1, op;
 
     if (tokenize(text, &t, &nt, err, errsz) != 0)
         return -1;
@@ -186,10 +301,6 @@ static int parse_filter(wb_scope_t *sc, const char *text, char *err, size_t errs
     sc->nalts = 1;
     tail = &sc->alts[0];
     while (i < nt) {
-        char flat_w[4][24];
-        size_t flat_k[4], nflat = 0, k, j;
-        int op = -1;
-
         if (t[i].is_str) {
             snprintf(err, errsz, "expected an attribute name, got a quoted string");
             goto out;
@@ -197,100 +308,19 @@ static int parse_filter(wb_scope_t *sc, const char *text, char *err, size_t errs
         cur = wb_calloc(1, sizeof(*cur));
         cur->attr = wb_strdup(t[i].text);
         i++;
-        /* the operator: up to four words from the following bare tokens */
-        for (k = i; k < nt && !t[k].is_str && nflat < 4; k++) {
-            char w[4][24];
-            size_t nw = split_words(t[k].text, w);
-
-            for (j = 0; j < nw && nflat < 4; j++) {
-                memcpy(flat_w[nflat], w[j], 24);
-                flat_k[nflat++] = k;
-            }
-        }
-        if (nflat > 0)
-            for (j = 0; j < sizeof(synonyms) / sizeof(synonyms[0]); j++)
-                if (strcmp(flat_w[0], synonyms[j].word) == 0) {
-                    op = (int)synonyms[j].op;
-                    i = flat_k[0] + 1;
-                    break;
-                }
-        for (j = 0; op < 0 && j < sizeof(ops) / sizeof(ops[0]); j++) {
-            size_t len = 0, m;
-
-            while (len < 4 && ops[j].words[len])
-                len++;
-            if (len > nflat)
-                continue;
-            for (m = 0; m < len; m++)
-                if (strcmp(flat_w[m], ops[j].words[m]) != 0)
-                    break;
-            if (m < len)
-                continue;
-            /* the operator must end on a token boundary */
-            if (len < nflat && flat_k[len] == flat_k[len - 1])
-                continue;
-            op = (int)ops[j].op;
-            i = flat_k[len - 1] + 1;
-        }
+        op = parse_op(t, nt, &i);
         if (op < 0) {
             snprintf(err, errsz, "unknown operator after \"%s\"", cur->attr);
             goto out;
         }
         cur->op = (enum op)op;
-        if (op != OP_IS_TRUE && op != OP_IS_FALSE && op != OP_IS_NULL && op != OP_IS_NOT_NULL) {
-            const char *v;
-
-            if (i >= nt) {
-                snprintf(err, errsz, "missing value after the operator of \"%s\"", cur->attr);
-                goto out;
-            }
-            v = t[i++].text;
-            if (op == OP_GT || op == OP_GE) {
-                char *end = NULL;
-
-                errno = 0;
-                cur->num = strtoll(v, &end, 10);
-                if (!*v || *end || errno) {
-                    snprintf(err, errsz, "GREATER THAN needs an integer, got \"%s\"", v);
-                    goto out;
-                }
-            } else if (op == OP_REGEX || op == OP_NOT_REGEX) {
-                int rrc = regcomp(&cur->re, v, REG_EXTENDED | REG_NOSUB);
-
-                if (rrc != 0) {
-                    char msg[128];
-
-                    regerror(rrc, &cur->re, msg, sizeof(msg));
-                    snprintf(err, errsz, "bad regex \"%s\": %s", v, msg);
-                    goto out;
-                }
-                cur->have_re = true;
-            } else {
-                cur->text = wb_strdup(v);
-            }
-        }
+        if (parse_value(cur, t, nt, &i, err, errsz) != 0)
+            goto out;
         *tail = cur;
         tail = &cur->next;
         cur = NULL;
-        if (i < nt) {
-            const char *c = t[i].is_str ? "" : t[i].text;
-
-            if (strcasecmp(c, "AND") == 0 || strcmp(c, "&&") == 0) {
-                i++;
-            } else if (strcasecmp(c, "OR") == 0 || strcmp(c, "||") == 0) {
-                sc->alts = wb_realloc(sc->alts, (sc->nalts + 1) * sizeof(*sc->alts));
-                sc->alts[sc->nalts] = NULL;
-                tail = &sc->alts[sc->nalts++];
-                i++;
-            } else {
-                snprintf(err, errsz, "expected AND or OR, got \"%s\"", t[i].text);
-                goto out;
-            }
-            if (i >= nt) {
-                snprintf(err, errsz, "filter ends with a connector");
-                goto out;
-            }
-        }
+        if (parse_connector(sc, t, nt, &i, &tail, err, errsz) != 0)
+            goto out;
     }
     if (!sc->alts[0]) {
         snprintf(err, errsz, "empty filter");

@@ -105,6 +105,52 @@ const char *wb_delta_page(const struct wb_delta_ops *ops, void *ctx, const cJSON
     return NULL;
 }
 
+/* The sync state was lost on page page_no (0: the first) of round r: no link is held any
+ * more, the reset is counted and logged. False when r had too many resets (the round is
+ * abandoned). */
+static bool sync_reset(wb_delta_t *d, struct wb_delta_result *r, size_t page_no)
+{
+    /* the link that answered so is dead, and so is every link of the state it came from */
+    wb_delta_set_link(d, NULL);
+    r->resets++;
+    d->resets++;
+    if (d->m_resets) {
+        const char *v[] = {d->name};
+
+        wb_metrics_inc(d->m_resets, v, 1);
+    }
+    if (r->resets > WB_DELTA_MAX_RESETS) {
+        wb_log(LOG_ERR, "GRAPH",
+               "%s delta: sync state lost %u times in one round; round abandoned, the next one "
+               "starts full",
+               d->name, r->resets);
+        return false;
+    }
+    wb_log(LOG_WARNING, "GRAPH",
+           "%s delta: sync state lost on %s (page %zu of a %s round); link dropped, full round "
+           "from the start",
+           d->name, page_no == 0 ? "the first page" : "a nextLink", page_no + 1,
+           r->full ? "full" : "incremental");
+    return true;
+}
+
+/* Page page_no (0: the first) was malformed (why) for the *bad-th time in a row: logged, and
+ * after a pause fetched again. False when it stays malformed after max_retries fetches or the
+ * program stops (the round is abandoned). */
+static bool refetch(wb_delta_t *d, size_t page_no, const char *why, int *bad)
+{
+    wb_log(LOG_WARNING, "GRAPH", "%s delta page %zu malformed (%s), fetching it again", d->name,
+           page_no + 1, why);
+    if (++*bad > d->max_retries) {
+        wb_log(LOG_ERR, "GRAPH",
+               "%s delta page %zu still malformed after %d attempts; round "
+               "abandoned",
+               d->name, page_no + 1, *bad);
+        return false;
+    }
+    return pause_ms(500);
+}
+
 wb_err_t wb_delta_round(wb_delta_t *d, const struct wb_delta_ops *ops, void *ctx,
                         struct wb_delta_result *res)
 {
@@ -128,28 +174,10 @@ wb_err_t wb_delta_round(wb_delta_t *d, const struct wb_delta_ops *ops, void *ctx
         }
         err = wb_graph_request(d->g, "GET", cur, NULL, WB_GRAPH_DELTA, &page, &resync, NULL);
         if (err != WB_OK && resync) {
-            /* cur is dead, and so is every link of the state it came from: hold none */
-            wb_delta_set_link(d, NULL);
-            r.resets++;
-            d->resets++;
-            if (d->m_resets) {
-                const char *v[] = {d->name};
-
-                wb_metrics_inc(d->m_resets, v, 1);
-            }
-            if (r.resets > WB_DELTA_MAX_RESETS) {
-                wb_log(LOG_ERR, "GRAPH",
-                       "%s delta: sync state lost %u times in one round; round abandoned, the "
-                       "next one starts full",
-                       d->name, r.resets);
+            if (!sync_reset(d, &r, page_no)) {
                 err = WB_ERR_TRANSIENT;
                 break;
             }
-            wb_log(LOG_WARNING, "GRAPH",
-                   "%s delta: sync state lost on %s (page %zu of a %s round); link dropped, "
-                   "full round from the start",
-                   d->name, page_no == 0 ? "the first page" : "a nextLink", page_no + 1,
-                   r.full ? "full" : "incremental");
             free(cur);
             cur = wb_strdup(d->initial);
             r.full = true;
@@ -163,16 +191,7 @@ wb_err_t wb_delta_round(wb_delta_t *d, const struct wb_delta_ops *ops, void *ctx
         why = wb_delta_page(ops, ctx, page, &next, &delta);
         if (why) {
             cJSON_Delete(page);
-            wb_log(LOG_WARNING, "GRAPH", "%s delta page %zu malformed (%s), fetching it again",
-                   d->name, page_no + 1, why);
-            if (++bad > d->max_retries) {
-                wb_log(LOG_ERR, "GRAPH",
-                       "%s delta page %zu still malformed after %d attempts; round abandoned",
-                       d->name, page_no + 1, bad);
-                err = WB_ERR_TRANSIENT;
-                break;
-            }
-            if (!pause_ms(500)) {
+            if (!refetch(d, page_no, why, &bad)) {
                 err = WB_ERR_TRANSIENT;
                 break;
             }

@@ -1,10 +1,10 @@
 /*
- * wb_single: the public interface of libwbproducer, the only producer header another program
- * includes (writebackctl provision). One group read straight from Graph: its properties with
- * the producer's $select, scope evaluation with the clause that excludes it, its full member
- * list, the on-prem identities of its user members (getByIds) and the scope of its nested
- * groups; then the group.upsert and group.snapshot events a full round would produce for it,
- * as JSON lines. Uses no checkpoint and no Kafka. Application thread only.
+ * wb_single: the one-group read behind writebackctl provision. One group read straight from
+ * Graph: its properties with the producer's $select, scope evaluation with the clause that
+ * excludes it, its full member list, the on-prem identities of its user members (getByIds)
+ * and the scope of its nested groups; then the group.upsert and group.snapshot events a full
+ * round would produce for it, as JSON lines. Uses no checkpoint and no Kafka. Application
+ * thread only.
  */
 #ifndef WB_SINGLE_H
 #define WB_SINGLE_H
@@ -20,7 +20,7 @@
 /* The Graph client, scope and user identity map of one configuration. */
 typedef struct wb_single_s wb_single_t;
 
-struct wb_rgroup; /* the producer's view of the group, private to libwbproducer */
+struct wb_rgroup; /* the round's view of the group (wb_rgroup.h), for wb_single_emit */
 
 /* What was read about one group (wb_single_init, then wb_single_read, then wb_single_free). */
 struct wb_single {

@@ -9,14 +9,14 @@
 #include "wb_apply.h"
 #include "wb_err.h"
 #include "wb_ldap.h"
+#include "wb_metrics.h"
 #include "wb_reason.h"
-#include "wb_wmetrics.h"
 
 #include <stddef.h>
 
 struct wb_aenv {
     wb_ldap_t *ld;           /* borrowed: the session every request goes through */
-    struct wb_wmetrics *wm;  /* borrowed, may be NULL */
+    wb_metric_t *skipped;    /* borrowed, may be NULL: member references skipped{reason} */
     struct wb_apply_cfg cfg; /* base_dn and target_ou owned by wb_apply */
     wb_apply_observer obs;   /* may be NULL */
     void *obs_opaque;        /* borrowed */
@@ -35,6 +35,10 @@ wb_err_t wb_aenv_ldap_fail(const struct wb_aenv *env, struct wb_apply_result *re
  * attrs is the audit line's attrs text; members the member values the write carries. */
 void wb_aenv_audit(const struct wb_aenv *env, const struct wb_apply_ctx *cx,
                    enum wb_apply_op_kind kind, const char *dn, const char *attrs, size_t members);
+
+/* n member references skipped for reason (a WB_REASON_KIND_SKIP reason), counted in
+ * env->skipped. */
+void wb_aenv_skipped(const struct wb_aenv *env, enum wb_reason reason, double n);
 
 /* The LDAP code of env->ld's last operation, or LDAP_SUCCESS in a dry run (nothing sent). */
 int wb_aenv_write_rc(const struct wb_aenv *env);

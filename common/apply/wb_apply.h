@@ -15,9 +15,9 @@
 
 #include "wb_err.h"
 #include "wb_ldap.h"
+#include "wb_metrics.h"
 #include "wb_mset.h"
 #include "wb_plan.h"
-#include "wb_wmetrics.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -86,8 +86,10 @@ struct wb_apply_op {
 /* Called for every write, after it succeeded (a dry run: instead of sending it). */
 typedef void (*wb_apply_observer)(const struct wb_apply_op *op, void *opaque);
 
-/* ld and wm are borrowed (wm may be NULL). Never NULL. */
-wb_apply_t *wb_apply_new(wb_ldap_t *ld, const struct wb_apply_cfg *cfg, struct wb_wmetrics *wm);
+/* ld and skipped are borrowed. skipped is the counter of member references skipped, by
+ * reason (the worker's writeback_worker_members_skipped_total{reason}); NULL: not counted.
+ * Never NULL. */
+wb_apply_t *wb_apply_new(wb_ldap_t *ld, const struct wb_apply_cfg *cfg, wb_metric_t *skipped);
 void wb_apply_destroy(wb_apply_t *ap);
 
 /* Sets the observer (NULL: none); opaque is borrowed. writebackctl provision --dry-run gets
