@@ -5,6 +5,8 @@
  */
 #include "wb_producer.h"
 
+#include "wb_notify.h"
+
 #include "wb_cli.h"
 #include "wb_conf.h"
 #include "wb_http.h"
@@ -101,6 +103,7 @@ int main(int argc, char **argv)
     wb_metrics_t *metrics = NULL;
     wb_http_t *http = NULL;
     wb_producer_t *p = NULL;
+    wb_notify_t *nt = NULL;
     char *errstr = wb_calloc(1, ERRSZ);
     const char *listen;
     unsigned unready_after;
@@ -147,6 +150,15 @@ int main(int argc, char **argv)
         wb_log(LOG_WARNING, "PRODUCER", "start failed (%s); retrying in 5 s", wb_err_name(err));
         sleep_ms(5000, http);
     }
+    if (wb_conf_get_bool(conf, "notify.enabled") && !dry) {
+        nt = wb_notify_new(conf, metrics, errstr, ERRSZ);
+        if (!nt) {
+            fprintf(stderr, "writeback-producer: %s\n", errstr);
+            rc = 2;
+            goto out;
+        }
+        wb_notify_start(nt);
+    }
     if (http)
         wb_http_set_ready(http, 1, NULL);
     unready_after = (unsigned)wb_conf_get_int(conf, "graph.unready_after_failed_rounds");
@@ -163,13 +175,18 @@ int main(int argc, char **argv)
         if (wb_signal_stop_requested())
             break;
         report_failures(p, unready_after, http);
-        sleep_ms(wb_conf_get_int(conf, "graph.poll_interval_ms"), http);
+        /* the poll interval, or less when a change notification starts the round */
+        if (nt)
+            wb_notify_wait(nt, wb_conf_get_int(conf, "graph.poll_interval_ms"), http);
+        else
+            sleep_ms(wb_conf_get_int(conf, "graph.poll_interval_ms"), http);
         if (wb_signal_stop_requested())
             break;
     }
     wb_log(LOG_INFO, "PRODUCER", "stopped by signal %d", wb_signal_received());
     rc = 0;
 out:
+    wb_notify_destroy(nt);
     wb_producer_destroy(p);
     wb_http_destroy(http);
     wb_metrics_destroy(metrics);

@@ -254,9 +254,11 @@ static CURLcode perform(wb_graph_t *g, const char *method, const char *url, stru
     curl_easy_setopt(c, CURLOPT_USERAGENT, "writeback-producer/" WB_VERSION);
     if (g->ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, g->ca_file);
-    if (strcmp(method, "POST") == 0) {
+    if (strcmp(method, "GET") != 0) {
         curl_easy_setopt(c, CURLOPT_POST, 1L);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+        if (strcmp(method, "POST") != 0) /* PATCH, DELETE (subscriptions) */
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     }
     g->requests++;
     cc = curl_easy_perform(c);
@@ -514,6 +516,9 @@ wb_err_t wb_graph_request(wb_graph_t *g, const char *method, const char *url, co
         if (cc != CURLE_OK) {
             wb_log(LOG_WARNING, "GRAPH", "%s %.300s: %s%s (attempt %d)", method, short_url(full),
                    curl_easy_strerror(cc), b.toobig ? " (response too large)" : "", attempt + 1);
+        } else if (status == 204) { /* DELETE: no content */
+            err = WB_OK;
+            goto out;
         } else if (status >= 200 && status < 300) {
             cJSON *j;
 
