@@ -11,6 +11,7 @@
 #include "wb_log.h"
 #include "wb_mem.h"
 #include "wb_signal.h"
+#include "wb_state.h"
 #include "wb_subscr.h"
 #include "wb_time.h"
 
@@ -110,7 +111,7 @@ wb_notify_t *wb_notify_new(const wb_conf_t *conf, wb_metrics_t *metrics, char *e
     if (!n->status)
         goto fail;
     n->status_topic = wb_strdup(wb_conf_get_str(conf, "topic.state"));
-    n->status_key = wb_asprintf("%s/notify", wb_conf_get_str(conf, "tenant"));
+    n->status_key = wb_asprintf("%s/%s", wb_conf_get_str(conf, "tenant"), WB_STATE_NOTIFY);
     n->hub = wb_strdup(wb_conf_get_str(conf, "notify.hub"));
     n->lhub = wb_strdup(lhub && *lhub ? lhub : n->hub);
     n->client_state = wb_strdup(cs);

@@ -42,6 +42,13 @@ wb_subscr_t *wb_subscr_new(const wb_conf_t *conf, const char *client_state, wb_m
                  "e.g. contoso.servicebus.windows.net)");
         return NULL;
     }
+    if (!tenant || !wb_conf_get_str(conf, "graph.client_id") ||
+        !wb_conf_secret(conf, "graph.client_secret_file")) {
+        snprintf(errstr, errsz,
+                 "the subscription needs graph.tenant_id, graph.client_id and "
+                 "graph.client_secret_file");
+        return NULL;
+    }
     if (!lhub || !*lhub)
         lhub = hub;
     s = wb_calloc(1, sizeof(*s));
@@ -53,10 +60,9 @@ wb_subscr_t *wb_subscr_new(const wb_conf_t *conf, const char *client_state, wb_m
         return NULL;
     }
     /* Graph's Event Hubs form (docs/notifications.md); Graph sends no validation request */
-    s->url = wb_asprintf("EventHub:https://%s/eventhubname/%s?tenantid=%s", ns, hub,
-                         tenant ? tenant : "");
-    s->lifecycle_url = wb_asprintf("EventHub:https://%s/eventhubname/%s?tenantid=%s", ns, lhub,
-                                   tenant ? tenant : "");
+    s->url = wb_asprintf("EventHub:https://%s/eventhubname/%s?tenantid=%s", ns, hub, tenant);
+    s->lifecycle_url =
+        wb_asprintf("EventHub:https://%s/eventhubname/%s?tenantid=%s", ns, lhub, tenant);
     s->client_state = client_state ? wb_strdup(client_state) : NULL;
     s->lifetime_ms = wb_conf_get_int(conf, "notify.expiration_minutes") * 60000;
     s->renew_before_ms = wb_conf_get_int(conf, "notify.renew_before_minutes") * 60000;
