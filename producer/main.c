@@ -133,6 +133,14 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    if (wb_conf_get_bool(conf, "notify.enabled") && !dry) {
+        nt = wb_notify_new(conf, metrics, errstr, ERRSZ);
+        if (!nt) {
+            fprintf(stderr, "writeback-producer: %s\n", errstr);
+            rc = 2;
+            goto out;
+        }
+    }
     listen = wb_conf_get_str(conf, "producer.metrics_listen");
     if (listen && *listen && !dry) {
         http = wb_http_new(listen, metrics, errstr, ERRSZ);
@@ -150,15 +158,8 @@ int main(int argc, char **argv)
         wb_log(LOG_WARNING, "PRODUCER", "start failed (%s); retrying in 5 s", wb_err_name(err));
         sleep_ms(5000, http);
     }
-    if (wb_conf_get_bool(conf, "notify.enabled") && !dry) {
-        nt = wb_notify_new(conf, metrics, errstr, ERRSZ);
-        if (!nt) {
-            fprintf(stderr, "writeback-producer: %s\n", errstr);
-            rc = 2;
-            goto out;
-        }
+    if (nt)
         wb_notify_start(nt);
-    }
     if (http)
         wb_http_set_ready(http, 1, NULL);
     unready_after = (unsigned)wb_conf_get_int(conf, "graph.unready_after_failed_rounds");
