@@ -65,6 +65,7 @@ wb_notify_t *wb_notify_new(const wb_conf_t *conf, wb_metrics_t *metrics, char *e
     const char *lhub = wb_conf_get_str(conf, "notify.lifecycle_hub");
     char *bsdef = NULL;
     const char *kv[32];
+    const char *const *ck;
     size_t k = 0;
     wb_notify_t *n = NULL;
 
@@ -103,6 +104,9 @@ wb_notify_t *wb_notify_new(const wb_conf_t *conf, wb_metrics_t *metrics, char *e
     /* a long round (an initial sync) must not cost the group membership */
     kv[k++] = "max.poll.interval.ms", kv[k++] = "86400000";
     kv[k++] = "client.id", kv[k++] = "writeback-producer-notify";
+    for (ck = wb_conf_kafka_kv(conf); ck && ck[0] && ck[1]; ck += 2)
+        if (strcmp(ck[0], "debug") == 0) /* kafka.debug: the hub's connection too */
+            kv[k++] = "debug", kv[k++] = ck[1];
     kv[k] = NULL;
     n->c = wb_kafka_consumer_new(kv, wb_conf_get_str(conf, "notify.consumer_group"), errstr, errsz);
     if (!n->c)

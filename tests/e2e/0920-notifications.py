@@ -11,7 +11,7 @@ listener) on the real producer, worker, Samba and the simulator (docs/notificati
   once); writebackctl notifications status shows the live subscription and unsubscribe
   deletes it; no secret in any log.
 - test_drop_caught_by_poll (poll 4 s, every notification dropped): changes still reach AD,
-  through poll rounds only.
+  through poll rounds only; with every debug topic on, no secret in the log.
 - test_renewal (lifetime 2 minutes, renew 1 minute before): the same subscription is renewed
   before it expires."""
 
@@ -217,7 +217,10 @@ def test_drop_caught_by_poll():
         us = e.create_users(2)
         g = h.seed_group("Dropped Notes", None, [us[0]["oid"]])
         e.start_sim([h.synced_user(u) for u in us], [g], n.sim_args())
-        p = e.start_producer(graph__poll_interval_ms=4000, **n.keys())
+        # every debug topic, librdkafka's security and configuration traces included: still no
+        # secret in the log
+        p = e.start_producer(graph__poll_interval_ms=4000, log__debug="all",
+                             kafka__debug="security,broker,conf,cgrp", **n.keys())
         e.start_worker("w1")
         e.wait_converged(TIMEOUT)
         n.one_sub()
