@@ -1056,7 +1056,7 @@ class SubscriptionTests(unittest.TestCase):
             dict(notificationUrl=hub_url("h", "00000000-0000-0000-0000-000000000000")),
             dict(notificationUrl="https://webhook.example/notify"),
             dict(lifecycleNotificationUrl="https://webhook.example/life"),
-            dict(clientState="x" * 256),
+            dict(clientState="x" * 129),
             dict(includeResourceData=True),
         ]
         for over in bad:
@@ -1066,7 +1066,7 @@ class SubscriptionTests(unittest.TestCase):
         st, _, e = s.graph("/v1.0/subscriptions", "POST", "{not json")
         self.assertEqual(st, 400)
         # just inside the maximum is fine; a subset of change types and groups/{id} too
-        self.create(expirationDateTime=iso_in(41760 * 60 - 120))
+        self.create(expirationDateTime=iso_in(41760 * 60 - 120), clientState="x" * 128)
         self.create(changeType="updated", resource="groups/" + G1,
                     lifecycleNotificationUrl=None, clientState=None)
         st, _, lst = s.graph("/v1.0/subscriptions")
@@ -1086,11 +1086,13 @@ class SubscriptionTests(unittest.TestCase):
         st, g = s.admin("POST", "groups", {"displayName": "New one", "id": gid(50)})
         self.assertEqual(st, 201)
         s.admin("DELETE", "groups/" + G9)
-        msgs = wait_messages(s, "hub1", 4)
+        s.admin("DELETE", "groups/" + G4)      # Microsoft 365: a soft delete
+        msgs = wait_messages(s, "hub1", 5)
+        # a creation and a soft delete are "updated"; only a permanent delete is "deleted"
         self.assertEqual([(m["what"], m["value"]["value"][0]["resourceData"]["id"])
                           for m in msgs],
-                         [("updated", G1), ("updated", G2), ("created", gid(50)),
-                          ("deleted", G9)])
+                         [("updated", G1), ("updated", G2), ("updated", gid(50)),
+                          ("deleted", G9), ("updated", G4)])
         n = msgs[0]["value"]
         self.assertEqual(set(n), {"value"})
         self.assertEqual(n["value"][0], {
@@ -1106,14 +1108,17 @@ class SubscriptionTests(unittest.TestCase):
         self.assertIn("--eventhub-bootstrap", msgs[0]["error"])
         # deleting a group that is a member of another updates that one too
         s.admin("DELETE", "groups/" + G2)      # G2 is a member of G1
-        msgs = wait_messages(s, "hub1", 6)
+        msgs = wait_messages(s, "hub1", 7)
         self.assertEqual([(m["what"], m["value"]["value"][0]["resourceData"]["id"])
-                          for m in msgs[4:]], [("deleted", G2), ("updated", G1)])
+                          for m in msgs[5:]], [("deleted", G2), ("updated", G1)])
 
     def test_change_type_and_resource_filters(self):
         s = self.sim
         self.create(hub="only-deleted", changeType="deleted")
+        self.create(hub="only-created", changeType="created")
         self.create(hub="only-g1", resource="groups/" + G1)
+        s.admin("POST", "groups", {"displayName": "created, notified as updated"})
+        s.admin("DELETE", "groups/" + G4)      # Microsoft 365: soft delete, "updated"
         s.admin("PATCH", "groups/" + G7, {"displayName": "x"})
         s.admin("PATCH", "groups/" + G1, {"displayName": "y"})
         s.admin("DELETE", "groups/" + G9)
@@ -1123,6 +1128,7 @@ class SubscriptionTests(unittest.TestCase):
         time.sleep(0.3)
         self.assertEqual(len(wait_messages(s, "only-deleted", 1)), 1)
         self.assertEqual(len(wait_messages(s, "only-g1", 1)), 1)
+        self.assertEqual(wait_messages(s, "only-created", 0, timeout=0), [])
 
     def test_faults(self):
         s = self.sim

@@ -27,7 +27,9 @@ from simtenant import SimError
 # subscription per resource type"): 41,760 minutes, under 29 days.
 GROUPS_MAX_MINUTES = 41760
 CHANGE_TYPES = ("created", "updated", "deleted")
-CLIENT_STATE_MAX = 255
+# subscription resource type: clientState "maximum length of 128 characters" (the
+# changeNotification page says 255 for what it carries; a subscription is refused above 128).
+CLIENT_STATE_MAX = 128
 # The managed-identity Event Hubs form of notificationUrl and lifecycleNotificationUrl.
 EVENTHUB_URL = re.compile(
     r"^EventHub:https://([A-Za-z0-9][A-Za-z0-9.-]*)/eventhubname/([A-Za-z0-9][A-Za-z0-9._-]*)"
@@ -428,9 +430,14 @@ class Notifier:
                                  "organizationId": tid},
                 "clientState": sub.client_state, "tenantId": tid}
 
-    def group_changed(self, gid, change_type):
+    def group_changed(self, gid, change, props):
         """Called by the tenant (under its lock) for every change of a group: created, updated
-        (properties or members) or deleted."""
+        (properties or members) or deleted. As documented for groups, a creation is notified
+        as "updated", and so is the deletion of a Microsoft 365 (Unified) group, which is a
+        soft delete; only the permanent deletion of a security group is "deleted"."""
+        change_type = "updated"
+        if change == "deleted" and "Unified" not in (props.get("groupTypes") or []):
+            change_type = "deleted"
         with self.lock:
             self.sweep()
             now = time.time()
