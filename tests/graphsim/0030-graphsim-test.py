@@ -20,6 +20,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIM = os.path.join(HERE, "graphsim.py")
 sys.path.insert(0, HERE)
+import simnotify  # noqa: E402
 import simtenant  # noqa: E402
 
 TENANT = "0b0c0d0e-1111-4222-8333-444455556666"
@@ -1225,7 +1226,13 @@ class SubscriptionTests(unittest.TestCase):
         time.sleep(0.3)
         self.assertEqual(wait_messages(s, "b", 0, timeout=0), [])
         self.assertEqual(wait_messages(s, "c", 0, timeout=0), [])
-        # an expiry reached by the clock works the same way
+        # an expiry reached by the clock works the same way (below 45 minutes Graph makes it
+        # 45 minutes: the test lowers that floor)
+        d = self.create(hub="e", expirationDateTime=iso_in(60))
+        self.assertGreaterEqual(simnotify.parse_time(d["expirationDateTime"]),
+                                time.time() + 45 * 60 - 5)
+        st, cfg = s.admin("POST", "config", {"subscription_min_minutes": 0})
+        self.assertEqual(st, 200, cfg)
         d = self.create(hub="d", expirationDateTime=iso_in(2))
         time.sleep(2.2)
         st, _, e = s.graph("/v1.0/subscriptions/" + d["id"])
@@ -1235,6 +1242,12 @@ class SubscriptionTests(unittest.TestCase):
         self.assertEqual(wait_messages(s, "d", 0, timeout=0), [])
         st, c = s.admin("GET", "notify/stats")
         self.assertEqual(c["subscriptionsExpired"], 2)
+        # the quota of subscriptions per app and tenant
+        s.admin("POST", "config", {"subscription_quota": 3})   # a, e, and one more
+        self.create(hub="f")
+        st, _, e = s.graph("/v1.0/subscriptions", "POST", sub_body("g"))
+        self.assertEqual(st, 403, e)
+        check_graph_error(self, e, "ExtensionError")
         self.assertEqual(c["subscriptionsRemoved"], 1)
         self.assertEqual(c["lifecycle.missed"], 1)
 

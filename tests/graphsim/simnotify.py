@@ -26,6 +26,13 @@ from simtenant import SimError
 # Maximum subscription length for groups (subscription resource type, "Maximum length of
 # subscription per resource type"): 41,760 minutes, under 29 days.
 GROUPS_MAX_MINUTES = 41760
+# "Any value under 45 minutes after the time of the request is automatically set to 45
+# minutes after the request time" (subscription resource type, expirationDateTime); tests
+# lower it through /_sim/config subscription_min_minutes.
+MIN_MINUTES = 45
+# group subscriptions: at most 100 per app and tenant (change notifications API overview,
+# "Maximum subscription quotas"); /_sim/config subscription_quota.
+APP_TENANT_QUOTA = 100
 CHANGE_TYPES = ("created", "updated", "deleted")
 # subscription resource type: clientState "maximum length of 128 characters" (the
 # changeNotification page says 255 for what it carries; a subscription is refused above 128).
@@ -175,8 +182,9 @@ class Notifier:
     """Subscriptions and their notifications. Graph answers come from the handler threads;
     the tenant calls group_changed() under its own lock; one thread delivers."""
 
-    def __init__(self, tenant, args):
+    def __init__(self, tenant, args, cfg):
         self.tenant = tenant
+        self.cfg = cfg
         self.application_id = args.client_id
         self.lock = threading.Condition()
         self.subs = {}
@@ -226,6 +234,12 @@ class Notifier:
             if d.get(k):
                 raise invalid("%s is not supported for resource groups." % k)
         with self.lock:
+            self.sweep()
+            if len(self.subs) >= self.cfg["subscription_quota"]:
+                raise SimError(403, "ExtensionError", "Operation: Create; Exception: [Status "
+                               "Code: Forbidden; Reason: The number of subscriptions for this "
+                               "application and tenant has reached the limit of %d.]"
+                               % self.cfg["subscription_quota"])
             self.subs[sub.id] = sub
             self.stats["subscriptionsCreated"] += 1
             return sub.view(True)
@@ -298,8 +312,7 @@ class Notifier:
             raise invalid("The tenantId in %s is not this tenant." % name)
         return url, m.group(2)
 
-    @staticmethod
-    def expiry(text):
+    def expiry(self, text):
         exp = parse_time(text)
         if exp is None:
             raise invalid("expirationDateTime is required, an ISO 8601 date-time in UTC.")
@@ -309,7 +322,7 @@ class Notifier:
         if exp > now + GROUPS_MAX_MINUTES * 60:
             raise invalid("Subscription expiration can only be %d minutes in the future."
                           % GROUPS_MAX_MINUTES)
-        return exp
+        return max(exp, now + self.cfg["subscription_min_minutes"] * 60)
 
     def find(self, sid):
         """The live subscription (lock held); expired ones are gone, as in Graph."""
