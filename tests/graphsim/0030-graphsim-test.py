@@ -1113,6 +1113,28 @@ class SubscriptionTests(unittest.TestCase):
         self.assertEqual([(m["what"], m["value"]["value"][0]["resourceData"]["id"])
                           for m in msgs[5:]], [("deleted", G2), ("updated", G1)])
 
+    def test_hub_child_that_dies(self):
+        """A simhub.py child that cannot run (here: an interpreter that exits at once) fails
+        each notification with the reason instead of leaving it "sent" for ever."""
+        s = Sim("--eventhub-bootstrap", "127.0.0.1:9", "--eventhub-python", "/bin/false",
+                seed_obj=seed())
+        try:
+            st, _, d = s.graph("/v1.0/subscriptions", "POST", sub_body())
+            self.assertEqual(st, 201, d)
+            for n in range(3):
+                s.admin("PATCH", "groups/" + G1, {"displayName": "n%d" % n})
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                st, m = s.admin("GET", "notify/messages")
+                if all(x["status"] == "failed" for x in m["messages"]):
+                    break
+                time.sleep(0.1)
+            self.assertEqual([x["status"] for x in m["messages"]], ["failed"] * 3)
+            for x in m["messages"]:
+                self.assertRegex(x["error"], "simhub.py (exited with status 1|is not running)")
+        finally:
+            s.close()
+
     def test_change_type_and_resource_filters(self):
         s = self.sim
         self.create(hub="only-deleted", changeType="deleted")

@@ -139,20 +139,34 @@ class Hub:
                 self.argv += ["--ca", args.eventhub_ca]
         self.on_report = on_report
         self.proc = None
+        self.inflight = set()           # ids sent to the current child and not reported on
+        self.lock = threading.Lock()
 
     def start(self):
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, bufsize=1)
-        proc = self.proc
-        threading.Thread(target=self.read_reports, args=(proc,), daemon=True).start()
+        self.inflight = set()
+        threading.Thread(target=self.read_reports, args=(self.proc, self.inflight),
+                         daemon=True).start()
 
-    def read_reports(self, proc):
+    def read_reports(self, proc, inflight):
         for line in proc.stdout:
             try:
                 r = json.loads(line)
             except ValueError:
                 continue
+            with self.lock:
+                inflight.discard(r.get("id"))
             self.on_report(r.get("id"), bool(r.get("ok")), r.get("error"))
+        # the child is gone (e.g. no confluent_kafka in --eventhub-python): what it had not
+        # reported on is lost
+        status = proc.wait()
+        with self.lock:
+            lost = sorted(inflight)
+            inflight.clear()
+        for rid in lost:
+            self.on_report(rid, False, "simhub.py exited with status %s before reporting"
+                           % status)
 
     def send(self, rid, topic, key, value):
         if self.argv is None:
@@ -161,11 +175,15 @@ class Hub:
             if self.proc is None or self.proc.poll() is not None:
                 self.start()
             try:
+                with self.lock:
+                    self.inflight.add(rid)
                 self.proc.stdin.write(json.dumps({"id": rid, "topic": topic, "key": key,
                                                   "value": value}) + "\n")
                 self.proc.stdin.flush()
                 return None
             except (BrokenPipeError, OSError):
+                with self.lock:
+                    self.inflight.discard(rid)
                 self.proc = None
         return "simhub.py is not running"
 
