@@ -1203,12 +1203,20 @@ class SubscriptionTests(unittest.TestCase):
             self.assertEqual(c.get(k), v, (k, c))
         self.assertEqual(s.admin("GET", "notify/faults")[1]["faults"], [])
         # a forged notification without any change
+        # a latency for every notification
+        s.admin("POST", "config", {"notify_latency_ms": 1000})
+        t0 = time.time()
+        change(G3)
+        self.assertEqual(len(wait_messages(s, "hub1", 8, timeout=0.5)), 7)
+        self.assertEqual(ids(wait_messages(s, "hub1", 8)[7:]), [G3])
+        self.assertGreaterEqual(time.time() - t0, 0.95)
+        s.admin("POST", "config", {"notify_latency_ms": 0})
         st, subs = s.admin("GET", "subscriptions")
         sid = subs["subscriptions"][0]["id"]
         st, r = s.admin("POST", "subscriptions/%s/forge" % sid, {"clientState": "evil"})
         self.assertEqual(st, 200, r)
-        msgs = wait_messages(s, "hub1", 8)
-        self.assertEqual(msgs[7]["value"]["value"][0]["clientState"], "evil")
+        msgs = wait_messages(s, "hub1", 9)
+        self.assertEqual(msgs[8]["value"]["value"][0]["clientState"], "evil")
 
     def test_lifecycle_expire_remove(self):
         s = self.sim

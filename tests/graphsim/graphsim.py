@@ -208,7 +208,8 @@ class Sim:
                     "delta_token_ttl": args.delta_token_ttl, "latency_ms": args.latency_ms,
                     "auth": not args.no_auth,
                     "subscription_min_minutes": simnotify.MIN_MINUTES,
-                    "subscription_quota": simnotify.APP_TENANT_QUOTA}
+                    "subscription_quota": simnotify.APP_TENANT_QUOTA,
+                    "notify_latency_ms": 0}
         self.public_url = args.public_url.rstrip("/") if args.public_url else None
         self.scheme = "https" if args.tls_cert else "http"
         self.lock = threading.Lock()
