@@ -469,7 +469,7 @@ const struct wb_conf_prop wb_conf_props[] = {
      "Event Hubs consumer group (Kafka group.id) the producer reads the hub with."},
     {"notify.expiration_minutes", WB_CONF_T_INT, "40320", 1, 41760, NULL, 0, P, 0, NULL,
      "Lifetime asked for at each creation and renewal of the subscription, in minutes; Graph "
-     "allows at most 41760 (under 29 days) for groups."},
+     "allows at most 41760 (under 29 days) for groups and makes less than 45 into 45."},
     {"notify.renew_before_minutes", WB_CONF_T_INT, "4320", 1, 41760, NULL, 0, P, 0, NULL,
      "The subscription is renewed when less than this many minutes remain before it expires; "
      "must be below notify.expiration_minutes."},

@@ -20,6 +20,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIM = os.path.join(HERE, "graphsim.py")
 sys.path.insert(0, HERE)
+import simnotify  # noqa: E402
 import simtenant  # noqa: E402
 
 TENANT = "0b0c0d0e-1111-4222-8333-444455556666"
@@ -1056,7 +1057,7 @@ class SubscriptionTests(unittest.TestCase):
             dict(notificationUrl=hub_url("h", "00000000-0000-0000-0000-000000000000")),
             dict(notificationUrl="https://webhook.example/notify"),
             dict(lifecycleNotificationUrl="https://webhook.example/life"),
-            dict(clientState="x" * 256),
+            dict(clientState="x" * 129),
             dict(includeResourceData=True),
         ]
         for over in bad:
@@ -1066,7 +1067,7 @@ class SubscriptionTests(unittest.TestCase):
         st, _, e = s.graph("/v1.0/subscriptions", "POST", "{not json")
         self.assertEqual(st, 400)
         # just inside the maximum is fine; a subset of change types and groups/{id} too
-        self.create(expirationDateTime=iso_in(41760 * 60 - 120))
+        self.create(expirationDateTime=iso_in(41760 * 60 - 120), clientState="x" * 128)
         self.create(changeType="updated", resource="groups/" + G1,
                     lifecycleNotificationUrl=None, clientState=None)
         st, _, lst = s.graph("/v1.0/subscriptions")
@@ -1086,11 +1087,13 @@ class SubscriptionTests(unittest.TestCase):
         st, g = s.admin("POST", "groups", {"displayName": "New one", "id": gid(50)})
         self.assertEqual(st, 201)
         s.admin("DELETE", "groups/" + G9)
-        msgs = wait_messages(s, "hub1", 4)
+        s.admin("DELETE", "groups/" + G4)      # Microsoft 365: a soft delete
+        msgs = wait_messages(s, "hub1", 5)
+        # a creation and a soft delete are "updated"; only a permanent delete is "deleted"
         self.assertEqual([(m["what"], m["value"]["value"][0]["resourceData"]["id"])
                           for m in msgs],
-                         [("updated", G1), ("updated", G2), ("created", gid(50)),
-                          ("deleted", G9)])
+                         [("updated", G1), ("updated", G2), ("updated", gid(50)),
+                          ("deleted", G9), ("updated", G4)])
         n = msgs[0]["value"]
         self.assertEqual(set(n), {"value"})
         self.assertEqual(n["value"][0], {
@@ -1106,14 +1109,39 @@ class SubscriptionTests(unittest.TestCase):
         self.assertIn("--eventhub-bootstrap", msgs[0]["error"])
         # deleting a group that is a member of another updates that one too
         s.admin("DELETE", "groups/" + G2)      # G2 is a member of G1
-        msgs = wait_messages(s, "hub1", 6)
+        msgs = wait_messages(s, "hub1", 7)
         self.assertEqual([(m["what"], m["value"]["value"][0]["resourceData"]["id"])
-                          for m in msgs[4:]], [("deleted", G2), ("updated", G1)])
+                          for m in msgs[5:]], [("deleted", G2), ("updated", G1)])
+
+    def test_hub_child_that_dies(self):
+        """A simhub.py child that cannot run (here: an interpreter that exits at once) fails
+        each notification with the reason instead of leaving it "sent" for ever."""
+        s = Sim("--eventhub-bootstrap", "127.0.0.1:9", "--eventhub-python", "/bin/false",
+                seed_obj=seed())
+        try:
+            st, _, d = s.graph("/v1.0/subscriptions", "POST", sub_body())
+            self.assertEqual(st, 201, d)
+            for n in range(3):
+                s.admin("PATCH", "groups/" + G1, {"displayName": "n%d" % n})
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                st, m = s.admin("GET", "notify/messages")
+                if all(x["status"] == "failed" for x in m["messages"]):
+                    break
+                time.sleep(0.1)
+            self.assertEqual([x["status"] for x in m["messages"]], ["failed"] * 3)
+            for x in m["messages"]:
+                self.assertRegex(x["error"], "simhub.py (exited with status 1|is not running)")
+        finally:
+            s.close()
 
     def test_change_type_and_resource_filters(self):
         s = self.sim
         self.create(hub="only-deleted", changeType="deleted")
+        self.create(hub="only-created", changeType="created")
         self.create(hub="only-g1", resource="groups/" + G1)
+        s.admin("POST", "groups", {"displayName": "created, notified as updated"})
+        s.admin("DELETE", "groups/" + G4)      # Microsoft 365: soft delete, "updated"
         s.admin("PATCH", "groups/" + G7, {"displayName": "x"})
         s.admin("PATCH", "groups/" + G1, {"displayName": "y"})
         s.admin("DELETE", "groups/" + G9)
@@ -1123,6 +1151,7 @@ class SubscriptionTests(unittest.TestCase):
         time.sleep(0.3)
         self.assertEqual(len(wait_messages(s, "only-deleted", 1)), 1)
         self.assertEqual(len(wait_messages(s, "only-g1", 1)), 1)
+        self.assertEqual(wait_messages(s, "only-created", 0, timeout=0), [])
 
     def test_faults(self):
         s = self.sim
@@ -1174,12 +1203,20 @@ class SubscriptionTests(unittest.TestCase):
             self.assertEqual(c.get(k), v, (k, c))
         self.assertEqual(s.admin("GET", "notify/faults")[1]["faults"], [])
         # a forged notification without any change
+        # a latency for every notification
+        s.admin("POST", "config", {"notify_latency_ms": 1000})
+        t0 = time.time()
+        change(G3)
+        self.assertEqual(len(wait_messages(s, "hub1", 8, timeout=0.5)), 7)
+        self.assertEqual(ids(wait_messages(s, "hub1", 8)[7:]), [G3])
+        self.assertGreaterEqual(time.time() - t0, 0.95)
+        s.admin("POST", "config", {"notify_latency_ms": 0})
         st, subs = s.admin("GET", "subscriptions")
         sid = subs["subscriptions"][0]["id"]
         st, r = s.admin("POST", "subscriptions/%s/forge" % sid, {"clientState": "evil"})
         self.assertEqual(st, 200, r)
-        msgs = wait_messages(s, "hub1", 8)
-        self.assertEqual(msgs[7]["value"]["value"][0]["clientState"], "evil")
+        msgs = wait_messages(s, "hub1", 9)
+        self.assertEqual(msgs[8]["value"]["value"][0]["clientState"], "evil")
 
     def test_lifecycle_expire_remove(self):
         s = self.sim
@@ -1219,7 +1256,13 @@ class SubscriptionTests(unittest.TestCase):
         time.sleep(0.3)
         self.assertEqual(wait_messages(s, "b", 0, timeout=0), [])
         self.assertEqual(wait_messages(s, "c", 0, timeout=0), [])
-        # an expiry reached by the clock works the same way
+        # an expiry reached by the clock works the same way (below 45 minutes Graph makes it
+        # 45 minutes: the test lowers that floor)
+        d = self.create(hub="e", expirationDateTime=iso_in(60))
+        self.assertGreaterEqual(simnotify.parse_time(d["expirationDateTime"]),
+                                time.time() + 45 * 60 - 5)
+        st, cfg = s.admin("POST", "config", {"subscription_min_minutes": 0})
+        self.assertEqual(st, 200, cfg)
         d = self.create(hub="d", expirationDateTime=iso_in(2))
         time.sleep(2.2)
         st, _, e = s.graph("/v1.0/subscriptions/" + d["id"])
@@ -1229,6 +1272,12 @@ class SubscriptionTests(unittest.TestCase):
         self.assertEqual(wait_messages(s, "d", 0, timeout=0), [])
         st, c = s.admin("GET", "notify/stats")
         self.assertEqual(c["subscriptionsExpired"], 2)
+        # the quota of subscriptions per app and tenant
+        s.admin("POST", "config", {"subscription_quota": 3})   # a, e, and one more
+        self.create(hub="f")
+        st, _, e = s.graph("/v1.0/subscriptions", "POST", sub_body("g"))
+        self.assertEqual(st, 403, e)
+        check_graph_error(self, e, "ExtensionError")
         self.assertEqual(c["subscriptionsRemoved"], 1)
         self.assertEqual(c["lifecycle.missed"], 1)
 

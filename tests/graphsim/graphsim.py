@@ -206,7 +206,10 @@ class Sim:
         self.cfg = {"page_size": args.page_size, "page_members": args.page_members,
                     "token_lifetime": args.token_lifetime,
                     "delta_token_ttl": args.delta_token_ttl, "latency_ms": args.latency_ms,
-                    "auth": not args.no_auth}
+                    "auth": not args.no_auth,
+                    "subscription_min_minutes": simnotify.MIN_MINUTES,
+                    "subscription_quota": simnotify.APP_TENANT_QUOTA,
+                    "notify_latency_ms": 0}
         self.public_url = args.public_url.rstrip("/") if args.public_url else None
         self.scheme = "https" if args.tls_cert else "http"
         self.lock = threading.Lock()
@@ -221,7 +224,7 @@ class Sim:
         self.total = 0
         self.log = collections.deque(maxlen=REQUEST_LOG_MAX)
         self.verbose = args.verbose
-        self.notifier = simnotify.Notifier(tenant, args)
+        self.notifier = simnotify.Notifier(tenant, args, self.cfg)
 
     # -------------------------------------------------------------- bookkeeping
     def count(self, key, status, method=None, target=None):

@@ -26,8 +26,17 @@ from simtenant import SimError
 # Maximum subscription length for groups (subscription resource type, "Maximum length of
 # subscription per resource type"): 41,760 minutes, under 29 days.
 GROUPS_MAX_MINUTES = 41760
+# "Any value under 45 minutes after the time of the request is automatically set to 45
+# minutes after the request time" (subscription resource type, expirationDateTime); tests
+# lower it through /_sim/config subscription_min_minutes.
+MIN_MINUTES = 45
+# group subscriptions: at most 100 per app and tenant (change notifications API overview,
+# "Maximum subscription quotas"); /_sim/config subscription_quota.
+APP_TENANT_QUOTA = 100
 CHANGE_TYPES = ("created", "updated", "deleted")
-CLIENT_STATE_MAX = 255
+# subscription resource type: clientState "maximum length of 128 characters" (the
+# changeNotification page says 255 for what it carries; a subscription is refused above 128).
+CLIENT_STATE_MAX = 128
 # The managed-identity Event Hubs form of notificationUrl and lifecycleNotificationUrl.
 EVENTHUB_URL = re.compile(
     r"^EventHub:https://([A-Za-z0-9][A-Za-z0-9.-]*)/eventhubname/([A-Za-z0-9][A-Za-z0-9._-]*)"
@@ -130,20 +139,34 @@ class Hub:
                 self.argv += ["--ca", args.eventhub_ca]
         self.on_report = on_report
         self.proc = None
+        self.inflight = set()           # ids sent to the current child and not reported on
+        self.lock = threading.Lock()
 
     def start(self):
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, bufsize=1)
-        proc = self.proc
-        threading.Thread(target=self.read_reports, args=(proc,), daemon=True).start()
+        self.inflight = set()
+        threading.Thread(target=self.read_reports, args=(self.proc, self.inflight),
+                         daemon=True).start()
 
-    def read_reports(self, proc):
+    def read_reports(self, proc, inflight):
         for line in proc.stdout:
             try:
                 r = json.loads(line)
             except ValueError:
                 continue
+            with self.lock:
+                inflight.discard(r.get("id"))
             self.on_report(r.get("id"), bool(r.get("ok")), r.get("error"))
+        # the child is gone (e.g. no confluent_kafka in --eventhub-python): what it had not
+        # reported on is lost
+        status = proc.wait()
+        with self.lock:
+            lost = sorted(inflight)
+            inflight.clear()
+        for rid in lost:
+            self.on_report(rid, False, "simhub.py exited with status %s before reporting"
+                           % status)
 
     def send(self, rid, topic, key, value):
         if self.argv is None:
@@ -152,11 +175,15 @@ class Hub:
             if self.proc is None or self.proc.poll() is not None:
                 self.start()
             try:
+                with self.lock:
+                    self.inflight.add(rid)
                 self.proc.stdin.write(json.dumps({"id": rid, "topic": topic, "key": key,
                                                   "value": value}) + "\n")
                 self.proc.stdin.flush()
                 return None
             except (BrokenPipeError, OSError):
+                with self.lock:
+                    self.inflight.discard(rid)
                 self.proc = None
         return "simhub.py is not running"
 
@@ -173,8 +200,9 @@ class Notifier:
     """Subscriptions and their notifications. Graph answers come from the handler threads;
     the tenant calls group_changed() under its own lock; one thread delivers."""
 
-    def __init__(self, tenant, args):
+    def __init__(self, tenant, args, cfg):
         self.tenant = tenant
+        self.cfg = cfg
         self.application_id = args.client_id
         self.lock = threading.Condition()
         self.subs = {}
@@ -224,6 +252,12 @@ class Notifier:
             if d.get(k):
                 raise invalid("%s is not supported for resource groups." % k)
         with self.lock:
+            self.sweep()
+            if len(self.subs) >= self.cfg["subscription_quota"]:
+                raise SimError(403, "ExtensionError", "Operation: Create; Exception: [Status "
+                               "Code: Forbidden; Reason: The number of subscriptions for this "
+                               "application and tenant has reached the limit of %d.]"
+                               % self.cfg["subscription_quota"])
             self.subs[sub.id] = sub
             self.stats["subscriptionsCreated"] += 1
             return sub.view(True)
@@ -296,8 +330,7 @@ class Notifier:
             raise invalid("The tenantId in %s is not this tenant." % name)
         return url, m.group(2)
 
-    @staticmethod
-    def expiry(text):
+    def expiry(self, text):
         exp = parse_time(text)
         if exp is None:
             raise invalid("expirationDateTime is required, an ISO 8601 date-time in UTC.")
@@ -307,7 +340,7 @@ class Notifier:
         if exp > now + GROUPS_MAX_MINUTES * 60:
             raise invalid("Subscription expiration can only be %d minutes in the future."
                           % GROUPS_MAX_MINUTES)
-        return exp
+        return max(exp, now + self.cfg["subscription_min_minutes"] * 60)
 
     def find(self, sid):
         """The live subscription (lock held); expired ones are gone, as in Graph."""
@@ -428,12 +461,19 @@ class Notifier:
                                  "organizationId": tid},
                 "clientState": sub.client_state, "tenantId": tid}
 
-    def group_changed(self, gid, change_type):
+    def group_changed(self, gid, change, props):
         """Called by the tenant (under its lock) for every change of a group: created, updated
-        (properties or members) or deleted."""
+        (properties or members) or deleted. As documented for groups, a creation is notified
+        as "updated", and so is the deletion of a Microsoft 365 (Unified) group, which is a
+        soft delete; only the permanent deletion of a security group is "deleted"."""
+        change_type = "updated"
+        if change == "deleted" and "Unified" not in (props.get("groupTypes") or []):
+            change_type = "deleted"
         with self.lock:
             self.sweep()
-            now = time.time()
+            # Microsoft documents no latency for group notifications: 0 unless a test or a
+            # benchmark sets /_sim/config notify_latency_ms
+            now = time.time() + self.cfg["notify_latency_ms"] / 1000.0
             for sub in list(self.subs.values()):
                 if change_type not in sub.change_types or (
                         sub.group_id and sub.group_id != gid):
