@@ -3,7 +3,8 @@
 listener) on the real producer, worker, Samba and the simulator (docs/notifications.md):
 
 - test_notifications (poll 10 minutes, so anything that reaches AD came through a
-  notification-triggered round): a rename reaches AD through a notification; a forged
+  notification-triggered round): a rename reaches AD through a notification; duplicated and
+  delayed notifications only trigger rounds; a forged
   notification (wrong clientState) is dropped, counted and starts no round; the lifecycle cases
   reauthorizationRequired (renewed by PATCH), missed (a change whose notification was dropped
   reaches AD through the lifecycle round), subscriptionRemoved (a new subscription, whose
@@ -13,7 +14,7 @@ listener) on the real producer, worker, Samba and the simulator (docs/notificati
 - test_drop_caught_by_poll (poll 4 s, every notification dropped): changes still reach AD,
   through poll rounds only; with every debug topic on, no secret in the log.
 - test_renewal (lifetime 2 minutes, renew 1 minute before): the same subscription is renewed
-  before it expires."""
+  before it expires; a restarted producer adopts it instead of creating another."""
 
 import json
 import os
@@ -142,6 +143,19 @@ def test_notifications():
         accepted = m(e, p, "writeback_producer_notifications_total", outcome="accepted")
         assert accepted >= 1
 
+        # duplicated and delayed notifications: still only triggers (no more than two rounds)
+        rn = rounds(e, p, "notification")
+        e.sim.req("POST", "notify/faults", {"faults": [{"kind": "duplicate", "count": 1},
+                                                       {"kind": "delay", "count": 1,
+                                                        "delay_ms": 1500}]})
+        e.sim.update_group(a["id"], description="duplicated")
+        e.sim.update_group(b["id"], description="delayed")
+        e.wait_converged(FAST)
+        h.wait_for(lambda: m(e, p, "writeback_producer_notifications_total",
+                             outcome="accepted") >= accepted + 3, FAST, "three notifications")
+        assert rounds(e, p, "notification") - rn <= 3, "more rounds than notifications"
+        accepted = m(e, p, "writeback_producer_notifications_total", outcome="accepted")
+
         # forged: wrong clientState, dropped and counted, starts no round
         before = rounds(e, p, "notification")
         e.sim.req("POST", "subscriptions/%s/forge" % s1["id"], {"groupId": b["id"]})
@@ -245,9 +259,9 @@ def test_renewal():
         e.start_sim([h.synced_user(u) for u in us], [g], n.sim_args())
         # Graph makes a lifetime under 45 minutes into 45; the simulator lets a test go lower
         e.sim.req("POST", "config", {"subscription_min_minutes": 0})
-        e.start_producer(graph__poll_interval_ms=600000, notify__expiration_minutes=2,
-                         notify__renew_before_minutes=1, notify__check_interval_ms=2000,
-                         **n.keys())
+        p = e.start_producer(graph__poll_interval_ms=600000, notify__expiration_minutes=2,
+                             notify__renew_before_minutes=1, notify__check_interval_ms=2000,
+                             **n.keys())
         e.start_worker("w1")
         e.wait_converged(TIMEOUT)
         s = n.one_sub()
@@ -259,6 +273,19 @@ def test_renewal():
         assert stats.get("subscriptionsRenewed", 0) >= 1
         assert stats.get("subscriptionsExpired", 0) == 0
         assert stats.get("subscriptionsCreated", 0) == 1
+        # a restarted producer adopts the subscription instead of creating another
+        p.stop()
+        assert p.p.returncode == 0, "the producer exited %s" % p.p.returncode
+        p2 = e.start_producer(name="producer2", graph__poll_interval_ms=600000,
+                              notify__expiration_minutes=2, notify__renew_before_minutes=1,
+                              **n.keys())
+        e.wait_http(p2, "/healthz", 30)
+        h.wait_for(lambda: "using subscription " + s["id"] in p2.log_text(), FAST,
+                   "the restarted producer adopting %s" % s["id"])
+        e.sim.members(g["id"], remove=[us[0]["oid"]])
+        e.wait_converged(FAST)
+        assert [x["id"] for x in n.subs()] == [s["id"]]
+        assert e.sim.req("GET", "notify/stats").get("subscriptionsCreated", 0) == 1
         e.stop_all(check=True)
 
 
