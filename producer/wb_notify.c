@@ -56,6 +56,39 @@ static void count(wb_metric_t *m, const char *label, double by)
         wb_metrics_inc(m, v, by);
 }
 
+/* One failure of the hub's consumer: counted, logged at most once a minute with what to check. */
+static void hub_error(wb_notify_t *n, const char *what)
+{
+    count(n->m_errors, "consumer", 1);
+    if (n->errlog_at && wb_time_mono_ms() - n->errlog_at < ERROR_LOG_EVERY_MS)
+        return;
+    n->errlog_at = wb_time_mono_ms();
+    wb_log(LOG_ERR, "NOTIFY",
+           "event hub %s: %s; notifications do not arrive, changes wait for the poll; check "
+           "notify.bootstrap_servers, notify.connection_string_file (Listen right) and "
+           "notify.ca_file",
+           n->hub, what);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    char buf[512], fatal[256];
+
+    /* one dropped connection (Event Hubs closes idle ones) is retried by librdkafka; all of
+     * them down (__ALL_BROKERS_DOWN) is reported */
+    if (err == RD_KAFKA_RESP_ERR__TRANSPORT) {
+        wb_dbg("kafka", "NOTIFY", "%s: %s", rd_kafka_name(rk), reason ? reason : "");
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+        reason = fatal;
+    }
+    snprintf(buf, sizeof(buf), "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err),
+             reason ? reason : "");
+    hub_error(opaque, buf);
+}
+
 wb_notify_t *wb_notify_new(const wb_conf_t *conf, wb_metrics_t *metrics, char *errstr, size_t errsz)
 {
     const char *conn = wb_conf_secret(conf, "notify.connection_string_file");
@@ -66,6 +99,7 @@ wb_notify_t *wb_notify_new(const wb_conf_t *conf, wb_metrics_t *metrics, char *e
     char *bsdef = NULL;
     const char *kv[32];
     const char *const *ck;
+    rd_kafka_conf_t *kc;
     size_t k = 0;
     wb_notify_t *n = NULL;
 
@@ -108,7 +142,14 @@ wb_notify_t *wb_notify_new(const wb_conf_t *conf, wb_metrics_t *metrics, char *e
         if (strcmp(ck[0], "debug") == 0) /* kafka.debug: the hub's connection too */
             kv[k++] = "debug", kv[k++] = ck[1];
     kv[k] = NULL;
-    n->c = wb_kafka_consumer_new(kv, wb_conf_get_str(conf, "notify.consumer_group"), errstr, errsz);
+    kc = wb_kafka_consumer_conf_new(kv, wb_conf_get_str(conf, "notify.consumer_group"), errstr,
+                                    errsz);
+    if (!kc)
+        goto fail;
+    /* the hub's errors (authentication, TLS, unreachable) come through here, not as messages */
+    rd_kafka_conf_set_error_cb(kc, error_cb);
+    rd_kafka_conf_set_opaque(kc, n);
+    n->c = wb_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errsz);
     if (!n->c)
         goto fail;
     n->status = wb_kafka_producer_new(wb_conf_kafka_kv(conf), errstr, errsz);
@@ -349,17 +390,8 @@ static void message(wb_notify_t *n, const rd_kafka_message_t *m, enum wb_notify_
     const cJSON *v;
 
     if (m->err) {
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            return;
-        count(n->m_errors, "consumer", 1);
-        if (wb_time_mono_ms() - n->errlog_at >= ERROR_LOG_EVERY_MS || !n->errlog_at) {
-            n->errlog_at = wb_time_mono_ms();
-            wb_log(LOG_ERR, "NOTIFY",
-                   "event hub %s: %s; notifications do not arrive, changes wait for the poll; "
-                   "check notify.bootstrap_servers, notify.connection_string_file (Listen right) "
-                   "and notify.ca_file",
-                   n->hub, rd_kafka_message_errstr(m));
-        }
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            hub_error(n, rd_kafka_message_errstr(m));
         return;
     }
     n->dirty = true;

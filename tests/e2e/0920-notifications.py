@@ -13,6 +13,8 @@ listener) on the real producer, worker, Samba and the simulator (docs/notificati
   deletes it; no secret in any log.
 - test_drop_caught_by_poll (poll 4 s, every notification dropped): changes still reach AD,
   through poll rounds only; with every debug topic on, no secret in the log.
+- test_wrong_connection_string: the hub refuses the producer; the error is counted and logged
+  with what to check, and changes still arrive through the poll.
 - test_renewal (lifetime 2 minutes, renew 1 minute before): the same subscription is renewed
   before it expires; a restarted producer adopts it instead of creating another."""
 
@@ -251,6 +253,32 @@ def test_drop_caught_by_poll():
         no_secrets(e, n)
 
 
+def test_wrong_connection_string():
+    """The hub refuses the producer: counted, an actionable log line, the poll carries on."""
+    with h.E2E("0920-badconn") as e:
+        n = Notify(e)
+        bad = os.path.join(e.work, "bad-connection-string")
+        with open(bad, "w") as f:
+            f.write(n.connstr.rsplit("=", 1)[0] + "=d3JvbmcK\n")
+        os.chmod(bad, 0o600)
+        us = e.create_users(1)
+        g = h.seed_group("Bad Conn", None, [us[0]["oid"]])
+        e.start_sim([h.synced_user(u) for u in us], [g], n.sim_args())
+        p = e.start_producer(graph__poll_interval_ms=4000,
+                             **n.keys(notify__connection_string_file=bad))
+        e.start_worker("w1")
+        e.wait_converged(TIMEOUT)
+        e.sim.update_group(g["id"], description="through the poll")
+        e.wait_converged(30)
+        h.wait_for(lambda: m(e, p, "writeback_producer_notify_errors_total",
+                             where="consumer") > 0, 30, "the consumer error counted")
+        assert "notifications do not arrive" in p.log_text()
+        assert m(e, p, "writeback_producer_notifications_total", outcome="accepted") == 0
+        assert rounds(e, p, "poll") > 0
+        e.stop_all(check=True)
+        no_secrets(e, n)
+
+
 def test_renewal():
     with h.E2E("0920-renew") as e:
         n = Notify(e)
@@ -290,4 +318,5 @@ def test_renewal():
 
 
 if __name__ == "__main__":
-    h.run([test_notifications, test_drop_caught_by_poll, test_renewal])
+    h.run([test_notifications, test_drop_caught_by_poll, test_wrong_connection_string,
+           test_renewal])
