@@ -73,6 +73,9 @@ static const struct section {
     {"drift", "drift: out-of-band changes in AD",
      "How workers watch the groups they own for changes made by anyone else (docs/drift.md)."},
     {"producer", "producer: writeback-producer", NULL},
+    {"notify", "notify: Graph change notifications through Azure Event Hubs",
+     "Optional (off by default): notifications only trigger delta rounds, which stay the source "
+     "of truth (docs/notifications.md)."},
     {"log", "log: logging", "Lines go to stderr, one per message."},
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))

@@ -56,19 +56,25 @@ static int check_guid(const char *v, char **canon, char *err, size_t errsz)
     return 0;
 }
 
-/* The tenant becomes part of the token URL: a GUID or a DNS name, nothing else. */
-static int check_tenant_id(const char *v, char **canon, char *err, size_t errsz)
+/* Letters, digits, '-' and '.', at most 253, with at least one dot. */
+static int is_dns_name(const char *v)
 {
     size_t n = strlen(v), i;
 
+    for (i = 0; i < n; i++)
+        if (!isalnum((unsigned char)v[i]) && v[i] != '.' && v[i] != '-')
+            return 0;
+    return n <= 253 && strchr(v, '.') != NULL;
+}
+
+/* The tenant becomes part of the token URL: a GUID or a DNS name, nothing else. */
+static int check_tenant_id(const char *v, char **canon, char *err, size_t errsz)
+{
     if (is_guid(v)) {
         *canon = lower_dup(v);
         return 0;
     }
-    for (i = 0; i < n; i++)
-        if (!isalnum((unsigned char)v[i]) && v[i] != '.' && v[i] != '-')
-            break;
-    if (i < n || n > 253 || !strchr(v, '.')) {
+    if (!is_dns_name(v)) {
         snprintf(err, errsz, "\"%s\" is neither a GUID nor a domain name", v);
         return -1;
     }
@@ -120,6 +126,17 @@ static int check_topic(const char *v, char **canon, char *err, size_t errsz)
                  "\"%s\" is not a valid Kafka topic name (1 to 249 of A-Z a-z 0-9 . _ -)", v);
         return -1;
     }
+    return 0;
+}
+
+/* A DNS host name (the Event Hubs namespace): letters, digits, '-' and '.', with a dot. */
+static int check_host(const char *v, char **canon, char *err, size_t errsz)
+{
+    if (!is_dns_name(v)) {
+        snprintf(err, errsz, "\"%s\" is not a DNS name such as contoso.servicebus.windows.net", v);
+        return -1;
+    }
+    *canon = lower_dup(v);
     return 0;
 }
 
@@ -425,6 +442,47 @@ const struct wb_conf_prop wb_conf_props[] = {
     {"producer.metrics_listen", WB_CONF_T_STR, "127.0.0.1:9465", 0, 0, NULL, 0, P, 0, check_listen,
      "host:port of the producer's Prometheus /metrics, /healthz and /readyz endpoint; empty "
      "turns it off."},
+
+    /* notify */
+    {"notify.enabled", WB_CONF_T_BOOL, "false", 0, 0, NULL, 0, P | C, 0, NULL,
+     "React to Microsoft Graph change notifications for /groups delivered through an Azure Event "
+     "Hub (docs/notifications.md): the producer keeps one subscription alive and starts a delta "
+     "round as soon as a notification arrives; the poll stays as the safety net."},
+    {"notify.namespace", WB_CONF_T_STR, NULL, 0, 0, NULL, 0, P | C, 0, check_host,
+     "Fully qualified Event Hubs namespace, e.g. contoso.servicebus.windows.net: the host of "
+     "the subscription's EventHub: notificationUrl and, unless notify.bootstrap_servers says "
+     "otherwise, of the Kafka endpoint (port 9093)."},
+    {"notify.hub", WB_CONF_T_STR, "writeback-notifications", 0, 0, NULL, 0, P | C, 0, check_topic,
+     "Event hub (Kafka topic) Graph delivers the change notifications to."},
+    {"notify.lifecycle_hub", WB_CONF_T_STR, "", 0, 0, NULL, 0, P | C, 0, NULL,
+     "Event hub of the lifecycle notifications (reauthorizationRequired, subscriptionRemoved, "
+     "missed); empty uses notify.hub."},
+    {"notify.bootstrap_servers", WB_CONF_T_STR, "", 0, 0, NULL, 0, P, 0, NULL,
+     "host:port of the Event Hubs Kafka endpoint; empty uses <notify.namespace>:9093."},
+    {"notify.connection_string_file", WB_CONF_T_STR, NULL, 0, 0, NULL, WB_CONF_F_SECRET, P, 0, NULL,
+     "File holding the Event Hubs connection string (Endpoint=sb://...;SharedAccessKeyName=...;"
+     "SharedAccessKey=...), sent as the SASL PLAIN password with user name $ConnectionString "
+     "over TLS. Needs the Listen right. Never logged; chmod 600."},
+    {"notify.ca_file", WB_CONF_T_STR, NULL, 0, 0, NULL, WB_CONF_F_PATH, P, 0, NULL,
+     "PEM file of CA certificates that verify the Event Hubs endpoint; unset uses the system "
+     "trust store."},
+    {"notify.client_state_file", WB_CONF_T_STR, NULL, 0, 0, NULL, WB_CONF_F_SECRET, P, 0, NULL,
+     "File holding the subscription's clientState secret (at most 128 characters): Graph "
+     "returns it in every notification and anything else is dropped. Never logged; chmod 600."},
+    {"notify.consumer_group", WB_CONF_T_STR, "$Default", 0, 0, NULL, 0, P, 0, check_ident,
+     "Event Hubs consumer group (Kafka group.id) the producer reads the hub with."},
+    {"notify.expiration_minutes", WB_CONF_T_INT, "40320", 1, 41760, NULL, 0, P, 0, NULL,
+     "Lifetime asked for at each creation and renewal of the subscription, in minutes; Graph "
+     "allows at most 41760 (under 29 days) for groups and makes less than 45 into 45."},
+    {"notify.renew_before_minutes", WB_CONF_T_INT, "4320", 1, 41760, NULL, 0, P, 0, NULL,
+     "The subscription is renewed when less than this many minutes remain before it expires; "
+     "must be below notify.expiration_minutes."},
+    {"notify.check_interval_ms", WB_CONF_T_INT, "900000", 1000, 86400000, NULL, 0, P, 0, NULL,
+     "How often the producer reads its subscription back from Graph; one that is gone (404) is "
+     "created again and followed by an immediate delta round."},
+    {"notify.coalesce_ms", WB_CONF_T_INT, "200", 0, 60000, NULL, 0, P, 0, NULL,
+     "Wait after the first notification before the round starts, so that a burst of "
+     "notifications becomes one round; notifications during a round queue one more round."},
 
     /* log */
     {"log.level", WB_CONF_T_ENUM, "info", 0, 0, "emerg,alert,crit,err,warning,notice,info,debug", 0,

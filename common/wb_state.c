@@ -127,6 +127,9 @@ static void take(wb_state_t *st, const rd_kafka_message_t *m)
         rec_set(&st->cmds[st->ncmds++], m);
         return;
     }
+    if (m->key_len == plen + strlen(WB_STATE_NOTIFY) &&
+        memcmp(k + plen, WB_STATE_NOTIFY, strlen(WB_STATE_NOTIFY)) == 0)
+        goto keep_latest;
     if (m->key_len < plen + 10 || memcmp(k + plen, "checkpoint", 10) != 0)
         return;
 keep_latest:
@@ -297,4 +300,20 @@ void wb_state_pauses(wb_state_t *st, wb_state_pause_cb cb, void *opaque)
         }
         cb(r->key + plen, until, opaque);
     }
+}
+
+const char *wb_state_notify(const wb_state_t *st, size_t *len)
+{
+    char *key = wb_asprintf("%s%s", st->prefix, WB_STATE_NOTIFY);
+    const char *v = NULL;
+    size_t i;
+
+    *len = 0;
+    for (i = 0; i < st->nrecs; i++)
+        if (strcmp(st->recs[i].key, key) == 0 && st->recs[i].value) {
+            v = st->recs[i].value;
+            *len = st->recs[i].len;
+        }
+    free(key);
+    return v;
 }

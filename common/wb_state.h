@@ -42,4 +42,12 @@ void wb_state_pauses_only(wb_state_t *st);
 typedef void (*wb_state_pause_cb)(const char *group, int64_t until_ms, void *opaque);
 void wb_state_pauses(wb_state_t *st, wb_state_pause_cb cb, void *opaque);
 
+/* Key suffix of the producer's change-notification status (<tenant>/notify: a JSON object
+ * written by the producer with notify.enabled, docs/notifications.md). */
+#define WB_STATE_NOTIFY "notify"
+
+/* The latest notification status read so far, or NULL (never written, or deleted); *len its
+ * length. Borrowed until the next wb_state_poll or wb_state_destroy. */
+const char *wb_state_notify(const wb_state_t *st, size_t *len);
+
 #endif

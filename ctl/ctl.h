@@ -89,7 +89,7 @@ int ctl_cmd_run(const struct ctl_cmd *cmd, struct ctl *c, int argc, char **argv)
 
 /* The commands, in writebackctl --help's order (main.c's table). */
 extern const struct ctl_cmd ctl_lag_cmd, ctl_replay_cmd, ctl_dlq_cmd, ctl_resync_cmd,
-    ctl_deletes_cmd, ctl_provision_cmd, ctl_soa_cmd, ctl_drift_cmd;
+    ctl_deletes_cmd, ctl_provision_cmd, ctl_soa_cmd, ctl_drift_cmd, ctl_notifications_cmd;
 
 /* Produces value under "<tenant>/<suffix>" (*key, caller frees) to topic.state and waits for
  * the broker's ack (dr); a message on stderr when it is not stored (ctl_state.c). */

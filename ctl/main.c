@@ -16,8 +16,8 @@
 #define ERRSZ 8192
 
 static const struct ctl_cmd *const commands[] = {
-    &ctl_lag_cmd,     &ctl_replay_cmd,    &ctl_dlq_cmd, &ctl_resync_cmd,
-    &ctl_deletes_cmd, &ctl_provision_cmd, &ctl_soa_cmd, &ctl_drift_cmd,
+    &ctl_lag_cmd,       &ctl_replay_cmd, &ctl_dlq_cmd,   &ctl_resync_cmd,        &ctl_deletes_cmd,
+    &ctl_provision_cmd, &ctl_soa_cmd,    &ctl_drift_cmd, &ctl_notifications_cmd,
 };
 
 static void usage(FILE *fp)

@@ -12,7 +12,7 @@ pkgs=(
   clang-format
   samba samba-ad-dc samba-ad-provision ldap-utils
   openjdk-17-jre-headless maven
-  python3 python3-yaml curl openssl git
+  python3 python3-yaml python3-confluent-kafka curl openssl git
   iproute2 systemd docker-compose prometheus
 )
 

@@ -5,6 +5,8 @@
  */
 #include "wb_producer.h"
 
+#include "wb_notify.h"
+
 #include "wb_cli.h"
 #include "wb_conf.h"
 #include "wb_http.h"
@@ -95,6 +97,18 @@ static bool open_http(const wb_conf_t *conf, wb_metrics_t *metrics, wb_http_t **
     return true;
 }
 
+/* The Event Hub consumer of change notifications when notify.enabled (*nt stays NULL
+ * otherwise); false, with the reason on stderr, when its settings are refused. */
+static bool open_notify(wb_conf_t *conf, wb_metrics_t *metrics, wb_notify_t **nt, char *errstr)
+{
+    if (!wb_conf_get_bool(conf, "notify.enabled"))
+        return true;
+    *nt = wb_notify_new(conf, metrics, errstr, ERRSZ);
+    if (!*nt)
+        fprintf(stderr, "writeback-producer: %s\n", errstr);
+    return *nt != NULL;
+}
+
 /* wb_producer_start, retried every 5 s until it succeeds; false on a fatal failure, with
  * --once, or on a stop request. */
 static bool start(wb_producer_t *p, bool once, wb_http_t *http)
@@ -133,6 +147,7 @@ int main(int argc, char **argv)
     wb_metrics_t *metrics = NULL;
     wb_http_t *http = NULL;
     wb_producer_t *p = NULL;
+    wb_notify_t *nt = NULL;
     char *errstr = wb_calloc(1, ERRSZ);
     unsigned unready_after;
     int rc;
@@ -161,10 +176,16 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    if (!dry && !open_notify(conf, metrics, &nt, errstr)) {
+        rc = 2;
+        goto out;
+    }
     if (!dry && !open_http(conf, metrics, &http, errstr))
         goto out;
     if (!start(p, once, http))
         goto out;
+    if (nt)
+        wb_notify_start(nt);
     if (http)
         wb_http_set_ready(http, 1, NULL);
     unready_after = (unsigned)wb_conf_get_int(conf, "graph.unready_after_failed_rounds");
@@ -181,13 +202,18 @@ int main(int argc, char **argv)
         if (wb_signal_stop_requested())
             break;
         report_failures(p, unready_after, http);
-        sleep_ms(wb_conf_get_int(conf, "graph.poll_interval_ms"), http);
+        /* the poll interval, or less when a change notification starts the round */
+        if (nt)
+            wb_notify_wait(nt, wb_conf_get_int(conf, "graph.poll_interval_ms"), http);
+        else
+            sleep_ms(wb_conf_get_int(conf, "graph.poll_interval_ms"), http);
         if (wb_signal_stop_requested())
             break;
     }
     wb_log(LOG_INFO, "PRODUCER", "stopped by signal %d", wb_signal_received());
     rc = 0;
 out:
+    wb_notify_destroy(nt);
     wb_producer_destroy(p);
     wb_http_destroy(http);
     wb_metrics_destroy(metrics);

@@ -254,9 +254,11 @@ static CURLcode perform(wb_graph_t *g, const char *method, const char *url, stru
     curl_easy_setopt(c, CURLOPT_USERAGENT, "writeback-producer/" WB_VERSION);
     if (g->ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, g->ca_file);
-    if (strcmp(method, "POST") == 0) {
+    if (strcmp(method, "GET") != 0) {
         curl_easy_setopt(c, CURLOPT_POST, 1L);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+        if (strcmp(method, "POST") != 0) /* PATCH, DELETE (subscriptions) */
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     }
     g->requests++;
     cc = curl_easy_perform(c);
@@ -673,6 +675,9 @@ wb_err_t wb_graph_request(wb_graph_t *g, const char *method, const char *url, co
             wb_log(LOG_WARNING, "GRAPH", "%s %.300s: %s%s (attempt %d)", method, short_url(full),
                    curl_easy_strerror(cc), b.toobig ? " (response too large)" : "", rq.attempt + 1);
             nx = NEXT_BACKOFF;
+        } else if (status == 204) { /* DELETE: no content */
+            rq.err = WB_OK;
+            nx = NEXT_DONE;
         } else if (status >= 200 && status < 300) {
             nx = answer_ok(&rq, &b, check, out);
         } else {

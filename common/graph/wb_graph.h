@@ -53,7 +53,8 @@ wb_graph_t *wb_graph_new(const struct wb_graph_opts *o, char *errstr, size_t err
 void wb_graph_destroy(wb_graph_t *g);
 
 /*
- * One Graph request: method "GET" or "POST" (body: JSON text, may be NULL), url either a path
+ * One Graph request: method "GET", "POST", "PATCH" or "DELETE" (body: JSON text, may be NULL;
+ * a 204 answer is WB_OK with *out NULL), url either a path
  * ("/v1.0/groups/delta?...") appended to the endpoint, or an absolute link Graph returned.
  * Either must resolve to the endpoint's scheme, host and port (wb_url_resolve): the bearer
  * token goes nowhere else. On WB_OK *out is the caller-owned parsed body. Otherwise *out is

@@ -20,6 +20,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIM = os.path.join(HERE, "graphsim.py")
 sys.path.insert(0, HERE)
+import simnotify  # noqa: E402
 import simtenant  # noqa: E402
 
 TENANT = "0b0c0d0e-1111-4222-8333-444455556666"
@@ -949,6 +950,336 @@ class IncrementalTests(unittest.TestCase):
         st, d = self.expected(mode="all")
         g1 = [g for g in d["groups"] if g["objectId"] == G1][0]
         self.assertEqual(g1["memberSids"], [])
+
+
+def iso_in(seconds):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds))
+
+
+def hub_url(hub, tenant=TENANT):
+    return ("EventHub:https://wbtest.servicebus.windows.net/eventhubname/%s?tenantId=%s"
+            % (hub, tenant))
+
+
+def sub_body(hub="hub1", **over):
+    b = {"changeType": "created,updated,deleted", "notificationUrl": hub_url(hub),
+         "lifecycleNotificationUrl": hub_url(hub + "-life"), "resource": "groups",
+         "expirationDateTime": iso_in(3600), "clientState": "client-state-1"}
+    b.update(over)
+    return {k: v for k, v in b.items() if v is not None}
+
+
+def wait_messages(sim, topic, n, timeout=10):
+    """The notifications for topic in the order they left the queue, once n did (without a
+    broker each ends "failed": the shape and the order are what the unit tests check)."""
+    deadline = time.time() + timeout
+    while True:
+        st, d = sim.admin("GET", "notify/messages?topic=" + topic)
+        msgs = sorted((m for m in d["messages"] if m["sent"]), key=lambda m: m["sent"])
+        if len(msgs) >= n or time.time() > deadline:
+            return [dict(m, value=json.loads(m["value"])) for m in msgs]
+        time.sleep(0.05)
+
+
+class SubscriptionTests(unittest.TestCase):
+    """/subscriptions: the documented fields, validation and errors, and what the simulator
+    would put on the Event Hub for each change, fault and lifecycle event (no broker here:
+    tests/kafka/0160-graphsim-notifications.py reads them from the real one)."""
+
+    def setUp(self):
+        self.sim = Sim(seed_obj=seed())
+
+    def tearDown(self):
+        self.sim.close()
+
+    def create(self, **over):
+        st, _, d = self.sim.graph("/v1.0/subscriptions", "POST", sub_body(**over))
+        self.assertEqual(st, 201, d)
+        return d
+
+    def test_create_get_list_patch_delete(self):
+        s = self.sim
+        d = self.create()
+        self.assertTrue(re.match(r"^[0-9a-f-]{36}$", d["id"]))
+        self.assertTrue(d["@odata.context"].endswith("/v1.0/$metadata#subscriptions/$entity"))
+        for k in ("resource", "changeType", "notificationUrl", "lifecycleNotificationUrl",
+                  "clientState"):
+            self.assertEqual(d[k], sub_body()[k])
+        self.assertEqual(d["applicationId"], CLIENT)
+        self.assertTrue(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$",
+                                 d["expirationDateTime"]))
+        st, _, g = s.graph("/v1.0/subscriptions/" + d["id"])
+        self.assertEqual(st, 200)
+        self.assertEqual(g["id"], d["id"])
+        self.assertIsNone(g["clientState"])    # the secret is not read back
+        st, _, lst = s.graph("/v1.0/subscriptions")
+        self.assertEqual(st, 200)
+        self.assertEqual([x["id"] for x in lst["value"]], [d["id"]])
+        # renew
+        exp = iso_in(20 * 86400)
+        st, _, p = s.graph("/v1.0/subscriptions/" + d["id"], "PATCH",
+                           {"expirationDateTime": exp})
+        self.assertEqual(st, 200, p)
+        self.assertEqual(p["expirationDateTime"][:19], exp[:19])
+        st, _, e = s.graph("/v1.0/subscriptions/" + d["id"], "PATCH", {"resource": "users"})
+        self.assertEqual(st, 400)
+        check_graph_error(self, e, "ValidationError")
+        st, _, _ = s.graph("/v1.0/subscriptions/%s/reauthorize" % d["id"], "POST")
+        self.assertEqual(st, 204)
+        st, _, _ = s.graph("/v1.0/subscriptions/" + d["id"], "DELETE")
+        self.assertEqual(st, 204)
+        for method, body in (("GET", None), ("PATCH", {"expirationDateTime": exp}),
+                             ("DELETE", None)):
+            st, _, e = s.graph("/v1.0/subscriptions/" + d["id"], method, body)
+            self.assertEqual(st, 404, method)
+            check_graph_error(self, e, "ResourceNotFound")
+        st, _, lst = s.graph("/v1.0/subscriptions")
+        self.assertEqual(lst["value"], [])
+        st, stats = s.admin("GET", "stats")
+        self.assertEqual(stats["requests"]["POST /v1.0/subscriptions"], {"201": 1})
+        self.assertEqual(stats["requests"]["GET /v1.0/subscriptions/{id}"],
+                         {"200": 1, "404": 1})
+
+    def test_validation_errors(self):
+        s = self.sim
+        bad = [
+            dict(expirationDateTime=iso_in(41760 * 60 + 120)),        # beyond the maximum
+            dict(expirationDateTime=iso_in(-60)),                     # in the past
+            dict(expirationDateTime="tomorrow"),
+            dict(expirationDateTime=None),
+            dict(changeType="created,renamed"),
+            dict(changeType=""),
+            dict(changeType="updated,updated"),
+            dict(resource="users"),
+            dict(resource="me/messages"),
+            dict(notificationUrl=None),
+            dict(notificationUrl="EventHub:https://x.servicebus.windows.net/eventhubname/h"),
+            dict(notificationUrl=hub_url("h", "00000000-0000-0000-0000-000000000000")),
+            dict(notificationUrl="https://webhook.example/notify"),
+            dict(lifecycleNotificationUrl="https://webhook.example/life"),
+            dict(clientState="x" * 129),
+            dict(includeResourceData=True),
+        ]
+        for over in bad:
+            st, _, e = s.graph("/v1.0/subscriptions", "POST", sub_body(**over))
+            self.assertEqual(st, 400, (over, e))
+            check_graph_error(self, e, "ValidationError")
+        st, _, e = s.graph("/v1.0/subscriptions", "POST", "{not json")
+        self.assertEqual(st, 400)
+        # just inside the maximum is fine; a subset of change types and groups/{id} too
+        self.create(expirationDateTime=iso_in(41760 * 60 - 120), clientState="x" * 128)
+        self.create(changeType="updated", resource="groups/" + G1,
+                    lifecycleNotificationUrl=None, clientState=None)
+        st, _, lst = s.graph("/v1.0/subscriptions")
+        self.assertEqual(len(lst["value"]), 2)
+        # the same authentication as every Graph endpoint
+        st, _, e = s.json("POST", "/v1.0/subscriptions", sub_body())
+        self.assertEqual(st, 401)
+        check_graph_error(self, e, "InvalidAuthenticationToken")
+        st, _, e = s.json("GET", "/v1.0/subscriptions", None, {"Authorization": "Bearer x"})
+        self.assertEqual(st, 401)
+
+    def test_change_notifications_shape(self):
+        s = self.sim
+        d = self.create()
+        s.admin("PATCH", "groups/" + G1, {"displayName": "Renamed"})
+        s.admin("POST", "groups/" + G2 + "/members", {"add": [uid(5)]})
+        st, g = s.admin("POST", "groups", {"displayName": "New one", "id": gid(50)})
+        self.assertEqual(st, 201)
+        s.admin("DELETE", "groups/" + G9)
+        s.admin("DELETE", "groups/" + G4)      # Microsoft 365: a soft delete
+        msgs = wait_messages(s, "hub1", 5)
+        # a creation and a soft delete are "updated"; only a permanent delete is "deleted"
+        self.assertEqual([(m["what"], m["value"]["value"][0]["resourceData"]["id"])
+                          for m in msgs],
+                         [("updated", G1), ("updated", G2), ("updated", gid(50)),
+                          ("deleted", G9), ("updated", G4)])
+        n = msgs[0]["value"]
+        self.assertEqual(set(n), {"value"})
+        self.assertEqual(n["value"][0], {
+            "subscriptionId": d["id"], "subscriptionExpirationDateTime":
+            d["expirationDateTime"], "changeType": "updated", "resource": "Groups/" + G1,
+            "resourceData": {"@odata.type": "#Microsoft.Graph.Group",
+                             "@odata.id": "Groups/" + G1, "id": G1,
+                             "organizationId": TENANT},
+            "clientState": "client-state-1", "tenantId": TENANT})
+        self.assertEqual({m["key"] for m in msgs}, {d["id"]})
+        # no broker configured: each one failed, and says why
+        self.assertEqual({m["status"] for m in msgs}, {"failed"})
+        self.assertIn("--eventhub-bootstrap", msgs[0]["error"])
+        # deleting a group that is a member of another updates that one too
+        s.admin("DELETE", "groups/" + G2)      # G2 is a member of G1
+        msgs = wait_messages(s, "hub1", 7)
+        self.assertEqual([(m["what"], m["value"]["value"][0]["resourceData"]["id"])
+                          for m in msgs[5:]], [("deleted", G2), ("updated", G1)])
+
+    def test_hub_child_that_dies(self):
+        """A simhub.py child that cannot run (here: an interpreter that exits at once) fails
+        each notification with the reason instead of leaving it "sent" for ever."""
+        s = Sim("--eventhub-bootstrap", "127.0.0.1:9", "--eventhub-python", "/bin/false",
+                seed_obj=seed())
+        try:
+            st, _, d = s.graph("/v1.0/subscriptions", "POST", sub_body())
+            self.assertEqual(st, 201, d)
+            for n in range(3):
+                s.admin("PATCH", "groups/" + G1, {"displayName": "n%d" % n})
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                st, m = s.admin("GET", "notify/messages")
+                if all(x["status"] == "failed" for x in m["messages"]):
+                    break
+                time.sleep(0.1)
+            self.assertEqual([x["status"] for x in m["messages"]], ["failed"] * 3)
+            for x in m["messages"]:
+                self.assertRegex(x["error"], "simhub.py (exited with status 1|is not running)")
+        finally:
+            s.close()
+
+    def test_change_type_and_resource_filters(self):
+        s = self.sim
+        self.create(hub="only-deleted", changeType="deleted")
+        self.create(hub="only-created", changeType="created")
+        self.create(hub="only-g1", resource="groups/" + G1)
+        s.admin("POST", "groups", {"displayName": "created, notified as updated"})
+        s.admin("DELETE", "groups/" + G4)      # Microsoft 365: soft delete, "updated"
+        s.admin("PATCH", "groups/" + G7, {"displayName": "x"})
+        s.admin("PATCH", "groups/" + G1, {"displayName": "y"})
+        s.admin("DELETE", "groups/" + G9)
+        self.assertEqual([m["what"] for m in wait_messages(s, "only-deleted", 1)], ["deleted"])
+        self.assertEqual([m["value"]["value"][0]["resourceData"]["id"]
+                          for m in wait_messages(s, "only-g1", 1)], [G1])
+        time.sleep(0.3)
+        self.assertEqual(len(wait_messages(s, "only-deleted", 1)), 1)
+        self.assertEqual(len(wait_messages(s, "only-g1", 1)), 1)
+        self.assertEqual(wait_messages(s, "only-created", 0, timeout=0), [])
+
+    def test_faults(self):
+        s = self.sim
+        self.create()
+        rename = iter(range(1000))
+
+        def change(g=G7):
+            s.admin("PATCH", "groups/" + g, {"displayName": "n%d" % next(rename)})
+
+        def ids(msgs):
+            return [m["value"]["value"][0]["resourceData"]["id"] for m in msgs]
+
+        st, f = s.admin("POST", "notify/faults", {"kind": "bogus"})
+        self.assertEqual(st, 400)
+        # drop: nothing queued; duplicate: twice
+        s.admin("POST", "notify/faults", {"faults": [{"kind": "drop"}, {"kind": "duplicate"}]})
+        change(G1)
+        change(G2)
+        msgs = wait_messages(s, "hub1", 2)
+        self.assertEqual(ids(msgs), [G2, G2])
+        # forge: the real change with a wrong clientState
+        s.admin("POST", "notify/faults", {"kind": "forge"})
+        change(G1)
+        msgs = wait_messages(s, "hub1", 3)
+        cs = msgs[2]["value"]["value"][0]["clientState"]
+        self.assertNotEqual(cs, "client-state-1")
+        self.assertTrue(cs)
+        # reorder: G1's notification leaves after G2's
+        s.admin("POST", "notify/faults", {"kind": "reorder"})
+        change(G1)
+        time.sleep(0.3)
+        self.assertEqual(len(wait_messages(s, "hub1", 3, timeout=0)), 3)   # held back
+        change(G2)
+        msgs = wait_messages(s, "hub1", 5)
+        self.assertEqual(ids(msgs[3:]), [G2, G1])
+        # delay: leaves after delay_ms, later changes are not held up
+        s.admin("POST", "notify/faults", {"kind": "delay", "delay_ms": 1500})
+        t0 = time.time()
+        change(G1)
+        change(G2)
+        msgs = wait_messages(s, "hub1", 6)
+        self.assertEqual(ids(msgs[5:]), [G2])
+        msgs = wait_messages(s, "hub1", 7)
+        self.assertEqual(ids(msgs[6:]), [G1])
+        self.assertGreaterEqual(time.time() - t0, 1.4)
+        st, c = s.admin("GET", "notify/stats")
+        for k, v in (("dropped", 1), ("duplicated", 1), ("forged", 1), ("reordered", 1),
+                     ("delayed", 1), ("changes", 7), ("queued", 7), ("failed", 7)):
+            self.assertEqual(c.get(k), v, (k, c))
+        self.assertEqual(s.admin("GET", "notify/faults")[1]["faults"], [])
+        # a forged notification without any change
+        # a latency for every notification
+        s.admin("POST", "config", {"notify_latency_ms": 1000})
+        t0 = time.time()
+        change(G3)
+        self.assertEqual(len(wait_messages(s, "hub1", 8, timeout=0.5)), 7)
+        self.assertEqual(ids(wait_messages(s, "hub1", 8)[7:]), [G3])
+        self.assertGreaterEqual(time.time() - t0, 0.95)
+        s.admin("POST", "config", {"notify_latency_ms": 0})
+        st, subs = s.admin("GET", "subscriptions")
+        sid = subs["subscriptions"][0]["id"]
+        st, r = s.admin("POST", "subscriptions/%s/forge" % sid, {"clientState": "evil"})
+        self.assertEqual(st, 200, r)
+        msgs = wait_messages(s, "hub1", 9)
+        self.assertEqual(msgs[8]["value"]["value"][0]["clientState"], "evil")
+
+    def test_lifecycle_expire_remove(self):
+        s = self.sim
+        a = self.create(hub="a")
+        b = self.create(hub="b")
+        c = self.create(hub="c", lifecycleNotificationUrl=None)
+        for ev in ("reauthorizationRequired", "missed"):
+            st, r = s.admin("POST", "subscriptions/%s/lifecycle" % a["id"], {"event": ev})
+            self.assertEqual(st, 200, r)
+        st, r = s.admin("POST", "subscriptions/%s/lifecycle" % a["id"], {"event": "nope"})
+        self.assertEqual(st, 400)
+        st, r = s.admin("POST", "subscriptions/%s/lifecycle" % c["id"], {"event": "missed"})
+        self.assertEqual(st, 409)
+        msgs = wait_messages(s, "a-life", 2)
+        self.assertEqual(msgs[0]["value"], {"value": [{
+            "subscriptionId": a["id"], "subscriptionExpirationDateTime":
+            a["expirationDateTime"], "tenantId": TENANT, "clientState": "client-state-1",
+            "lifecycleEvent": "reauthorizationRequired"}]})
+        self.assertEqual(msgs[1]["value"]["value"][0]["lifecycleEvent"], "missed")
+        st, v = s.admin("GET", "subscriptions")
+        self.assertTrue([x for x in v["subscriptions"] if x["id"] == a["id"]][0][
+            "reauthorizationPending"])
+        # removed: subscriptionRemoved on the lifecycle hub, then gone
+        st, r = s.admin("POST", "subscriptions/%s/remove" % b["id"])
+        self.assertEqual(st, 200, r)
+        self.assertEqual(wait_messages(s, "b-life", 1)[0]["value"]["value"][0][
+            "lifecycleEvent"], "subscriptionRemoved")
+        st, _, e = s.graph("/v1.0/subscriptions/" + b["id"])
+        self.assertEqual(st, 404)
+        # expired: gone, and no more notifications
+        st, r = s.admin("POST", "subscriptions/%s/expire" % c["id"])
+        self.assertEqual(st, 200)
+        st, _, e = s.graph("/v1.0/subscriptions/" + c["id"])
+        self.assertEqual(st, 404)
+        s.admin("PATCH", "groups/" + G1, {"displayName": "after"})
+        self.assertEqual(len(wait_messages(s, "a", 1)), 1)
+        time.sleep(0.3)
+        self.assertEqual(wait_messages(s, "b", 0, timeout=0), [])
+        self.assertEqual(wait_messages(s, "c", 0, timeout=0), [])
+        # an expiry reached by the clock works the same way (below 45 minutes Graph makes it
+        # 45 minutes: the test lowers that floor)
+        d = self.create(hub="e", expirationDateTime=iso_in(60))
+        self.assertGreaterEqual(simnotify.parse_time(d["expirationDateTime"]),
+                                time.time() + 45 * 60 - 5)
+        st, cfg = s.admin("POST", "config", {"subscription_min_minutes": 0})
+        self.assertEqual(st, 200, cfg)
+        d = self.create(hub="d", expirationDateTime=iso_in(2))
+        time.sleep(2.2)
+        st, _, e = s.graph("/v1.0/subscriptions/" + d["id"])
+        self.assertEqual(st, 404)
+        s.admin("PATCH", "groups/" + G1, {"displayName": "later"})
+        self.assertEqual(len(wait_messages(s, "a", 2)), 2)
+        self.assertEqual(wait_messages(s, "d", 0, timeout=0), [])
+        st, c = s.admin("GET", "notify/stats")
+        self.assertEqual(c["subscriptionsExpired"], 2)
+        # the quota of subscriptions per app and tenant
+        s.admin("POST", "config", {"subscription_quota": 3})   # a, e, and one more
+        self.create(hub="f")
+        st, _, e = s.graph("/v1.0/subscriptions", "POST", sub_body("g"))
+        self.assertEqual(st, 403, e)
+        check_graph_error(self, e, "ExtensionError")
+        self.assertEqual(c["subscriptionsRemoved"], 1)
+        self.assertEqual(c["lifecycle.missed"], 1)
 
 
 class ScopeFilterTests(unittest.TestCase):

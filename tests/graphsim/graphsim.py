@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Graph simulator: a stand-in for Microsoft Graph (groups/users delta, user and group reads,
-group members, a user's memberOf, getByIds) and the Entra token endpoint, with an admin API
+group members, a user's memberOf, getByIds, subscriptions with change notifications delivered
+to an Event Hub stand-in) and the Entra token endpoint, with an admin API
 under /_sim/ to change the tenant, switch faults on and read the AD state correct provisioning
 must produce. Python 3 standard library only. Usage: graphsim.py --listen 127.0.0.1:0 [--users N --groups M --members K]."""
 
@@ -24,6 +25,7 @@ import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import simnotify  # noqa: E402
 import simtenant  # noqa: E402
 from simtenant import SimError  # noqa: E402
 
@@ -204,7 +206,10 @@ class Sim:
         self.cfg = {"page_size": args.page_size, "page_members": args.page_members,
                     "token_lifetime": args.token_lifetime,
                     "delta_token_ttl": args.delta_token_ttl, "latency_ms": args.latency_ms,
-                    "auth": not args.no_auth}
+                    "auth": not args.no_auth,
+                    "subscription_min_minutes": simnotify.MIN_MINUTES,
+                    "subscription_quota": simnotify.APP_TENANT_QUOTA,
+                    "notify_latency_ms": 0}
         self.public_url = args.public_url.rstrip("/") if args.public_url else None
         self.scheme = "https" if args.tls_cert else "http"
         self.lock = threading.Lock()
@@ -219,6 +224,7 @@ class Sim:
         self.total = 0
         self.log = collections.deque(maxlen=REQUEST_LOG_MAX)
         self.verbose = args.verbose
+        self.notifier = simnotify.Notifier(tenant, args, self.cfg)
 
     # -------------------------------------------------------------- bookkeeping
     def count(self, key, status, method=None, target=None):
@@ -536,10 +542,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.member_of(urllib.parse.unquote(seg[1]).lower(), len(seg) == 4, q)
             if method == "POST" and seg == ["directoryObjects", "getByIds"]:
                 return self.get_by_ids(q, body)
+            if seg[0] == "subscriptions":
+                r = self.subscriptions(method, seg, body)
+                if r is not None:
+                    return r
             return graph_error(400, "BadRequest",
                                "Resource not found for the segment '%s'." % seg[-1])
         except SimError as e:
             return graph_error(e.status, e.code, e.message)
+
+    def subscriptions(self, method, seg, body):
+        """POST/GET /subscriptions, GET/PATCH/DELETE /subscriptions/{id}, POST
+        /subscriptions/{id}/reauthorize; None for any other shape."""
+        n = self.server.sim.notifier
+        ctx = self.base_url() + "/v1.0/$metadata#subscriptions"
+        if seg == ["subscriptions"] and method == "POST":
+            return Resp(201, dict({"@odata.context": ctx + "/$entity"}, **n.create(body)))
+        if seg == ["subscriptions"] and method == "GET":
+            return Resp(200, {"@odata.context": ctx, "value": n.list()})
+        if len(seg) == 2 and method == "GET":
+            return Resp(200, dict({"@odata.context": ctx + "/$entity"}, **n.get(seg[1])))
+        if len(seg) == 2 and method == "PATCH":
+            return Resp(200, dict({"@odata.context": ctx + "/$entity"},
+                                  **n.update(seg[1], body)))
+        if len(seg) == 2 and method == "DELETE":
+            n.delete(seg[1])
+            return Resp(204)
+        if len(seg) == 3 and seg[2] == "reauthorize" and method == "POST":
+            n.reauthorize(seg[1])
+            return Resp(204)
+        return None
 
     def token(self, tenant, body):
         sim = self.server.sim
@@ -991,6 +1023,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise SimError(400, "BadMode", "mode must be 410 or sync_state_not_found")
             t.invalidate_delta_tokens(mode)
             return admin_json(200, {"generation": t.gen, "mode": mode})
+        if seg and seg[0] in ("subscriptions", "notify"):
+            return self.admin_notify(method, seg, q, js)
         if seg == ["expected"] and method == "GET":
             ids = re.split(r"[,;\s]+", q.get("group_ids", "").strip())
             ids = [x for x in ids if x]
@@ -1046,6 +1080,40 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 t.delete_user(uid, reason)
                 return admin_json(200, {"deleted": uid})
         raise SimError(404, "NotFound", "no admin route %s %s" % (method, path))
+
+    def admin_notify(self, method, seg, q, js):
+        """/_sim/subscriptions[/{id}/lifecycle|expire|remove|forge] and
+        /_sim/notify/faults|stats|messages."""
+        n = self.server.sim.notifier
+        if seg == ["subscriptions"] and method == "GET":
+            return admin_json(200, n.admin_view())
+        if len(seg) == 3 and seg[0] == "subscriptions" and method == "POST":
+            sid, act = seg[1], seg[2]
+            if act == "lifecycle":
+                return admin_json(200, {"message": n.lifecycle(sid, js().get("event"))})
+            if act == "expire":
+                n.expire(sid)
+                return admin_json(200, {"expired": sid})
+            if act == "remove":
+                return admin_json(200, {"removed": sid, "message": n.remove(sid)})
+            if act == "forge":
+                d = js()
+                return admin_json(200, {"message": n.forge(sid, d.get("groupId"),
+                                                           d.get("clientState"))})
+        if seg == ["notify", "faults"]:
+            if method == "POST":
+                d = js()
+                return admin_json(200, {"faults": n.add_faults(d.get("faults", [d]))})
+            if method == "DELETE":
+                n.clear_faults()
+            return admin_json(200, {"faults": n.list_faults()})
+        if seg == ["notify", "stats"]:
+            if method == "DELETE":
+                n.reset()
+            return admin_json(200, n.counters())
+        if seg == ["notify", "messages"] and method == "GET":
+            return admin_json(200, {"messages": n.messages(q.get("topic"))})
+        raise SimError(404, "NotFound", "no admin route %s /_sim/%s" % (method, "/".join(seg)))
 
     def synthesize_onprem(self, d):
         sim = self.server.sim
@@ -1140,6 +1208,13 @@ def parse_args(argv):
     a("--max-group-size", type=int, default=50000)
     a("--dump-seed", help="write the tenant as a seed file and exit")
     a("--verbose", action="store_true", help="log every request to stderr")
+    a("--eventhub-bootstrap", help="HOST:PORT of the Kafka broker that stands in for Event "
+      "Hubs (change notifications go to the topic named by the subscription's hub)")
+    a("--eventhub-connstr-file", help="connection string: SASL_SSL, PLAIN, $ConnectionString")
+    a("--eventhub-ca", help="CA of the broker's certificate (with --eventhub-connstr-file)")
+    a("--eventhub-python", default="/usr/bin/python3" if os.path.exists("/usr/bin/python3")
+      else sys.executable, help="interpreter with confluent_kafka for simhub.py "
+      "(Debian's, where python3-confluent-kafka is)")
     args = ap.parse_args(argv)
     if args.client_secret_file:
         with open(args.client_secret_file, encoding="utf-8") as f:
@@ -1228,6 +1303,7 @@ def main(argv=None):
         pass
     finally:
         srv.server_close()
+        srv.sim.notifier.stop()
     return 0
 
 

@@ -138,15 +138,21 @@ class Tenant:
         self.kind = {}                  # object id -> "user" | "group" (ever created)
         self.gen = 0                    # delta-token generation (bumped to invalidate)
         self.gen_mode = "410"
+        # Called as listener(group_id, "created" | "updated" | "deleted", group properties)
+        # for every group change, under self.lock (the change notifications of simnotify.py).
+        self.listener = None
 
     # ---------------------------------------------------------------- mutation helpers
     def _bump(self):
         self.seq += 1
         return self.seq
 
-    def _gchange(self, seq, gid):
+    def _gchange(self, seq, gid, change_type="updated", props=None):
         self.gch_seq.append(seq)
         self.gch_id.append(gid)
+        if self.listener is not None:
+            self.listener(gid, change_type, props if props is not None else
+                          self.groups[gid].props)
 
     def _uchange(self, seq, uid):
         self.uch_seq.append(seq)
@@ -251,7 +257,7 @@ class Tenant:
             self.deleted_groups.pop(gid, None)
             self.kind[gid] = "group"
             self.frag[gid] = _member_frag("group", gid)
-            self._gchange(seq, gid)
+            self._gchange(seq, gid, "created")
             return g
 
     def _member_kind(self, mid, gid):
@@ -315,7 +321,7 @@ class Tenant:
                 raise SimError(404, "Request_ResourceNotFound", "no group %s" % gid)
             seq = self._bump()
             self.deleted_groups[gid] = (g.created_seq, seq, reason)
-            self._gchange(seq, gid)
+            self._gchange(seq, gid, "deleted", g.props)
             self._drop_member_everywhere(gid, seq)
 
     def invalidate_delta_tokens(self, mode):

@@ -27,6 +27,9 @@ marker=$state/provisioned
 # samba-tool and Samba's Python bindings live in Debian's python, not a pyenv shim.
 py=/usr/bin/python3
 
+# shellcheck source=testtls.sh
+. "$here/testtls.sh"
+
 exec 3>&1 1>&2
 
 log() { echo "samba.sh: $*" >&2; }
@@ -68,28 +71,6 @@ ldaps_ok() {
     LDAPTLS_CACERT=$cafile LDAPTLS_REQCERT=demand \
         ldapsearch -o nettimeout=2 -l 5 -H "$ldaps_uri" -x -D "$bind_dn" -y "$passfile" \
         -b "$base_dn" -s base dn >/dev/null 2>&1
-}
-
-make_tls() {
-    local t=$state/tls
-    mkdir -p "$t"
-    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=writeback test CA" \
-        -addext "basicConstraints=critical,CA:TRUE" \
-        -addext "keyUsage=critical,keyCertSign,cRLSign" \
-        -keyout "$t/ca.key" -out "$t/ca.pem" 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
-        -keyout "$t/key.pem" -out "$t/server.csr" 2>/dev/null
-    # libldap checks the name the client dialled; with "localhost" it substitutes the local
-    # host name, so that name is in the SAN list too.
-    cat >"$t/ext.cnf" <<EOF
-subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost,DNS:$(hostname)
-basicConstraints=CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth
-EOF
-    openssl x509 -req -in "$t/server.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" \
-        -CAcreateserial -days 3650 -extfile "$t/ext.cnf" -out "$t/cert.pem" 2>/dev/null
-    chmod 600 "$t/key.pem" "$t/ca.key"
 }
 
 write_conf() {
@@ -148,7 +129,7 @@ provision() {
         >"$state/log/provision.log" 2>&1 ||
         die "samba-tool domain provision failed; see $state/log/provision.log"
     write_conf
-    make_tls
+    wb_make_tls "$state/tls"
     extend_schema >"$sidfile.tmp" 2>"$state/log/schema.log" ||
         die "schema extension failed; see $state/log/schema.log"
     [[ $(cat "$sidfile.tmp") =~ ^S-1-5-21-[0-9-]+$ ]] || die "no domain SID from provisioning"

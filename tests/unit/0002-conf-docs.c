@@ -95,7 +95,7 @@ static void test_generated_shape(void **state)
         free(title);
         sections++;
     }
-    assert_int_equal(sections, 10);
+    assert_int_equal(sections, 11);
     for (s = ex; *s;) {
         size_t n = strcspn(s, "\n");
 

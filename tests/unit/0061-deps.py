@@ -56,6 +56,8 @@ NEEDS = {
     "pc:libcjson": "CMakeLists.txt", "pc:ldap": "CMakeLists.txt",
     "pc:libmicrohttpd": "CMakeLists.txt", "pc:cmocka": "CMakeLists.txt (tests)",
     "py:yaml": "tests/unit/0060-deploy-files.py",
+    "py:confluent_kafka": "tests/graphsim/simhub.py (the simulator's Event Hub deliveries, "
+                          "tests reading them)",
     "py:samba": "deploy/samba/extend-schema.py (run by tests/services/samba.sh)",
     "cc:libasan.so": "-DWB_SANITIZE=ON (run.sh's build)",
     "cc:libubsan.so": "-DWB_SANITIZE=ON (run.sh's build)",
