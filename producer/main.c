@@ -125,6 +125,43 @@ static bool start(wb_producer_t *p, bool once, wb_http_t *http)
     }
 }
 
+/* The rounds: one, with --once (exit 0 when it succeeded), or one per poll interval, or
+ * sooner when a change notification starts one, until a stop request (0) or a fatal failure
+ * (1). */
+static int run(wb_producer_t *p, const wb_conf_t *conf, wb_notify_t *nt, wb_http_t *http, bool once)
+{
+    unsigned unready_after = (unsigned)wb_conf_get_int(conf, "graph.unready_after_failed_rounds");
+    long long poll_ms = wb_conf_get_int(conf, "graph.poll_interval_ms");
+
+    if (nt)
+        wb_notify_start(nt);
+    if (http)
+        wb_http_set_ready(http, 1, NULL);
+    for (;;) {
+        wb_err_t err;
+
+        if (http)
+            wb_http_set_alive(http);
+        err = wb_producer_round(p);
+        if (err == WB_ERR_FATAL)
+            return 1;
+        if (once)
+            return err == WB_OK ? 0 : 1;
+        if (wb_signal_stop_requested())
+            break;
+        report_failures(p, unready_after, http);
+        /* the poll interval, or less when a change notification starts the round */
+        if (nt)
+            wb_notify_wait(nt, poll_ms, http);
+        else
+            sleep_ms(poll_ms, http);
+        if (wb_signal_stop_requested())
+            break;
+    }
+    wb_log(LOG_INFO, "PRODUCER", "stopped by signal %d", wb_signal_received());
+    return 0;
+}
+
 static const struct wb_cli_flag flags[] = {
     {"--once", NULL, NULL},
     {"--dry-run", NULL, NULL},
@@ -149,9 +186,7 @@ int main(int argc, char **argv)
     wb_producer_t *p = NULL;
     wb_notify_t *nt = NULL;
     char *errstr = wb_calloc(1, ERRSZ);
-    unsigned unready_after;
     int rc;
-    wb_err_t err;
 
     rc = wb_cli_parse(cli, argc, argv);
     if (rc != WB_CLI_RUN)
@@ -184,34 +219,7 @@ int main(int argc, char **argv)
         goto out;
     if (!start(p, once, http))
         goto out;
-    if (nt)
-        wb_notify_start(nt);
-    if (http)
-        wb_http_set_ready(http, 1, NULL);
-    unready_after = (unsigned)wb_conf_get_int(conf, "graph.unready_after_failed_rounds");
-    for (;;) {
-        if (http)
-            wb_http_set_alive(http);
-        err = wb_producer_round(p);
-        if (err == WB_ERR_FATAL)
-            goto out;
-        if (once) {
-            rc = err == WB_OK ? 0 : 1;
-            goto out;
-        }
-        if (wb_signal_stop_requested())
-            break;
-        report_failures(p, unready_after, http);
-        /* the poll interval, or less when a change notification starts the round */
-        if (nt)
-            wb_notify_wait(nt, wb_conf_get_int(conf, "graph.poll_interval_ms"), http);
-        else
-            sleep_ms(wb_conf_get_int(conf, "graph.poll_interval_ms"), http);
-        if (wb_signal_stop_requested())
-            break;
-    }
-    wb_log(LOG_INFO, "PRODUCER", "stopped by signal %d", wb_signal_received());
-    rc = 0;
+    rc = run(p, conf, nt, http, once);
 out:
     wb_notify_destroy(nt);
     wb_producer_destroy(p);

@@ -89,40 +89,42 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     hub_error(opaque, buf);
 }
 
-wb_notify_t *wb_notify_new(const wb_conf_t *conf, wb_metrics_t *metrics, char *errstr, size_t errsz)
+/* The block's own consistency, before anything connects; false with the reason in errstr. */
+static bool conf_ok(const wb_conf_t *conf, const char *conn, const char *cs, char *errstr,
+                    size_t errsz)
 {
-    const char *conn = wb_conf_secret(conf, "notify.connection_string_file");
-    const char *cs = wb_conf_secret(conf, "notify.client_state_file");
-    const char *bs = wb_conf_get_str(conf, "notify.bootstrap_servers");
-    const char *ca = wb_conf_get_str(conf, "notify.ca_file");
-    const char *lhub = wb_conf_get_str(conf, "notify.lifecycle_hub");
-    char *bsdef = NULL;
-    const char *kv[32];
-    const char *const *ck;
-    rd_kafka_conf_t *kc;
-    size_t k = 0;
-    wb_notify_t *n = NULL;
-
     if (!conn || !cs || !*cs) {
         snprintf(errstr, errsz,
                  "notify.enabled needs notify.connection_string_file and "
                  "notify.client_state_file");
-        goto out;
+        return false;
     }
     if (strlen(cs) > 128) {
         snprintf(errstr, errsz, "notify.client_state_file: Graph takes at most 128 characters");
-        goto out;
+        return false;
     }
     if (wb_conf_get_int(conf, "notify.renew_before_minutes") >=
         wb_conf_get_int(conf, "notify.expiration_minutes")) {
         snprintf(errstr, errsz,
                  "notify.renew_before_minutes must be below notify.expiration_minutes");
-        goto out;
+        return false;
     }
-    n = wb_calloc(1, sizeof(*n));
-    n->sub = wb_subscr_new(conf, cs, metrics, errstr, errsz);
-    if (!n->sub)
-        goto fail;
+    return true;
+}
+
+/* The Event Hub consumer's configuration: Event Hubs' Kafka endpoint with the connection
+ * string (SASL_SSL, PLAIN, user name "$ConnectionString"); NULL with errstr on failure. */
+static rd_kafka_conf_t *hub_conf(const wb_conf_t *conf, const char *conn, char *errstr,
+                                 size_t errsz)
+{
+    const char *bs = wb_conf_get_str(conf, "notify.bootstrap_servers");
+    const char *ca = wb_conf_get_str(conf, "notify.ca_file");
+    char *bsdef = NULL;
+    const char *kv[32];
+    const char *const *ck;
+    rd_kafka_conf_t *kc;
+    size_t k = 0;
+
     if (!bs || !*bs)
         bs = bsdef = wb_asprintf("%s:9093", wb_conf_get_str(conf, "notify.namespace"));
     kv[k++] = "bootstrap.servers", kv[k++] = bs;
@@ -144,6 +146,53 @@ wb_notify_t *wb_notify_new(const wb_conf_t *conf, wb_metrics_t *metrics, char *e
     kv[k] = NULL;
     kc = wb_kafka_consumer_conf_new(kv, wb_conf_get_str(conf, "notify.consumer_group"), errstr,
                                     errsz);
+    free(bsdef);
+    return kc;
+}
+
+static void register_metrics(wb_notify_t *n, wb_metrics_t *metrics)
+{
+    static const char *const l_out[] = {"outcome"}, *const l_ev[] = {"event"},
+                             *const l_tr[] = {"trigger"};
+
+    n->m_notes = wb_metrics_counter(
+        metrics, "writeback_producer_notifications_total",
+        "Change notifications read from the Event Hub by outcome: accepted (a round was "
+        "triggered), forged (wrong clientState), dropped (malformed or not about groups)",
+        1, l_out);
+    n->m_lifecycle =
+        wb_metrics_counter(metrics, "writeback_producer_notify_lifecycle_total",
+                           "Lifecycle notifications with our clientState by event", 1, l_ev);
+    n->m_rounds = wb_metrics_counter(metrics, "writeback_producer_notify_rounds_total",
+                                     "Delta rounds started, by what started them", 1, l_tr);
+    n->m_expiry = wb_metrics_gauge(
+        metrics, "writeback_producer_notify_subscription_expiry_seconds",
+        "Seconds until the change-notification subscription expires (0: none held)", 0, NULL);
+    n->m_last = wb_metrics_gauge(
+        metrics, "writeback_producer_notify_last_notification_timestamp_seconds",
+        "Unix time of the last accepted change notification (0: none yet)", 0, NULL);
+    n->m_errors = wb_metrics_counter(
+        metrics, "writeback_producer_notify_errors_total",
+        "Failures of subscription upkeep (subscription) and of the Event Hub consumer "
+        "(consumer)",
+        1, (const char *const[]){"where"});
+}
+
+wb_notify_t *wb_notify_new(const wb_conf_t *conf, wb_metrics_t *metrics, char *errstr, size_t errsz)
+{
+    const char *conn = wb_conf_secret(conf, "notify.connection_string_file");
+    const char *cs = wb_conf_secret(conf, "notify.client_state_file");
+    const char *lhub = wb_conf_get_str(conf, "notify.lifecycle_hub");
+    rd_kafka_conf_t *kc;
+    wb_notify_t *n;
+
+    if (!conf_ok(conf, conn, cs, errstr, errsz))
+        return NULL;
+    n = wb_calloc(1, sizeof(*n));
+    n->sub = wb_subscr_new(conf, cs, metrics, errstr, errsz);
+    if (!n->sub)
+        goto fail;
+    kc = hub_conf(conf, conn, errstr, errsz);
     if (!kc)
         goto fail;
     /* the hub's errors (authentication, TLS, unreachable) come through here, not as messages */
@@ -163,39 +212,12 @@ wb_notify_t *wb_notify_new(const wb_conf_t *conf, wb_metrics_t *metrics, char *e
     n->check_ms = wb_conf_get_int(conf, "notify.check_interval_ms");
     n->coalesce_ms = wb_conf_get_int(conf, "notify.coalesce_ms");
     n->dirty = true;
-    if (metrics) {
-        static const char *const l_out[] = {"outcome"}, *const l_ev[] = {"event"},
-                                 *const l_tr[] = {"trigger"};
-
-        n->m_notes = wb_metrics_counter(
-            metrics, "writeback_producer_notifications_total",
-            "Change notifications read from the Event Hub by outcome: accepted (a round was "
-            "triggered), forged (wrong clientState), dropped (malformed or not about groups)",
-            1, l_out);
-        n->m_lifecycle =
-            wb_metrics_counter(metrics, "writeback_producer_notify_lifecycle_total",
-                               "Lifecycle notifications with our clientState by event", 1, l_ev);
-        n->m_rounds = wb_metrics_counter(metrics, "writeback_producer_notify_rounds_total",
-                                         "Delta rounds started, by what started them", 1, l_tr);
-        n->m_expiry = wb_metrics_gauge(
-            metrics, "writeback_producer_notify_subscription_expiry_seconds",
-            "Seconds until the change-notification subscription expires (0: none held)", 0, NULL);
-        n->m_last = wb_metrics_gauge(
-            metrics, "writeback_producer_notify_last_notification_timestamp_seconds",
-            "Unix time of the last accepted change notification (0: none yet)", 0, NULL);
-        n->m_errors = wb_metrics_counter(
-            metrics, "writeback_producer_notify_errors_total",
-            "Failures of subscription upkeep (subscription) and of the Event Hub consumer "
-            "(consumer)",
-            1, (const char *const[]){"where"});
-    }
-    goto out;
+    if (metrics)
+        register_metrics(n, metrics);
+    return n;
 fail:
     wb_notify_destroy(n);
-    n = NULL;
-out:
-    free(bsdef);
-    return n;
+    return NULL;
 }
 
 void wb_notify_destroy(wb_notify_t *n)
