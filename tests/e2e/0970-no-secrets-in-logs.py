@@ -4,7 +4,10 @@ and writebackctl run with log.debug=all and kafka.debug=all against the real Kaf
 Samba AD DC (LDAPS, simple bind) and the Graph simulator, with distinctive secrets: the Graph
 client secret, the LDAP bind password (Samba's, fixed by tests/services/samba.sh), every bearer
 token the simulator issued, and a kafka.sasl.password and kafka.ssl.key.password set in the
-configuration (unused by the plaintext test broker, but parsed and held by librdkafka). Every
+configuration (unused by the plaintext test broker, but parsed and held by librdkafka), and the
+change-notification secrets: the Event Hubs connection string (its SharedAccessKey alone too)
+the producer signs in to the hub with, and the subscription's clientState, which travels in
+the subscription request and in every notification it reads (docs/notifications.md). Every
 byte each program wrote, stdout and stderr, is searched for each secret: as text, URL-encoded,
 and in the hex columns of packet dumps (a secret cut across dump lines is still found)."""
 
@@ -20,6 +23,7 @@ import harness as h  # noqa: E402
 
 CTL = os.path.join(h.BUILD, "ctl", "writebackctl")
 TIMEOUT = 120
+NOTIFY = h.load_test("e2e/0920-notifications.py")
 # "  0010:  04 1d 57 62 2d 36 ...   ..Wb-6..." (liblber), "0010: 04 1d 57 ..." and the like
 HEXLINE = re.compile(r"^\s*(?:[0-9a-fA-F]{4,8}:)\s+((?:[0-9a-fA-F]{2}\s{1,2}){1,32})")
 
@@ -58,7 +62,8 @@ def test_no_secrets():
         uid = [u["oid"] for u in us]
         g1 = h.seed_group("Secrets One", "d", [uid[0], uid[1]])
         g2 = h.seed_group("Secrets Two", None, [uid[2], uid[3], g1["id"]])
-        e.start_sim([h.synced_user(u) for u in us], [g1, g2])
+        n = NOTIFY.Notify(e)
+        e.start_sim([h.synced_user(u) for u in us], [g1, g2], n.sim_args())
         with open(e.secret_file) as f:
             client_secret = f.read().strip()
         with open(e.env["WB_TEST_LDAP_PASSWORD_FILE"]) as f:
@@ -68,9 +73,18 @@ def test_no_secrets():
         loud = {"log.debug": "all", "kafka.debug": "all", "kafka.sasl.username": "wb-user",
                 "kafka.sasl.password": sasl, "kafka.ssl.key.password": sslkey}
         over = {k.replace(".", "__"): v for k, v in loud.items()}
-        p = e.start_producer(**over)
+        p = e.start_producer(**dict(over, **n.keys()))
         w = e.start_worker("w1", **over)
         e.wait_converged(TIMEOUT)
+        # a change that arrives as a notification: the producer has created the subscription
+        # (clientState in the body), reads the hub with the connection string and checks the
+        # clientState of what it reads, all with every debug topic on
+        n.one_sub()
+        e.sim.update_group(g1["id"], displayName="Secrets One Renamed")
+        e.wait_converged(TIMEOUT)
+        h.wait_for(lambda: NOTIFY.m(e, p, "writeback_producer_notifications_total",
+                                    outcome="accepted") >= 1, TIMEOUT,
+                   "a change notification accepted")
 
         outputs = {}
         ctl_keys = dict(loud)
@@ -85,9 +99,11 @@ def test_no_secrets():
             "ldap.password_file": e.env["WB_TEST_LDAP_PASSWORD_FILE"],
             "ldap.ca_file": e.env["WB_TEST_LDAP_CA_FILE"],
             "ldap.base_dn": e.env["WB_TEST_LDAP_BASE_DN"], "ldap.target_ou": e.ou})
+        ctl_keys.update(n.keys())
         conf = e.write_conf("ctl.conf", ctl_keys)
         for args in (["lag", "--samples", "1"], ["dlq", "list"], ["soa-policy", "show"],
-                     ["provision", "--group", g2["id"], "--dry-run"]):
+                     ["provision", "--group", g2["id"], "--dry-run"],
+                     ["notifications", "status"]):
             r = subprocess.run([CTL, "-c", conf] + args, capture_output=True, text=True,
                                timeout=180)
             outputs["writebackctl " + " ".join(args)] = r.stdout + r.stderr
@@ -106,6 +122,10 @@ def test_no_secrets():
 
         secret_list = [("client-secret", client_secret), ("ldap-password", ldap_password),
                        ("kafka.sasl.password", sasl), ("kafka.ssl.key.password", sslkey)]
+        secret_list += [("eventhub-connection-string", n.connstr),
+                        ("eventhub-shared-access-key",
+                         n.connstr.split("SharedAccessKey=", 1)[1].split(";")[0]),
+                        ("notify-client-state", n.state)]
         secret_list += [("bearer-token", t) for t in tokens]
         secret_list += [("bearer-token-signature", t.rsplit(".", 1)[1]) for t in tokens]
         bad = []
