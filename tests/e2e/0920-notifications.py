@@ -170,6 +170,7 @@ def test_notifications():
 
         # reauthorizationRequired: renewed with PATCH (which reauthorizes), then a round
         lc = rounds(e, p, "lifecycle")
+        done = m(e, p, "writeback_producer_rounds_total")
         exp1 = s1["expirationDateTime"]
         e.sim.req("POST", "subscriptions/%s/lifecycle" % s1["id"],
                   {"event": "reauthorizationRequired"})
@@ -179,6 +180,10 @@ def test_notifications():
         assert n.subs()[0]["expirationDateTime"] >= exp1
         assert e.sim.req("GET", "notify/stats").get("subscriptionsRenewed", 0) >= 1
         h.wait_for(lambda: rounds(e, p, "lifecycle") > lc, FAST, "a lifecycle round")
+        # counted when it starts: wait for it to end too, or it may read the change below (a
+        # round of 1 s on a loaded machine took it, and the dropped notification went unseen)
+        h.wait_for(lambda: m(e, p, "writeback_producer_rounds_total") > done, FAST,
+                   "the lifecycle round finished")
 
         # missed: the change's own notification is dropped; the missed event brings it
         e.sim.req("POST", "notify/faults", {"kind": "drop", "count": 1})
