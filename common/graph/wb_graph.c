@@ -85,10 +85,7 @@ void wb_graph_destroy(wb_graph_t *g)
     free(g->endpoint);
     free(g->tenant_id);
     free(g->client_id);
-    if (g->client_secret) {
-        memset(g->client_secret, 0, strlen(g->client_secret));
-        free(g->client_secret);
-    }
+    wb_graph_free_secret(g->client_secret);
     free(g->ca_file);
     free(g->token);
     free(g);
